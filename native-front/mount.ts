@@ -1,0 +1,46 @@
+// What the front's router hands a request to. A static mount and an app mount both implement it.
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { ResolvedMount, ResolvedVhost } from '../shared/config/types.js';
+
+/**
+ * Per-request state the front creates before calling a mount. `req` is valid only during the
+ * synchronous call to `handle`; everything needed later must be copied out of it first.
+ */
+export interface RequestContext {
+  readonly vhost: ResolvedVhost;
+  readonly mount: ResolvedMount;
+  /** Lowercase method ("get", "head", ...) as uWS reports it. */
+  readonly method: string;
+  /** The raw (still percent-encoded) path, without the query string. */
+  readonly url: string;
+  /** The raw query string without "?", or "". */
+  readonly query: string;
+  /** The Host header as sent (may include a port), or "". */
+  readonly host: string;
+  /** True when the request came over TLS. */
+  readonly secure: boolean;
+  readonly requestId: string;
+  /** Client address after trusted-proxy resolution. */
+  readonly remoteAddress: string;
+  /** performance.now() at arrival. */
+  readonly start: number;
+  /**
+   * Call exactly once when the response is complete (or aborted: status 499 by nginx's
+   * convention). Feeds the access log and metrics.
+   */
+  done(status: number, bytes: number): void;
+}
+
+export interface MountHandler {
+  /** Called synchronously inside the uWS route handler. Must register res.onAborted before any async step. */
+  handle(res: HttpResponse, req: HttpRequest, ctx: RequestContext): void;
+  /** Stop taking requests, finish what is in flight (up to the deadline), free resources. */
+  close(deadlineMs?: number): Promise<void>;
+}
+
+/** Logger interface handed to mounts; lines go to hostd's error log. */
+export interface ErrorLog {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}

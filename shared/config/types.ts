@@ -1,0 +1,118 @@
+// The vhost file as users write it (design.md "A virtual host file"), and the resolved form the
+// rest of hostd runs on: durations in milliseconds, paths absolute, listen split into host/port.
+
+export type Duration = string | number; // "30s", "500ms", "2m", "1h", or milliseconds
+
+export interface StaticMountConfig {
+  url: string;
+  dir: string;
+  maxAge?: number; // seconds, Cache-Control max-age
+  immutable?: boolean;
+  index?: string | false; // file served for a directory URL; default "index.html"
+  dotfiles?: boolean; // serve dotfiles and dot-directories; default false (404)
+  followSymlinks?: boolean; // follow symlinks that resolve outside dir; default false (404)
+  precompressed?: boolean; // serve .br/.gz siblings; default true
+}
+
+export interface PoolConfig {
+  threads?: number;
+  concurrency?: number; // requests in flight per worker (async apps); default 64
+  maxRequests?: number; // 0 = never recycle
+  maxRequestsJitter?: number;
+  requestTimeout?: Duration;
+  queueSize?: number;
+  queueTimeout?: Duration;
+  memoryLimitMb?: number;
+  idleTimeout?: Duration; // reap idle workers above minThreads; 0 = never
+  minThreads?: number;
+  env?: Record<string, string>;
+}
+
+export interface AppMountConfig {
+  url: string;
+  module: string;
+  interface?: 'fetch' | 'node' | 'auto';
+  maxBodySize?: number | string; // bytes, or "10mb"
+  pool?: PoolConfig;
+  watch?: boolean;
+  touchFile?: string;
+}
+
+export interface TlsConfig {
+  cert: string;
+  key: string;
+  passphrase?: string;
+}
+
+export interface VhostConfig {
+  serverName?: string | string[];
+  default?: boolean;
+  listen?: number | string;
+  tls?: TlsConfig;
+  redirectHttps?: boolean | number;
+  static?: StaticMountConfig[];
+  apps?: AppMountConfig[];
+}
+
+// ---- resolved ----
+
+export interface ListenAddress {
+  host: string; // "0.0.0.0" when the file gave only a port
+  port: number;
+}
+
+export interface ResolvedStatic {
+  kind: 'static';
+  url: string; // normalised: leading slash, no trailing slash ("" for the root mount)
+  dir: string; // absolute, realpath'd
+  maxAge?: number;
+  immutable: boolean;
+  index: string | false;
+  dotfiles: boolean;
+  followSymlinks: boolean;
+  precompressed: boolean;
+}
+
+export interface ResolvedPool {
+  threads: number;
+  minThreads: number;
+  concurrency: number;
+  maxRequests: number;
+  maxRequestsJitter: number;
+  requestTimeoutMs: number;
+  queueSize: number;
+  queueTimeoutMs: number;
+  memoryLimitMb?: number;
+  idleTimeoutMs: number;
+  env: Record<string, string>;
+}
+
+export interface ResolvedApp {
+  kind: 'app';
+  url: string; // normalised like ResolvedStatic.url
+  module: string; // absolute path
+  interface: 'fetch' | 'node' | 'auto';
+  maxBodySize: number; // bytes
+  pool: ResolvedPool;
+  watch: boolean;
+  touchFile?: string; // absolute path
+}
+
+export type ResolvedMount = ResolvedStatic | ResolvedApp;
+
+export interface ResolvedVhost {
+  file: string; // the vhost file, or "<api>" for programmatic mounts
+  serverNames: string[]; // lowercased; "*" is the catch-all
+  isDefault: boolean;
+  listen: ListenAddress;
+  tls?: TlsConfig; // absolute paths
+  redirectHttps?: number; // port to redirect plain HTTP to, when set
+  mounts: ResolvedMount[]; // static and apps together
+}
+
+/** One problem found in a vhost file: printed as `file:line: message`. */
+export interface ConfigProblem {
+  file: string;
+  line: number;
+  message: string;
+}
