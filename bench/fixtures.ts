@@ -1,0 +1,60 @@
+// Everything the bench serves, generated at run time in one temp dir:
+//   files/   the static files (1 KiB, 100 KB, 10 MB of random bytes), served by all three
+//   sites/   hostd's vhost files: a catch-all static vhost over files/, and an app vhost
+//            (Host: app.bench) with one 1-thread pool per app in bench/apps/
+//   nginx/   nginx's prefix (conf, pid, error log, temp paths)
+
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { APP_HOST, DYNAMIC_PATHS, STATIC_FILES } from './payloads.js';
+import type { VhostConfig } from '../shared/config/types.js';
+
+const appsDir = join(dirname(fileURLToPath(import.meta.url)), 'apps');
+
+export interface Fixtures {
+  root: string;
+  files: string;
+  sites: string;
+  nginxPrefix: string;
+  remove(): void;
+}
+
+export function makeFixtures(hostdPort: number): Fixtures {
+  const root = mkdtempSync(join(tmpdir(), 'hostd-bench-'));
+  chmodSync(root, 0o755); // nginx's worker may run as "nobody"
+  const files = join(root, 'files');
+  const sites = join(root, 'sites');
+  mkdirSync(files, { mode: 0o755 });
+  mkdirSync(sites);
+  for (const f of STATIC_FILES) writeFileSync(join(files, f.name), randomBytes(f.size), { mode: 0o644 });
+
+  const listen = `127.0.0.1:${hostdPort}`;
+  const staticVhost: VhostConfig = {
+    serverName: '*',
+    listen,
+    static: [{ url: '/', dir: files }],
+  };
+  const pool = { threads: 1 };
+  const appVhost: VhostConfig = {
+    serverName: [APP_HOST],
+    listen,
+    apps: [
+      { url: DYNAMIC_PATHS.hello, module: join(appsDir, 'hello.mjs'), pool },
+      { url: DYNAMIC_PATHS.echo, module: join(appsDir, 'echo.mjs'), pool },
+      { url: DYNAMIC_PATHS.big, module: join(appsDir, 'big.mjs'), pool },
+    ],
+  };
+  writeFileSync(join(sites, 'static.json'), JSON.stringify(staticVhost, null, 2));
+  writeFileSync(join(sites, 'app.json'), JSON.stringify(appVhost, null, 2));
+
+  return {
+    root,
+    files,
+    sites,
+    nginxPrefix: join(root, 'nginx'),
+    remove: () => rmSync(root, { recursive: true, force: true }),
+  };
+}

@@ -1,0 +1,154 @@
+// Turns the rounds into medians, ratios and PASS/MISS lines, and prints them as a table.
+
+import type { ServerName, Scenario, Target } from './scenarios.js';
+import type { WrkResult } from './wrk.js';
+
+export interface Round {
+  round: number;
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  requests: number;
+  errors: number;
+  non2xx: number;
+}
+
+export interface ServerResult {
+  server: ServerName;
+  rounds: Round[];
+  medianRps?: number;
+  medianP99?: number;
+  errors: number;
+  /** why this server has no figures for the scenario (failed verification, wrk error) */
+  failed?: string;
+}
+
+export interface Ratio {
+  against: ServerName;
+  /** median hostd req/s over median baseline req/s */
+  ratio: number;
+  /** median of the per-round ratios (each round's servers ran back to back) */
+  perRoundMedian: number;
+}
+
+export interface ScenarioResult {
+  id: string;
+  label: string;
+  group: string;
+  path: string;
+  method: string;
+  servers: ServerResult[];
+  ratios: Ratio[];
+}
+
+export interface Check {
+  scenario: string;
+  label: string;
+  what: string;
+  status: 'PASS' | 'MISS' | 'SKIP';
+  value?: number;
+  bound: number;
+  target: boolean;
+  note?: string;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+export function toRound(round: number, r: WrkResult): Round {
+  return { round, rps: r.rps, p50: r.p50, p90: r.p90, p99: r.p99, requests: r.requests, errors: r.errors, non2xx: r.non2xx };
+}
+
+export function summarise(s: Scenario, servers: ServerResult[]): ScenarioResult {
+  for (const sr of servers) {
+    if (sr.rounds.length === 0) continue;
+    sr.medianRps = median(sr.rounds.map((r) => r.rps));
+    sr.medianP99 = median(sr.rounds.map((r) => r.p99));
+    sr.errors = sr.rounds.reduce((a, r) => a + r.errors, 0);
+  }
+  const hostd = servers.find((x) => x.server === 'hostd');
+  const ratios: Ratio[] = [];
+  if (hostd?.medianRps !== undefined) {
+    for (const b of servers) {
+      if (b === hostd || b.medianRps === undefined) continue;
+      const perRound = hostd.rounds
+        .map((h) => [h, b.rounds.find((r) => r.round === h.round)] as const)
+        .filter(([, r]) => r !== undefined)
+        .map(([h, r]) => h.rps / r!.rps);
+      ratios.push({ against: b.server, ratio: hostd.medianRps / b.medianRps, perRoundMedian: perRound.length ? median(perRound) : NaN });
+    }
+  }
+  return { id: s.id, label: s.label, group: s.group, path: s.path, method: s.method, servers, ratios };
+}
+
+export function check(results: ScenarioResult[], targets: Target[]): Check[] {
+  const out: Check[] = [];
+  for (const t of targets) {
+    const sc = results.find((r) => r.id === t.scenario);
+    if (!sc) continue; // scenario not run (--only)
+    const hostd = sc.servers.find((s) => s.server === 'hostd');
+    const errNote = hostd && hostd.errors > 0 ? `hostd had ${hostd.errors} errors (non-2xx/socket) in its rounds` : undefined;
+    if (t.kind === 'ratio') {
+      const what = `hostd/${t.against} req/s ≥ ${t.min}`;
+      const ratio = sc.ratios.find((r) => r.against === t.against);
+      if (!hostd || hostd.medianRps === undefined) {
+        out.push({ scenario: sc.id, label: sc.label, what, status: 'SKIP', bound: t.min!, target: t.target, note: hostd?.failed ?? 'hostd not measured' });
+      } else if (!ratio) {
+        const b = sc.servers.find((s) => s.server === t.against);
+        out.push({ scenario: sc.id, label: sc.label, what, status: 'SKIP', bound: t.min!, target: t.target, note: b?.failed ?? `${t.against} not measured` });
+      } else {
+        const ok = ratio.ratio >= t.min! && !(hostd.errors > 0 && hostd.rounds.some((r) => r.non2xx > 0));
+        out.push({ scenario: sc.id, label: sc.label, what, status: ok ? 'PASS' : 'MISS', value: ratio.ratio, bound: t.min!, target: t.target, note: errNote });
+      }
+    } else {
+      const what = `hostd p99 ≤ ${t.maxMs} ms`;
+      if (!hostd || hostd.medianP99 === undefined) {
+        out.push({ scenario: sc.id, label: sc.label, what, status: 'SKIP', bound: t.maxMs!, target: t.target, note: hostd?.failed ?? 'hostd not measured' });
+      } else {
+        out.push({ scenario: sc.id, label: sc.label, what, status: hostd.medianP99 <= t.maxMs! ? 'PASS' : 'MISS', value: hostd.medianP99, bound: t.maxMs!, target: t.target, note: errNote });
+      }
+    }
+  }
+  return out;
+}
+
+const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
+const fmtMs = (ms: number) => (ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`);
+const pad = (s: string, n: number) => s + ' '.repeat(Math.max(0, n - [...s].length));
+const lpad = (s: string, n: number) => ' '.repeat(Math.max(0, n - [...s].length)) + s;
+
+export function table(results: ScenarioResult[]): string {
+  const lines: string[] = [];
+  const head = `${pad('scenario', 18)}${pad('server', 11)}${lpad('req/s', 11)}${lpad('p99', 11)}   ${pad('hostd ratio', 14)}rounds req/s`;
+  lines.push(head, '-'.repeat(head.length + 16));
+  for (const sc of results) {
+    sc.servers.forEach((s, i) => {
+      const name = i === 0 ? sc.label : '';
+      if (s.medianRps === undefined) {
+        lines.push(`${pad(name, 18)}${pad(s.server, 11)}${lpad('—', 11)}${lpad('—', 11)}   ${s.failed ?? 'not measured'}`);
+        return;
+      }
+      const ratio = sc.ratios.find((r) => r.against === s.server);
+      const ratioText = s.server === 'hostd' ? '' : ratio ? `${ratio.ratio.toFixed(2)}×` : '';
+      const rounds = s.rounds.map((r) => fmtInt(r.rps)).join(' ');
+      const errs = s.errors > 0 ? `  (${s.errors} errors)` : '';
+      lines.push(`${pad(name, 18)}${pad(s.server, 11)}${lpad(fmtInt(s.medianRps), 11)}${lpad(fmtMs(s.medianP99!), 11)}   ${pad(ratioText, 14)}${rounds}${errs}`);
+    });
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+export function checksText(checks: Check[]): string {
+  return checks
+    .map((c) => {
+      const v = c.value === undefined ? '' : c.what.includes('p99') ? ` (measured ${fmtMs(c.value)})` : ` (measured ${c.value.toFixed(2)}×)`;
+      const tag = c.target ? c.status : `${c.status.toLowerCase()} (info)`;
+      return `${pad(tag, 12)}${pad(c.label, 18)}${c.what}${v}${c.note ? ` — ${c.note}` : ''}`;
+    })
+    .join('\n');
+}

@@ -1,0 +1,187 @@
+// npm run bench: hostd against raw uWebSockets.js, nginx and node:http on this machine, in one
+// run, interleaved (A,B,C,A,B,C,…) so that drift (thermal, noisy neighbours) hits every server
+// alike. Prints medians, ratios and PASS/MISS against the targets of issues 2 and 3, and writes
+// .bench/results.json. See bench/README.md.
+//
+//   npm run bench [-- --quick] [-- --only static|dynamic] [-- --rounds N --duration S]
+//                 [-- --without nginx,node-http,...] [-- --strict]
+
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startHostd } from './hostd.js';
+import { nginxVersion, startNginx } from './nginx.js';
+import { APP_HOST, STATIC_FILES } from './payloads.js';
+import { freePort, killAll, startServer, waitForHttp, type Server } from './procs.js';
+import { check, checksText, summarise, table, toRound, type ScenarioResult, type ServerResult } from './report.js';
+import { scenarios, TARGETS, type Group, type ServerName } from './scenarios.js';
+import { makeFixtures } from './fixtures.js';
+import { verify } from './verify.js';
+import { runWrk, wrkVersion } from './wrk.js';
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const repo = dirname(benchDir);
+
+const { values: opts } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    connections: { type: 'string' },
+    without: { type: 'string', multiple: true, default: [] },
+    strict: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (opts.help) {
+  console.log(`usage: npm run bench [-- options]
+  --quick               1 round of 2 s per server (default: 3 rounds of 5 s, 1 s warm-up)
+  --only static|dynamic run one group of scenarios
+  --rounds N --duration SECONDS --warmup SECONDS --connections N
+  --without NAME[,NAME] leave out servers (hostd, raw-uws, nginx, node-http)
+  --strict              exit 1 when a target is missed`);
+  process.exit(0);
+}
+
+const WRK = wrkVersion();
+if (!WRK) {
+  console.error('bench: wrk is not installed. Install it (and nginx, for the static baseline):\n\n    sudo apt-get install wrk nginx\n');
+  process.exit(1);
+}
+if (opts.only && opts.only !== 'static' && opts.only !== 'dynamic') {
+  console.error(`bench: --only takes "static" or "dynamic", not "${opts.only}"`);
+  process.exit(2);
+}
+
+const rounds = Number(opts.rounds ?? (opts.quick ? 1 : 3));
+const durationS = Number(opts.duration ?? (opts.quick ? 2 : 5));
+const warmupS = Number(opts.warmup ?? 1);
+const connections = Number(opts.connections ?? 64);
+const without = new Set(opts.without.flatMap((w) => w.split(',')).map((w) => w.trim()).filter(Boolean));
+const NGINX = nginxVersion();
+if (!NGINX && !without.has('nginx')) {
+  console.log('bench: nginx is not installed, skipping the nginx baseline (sudo apt-get install nginx to add it)');
+  without.add('nginx');
+}
+
+const all = scenarios(benchDir).filter((s) => !opts.only || s.group === (opts.only as Group));
+const wanted = new Set<ServerName>(all.flatMap((s) => s.servers).filter((n) => !without.has(n)));
+
+if (os.cpus().length !== 2) console.log(`bench: note: the targets are for a 2-core machine; this one has ${os.cpus().length}`);
+console.log(`bench: ${rounds} interleaved round(s) of ${durationS} s per server (warm-up ${warmupS} s), wrk -t1 -c${connections}`);
+
+// ---- servers ----
+const ports: Partial<Record<ServerName, number>> = {};
+for (const n of wanted) ports[n] = await freePort();
+const fixtures = makeFixtures(ports.hostd ?? (await freePort()));
+process.on('exit', () => fixtures.remove());
+const servers: Server[] = [];
+const tsx = ['--import', 'tsx'];
+let hostdAccessLog: string | undefined;
+
+try {
+  if (wanted.has('raw-uws')) {
+    const s = startServer('raw-uws', process.execPath, [...tsx, join(benchDir, 'baselines', 'raw-uws.ts'), '--port', String(ports['raw-uws']), '--files', fixtures.files], { cwd: repo });
+    servers.push(s);
+    await waitForHttp(s, ports['raw-uws']!, '/hello');
+  }
+  if (wanted.has('node-http')) {
+    const s = startServer('node-http', process.execPath, [...tsx, join(benchDir, 'baselines', 'node-http.ts'), '--port', String(ports['node-http'])], { cwd: repo });
+    servers.push(s);
+    await waitForHttp(s, ports['node-http']!, '/hello');
+  }
+  if (wanted.has('nginx')) {
+    const s = startNginx({ prefix: fixtures.nginxPrefix, root: fixtures.files, port: ports.nginx! });
+    servers.push(s);
+    await waitForHttp(s, ports.nginx!, `/${STATIC_FILES[0].name}`);
+  }
+  if (wanted.has('hostd')) {
+    const { server, accessLog } = await startHostd({ repo, sites: fixtures.sites, port: ports.hostd!, probePath: `/${STATIC_FILES[0].name}` });
+    servers.push(server);
+    hostdAccessLog = accessLog;
+  }
+} catch (err) {
+  console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+  killAll();
+  process.exit(1);
+}
+
+// ---- measuring ----
+const hostHeader = (server: ServerName, group: Group) => (server === 'hostd' && group === 'dynamic' ? APP_HOST : undefined);
+const results: ScenarioResult[] = [];
+
+for (const sc of all) {
+  const names = sc.servers.filter((n) => wanted.has(n));
+  const perServer = new Map<ServerName, ServerResult>(names.map((n) => [n, { server: n, rounds: [], errors: 0 }]));
+  const active: ServerName[] = [];
+  process.stdout.write(`\n${sc.label} (${sc.method} ${sc.path}): `);
+  for (const n of names) {
+    try {
+      await verify(ports[n]!, sc, hostHeader(n, sc.group));
+      const wrkOpts = wrkOptions(n, sc);
+      if (warmupS > 0) await runWrk({ ...wrkOpts, durationS: warmupS });
+      active.push(n);
+    } catch (err) {
+      perServer.get(n)!.failed = `failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+      process.stdout.write(`[${n} ${perServer.get(n)!.failed}] `);
+    }
+  }
+  for (let round = 1; round <= rounds; round++) {
+    for (const n of active) {
+      const sr = perServer.get(n)!;
+      if (sr.failed) continue;
+      try {
+        const r = await runWrk(wrkOptions(n, sc));
+        sr.rounds.push(toRound(round, r));
+        process.stdout.write(`${n} ${Math.round(r.rps)}/s${r.errors ? ` (${r.errors} err)` : ''}  `);
+      } catch (err) {
+        sr.failed = `failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+      }
+    }
+  }
+  results.push(summarise(sc, [...perServer.values()]));
+}
+
+function wrkOptions(n: ServerName, sc: (typeof all)[number]) {
+  const host = hostHeader(n, sc.group);
+  return {
+    url: `http://127.0.0.1:${ports[n]}${sc.path}`,
+    threads: 1,
+    connections,
+    durationS,
+    script: sc.script,
+    headers: host ? { Host: host } : undefined,
+  };
+}
+
+// ---- report ----
+for (const s of servers) await s.stop();
+
+const checks = check(results, TARGETS);
+console.log(`\n\n${table(results)}`);
+console.log(checksText(checks));
+
+const gitCommit = (() => {
+  try { return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim(); } catch { return undefined; }
+})();
+const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string };
+const out = {
+  date: new Date().toISOString(),
+  machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGb: Math.round(os.totalmem() / 2 ** 30), kernel: os.release() },
+  versions: { hostd: pkg.version, commit: gitCommit, node: process.version, wrk: WRK, nginx: NGINX },
+  method: { rounds, durationS, warmupS, threads: 1, connections, interleaved: true, hostdAccessLog, without: [...without] },
+  scenarios: results,
+  checks,
+};
+mkdirSync(join(repo, '.bench'), { recursive: true });
+writeFileSync(join(repo, '.bench', 'results.json'), JSON.stringify(out, null, 2) + '\n');
+console.log(`\nbench: results written to .bench/results.json`);
+
+const missed = checks.some((c) => c.target && c.status === 'MISS');
+process.exit(opts.strict && missed ? 1 : 0);

@@ -1,0 +1,64 @@
+// What the bench measures: the scenarios, which servers take part in each, and the targets from
+// issues 2 (static) and 3 (dynamic) they are judged against.
+
+import { join } from 'node:path';
+import { BIG_SIZE, DYNAMIC_PATHS, ECHO_SIZE, HELLO_BODY, STATIC_FILES } from './payloads.js';
+
+export type ServerName = 'hostd' | 'raw-uws' | 'nginx' | 'node-http';
+export type Group = 'static' | 'dynamic';
+
+export interface Scenario {
+  id: string;
+  label: string;
+  group: Group;
+  path: string;
+  method: 'GET' | 'POST';
+  /** wrk Lua script (absolute path) */
+  script?: string;
+  /** what a correct answer looks like, checked once per server before measuring */
+  expectLength: number;
+  expectBody?: string;
+  servers: ServerName[];
+}
+
+export interface Target {
+  scenario: string;
+  /** "ratio": hostd / `against` req/s ≥ min; "p99": hostd's median p99 ≤ maxMs */
+  kind: 'ratio' | 'p99';
+  against?: ServerName;
+  min?: number;
+  maxMs?: number;
+  /** false: printed for information, not a target of the issues */
+  target: boolean;
+  source: string;
+}
+
+export function scenarios(benchDir: string): Scenario[] {
+  const statics: Scenario[] = STATIC_FILES.map((f) => ({
+    id: f.scenario,
+    label: f.label,
+    group: 'static',
+    path: `/${f.name}`,
+    method: 'GET',
+    expectLength: f.size,
+    servers: ['hostd', 'raw-uws', 'nginx'],
+  }));
+  const dynamic: Scenario[] = [
+    { id: 'hello', label: 'dynamic hello', group: 'dynamic', path: DYNAMIC_PATHS.hello, method: 'GET', expectLength: Buffer.byteLength(HELLO_BODY), expectBody: HELLO_BODY, servers: ['hostd', 'raw-uws', 'node-http'] },
+    { id: 'echo', label: 'POST echo 1 KiB', group: 'dynamic', path: DYNAMIC_PATHS.echo, method: 'POST', script: join(benchDir, 'echo.lua'), expectLength: ECHO_SIZE, servers: ['hostd', 'raw-uws', 'node-http'] },
+    { id: 'big', label: 'dynamic 64 KB', group: 'dynamic', path: DYNAMIC_PATHS.big, method: 'GET', expectLength: BIG_SIZE, servers: ['hostd', 'raw-uws', 'node-http'] },
+  ];
+  return [...statics, ...dynamic];
+}
+
+export const TARGETS: Target[] = [
+  { scenario: 'static-1k', kind: 'ratio', against: 'nginx', min: 1.4, target: true, source: 'issue 2' },
+  { scenario: 'static-1k', kind: 'ratio', against: 'raw-uws', min: 0.9, target: true, source: 'issue 2' },
+  { scenario: 'static-100k', kind: 'ratio', against: 'nginx', min: 1.1, target: true, source: 'issue 2' },
+  { scenario: 'static-10m', kind: 'ratio', against: 'nginx', min: 0.8, target: true, source: 'issue 2' },
+  { scenario: 'hello', kind: 'ratio', against: 'raw-uws', min: 0.85, target: true, source: 'issue 3' },
+  { scenario: 'hello', kind: 'ratio', against: 'node-http', min: 2, target: true, source: 'issue 3' },
+  { scenario: 'hello', kind: 'p99', maxMs: 2, target: true, source: 'issue 3' },
+  { scenario: 'echo', kind: 'p99', maxMs: 2, target: false, source: 'issue 3 (p99 bound applied to echo, for information)' },
+  { scenario: 'big', kind: 'p99', maxMs: 2, target: false, source: 'issue 3 (p99 bound applied to 64 KB, for information)' },
+];

@@ -1,0 +1,34 @@
+// One request per server and scenario before any measuring: a server that answers 404 or the
+// wrong bytes very fast must not win a benchmark.
+
+import http from 'node:http';
+import type { Scenario } from './scenarios.js';
+import { ECHO_SIZE } from './payloads.js';
+
+export function verify(port: number, s: Scenario, host?: string): Promise<void> {
+  const body = s.method === 'POST' ? Buffer.alloc(ECHO_SIZE, 'x') : undefined;
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = {};
+    if (host) headers.host = host;
+    if (body) {
+      headers['content-type'] = 'application/octet-stream';
+      headers['content-length'] = body.length;
+    }
+    const req = http.request({ host: '127.0.0.1', port, path: s.path, method: s.method, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const got = Buffer.concat(chunks);
+        const want = s.expectBody ?? (body ? body.toString() : undefined);
+        if (res.statusCode !== 200) return reject(new Error(`${s.method} ${s.path}: status ${res.statusCode} (${got.subarray(0, 200).toString()})`));
+        if (got.length !== s.expectLength) return reject(new Error(`${s.method} ${s.path}: ${got.length} bytes, expected ${s.expectLength}`));
+        if (want !== undefined && got.toString() !== want) return reject(new Error(`${s.method} ${s.path}: wrong body`));
+        resolve();
+      });
+    });
+    req.setTimeout(10000, () => req.destroy(new Error(`${s.method} ${s.path}: no answer in 10 s`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}

@@ -1,0 +1,345 @@
+// Runs a Node (req, res) listener — a raw listener, an Express app, koa.callback() — unmodified
+// against a fetch Request and produces a fetch Response whose body streams as the app writes.
+//
+// Why not fetch-to-node (the maintained bridge the issue suggests)? Checked against v2.1.0:
+//  - Express 5 swaps the prototypes of req/res to ones derived from node:http's own
+//    IncomingMessage/ServerResponse (app.handle → Object.setPrototypeOf). fetch-to-node's objects
+//    then lose their methods: res.json() writes into Node's internal buffer and nothing reaches
+//    the Response (toFetchResponse even throws "must be called on a ServerResponse ...").
+//  - Its WrittenDataBuffer keeps every chunk ever written (entries never drop) and rescans them
+//    on every write: a long SSE stream or a big download grows memory and costs O(n²); write()
+//    always returns true, so there is no backpressure.
+//  - req.socket is null, so req.socket.remoteAddress and Express's req.ip throw.
+// So this adapter uses node:http's real IncomingMessage and ServerResponse (what Express, Koa
+// and every middleware are written against) attached to a small in-memory "socket" Duplex: the
+// response's bytes arrive at the socket, the header block is parsed once, and the body bytes
+// are enqueued into a ReadableStream whose pull() releases the socket's write callback —
+// a slow consumer makes res.write() return false and 'drain' fire later, as on a real socket.
+// Chunked framing is switched off on the response (the front frames the body itself), so what
+// reaches the socket after the head is exactly the body.
+import { Duplex } from 'node:stream';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import type { AppContext, FetchHandler } from './types.js';
+
+export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;
+
+/** Response statuses that must not carry a body (the Response constructor rejects one). */
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+/** Hop-by-hop headers Node writes for its own connection handling; the front owns framing. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding']);
+/** Bytes the response body stream buffers before res.write() reports backpressure. */
+const BODY_HIGH_WATER = 64 * 1024;
+
+/**
+ * The request path the app sees. Mounted node apps get the path relative to the mount, the way
+ * mod_wsgi splits SCRIPT_NAME/PATH_INFO and Express strips a sub-app's mount path: an Express
+ * app written for "/" works unchanged at "/api". req.originalUrl keeps the full path and
+ * req.baseUrl the mount (Express keeps both when they are already set).
+ */
+export function stripMount(pathAndQuery: string, mount: string): string {
+  if (!mount || mount === '/') return pathAndQuery;
+  if (!pathAndQuery.startsWith(mount)) return pathAndQuery;
+  const rest = pathAndQuery.slice(mount.length);
+  if (rest === '') return '/';
+  if (rest[0] === '/') return rest;
+  if (rest[0] === '?') return '/' + rest;
+  return pathAndQuery; // "/apiary" is not under "/api"
+}
+
+/** The in-memory connection a request/response pair is attached to. */
+class BridgeSocket extends Duplex {
+  remoteAddress: string;
+  remotePort = 0;
+  remoteFamily: string;
+  localAddress = '127.0.0.1';
+  localPort = 0;
+  encrypted: boolean;
+  /** Set by ServerResponse.assignSocket. */
+  _httpMessage: ServerResponse | null = null;
+  onChunk: (chunk: string | Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void) => void =
+    (_c, _e, cb) => cb();
+
+  constructor(remoteAddress: string, encrypted: boolean) {
+    super({ decodeStrings: false, allowHalfOpen: true });
+    this.remoteAddress = remoteAddress;
+    this.remoteFamily = remoteAddress.includes(':') ? 'IPv6' : 'IPv4';
+    this.encrypted = encrypted;
+  }
+  override _read(): void {
+    // The request body goes to the IncomingMessage directly; nothing is read from here.
+  }
+  override _write(chunk: string | Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.onChunk(chunk, encoding, cb);
+  }
+  // What apps call on real sockets (SSE examples do all of these); nothing to do in memory.
+  setTimeout(_ms: number, cb?: () => void): this {
+    if (cb) this.once('timeout', cb);
+    return this;
+  }
+  setNoDelay(): this { return this; }
+  setKeepAlive(): this { return this; }
+  ref(): this { return this; }
+  unref(): this { return this; }
+  address(): { address: string; family: string; port: number } {
+    return { address: this.localAddress, family: 'IPv4', port: this.localPort };
+  }
+}
+
+interface ParsedHead {
+  status: number;
+  statusText: string;
+  headers: Headers;
+}
+
+function parseHead(head: string): ParsedHead {
+  const lines = head.split('\r\n');
+  const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0] ?? '');
+  if (!m) throw new Error(`node adapter: unexpected status line ${JSON.stringify(lines[0])}`);
+  const headers = new Headers();
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line === '') continue;
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim();
+    if (HOP_BY_HOP.has(name.toLowerCase())) continue;
+    // Each Set-Cookie is its own line in Node's head; append keeps them separate (getSetCookie()).
+    headers.append(name, line.slice(colon + 1).trim());
+  }
+  return { status: Number(m[1]), statusText: m[2] ?? '', headers };
+}
+
+function kNeedDrainOf(res: ServerResponse): symbol | undefined {
+  return Object.getOwnPropertySymbols(res).find((s) => s.description === 'kNeedDrain');
+}
+
+function abortError(): Error {
+  const err = new Error('The client aborted the request');
+  err.name = 'AbortError';
+  return err;
+}
+
+/** Wrap a (req, res) listener as a FetchHandler. */
+export function nodeListenerToFetch(listener: NodeListener): FetchHandler {
+  return (request: Request, _env: Record<string, string>, ctx: AppContext): Promise<Response> =>
+    runNodeListener(listener, request, ctx);
+}
+
+export function runNodeListener(listener: NodeListener, request: Request, ctx: AppContext): Promise<Response> {
+  const url = new URL(request.url);
+  const socket = new BridgeSocket(ctx.remoteAddress, url.protocol === 'https:');
+  const req = new IncomingMessage(socket as never);
+  const fullPath = url.pathname + url.search;
+
+  req.method = request.method;
+  req.httpVersionMajor = 1;
+  req.httpVersionMinor = 1;
+  req.httpVersion = '1.1';
+  req.url = stripMount(fullPath, ctx.mount);
+  const extra = req as unknown as Record<string, unknown>;
+  extra.originalUrl = fullPath;
+  if (ctx.mount && ctx.mount !== '/') extra.baseUrl = ctx.mount;
+
+  const raw: string[] = [];
+  let sawHost = false;
+  for (const [name, value] of request.headers) {
+    if (name === 'host') sawHost = true;
+    if (name === 'set-cookie') continue; // not a request header
+    raw.push(name, value);
+  }
+  if (!sawHost) raw.push('host', url.host);
+  // _addHeaderLines is how node:http's own parser fills headers/rawHeaders; it applies Node's
+  // duplicate rules (cookie joined with "; ", others with ", ").
+  (req as unknown as { _addHeaderLines(h: string[], n: number): void })._addHeaderLines(raw, raw.length);
+
+  // ---- request body: pulled from request.body on demand (the Readable's _read), so a large
+  // upload flows through at the app's pace and is never buffered whole.
+  const bodyStream = request.body;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  let reading = false;
+  let bodyDone = bodyStream === null;
+  // An own property: Express replaces req's prototype, so a subclass method would be lost.
+  (req as unknown as { _read(n: number): void })._read = () => {
+    if (reading) return;
+    if (bodyDone) {
+      req.complete = true;
+      req.push(null);
+      return;
+    }
+    reader ??= bodyStream!.getReader();
+    reading = true;
+    reader.read().then(
+      ({ done, value }) => {
+        reading = false;
+        if (done) {
+          bodyDone = true;
+          req.complete = true;
+          req.push(null);
+        } else if (req.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength))) {
+          // Readable asks again via _read when it wants more; nothing to do here.
+        }
+      },
+      (err: unknown) => {
+        reading = false;
+        bodyDone = true;
+        if (!req.destroyed) req.destroy(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  };
+
+  const res = new ServerResponse(req);
+  // No Date (the front adds one) and no chunked framing (the front frames the body itself).
+  res.sendDate = false;
+  Object.defineProperty(res, 'chunkedEncoding', { get: () => false, set: () => {}, configurable: true });
+
+  return new Promise<Response>((resolve, reject) => {
+    let headParsed = false;
+    let settled = false;
+    let finished = false;
+    let aborted = false;
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    let pendingCb: ((err?: Error | null) => void) | null = null;
+    let hasBody = true;
+
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start(c) {
+          controller = c;
+        },
+        pull() {
+          const cb = pendingCb;
+          pendingCb = null;
+          cb?.();
+        },
+        cancel() {
+          abort();
+        },
+      },
+      { highWaterMark: BODY_HIGH_WATER, size: (chunk) => chunk.byteLength },
+    );
+
+    const fail = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      reject(err);
+    };
+
+    socket.onChunk = (chunk, encoding, cb) => {
+      if (aborted) return cb(abortError());
+      if (!headParsed) {
+        const head = (res as unknown as { _header: string | null })._header;
+        if (typeof chunk !== 'string' || !head || !chunk.startsWith(head)) {
+          // An informational block (writeContinue / writeProcessing / writeEarlyHints) before
+          // the real head: the front has no way to forward it, so it is dropped.
+          return cb();
+        }
+        headParsed = true;
+        let parsed: ParsedHead;
+        try {
+          parsed = parseHead(head.slice(0, head.length - 4));
+        } catch (err) {
+          fail(err);
+          return cb(err as Error);
+        }
+        hasBody = !NULL_BODY.has(parsed.status) && request.method !== 'HEAD';
+        settled = true;
+        resolve(
+          new Response(hasBody ? body : null, {
+            status: parsed.status,
+            statusText: parsed.statusText,
+            headers: parsed.headers,
+          }),
+        );
+        chunk = chunk.slice(head.length);
+        if (chunk.length === 0) return cb();
+      }
+      if (!hasBody) return cb();
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
+      if (bytes.byteLength === 0) return cb();
+      try {
+        controller.enqueue(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      } catch (err) {
+        return cb(err as Error); // stream cancelled meanwhile
+      }
+      // Hold the callback while the consumer is behind: Node then reports backpressure.
+      if ((controller.desiredSize ?? 1) > 0) cb();
+      else pendingCb = cb;
+    };
+
+    // ServerResponse relies on the http server to forward the socket's 'drain'.
+    socket.on('drain', () => {
+      if (!res.writableNeedDrain) return;
+      const k = kNeedDrainOf(res);
+      if (k) (res as unknown as Record<symbol, boolean>)[k] = false;
+      res.emit('drain');
+    });
+
+    res.assignSocket(socket as never);
+
+    res.on('finish', () => {
+      finished = true;
+      if (!headParsed) {
+        fail(new Error('node adapter: the response finished without a head'));
+        return;
+      }
+      if (hasBody) {
+        try {
+          controller.close();
+        } catch {
+          // already cancelled
+        }
+      }
+      // The server's resOnFinish: stop reading an unread body, let req/res emit 'close'.
+      if (!bodyDone) {
+        bodyDone = true;
+        const r = reader as ReadableStreamDefaultReader<Uint8Array> | null;
+        if (r) r.cancel().catch(() => {});
+        else if (bodyStream && !bodyStream.locked) bodyStream.cancel().catch(() => {});
+      }
+      res.detachSocket(socket as never);
+      // Like node:http's _dump(): an unread request ends (its 'end'/'close' fire) without
+      // being reported as aborted.
+      if (!req.readableEnded && !(req as unknown as { _consuming?: boolean })._consuming) {
+        req.removeAllListeners('data');
+        req.resume();
+      }
+      process.nextTick(() => res.emit('close'));
+    });
+
+    // The client went away: what a closing TCP socket does in node:http.
+    function abort() {
+      if (finished || aborted) return;
+      aborted = true;
+      if (!req.complete) {
+        (req as unknown as { aborted: boolean }).aborted = true;
+        req.emit('aborted');
+      }
+      fail(abortError());
+      socket.destroy(); // → res 'close' (ServerResponse listens on the socket)
+      if (!req.destroyed) req.destroy();
+      const cb = pendingCb;
+      pendingCb = null;
+      cb?.(abortError());
+      try {
+        controller.error(abortError());
+      } catch {
+        // not readable any more
+      }
+      fail(abortError());
+    }
+    if (request.signal.aborted) return abort();
+    request.signal.addEventListener('abort', abort, { once: true });
+
+    socket.on('close', () => {
+      if (!finished && !headParsed) fail(new Error('node adapter: the app closed the connection without a response'));
+    });
+    res.on('error', (err) => fail(err));
+
+    try {
+      const ret = listener(req, res) as { then?: unknown } | undefined;
+      if (ret && typeof ret.then === 'function') (ret as Promise<unknown>).then(undefined, fail);
+    } catch (err) {
+      fail(err);
+    }
+  });
+}

@@ -1,0 +1,14 @@
+// The package entry: the programmatic API (design.md "Programmatic mount").
+export { createHost, Host, ConfigError, type HostOptions } from './native-front/host.js';
+export { HostdError, type HostdErrorCode } from './shared/errors.js';
+export type {
+  VhostConfig,
+  StaticMountConfig,
+  AppMountConfig,
+  PoolConfig,
+  TlsConfig,
+  Duration,
+  ResolvedVhost,
+  ConfigProblem,
+} from './shared/config/types.js';
+export type { FetchHandler, AppContext } from './daemon/app/types.js';

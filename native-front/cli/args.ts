@@ -1,0 +1,88 @@
+// Command-line parsing: `hostd [check] [--sites DIR|FILE]... [flags]`. Usage errors exit 2.
+import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { HostdError } from '../../shared/errors.js';
+import type { LogFormat } from '../log/access-log.js';
+
+export interface CliArgs {
+  command: 'serve' | 'check' | 'help' | 'version';
+  sites: string[];
+  listen?: string;
+  status?: string;
+  accessLog?: string;
+  logFormat: LogFormat;
+  errorLog?: string;
+  gracefulTimeout?: string;
+  trustProxy?: string;
+}
+
+export const USAGE = `Usage: hostd [check] [options]
+
+Serve (or with "check", validate) one virtual host per file.
+
+Commands:
+  (none)                      serve every virtual host
+  check                       validate the configuration, print hosts, mounts and pools;
+                              exit 1 with "file:line: message" for each problem
+
+Options:
+  --sites DIR|FILE            vhost files (*.yaml, *.yml, *.json); repeatable; default ./sites
+  --listen PORT|HOST:PORT     override every vhost's listen address
+  --status HOST:PORT          internal listener with /metrics, /status and /healthz
+  --access-log FILE|-|off     access log destination (default: - = stdout)
+  --log-format combined|json  access log format (default: combined)
+  --error-log FILE|-          error log destination (default: - = stderr)
+  --graceful-timeout DURATION how long SIGTERM lets requests finish (default: 30s)
+  --trust-proxy CIDR[,CIDR]   believe X-Forwarded-For/-Proto from these peers
+  -h, --help                  show this help
+  -v, --version               print the version
+
+Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the configuration; SIGUSR1 reopens logs.
+Exit codes: 0 success, 1 configuration or runtime error, 2 usage error.`;
+
+export function parseCli(argv: string[]): CliArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        sites: { type: 'string', multiple: true },
+        listen: { type: 'string' },
+        status: { type: 'string' },
+        'access-log': { type: 'string' },
+        'log-format': { type: 'string' },
+        'error-log': { type: 'string' },
+        'graceful-timeout': { type: 'string' },
+        'trust-proxy': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (err) {
+    throw new HostdError('HOSTD_USAGE', (err as Error).message);
+  }
+  const { values: v, positionals } = parsed;
+  if (positionals.length > 1 || (positionals.length === 1 && positionals[0] !== 'check'))
+    throw new HostdError('HOSTD_USAGE', `unknown command "${positionals.join(' ')}" (the only command is "check")`);
+  const format = v['log-format'] ?? 'combined';
+  if (format !== 'combined' && format !== 'json')
+    throw new HostdError('HOSTD_USAGE', `--log-format must be "combined" or "json", not "${format}"`);
+  let sites = v.sites ?? [];
+  if (sites.length === 0 && !v.help && !v.version) {
+    if (!existsSync('sites')) throw new HostdError('HOSTD_USAGE', 'no --sites given and no ./sites directory here');
+    sites = ['sites'];
+  }
+  return {
+    command: v.help ? 'help' : v.version ? 'version' : positionals[0] === 'check' ? 'check' : 'serve',
+    sites,
+    listen: v.listen,
+    status: v.status,
+    accessLog: v['access-log'],
+    logFormat: format,
+    errorLog: v['error-log'],
+    gracefulTimeout: v['graceful-timeout'],
+    trustProxy: v['trust-proxy'],
+  };
+}

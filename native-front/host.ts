@@ -1,0 +1,371 @@
+// The Host: one hostd instance. It resolves the configuration (vhost files and objects), turns
+// every mount into a handler (static files or an app's daemon pool), opens one listener per
+// address and swaps routing tables atomically on reload. createHost() is the programmatic API;
+// the CLI is a thin shell around it.
+import type {
+  AppMountConfig,
+  ConfigProblem,
+  Duration,
+  ResolvedMount,
+  ResolvedVhost,
+  StaticMountConfig,
+  VhostConfig,
+} from '../shared/config/types.js';
+import { checkConflicts, formatProblem, loadSites, parseDuration, resolveMount, resolveVhost } from '../shared/config/index.js';
+import { HostdError } from '../shared/errors.js';
+import { createAppMount } from './dispatch/index.js';
+import { buildTable, Front, type MountRoute } from './front.js';
+import { Listener, listenKey } from './listener.js';
+import { AccessLog, type LogFormat } from './log/access-log.js';
+import { FileErrorLog } from './log/error-log.js';
+import type { ErrorLog, MountHandler } from './mount.js';
+import { MountStats } from './ops/mount-stats.js';
+import { startStatusServer, type StatusServer } from './ops/status-server.js';
+import { createStaticMount, FileCache } from './static/index.js';
+import { TrustProxy } from './trust-proxy.js';
+import { loadUws } from './uws.js';
+
+export interface HostOptions {
+  /** Vhost objects (as in a vhost file) and/or paths of vhost files or directories of them. */
+  sites?: Array<VhostConfig | string>;
+  /** Where relative paths in vhost objects resolve from; default process.cwd(). */
+  baseDir?: string;
+  /** PORT or HOST:PORT overriding every vhost's listen (the CLI's --listen). */
+  listen?: string;
+  /** Access log: a file, "-" for stdout (the default), or false/"off" for none. */
+  accessLog?: string | false;
+  logFormat?: LogFormat;
+  /** Error log: a file or "-" for stderr (the default), or an ErrorLog object. */
+  errorLog?: string | ErrorLog;
+  /** CIDRs of proxies whose X-Forwarded-For / X-Forwarded-Proto are believed. */
+  trustProxy?: string | string[];
+  /** How long close() lets in-flight requests finish; default 30s. */
+  gracefulTimeout?: Duration;
+  /** HOST:PORT of the internal /metrics, /status, /healthz listener (the CLI's --status). */
+  status?: string;
+  /** Static file memory cache bounds (bytes). */
+  fileCache?: { maxBytes?: number; maxFileBytes?: number };
+}
+
+/** A config error carrying every problem found. */
+export class ConfigError extends HostdError {
+  constructor(readonly problems: ConfigProblem[]) {
+    super('HOSTD_CONFIG', problems.map(formatProblem).join('\n'));
+  }
+}
+
+interface LiveMount {
+  fingerprint: string;
+  route: MountRoute;
+}
+
+type MountConfig = StaticMountConfig | AppMountConfig;
+
+export class Host {
+  private readonly front: Front;
+  private readonly errorLog: ErrorLog;
+  private readonly ownErrorLog: FileErrorLog | undefined;
+  private readonly fileCache: FileCache;
+  private readonly gracefulMs: number;
+  private sites: Array<VhostConfig | string>;
+  private readonly extraMounts: Array<{ vhost: VhostConfig; mount: MountConfig }> = [];
+  private listeners = new Map<string, Listener>();
+  private mounts = new Map<string, LiveMount>();
+  private stats = new Map<string, MountStats>();
+  private vhosts: ResolvedVhost[] = [];
+  private state: 'new' | 'listening' | 'closing' | 'closed' = 'new';
+  private closing: Promise<void> | undefined;
+  private statusServer: StatusServer | undefined;
+  /** Serialises listen/reload/close: each waits for the one before it. */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Incremented by every applied configuration. */
+  generation = 0;
+  readonly startedAt = Date.now();
+
+  constructor(private readonly options: HostOptions) {
+    loadUws(); // fail fast, before anything else, when only the JS fallback is available
+    this.sites = options.sites ?? [];
+    if (typeof options.errorLog === 'object') this.errorLog = options.errorLog;
+    else this.errorLog = this.ownErrorLog = new FileErrorLog(options.errorLog ?? '-');
+    const accessTarget = options.accessLog === undefined ? '-' : options.accessLog;
+    const accessLog =
+      accessTarget === false || accessTarget === 'off' ? undefined : new AccessLog(accessTarget, options.logFormat ?? 'combined');
+    const proxies = typeof options.trustProxy === 'string' ? options.trustProxy.split(',') : options.trustProxy;
+    this.front = new Front({
+      log: this.errorLog,
+      accessLog,
+      trustProxy: proxies && proxies.length ? new TrustProxy(proxies) : undefined,
+    });
+    this.fileCache = new FileCache(options.fileCache ?? {});
+    this.gracefulMs = options.gracefulTimeout === undefined ? 30_000 : parseDuration(options.gracefulTimeout);
+  }
+
+  get log(): ErrorLog {
+    return this.errorLog;
+  }
+
+  /** Adds a mount to the vhost with the same serverName and listen (created when absent). */
+  mount(vhost: VhostConfig, mount: MountConfig): this {
+    this.extraMounts.push({ vhost, mount });
+    if (this.state === 'listening') void this.reload().catch((err) => this.errorLog.error('mount failed', { err: (err as Error).message }));
+    return this;
+  }
+
+  /** Validates the whole configuration; rejects with a ConfigError listing every problem. */
+  check(): Promise<readonly ResolvedVhost[]> {
+    return this.resolve();
+  }
+
+  /** Resolves when every listener is bound. */
+  listen(): Promise<void> {
+    return this.serialise(async () => {
+      if (this.state !== 'new') throw new HostdError('HOSTD_CLOSED', `listen() on a host that is ${this.state}`);
+      await this.apply(await this.resolve(), false);
+      if (this.options.status) this.statusServer = await startStatusServer(this, this.options.status);
+      this.state = 'listening';
+    });
+  }
+
+  /**
+   * Re-reads the configuration (or takes `next` as the new sites) and applies it: new mounts and
+   * pools start before old ones retire, app pools roll their workers (code changes included).
+   * On any problem the running configuration stays and the returned promise rejects.
+   */
+  reload(next?: Array<VhostConfig | string>): Promise<void> {
+    return this.serialise(async () => {
+      if (this.state !== 'listening') throw new HostdError('HOSTD_CLOSED', `reload() on a host that is ${this.state}`);
+      const previous = this.sites;
+      if (next) this.sites = next;
+      try {
+        await this.apply(await this.resolve(), true);
+      } catch (err) {
+        this.sites = previous;
+        throw err;
+      }
+    });
+  }
+
+  /** Stops accepting, lets in-flight requests finish (up to gracefulTimeout), stops the pools. */
+  close(): Promise<void> {
+    this.closing ??= this.serialise(() => this.shutdown());
+    return this.closing;
+  }
+
+  /** True from the moment close() starts draining. */
+  get draining(): boolean {
+    return this.state === 'closing' || this.state === 'closed';
+  }
+
+  /** The port of the --status listener, when there is one. */
+  get statusPort(): number | undefined {
+    return this.statusServer?.port;
+  }
+
+  /** The addresses actually bound (ports resolved when the config said 0). */
+  get addresses(): { host: string; port: number; secure: boolean }[] {
+    return [...this.listeners.values()].map((l) => ({ host: l.address.host, port: l.port, secure: l.secure }));
+  }
+
+  /** The running configuration. */
+  get config(): readonly ResolvedVhost[] {
+    return this.vhosts;
+  }
+
+  /** Live mounts with their handlers and counters (for /status and /metrics). */
+  get routes(): MountRoute[] {
+    return [...this.mounts.values()].map((m) => m.route);
+  }
+
+  get inFlight(): number {
+    return this.front.inFlight;
+  }
+
+  get cache(): FileCache {
+    return this.fileCache;
+  }
+
+  get unrouted(): number {
+    return this.front.unrouted;
+  }
+
+  /** Reopens log files (SIGUSR1, after logrotate). */
+  reopenLogs(): void {
+    this.front.accessLog?.reopen();
+    this.ownErrorLog?.reopen();
+  }
+
+  private serialise<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(step, step);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Validates everything, all problems at once. */
+  private async resolve(): Promise<ResolvedVhost[]> {
+    const baseDir = this.options.baseDir ?? process.cwd();
+    const problems: ConfigProblem[] = [];
+    const vhosts: ResolvedVhost[] = [];
+    const paths = this.sites.filter((s): s is string => typeof s === 'string');
+    if (paths.length) {
+      const loaded = await loadSites(paths, { listen: this.options.listen });
+      vhosts.push(...loaded.vhosts);
+      problems.push(...loaded.problems);
+    }
+    this.sites.forEach((site, i) => {
+      if (typeof site === 'string') return;
+      const r = resolveVhost(site, { file: `<sites[${i}]>`, baseDir, listen: this.options.listen });
+      if (r.vhost) vhosts.push(r.vhost);
+      problems.push(...r.problems);
+    });
+    this.extraMounts.forEach(({ vhost, mount }, i) => {
+      const file = `<mount[${i}]>`;
+      const r = resolveMount(mount, { file, baseDir });
+      problems.push(...r.problems);
+      if (!r.mount) return;
+      const v = resolveVhost({ ...vhost, static: [], apps: [] }, { file, baseDir, listen: this.options.listen });
+      problems.push(...v.problems);
+      if (!v.vhost) return;
+      const same = vhosts.find(
+        (x) => listenKey(x.listen) === listenKey(v.vhost!.listen) && x.serverNames.join() === v.vhost!.serverNames.join(),
+      );
+      if (same) same.mounts.push(r.mount);
+      else vhosts.push({ ...v.vhost, mounts: [r.mount] });
+    });
+    problems.push(...checkConflicts(vhosts));
+    if (problems.length) throw new ConfigError(problems);
+    return vhosts;
+  }
+
+  /** Makes `vhosts` the running configuration. */
+  private async apply(vhosts: ResolvedVhost[], roll: boolean): Promise<void> {
+    const next = new Map<string, LiveMount>();
+    const started: MountHandler[] = [];
+    const toRoll: MountHandler[] = [];
+    try {
+      for (const vhost of vhosts) {
+        for (const mount of vhost.mounts) {
+          const key = `${listenKey(vhost.listen)}|${vhost.serverNames.join(',')}|${mount.url}`;
+          const fingerprint = JSON.stringify([vhost.tls, mount]);
+          const live = this.mounts.get(key);
+          if (live && live.fingerprint === fingerprint && !next.has(key)) {
+            next.set(key, live);
+            if (roll && mount.kind === 'app') toRoll.push(live.route.handler);
+            continue;
+          }
+          const handler = await this.createHandler(vhost, mount);
+          started.push(handler);
+          let stats = this.stats.get(key);
+          if (!stats) this.stats.set(key, (stats = new MountStats(vhost.serverNames[0] ?? '*', mount.url || '/', mount.kind)));
+          next.set(key, { fingerprint, route: { mount, handler, stats } });
+        }
+      }
+      // Roll unchanged app pools: fresh workers (and fresh code) before the old ones retire.
+      await Promise.all(toRoll.map((h) => (h as { roll?: () => Promise<void> }).roll?.()));
+    } catch (err) {
+      await Promise.allSettled(started.map((h) => h.close(0)));
+      throw err;
+    }
+
+    // Group by listen address, open what is new, swap tables, close what is gone.
+    const byAddress = new Map<string, ResolvedVhost[]>();
+    for (const v of vhosts) {
+      const k = listenKey(v.listen);
+      byAddress.set(k, [...(byAddress.get(k) ?? []), v]);
+    }
+    const opened: Listener[] = [];
+    const keep = new Map<string, Listener>();
+    try {
+      for (const [k, group] of byAddress) {
+        const existing = this.listeners.get(k);
+        const secure = group.some((v) => v.tls);
+        if (existing && existing.secure === secure && !secure) {
+          keep.set(k, existing);
+          continue;
+        }
+        // TLS listeners are rebuilt on every apply so certificates are re-read (SO_REUSEPORT
+        // lets the new socket bind beside the old one before that closes).
+        const l = new Listener(group[0].listen, group, this.front.handle);
+        if (existing && group[0].listen.port === 0) (l.address as { port: number }).port = existing.port;
+        await l.listen();
+        opened.push(l);
+        keep.set(k, l);
+      }
+    } catch (err) {
+      for (const l of opened) l.close();
+      await Promise.allSettled(started.map((h) => h.close(0)));
+      throw err;
+    }
+    for (const [k, group] of byAddress) {
+      const l = keep.get(k)!;
+      this.front.setTable(
+        l.key,
+        buildTable(group, (vhost, mount) => {
+          const key = `${listenKey(vhost.listen)}|${vhost.serverNames.join(',')}|${mount.url}`;
+          return next.get(key)!.route;
+        }),
+      );
+    }
+    for (const [k, l] of this.listeners) {
+      if (keep.get(k) !== l) {
+        l.close();
+        if (!keep.has(k)) this.front.setTable(k, undefined);
+      }
+    }
+    const retired = [...this.mounts].filter(([k, m]) => next.get(k) !== m).map(([, m]) => m.route.handler);
+    this.listeners = keep;
+    this.mounts = next;
+    this.vhosts = vhosts;
+    this.generation++;
+    for (const l of opened) this.errorLog.info('listening', { address: `${l.secure ? 'https' : 'http'}://${l.address.host}:${l.port}` });
+    // Old handlers finish their in-flight requests in the background.
+    for (const h of retired) void h.close(this.gracefulMs).catch((err) => this.errorLog.error('retiring mount failed', { err }));
+  }
+
+  private async createHandler(vhost: ResolvedVhost, mount: ResolvedMount): Promise<MountHandler> {
+    if (mount.kind === 'static') return createStaticMount(mount, { log: this.errorLog, cache: this.fileCache });
+    const app = await createAppMount(mount, { log: this.errorLog, vhost });
+    if (app.loadError) this.errorLog.error('app failed to load; its mount answers 503', { mount: mount.url || '/', module: mount.module, error: app.loadError });
+    return app;
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.state === 'new') {
+      this.state = 'closed';
+      await this.flushLogs();
+      return;
+    }
+    this.state = 'closing';
+    for (const l of this.listeners.values()) l.close();
+    this.errorLog.info('draining', { inFlight: this.front.inFlight, timeoutMs: this.gracefulMs });
+    const deadline = Date.now() + this.gracefulMs;
+    await new Promise<void>((resolve) => {
+      if (this.front.inFlight === 0) return resolve();
+      const timer = setTimeout(resolve, this.gracefulMs);
+      this.front.onIdle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.front.onIdle = undefined;
+    const left = Math.max(0, deadline - Date.now());
+    await Promise.allSettled([...this.mounts.values()].map((m) => m.route.handler.close(left)));
+    for (const k of this.listeners.keys()) this.front.setTable(k, undefined);
+    this.listeners.clear();
+    this.statusServer?.close();
+    this.state = 'closed';
+    this.errorLog.info('stopped');
+    await this.flushLogs();
+  }
+
+  private async flushLogs(): Promise<void> {
+    await this.front.accessLog?.close();
+    await this.ownErrorLog?.close();
+  }
+}
+
+/** Validates the configuration and prepares a host; call listen() to serve. */
+export async function createHost(options: HostOptions = {}): Promise<Host> {
+  const host = new Host(options);
+  if (options.sites?.length) await host.check();
+  return host;
+}

@@ -1,0 +1,50 @@
+// --trust-proxy: whose X-Forwarded-For / X-Forwarded-Proto to believe. Only when the peer is a
+// trusted proxy do we read them; then the client is the rightmost address that is not itself
+// trusted (so a client cannot forge the chain by sending its own X-Forwarded-For).
+import { BlockList, isIP } from 'node:net';
+import { HostdError } from '../shared/errors.js';
+
+export class TrustProxy {
+  private readonly list = new BlockList();
+
+  constructor(cidrs: readonly string[]) {
+    for (const raw of cidrs) {
+      const c = raw.trim();
+      if (!c) continue;
+      const [addr, bits] = c.split('/');
+      const family = isIP(addr);
+      if (!family) throw new HostdError('HOSTD_USAGE', `--trust-proxy: "${c}" is not an IP address or CIDR`);
+      const type = family === 6 ? 'ipv6' : 'ipv4';
+      if (bits === undefined) this.list.addAddress(addr, type);
+      else {
+        const n = Number(bits);
+        if (!Number.isInteger(n) || n < 0 || n > (family === 6 ? 128 : 32))
+          throw new HostdError('HOSTD_USAGE', `--trust-proxy: "${c}" has a bad prefix length`);
+        this.list.addSubnet(addr, n, type);
+      }
+    }
+  }
+
+  trusts(address: string): boolean {
+    const a = unmap(address);
+    const family = isIP(a);
+    return family !== 0 && this.list.check(a, family === 6 ? 'ipv6' : 'ipv4');
+  }
+
+  /** The client behind a trusted peer, from X-Forwarded-For. */
+  client(peer: string, forwardedFor: string): string {
+    if (!forwardedFor || !this.trusts(peer)) return peer;
+    const hops = forwardedFor.split(',');
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = hops[i].trim();
+      if (!isIP(unmap(hop))) return peer; // garbage in the chain: believe only the peer
+      if (!this.trusts(hop)) return unmap(hop);
+    }
+    return unmap(hops[0].trim());
+  }
+}
+
+/** "::ffff:127.0.0.1" → "127.0.0.1". */
+export function unmap(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}

@@ -1,0 +1,47 @@
+// The listen address: a port, "host:port" or "[v6]:port" (vhost files and --listen).
+import { isIPv4, isIPv6 } from 'node:net';
+import type { ListenAddress } from './types.js';
+
+export const DEFAULT_LISTEN: Readonly<ListenAddress> = Object.freeze({ host: '0.0.0.0', port: 8080 });
+
+const HOSTNAME_RE = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/**
+ * 8080, "8080", "127.0.0.1:8080", "localhost:8080", "[::1]:8080", "*:8080" (= 0.0.0.0).
+ * The host comes back without brackets, as uWS's listen(host, port) wants it.
+ * Returns undefined when `v` is not a listen address.
+ */
+export function parseListen(v: unknown): ListenAddress | undefined {
+  if (typeof v === 'number') return validPort(v) ? { host: DEFAULT_LISTEN.host, port: v } : undefined;
+  if (typeof v !== 'string') return undefined;
+  const s = v.trim();
+  if (/^\d+$/.test(s)) {
+    const port = Number(s);
+    return validPort(port) ? { host: DEFAULT_LISTEN.host, port } : undefined;
+  }
+  let host: string;
+  let portText: string;
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(s);
+  if (v6) {
+    host = v6[1];
+    portText = v6[2];
+    if (!isIPv6(host)) return undefined;
+  } else {
+    const m = /^([^:[\]]+):(\d+)$/.exec(s);
+    if (!m) return undefined;
+    host = m[1] === '*' ? DEFAULT_LISTEN.host : m[1].toLowerCase();
+    portText = m[2];
+    if (!isIPv4(host) && !HOSTNAME_RE.test(host)) return undefined;
+  }
+  const port = Number(portText);
+  return validPort(port) ? { host, port } : undefined;
+}
+
+function validPort(p: number): boolean {
+  return Number.isInteger(p) && p >= 0 && p <= 65535;
+}
+
+/** "0.0.0.0:8080", "[::1]:8443": the key vhosts sharing a listener have in common. */
+export function formatListen(a: ListenAddress): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}

@@ -1,0 +1,132 @@
+// Test helpers: a host in this process (createHost) or the real `hostd` binary in a child process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createHost, type Host, type HostOptions } from '../../index.js';
+import type { VhostConfig } from '../../shared/config/types.js';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+export interface TestHost {
+  host: Host;
+  port: number;
+  url(path?: string): string;
+  close(): Promise<void>;
+}
+
+/** Starts an in-process host on an ephemeral port (vhosts default to `listen: 0`). */
+export async function startHost(sites: VhostConfig[], opts: Omit<HostOptions, 'sites'> = {}): Promise<TestHost> {
+  const host = await createHost({
+    accessLog: false,
+    errorLog: opts.errorLog ?? quietLog(),
+    ...opts,
+    sites: sites.map((s) => ({ listen: 0, ...s })),
+  });
+  await host.listen();
+  const port = host.addresses[0].port;
+  return {
+    host,
+    port,
+    url: (path = '/') => `http://127.0.0.1:${port}${path}`,
+    close: () => host.close(),
+  };
+}
+
+/** An ErrorLog that keeps lines in memory (tests read `lines`), printing nothing. */
+export function quietLog() {
+  const lines: string[] = [];
+  const push = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
+    void lines.push(`${level} ${msg} ${fields ? JSON.stringify(fields, (_k, v) => (v instanceof Error ? v.stack : v)) : ''}`);
+  return { lines, info: push('info'), warn: push('warn'), error: push('error') };
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `hostd ARGS` to completion. */
+export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env } });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d) => (stdout += d));
+    proc.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs ?? 20_000);
+    proc.on('error', reject);
+    proc.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export interface HostdProcess {
+  proc: ChildProcess;
+  /** The first port hostd reported listening on. */
+  port: number;
+  stdout(): string;
+  stderr(): string;
+  /** Sends `signal` (default SIGTERM) and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Resolves when stderr matches `pattern`. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * Starts `hostd ARGS` and resolves once it logs a listening address. Pass sites with
+ * `listen: 0` (or `--listen 127.0.0.1:0`) to get an ephemeral port.
+ */
+export function spawnHostd(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<HostdProcess> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env } });
+    let out = '';
+    let err = '';
+    const waiters: { pattern: RegExp; resolve: () => void }[] = [];
+    proc.stdout!.on('data', (d) => (out += d));
+    proc.stderr!.on('data', (d) => {
+      err += d;
+      for (const w of [...waiters]) if (w.pattern.test(err)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    });
+    const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+    const handle: HostdProcess = {
+      proc,
+      port: 0,
+      stdout: () => out,
+      stderr: () => err,
+      stop: async (signal = 'SIGTERM') => {
+        if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+        const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+        const code = await exited;
+        clearTimeout(timer);
+        return code;
+      },
+      waitFor: (pattern, timeoutMs = 10_000) =>
+        new Promise((res, rej) => {
+          if (pattern.test(err)) return res();
+          const t = setTimeout(() => rej(new Error(`timed out waiting for ${pattern} in hostd stderr:\n${err}`)), timeoutMs);
+          waiters.push({ pattern, resolve: () => (clearTimeout(t), res()) });
+        }),
+    };
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`hostd did not start:\n${err}`));
+    }, opts.timeoutMs ?? 20_000);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`hostd exited with ${code} before listening:\n${err}`));
+    });
+    handle
+      .waitFor(/listening address=https?:\/\/[^\s:]+:(\d+)/, opts.timeoutMs ?? 20_000)
+      .then(() => {
+        clearTimeout(timer);
+        handle.port = Number(/listening address=https?:\/\/[^\s:]+:(\d+)/.exec(err)![1]);
+        resolve(handle);
+      }, reject);
+  });
+}
