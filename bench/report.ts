@@ -40,6 +40,8 @@ export interface ScenarioResult {
   method: string;
   servers: ServerResult[];
   ratios: Ratio[];
+  /** 1-minute load average when the scenario finished: a hint of outside noise */
+  loadavg1?: number;
 }
 
 export interface Check {
@@ -123,7 +125,7 @@ const lpad = (s: string, n: number) => ' '.repeat(Math.max(0, n - [...s].length)
 
 export function table(results: ScenarioResult[]): string {
   const lines: string[] = [];
-  const head = `${pad('scenario', 18)}${pad('server', 11)}${lpad('req/s', 11)}${lpad('p99', 11)}   ${pad('hostd ratio', 14)}rounds req/s`;
+  const head = `${pad('scenario', 18)}${pad('server', 11)}${lpad('req/s', 11)}${lpad('p99', 11)}   ${pad('hostd/this', 17)}rounds req/s`;
   lines.push(head, '-'.repeat(head.length + 16));
   for (const sc of results) {
     sc.servers.forEach((s, i) => {
@@ -133,13 +135,14 @@ export function table(results: ScenarioResult[]): string {
         return;
       }
       const ratio = sc.ratios.find((r) => r.against === s.server);
-      const ratioText = s.server === 'hostd' ? '' : ratio ? `${ratio.ratio.toFixed(2)}×` : '';
+      const ratioText = s.server === 'hostd' ? '' : ratio ? `${ratio.ratio.toFixed(2)}× (${ratio.perRoundMedian.toFixed(2)}×)` : '';
       const rounds = s.rounds.map((r) => fmtInt(r.rps)).join(' ');
       const errs = s.errors > 0 ? `  (${s.errors} errors)` : '';
-      lines.push(`${pad(name, 18)}${pad(s.server, 11)}${lpad(fmtInt(s.medianRps), 11)}${lpad(fmtMs(s.medianP99!), 11)}   ${pad(ratioText, 14)}${rounds}${errs}`);
+      lines.push(`${pad(name, 18)}${pad(s.server, 11)}${lpad(fmtInt(s.medianRps), 11)}${lpad(fmtMs(s.medianP99!), 11)}   ${pad(ratioText, 17)}${rounds}${errs}`);
     });
     lines.push('');
   }
+  lines.push('hostd/this: ratio of the medians (in brackets: median of the per-round ratios)');
   return lines.join('\n');
 }
 

@@ -34,6 +34,7 @@ const { values: opts } = parseArgs({
     warmup: { type: 'string' },
     connections: { type: 'string' },
     without: { type: 'string', multiple: true, default: [] },
+    with: { type: 'string', multiple: true, default: [] },
     strict: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -45,6 +46,7 @@ if (opts.help) {
   --only static|dynamic run one group of scenarios
   --rounds N --duration SECONDS --warmup SECONDS --connections N
   --without NAME[,NAME] leave out servers (hostd, raw-uws, nginx, node-http)
+  --with raw-uws-fetch  also measure the bench/apps fetch handlers run in-process by raw uWS
   --strict              exit 1 when a target is missed`);
   process.exit(0);
 }
@@ -64,6 +66,8 @@ const durationS = Number(opts.duration ?? (opts.quick ? 2 : 5));
 const warmupS = Number(opts.warmup ?? 1);
 const connections = Number(opts.connections ?? 64);
 const without = new Set(opts.without.flatMap((w) => w.split(',')).map((w) => w.trim()).filter(Boolean));
+const withExtra = new Set(opts.with.flatMap((w) => w.split(',')).map((w) => w.trim()).filter(Boolean));
+if (!withExtra.has('raw-uws-fetch')) without.add('raw-uws-fetch'); // opt-in: informational only
 const NGINX = nginxVersion();
 if (!NGINX && !without.has('nginx')) {
   console.log('bench: nginx is not installed, skipping the nginx baseline (sudo apt-get install nginx to add it)');
@@ -73,12 +77,16 @@ if (!NGINX && !without.has('nginx')) {
 const all = scenarios(benchDir).filter((s) => !opts.only || s.group === (opts.only as Group));
 const wanted = new Set<ServerName>(all.flatMap((s) => s.servers).filter((n) => !without.has(n)));
 
+const load1 = os.loadavg()[0];
+if (load1 > 0.5) console.log(`bench: note: load average is ${load1.toFixed(2)} before starting; other work on this machine skews the figures`);
 if (os.cpus().length !== 2) console.log(`bench: note: the targets are for a 2-core machine; this one has ${os.cpus().length}`);
 console.log(`bench: ${rounds} interleaved round(s) of ${durationS} s per server (warm-up ${warmupS} s), wrk -t1 -c${connections}`);
 
 // ---- servers ----
 const ports: Partial<Record<ServerName, number>> = {};
 for (const n of wanted) ports[n] = await freePort();
+// raw-uws-fetch is a set of routes (/fetch/...) of the raw-uws process, not a process of its own
+if (wanted.has('raw-uws-fetch')) ports['raw-uws-fetch'] = ports['raw-uws'] ??= await freePort();
 const fixtures = makeFixtures(ports.hostd ?? (await freePort()));
 process.on('exit', () => fixtures.remove());
 const servers: Server[] = [];
@@ -86,7 +94,7 @@ const tsx = ['--import', 'tsx'];
 let hostdAccessLog: string | undefined;
 
 try {
-  if (wanted.has('raw-uws')) {
+  if (ports['raw-uws']) {
     const s = startServer('raw-uws', process.execPath, [...tsx, join(benchDir, 'baselines', 'raw-uws.ts'), '--port', String(ports['raw-uws']), '--files', fixtures.files], { cwd: repo });
     servers.push(s);
     await waitForHttp(s, ports['raw-uws']!, '/hello');
@@ -123,7 +131,8 @@ for (const sc of all) {
   process.stdout.write(`\n${sc.label} (${sc.method} ${sc.path}): `);
   for (const n of names) {
     try {
-      await verify(ports[n]!, sc, hostHeader(n, sc.group));
+      const file = STATIC_FILES.find((f) => f.scenario === sc.id);
+      await verify(ports[n]!, { ...sc, path: pathFor(n, sc) }, hostHeader(n, sc.group), file ? readFileSync(join(fixtures.files, file.name)) : undefined);
       const wrkOpts = wrkOptions(n, sc);
       if (warmupS > 0) await runWrk({ ...wrkOpts, durationS: warmupS });
       active.push(n);
@@ -145,13 +154,17 @@ for (const sc of all) {
       }
     }
   }
-  results.push(summarise(sc, [...perServer.values()]));
+  results.push({ ...summarise(sc, [...perServer.values()]), loadavg1: os.loadavg()[0] });
+}
+
+function pathFor(n: ServerName, sc: (typeof all)[number]): string {
+  return n === 'raw-uws-fetch' ? `/fetch${sc.path}` : sc.path;
 }
 
 function wrkOptions(n: ServerName, sc: (typeof all)[number]) {
   const host = hostHeader(n, sc.group);
   return {
-    url: `http://127.0.0.1:${ports[n]}${sc.path}`,
+    url: `http://127.0.0.1:${ports[n]}${pathFor(n, sc)}`,
     threads: 1,
     connections,
     durationS,
@@ -173,7 +186,7 @@ const gitCommit = (() => {
 const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string };
 const out = {
   date: new Date().toISOString(),
-  machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGb: Math.round(os.totalmem() / 2 ** 30), kernel: os.release() },
+  machine: { loadavg1AtStart: load1, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGb: Math.round(os.totalmem() / 2 ** 30), kernel: os.release() },
   versions: { hostd: pkg.version, commit: gitCommit, node: process.version, wrk: WRK, nginx: NGINX },
   method: { rounds, durationS, warmupS, threads: 1, connections, interleaved: true, hostdAccessLog, without: [...without] },
   scenarios: results,

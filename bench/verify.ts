@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { Scenario } from './scenarios.js';
 import { ECHO_SIZE } from './payloads.js';
 
-export function verify(port: number, s: Scenario, host?: string): Promise<void> {
+export function verify(port: number, s: Scenario, host?: string, expectBytes?: Buffer): Promise<void> {
   const body = s.method === 'POST' ? Buffer.alloc(ECHO_SIZE, 'x') : undefined;
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = {};
@@ -24,6 +24,7 @@ export function verify(port: number, s: Scenario, host?: string): Promise<void> 
         if (res.statusCode !== 200) return reject(new Error(`${s.method} ${s.path}: status ${res.statusCode} (${got.subarray(0, 200).toString()})`));
         if (got.length !== s.expectLength) return reject(new Error(`${s.method} ${s.path}: ${got.length} bytes, expected ${s.expectLength}`));
         if (want !== undefined && got.toString() !== want) return reject(new Error(`${s.method} ${s.path}: wrong body`));
+        if (expectBytes && !got.equals(expectBytes)) return reject(new Error(`${s.method} ${s.path}: bytes differ from the file`));
         resolve();
       });
     });

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `hostd` command: parse flags, then either validate (`check`) or serve until a signal.
 import { createRequire } from 'node:module';
-import { describeSites, formatProblem, loadSites } from '../shared/config/index.js';
+import { describeSites, formatProblem, loadSites, mountSource } from '../shared/config/index.js';
 import { HostdError } from '../shared/errors.js';
 import { parseCli, USAGE, type CliArgs } from './cli/args.js';
 import { checkApp } from './dispatch/index.js';
@@ -18,7 +18,15 @@ async function check(args: CliArgs): Promise<number> {
   const appProblems = await Promise.all(
     vhosts.flatMap((v) =>
       v.mounts.flatMap((m) =>
-        m.kind === 'app' ? [checkApp(m).then((error) => (error ? `${v.file}: apps ${m.url || '/'}: ${error}` : undefined))] : [],
+        m.kind === 'app'
+          ? [
+              checkApp(m).then((error) => {
+                if (!error) return undefined;
+                const src = mountSource(m);
+                return formatProblem({ file: v.file, line: src?.line('module') ?? 0, message: `${src?.path ?? 'apps'}.module: ${error}` });
+              }),
+            ]
+          : [],
       ),
     ),
   );
@@ -27,7 +35,7 @@ async function check(args: CliArgs): Promise<number> {
     process.stderr.write(lines.join('\n') + '\n');
     return 1;
   }
-  process.stdout.write(describeSites(vhosts) + '\n');
+  process.stdout.write(describeSites(vhosts));
   return 0;
 }
 

@@ -6,6 +6,7 @@ import type {
   AppMountConfig,
   ConfigProblem,
   Duration,
+  ResolvedApp,
   ResolvedMount,
   ResolvedVhost,
   StaticMountConfig,
@@ -19,6 +20,7 @@ import { Listener, listenKey } from './listener.js';
 import { AccessLog, type LogFormat } from './log/access-log.js';
 import { FileErrorLog } from './log/error-log.js';
 import type { ErrorLog, MountHandler } from './mount.js';
+import { watchApp } from './ops/code-watch.js';
 import { MountStats } from './ops/mount-stats.js';
 import { startStatusServer, type StatusServer } from './ops/status-server.js';
 import { createStaticMount, FileCache } from './static/index.js';
@@ -57,6 +59,8 @@ export class ConfigError extends HostdError {
 interface LiveMount {
   fingerprint: string;
   route: MountRoute;
+  /** Stops the watch/touchFile watcher of an app mount. */
+  unwatch?: () => void;
 }
 
 type MountConfig = StaticMountConfig | AppMountConfig;
@@ -97,7 +101,10 @@ export class Host {
       trustProxy: proxies && proxies.length ? new TrustProxy(proxies) : undefined,
     });
     this.fileCache = new FileCache(options.fileCache ?? {});
-    this.gracefulMs = options.gracefulTimeout === undefined ? 30_000 : parseDuration(options.gracefulTimeout);
+    const graceful = options.gracefulTimeout === undefined ? 30_000 : parseDuration(options.gracefulTimeout);
+    if (graceful === undefined)
+      throw new HostdError('HOSTD_USAGE', `gracefulTimeout: "${options.gracefulTimeout}" is not a duration (use 500ms, 30s, 2m)`);
+    this.gracefulMs = graceful;
   }
 
   get log(): ErrorLog {
@@ -207,7 +214,7 @@ export class Host {
     const vhosts: ResolvedVhost[] = [];
     const paths = this.sites.filter((s): s is string => typeof s === 'string');
     if (paths.length) {
-      const loaded = await loadSites(paths, { listen: this.options.listen });
+      const loaded = await loadSites(paths, { listen: this.options.listen, conflicts: false });
       vhosts.push(...loaded.vhosts);
       problems.push(...loaded.problems);
     }
@@ -256,7 +263,8 @@ export class Host {
           started.push(handler);
           let stats = this.stats.get(key);
           if (!stats) this.stats.set(key, (stats = new MountStats(vhost.serverNames[0] ?? '*', mount.url || '/', mount.kind)));
-          next.set(key, { fingerprint, route: { mount, handler, stats } });
+          const unwatch = mount.kind === 'app' && (mount.watch || mount.touchFile) ? this.watch(mount, handler) : undefined;
+          next.set(key, { fingerprint, route: { mount, handler, stats }, unwatch });
         }
       }
       // Roll unchanged app pools: fresh workers (and fresh code) before the old ones retire.
@@ -311,7 +319,9 @@ export class Host {
         if (!keep.has(k)) this.front.setTable(k, undefined);
       }
     }
-    const retired = [...this.mounts].filter(([k, m]) => next.get(k) !== m).map(([, m]) => m.route.handler);
+    const retiredMounts = [...this.mounts].filter(([k, m]) => next.get(k) !== m).map(([, m]) => m);
+    for (const m of retiredMounts) m.unwatch?.();
+    const retired = retiredMounts.map((m) => m.route.handler);
     this.listeners = keep;
     this.mounts = next;
     this.vhosts = vhosts;
@@ -319,6 +329,15 @@ export class Host {
     for (const l of opened) this.errorLog.info('listening', { address: `${l.secure ? 'https' : 'http'}://${l.address.host}:${l.port}` });
     // Old handlers finish their in-flight requests in the background.
     for (const h of retired) void h.close(this.gracefulMs).catch((err) => this.errorLog.error('retiring mount failed', { err }));
+  }
+
+  private watch(mount: ResolvedApp, handler: MountHandler): () => void {
+    return watchApp(mount, (reason) => {
+      this.errorLog.info('code changed; rolling the pool', { mount: mount.url || '/', reason });
+      (handler as { roll?: () => Promise<void> }).roll?.().catch((err) =>
+        this.errorLog.error('rolling the pool failed; the old workers keep serving', { mount: mount.url || '/', err }),
+      );
+    });
   }
 
   private async createHandler(vhost: ResolvedVhost, mount: ResolvedMount): Promise<MountHandler> {
@@ -348,6 +367,7 @@ export class Host {
     });
     this.front.onIdle = undefined;
     const left = Math.max(0, deadline - Date.now());
+    for (const m of this.mounts.values()) m.unwatch?.();
     await Promise.allSettled([...this.mounts.values()].map((m) => m.route.handler.close(left)));
     for (const k of this.listeners.keys()) this.front.setTable(k, undefined);
     this.listeners.clear();

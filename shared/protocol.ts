@@ -118,6 +118,8 @@ export class Outbox {
   private transfer: ArrayBuffer[] = [];
   private scheduled = false;
   private closed = false;
+  /** Runs right before a batch is posted: lets the owner turn buffered state into messages. */
+  beforeFlush: (() => void) | null = null;
   private readonly flushBound = () => this.flush();
 
   constructor(private readonly port: { postMessage(value: unknown, transfer?: readonly ArrayBuffer[]): void }) {}
@@ -152,6 +154,11 @@ export class Outbox {
     this.transfer.push(ab);
   }
 
+  /** Schedules a flush without pushing anything (beforeFlush will have something to say). */
+  wake(): void {
+    this.schedule();
+  }
+
   private schedule(): void {
     if (!this.scheduled) {
       this.scheduled = true;
@@ -160,8 +167,15 @@ export class Outbox {
   }
 
   flush(): void {
+    // `scheduled` stays set while beforeFlush pushes, so its messages join this batch instead of
+    // scheduling another immediate.
+    if (this.closed) {
+      this.scheduled = false;
+      return;
+    }
+    if (this.beforeFlush !== null) this.beforeFlush();
     this.scheduled = false;
-    if (this.buf.length === 0 || this.closed) return;
+    if (this.buf.length === 0) return;
     const batch = this.buf;
     const transfer = this.transfer;
     this.buf = [];

@@ -7,7 +7,8 @@
 
 import uWS from 'uWebSockets.js';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BIG_BYTE, BIG_SIZE, BIN_TYPE, DYNAMIC_PATHS, HELLO_BODY, HELLO_TYPE } from '../payloads.js';
 
@@ -38,7 +39,7 @@ function send(res: uWS.HttpResponse, body: ArrayBuffer, type: string): void {
   if (ok || done) return;
   res.onWritable((offset) => {
     if (aborted) return true;
-    const [ok2] = res.tryEnd(body.slice(offset), total);
+    const [ok2] = res.tryEnd(new Uint8Array(body, offset), total); // a view, not a copy
     return ok2;
   });
 }
@@ -61,6 +62,45 @@ app.post(DYNAMIC_PATHS.echo, (res) => {
     res.cork(() => { res.writeHeader('Content-Type', BIN_TYPE).end(body); });
   });
 });
+
+// The same bench/apps fetch handlers hostd's pools run, called in-process on this thread
+// (GET|POST /fetch/<path>): separates the cost of the fetch API (Request/Response objects) from
+// the cost of hostd's hop to a worker thread. Measured only with `--with raw-uws-fetch`.
+type FetchApp = { fetch(req: Request, env: Record<string, string>, ctx: unknown): Response | Promise<Response> };
+const appsDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'apps');
+const fetchApps: Record<string, FetchApp> = {
+  [DYNAMIC_PATHS.hello]: (await import(pathToFileURL(join(appsDir, 'hello.mjs')).href)).default,
+  [DYNAMIC_PATHS.echo]: (await import(pathToFileURL(join(appsDir, 'echo.mjs')).href)).default,
+  [DYNAMIC_PATHS.big]: (await import(pathToFileURL(join(appsDir, 'big.mjs')).href)).default,
+};
+app.any('/fetch/*', (res, req) => {
+  let aborted = false;
+  res.onAborted(() => { aborted = true; });
+  const path = req.getUrl().slice('/fetch'.length);
+  const method = req.getCaseSensitiveMethod();
+  const headers = new Headers();
+  req.forEach((k, v) => headers.append(k, v));
+  const url = `http://${headers.get('host') ?? '127.0.0.1'}${path}`;
+  const app = fetchApps[path];
+  if (!app) { res.writeStatus('404 Not Found').end('not found'); return; }
+  const run = async (body?: Buffer) => {
+    const response = await app.fetch(new Request(url, { method, headers, body }), {}, { waitUntil() {}, remoteAddress: '127.0.0.1', mount: path, requestId: '' });
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (aborted) return;
+    res.cork(() => {
+      res.writeStatus(String(response.status));
+      response.headers.forEach((v, k) => { res.writeHeader(k, v); });
+      res.end(bytes);
+    });
+  };
+  if (method === 'GET' || method === 'HEAD') { void run(); return; }
+  const chunks: Buffer[] = [];
+  res.onData((chunk, isLast) => {
+    chunks.push(Buffer.from(chunk.slice(0)));
+    if (isLast) void run(Buffer.concat(chunks));
+  });
+});
+
 app.get('/*', (res, req) => {
   const body = files.get(req.getUrl());
   if (!body) {

@@ -130,7 +130,7 @@ export async function compileApp(modulePath: string, cacheDir: string = defaultC
   } catch (err) {
     const errors = (err as { errors?: Message[] }).errors;
     const detail = errors?.length ? errors.map(formatMessage).join('; ') : String(err);
-    throw new HostdError('HOSTD_APP_LOAD', `app ${modulePath} failed to compile: ${detail}`, { cause: err });
+    throw new HostdError('HOSTD_APP_LOAD', `app ${modulePath} failed to load: ${detail}`, { cause: err });
   }
   const out = result.outputFiles.find((f) => f.path.endsWith('.mjs')) ?? result.outputFiles[0]!;
   const hash = createHash('sha256').update(out.contents).digest('hex').slice(0, 16);

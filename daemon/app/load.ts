@@ -1,31 +1,76 @@
-// Load the user's module (inside a worker thread) and normalise it to a FetchHandler.
+// Loads the user's module (inside a worker thread) and normalises it to a FetchHandler.
+//
+// Pool usage: call compileApp(modulePath, cacheDir) once in the main thread at pool start, then
+// in each worker loadApp(modulePath, { interface, entry }) with the returned entry. Without
+// `entry`, loadApp compiles .ts/.tsx/.jsx itself (each worker then runs esbuild once).
+import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { FetchHandler, LoadAppOptions, LoadedApp } from './types.js';
+import { HostdError } from '../../shared/errors.js';
+import { compileApp, defaultCacheDir, needsCompile } from './compile.js';
+import { detect, DetectError } from './detect.js';
+import type { LoadAppOptions, LoadedApp } from './types.js';
 
-export class AppLoadError extends Error {
-  readonly code = 'HOSTD_APP_LOAD';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'AppLoadError';
-  }
+export { compileApp, needsCompile } from './compile.js';
+export { nodeListenerToFetch, stripMount } from './node-adapter.js';
+
+export interface LoadAppExtraOptions {
+  /** The file to import, as returned by compileApp(); modulePath is then used for messages. */
+  entry?: string;
 }
 
-export async function loadApp(modulePath: string, opts: LoadAppOptions): Promise<LoadedApp> {
+let sourceMapsOn = false;
+
+/** Where an import-time error happened, source-mapped when possible: "server.ts:3:5". */
+async function whereFrom(err: unknown, modulePath: string, entry: string): Promise<string> {
+  const stack = err instanceof Error ? (err.stack ?? '') : '';
+  // CommonJS SyntaxErrors start with "/…/x.cjs:3" on the first line.
+  const first = /^(?:file:\/\/)?(\/[^\n]*?):(\d+)\n/.exec(stack);
+  if (first) return `${basename(first[1]!)}:${first[2]}`;
+  // ESM SyntaxErrors carry no location in Node 20's stack: ask esbuild's parser where it is.
+  if (err instanceof SyntaxError && !needsCompile(entry)) {
+    try {
+      const { transform } = await import('esbuild');
+      const { readFile } = await import('node:fs/promises');
+      await transform(await readFile(entry, 'utf8'), { loader: 'js', format: entry.endsWith('.cjs') ? 'cjs' : 'esm' });
+    } catch (e) {
+      const loc = (e as { errors?: { location?: { line: number; column: number } | null }[] }).errors?.[0]?.location;
+      if (loc) return `${basename(modulePath)}:${loc.line}:${loc.column + 1}`;
+    }
+  }
+  for (const m of stack.matchAll(/\((?:file:\/\/)?([^()\n]+?):(\d+):(\d+)\)|at (?:file:\/\/)?([^\s()]+?):(\d+):(\d+)$/gm)) {
+    const file = m[1] ?? m[4]!;
+    if (file.startsWith('node:')) continue;
+    return `${basename(file)}:${m[2] ?? m[5]}:${m[3] ?? m[6]}`;
+  }
+  return basename(modulePath);
+}
+
+function loadError(modulePath: string, detail: string, cause?: unknown): HostdError {
+  return new HostdError('HOSTD_APP_LOAD', `app ${modulePath} failed to load: ${detail}`, { cause });
+}
+
+export async function loadApp(modulePath: string, opts: LoadAppOptions & LoadAppExtraOptions): Promise<LoadedApp> {
+  // Stack traces of compiled apps point at the user's .ts lines.
+  if (!sourceMapsOn && typeof process.setSourceMapsEnabled === 'function') {
+    process.setSourceMapsEnabled(true);
+    sourceMapsOn = true;
+  }
+  let entry = opts.entry;
+  if (!entry) {
+    entry = needsCompile(modulePath) ? await compileApp(modulePath, opts.cacheDir ?? defaultCacheDir()) : modulePath;
+  }
   let ns: Record<string, unknown>;
   try {
-    ns = (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
+    ns = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
   } catch (err) {
-    throw new AppLoadError(`app ${modulePath} failed to load: ${String(err)}`, { cause: err });
+    const e = err as { name?: string; message?: string; code?: string };
+    const what = err instanceof Error ? `${e.name}: ${e.message}` : String(err);
+    throw loadError(modulePath, `${what} (${await whereFrom(err, modulePath, entry)})`, err);
   }
-  const exp = ns.default;
-  if (opts.interface !== 'node') {
-    if (exp && typeof exp === 'object' && typeof (exp as { fetch?: unknown }).fetch === 'function') {
-      const obj = exp as { fetch: FetchHandler };
-      return { fetch: (req, env, ctx) => obj.fetch(req, env, ctx), interface: 'fetch' };
-    }
-    if (typeof exp === 'function') {
-      return { fetch: exp as FetchHandler, interface: 'fetch' };
-    }
+  try {
+    return detect(ns, opts.interface);
+  } catch (err) {
+    if (err instanceof DetectError) throw loadError(modulePath, err.message, err);
+    throw loadError(modulePath, String(err), err);
   }
-  throw new AppLoadError(`app ${modulePath} failed to load: no usable default export`);
 }

@@ -148,6 +148,11 @@ export function runNodeListener(listener: NodeListener, request: Request, ctx: A
     raw.push(name, value);
   }
   if (!sawHost) raw.push('host', url.host);
+  // A fetch Request does not list Content-Length among its headers; a node server would see
+  // one or Transfer-Encoding, and body parsers (type-is's hasBody) skip bodies without either.
+  if (request.body !== null && !request.headers.has('content-length') && !request.headers.has('transfer-encoding')) {
+    raw.push('transfer-encoding', 'chunked');
+  }
   // _addHeaderLines is how node:http's own parser fills headers/rawHeaders; it applies Node's
   // duplicate rules (cookie joined with "; ", others with ", ").
   (req as unknown as { _addHeaderLines(h: string[], n: number): void })._addHeaderLines(raw, raw.length);
@@ -159,7 +164,18 @@ export function runNodeListener(listener: NodeListener, request: Request, ctx: A
   let reading = false;
   let bodyDone = bodyStream === null;
   // An own property: Express replaces req's prototype, so a subclass method would be lost.
-  (req as unknown as { _read(n: number): void })._read = () => {
+  const internals = req as unknown as {
+    _read(n: number): void;
+    _consuming: boolean;
+    _readableState: { readingMore: boolean };
+  };
+  internals._read = () => {
+    // As IncomingMessage's own _read: the first read lifts the "don't read ahead" latch the
+    // constructor sets, and marks the body as being consumed (so it is not dumped at the end).
+    if (!internals._consuming) {
+      internals._readableState.readingMore = false;
+      internals._consuming = true;
+    }
     if (reading) return;
     if (bodyDone) {
       req.complete = true;
@@ -171,12 +187,14 @@ export function runNodeListener(listener: NodeListener, request: Request, ctx: A
     reader.read().then(
       ({ done, value }) => {
         reading = false;
+        if (req.destroyed) return;
         if (done) {
           bodyDone = true;
           req.complete = true;
           req.push(null);
-        } else if (req.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength))) {
-          // Readable asks again via _read when it wants more; nothing to do here.
+        } else {
+          // Readable calls _read again when it wants more (push() returning false means wait).
+          req.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
         }
       },
       (err: unknown) => {
@@ -299,7 +317,7 @@ export function runNodeListener(listener: NodeListener, request: Request, ctx: A
       res.detachSocket(socket as never);
       // Like node:http's _dump(): an unread request ends (its 'end'/'close' fire) without
       // being reported as aborted.
-      if (!req.readableEnded && !(req as unknown as { _consuming?: boolean })._consuming) {
+      if (!req.readableEnded && !internals._consuming) {
         req.removeAllListeners('data');
         req.resume();
       }
@@ -310,13 +328,11 @@ export function runNodeListener(listener: NodeListener, request: Request, ctx: A
     function abort() {
       if (finished || aborted) return;
       aborted = true;
-      if (!req.complete) {
-        (req as unknown as { aborted: boolean }).aborted = true;
-        req.emit('aborted');
-      }
       fail(abortError());
       socket.destroy(); // → res 'close' (ServerResponse listens on the socket)
-      if (!req.destroyed) req.destroy();
+      // As node:http's abortIncoming: an unfinished request emits 'aborted', then 'close'
+      // (and 'error' only if someone listens for it).
+      if (!req.destroyed) req.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
       const cb = pendingCb;
       pendingCb = null;
       cb?.(abortError());
@@ -325,7 +341,6 @@ export function runNodeListener(listener: NodeListener, request: Request, ctx: A
       } catch {
         // not readable any more
       }
-      fail(abortError());
     }
     if (request.signal.aborted) return abort();
     request.signal.addEventListener('abort', abort, { once: true });

@@ -28,7 +28,9 @@ export function parseSource(text: string, json: boolean): ParsedSource {
   } catch (err) {
     return { ok: false, line: 1, message: `${kind} syntax error: ${firstLine(String((err as Error)?.message ?? err))}` };
   }
-  const lineAt = (offset: number): number => lineCounter.linePos(offset).line;
+  // A problem at the very end (after the last newline) belongs to the last line.
+  const lastLine = Math.max(1, text.replace(/\s+$/, '').split('\n').length);
+  const lineAt = (offset: number): number => Math.min(lineCounter.linePos(offset).line, lastLine);
 
   if (json) {
     // YAML accepts things JSON does not (comments, trailing commas, bare words): check strictly.
@@ -38,8 +40,13 @@ export function parseSource(text: string, json: boolean): ParsedSource {
   if (doc.errors.length > 0) {
     // The first error is the cause; later ones are usually its echoes.
     const e = doc.errors[0];
-    const line = e.linePos?.[0]?.line ?? lineAt(e.pos[0]);
-    const msg = firstLine(e.message).replace(/ at line \d+, column \d+:?$/, '');
+    const line = Math.min(e.linePos?.[0]?.line ?? lineAt(e.pos[0]), lastLine);
+    const msg =
+      e.code === 'MULTIPLE_DOCS'
+        ? 'a second document ("---"): a vhost file holds one vhost; put the next one in its own file'
+        : e.code === 'DUPLICATE_KEY'
+          ? 'a key appears twice in one mapping'
+          : firstLine(e.message).replace(/ at line \d+, column \d+:?$/, '');
     return { ok: false, line, message: `${kind} syntax error: ${msg}` };
   }
   let value: unknown;

@@ -1,0 +1,27 @@
+// `hostd check`: load an app's module once, in a throwaway worker (never on the main thread:
+// user code may have top-level side effects), and report why it does not load.
+import { Piscina } from 'piscina';
+import type { ResolvedApp } from '../../shared/config/types.js';
+import type { CheckResult, CheckTask } from '../../shared/protocol.js';
+import { workerFilename } from './worker-file.js';
+
+/** Resolves with the load error, or undefined when the module loads. */
+export async function checkApp(cfg: ResolvedApp, opts: { cacheDir?: string } = {}): Promise<string | undefined> {
+  const piscina = new Piscina({
+    filename: workerFilename(),
+    minThreads: 0,
+    maxThreads: 1,
+    atomics: 'disabled',
+    env: { ...process.env, ...cfg.pool.env } as Record<string, string>,
+    resourceLimits: cfg.pool.memoryLimitMb ? { maxOldGenerationSizeMb: cfg.pool.memoryLimitMb } : undefined,
+  });
+  try {
+    const task: CheckTask = { kind: 'check', modulePath: cfg.module, interface: cfg.interface, cacheDir: opts.cacheDir };
+    const res = (await piscina.run(task)) as CheckResult;
+    return res.ok ? undefined : (res.error ?? 'the app failed to load');
+  } catch (err) {
+    return `the app's worker died while loading it: ${err instanceof Error ? err.message : String(err)}`;
+  } finally {
+    await piscina.destroy();
+  }
+}

@@ -1,0 +1,45 @@
+// One worker thread as the pool sees it: its port and outbox, the requests it has in flight, and
+// where it is in its life.
+import type { MessagePort } from 'node:worker_threads';
+import { Outbox } from '../../shared/protocol.js';
+import type { Exchange, RestartReason } from './types.js';
+
+export type SlotState = 'starting' | 'ready' | 'retiring' | 'dead';
+
+export class WorkerSlot {
+  readonly out: Outbox;
+  readonly inflight = new Map<number, Exchange>();
+  state: SlotState = 'starting';
+  threadId = -1;
+  /** Every request with id <= this has been handed to the app (STARTED watermark). */
+  startedUpTo = -1;
+  served = 0;
+  /** Requests after which this worker is recycled (maxRequests + jitter); 0 = never. */
+  readonly limit: number;
+  /** Idle tracking for the reaper, updated by the sweep (no per-request clock reads). */
+  servedAtSweep = 0;
+  idleSince = performance.now();
+  retireStarted = 0;
+  /** performance.now() when an unanswered PING went out; 0 when none is outstanding. */
+  pingSentAt = 0;
+  pingSeq = 0;
+  /** Set when the pool itself ends the thread: the exit is expected, counted under this reason. */
+  killedFor: RestartReason | 'retired' | 'closing' | null = null;
+  ready: Promise<string>; // resolves with the load error ("" when the app loaded)
+  resolveReady!: (loadError: string) => void;
+
+  constructor(
+    readonly port: MessagePort,
+    readonly seq: number,
+    limit: number,
+  ) {
+    this.out = new Outbox(port);
+    this.limit = limit;
+    this.ready = new Promise((resolve) => (this.resolveReady = resolve));
+  }
+
+  /** Can take another request right now. */
+  accepts(concurrency: number): boolean {
+    return this.state === 'ready' && this.pingSentAt === 0 && this.inflight.size < concurrency;
+  }
+}

@@ -1,0 +1,56 @@
+// The worker thread's entry (piscina's `filename`). Piscina runs exactly one task per worker:
+// either `check` (load the app once, report) or `serve`, which never resolves: the worker
+// serves its MessagePort until the front terminates the thread (after DRAINED, or when it must
+// kill it). One task per thread means a recycled or rolled worker is always a fresh isolate.
+import { threadId } from 'node:worker_threads';
+import { loadApp } from '../app/load.js';
+import * as P from '../../shared/protocol.js';
+import { forwardConsole } from './log-forward.js';
+import { WorkerServer } from './serve.js';
+
+function loadErrorText(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause;
+    // The message names the module and the reason; a cause's stack points at the user's line.
+    if (cause instanceof Error && cause.stack) return `${err.message}\n${cause.stack}`;
+    return err.message;
+  }
+  return String(err);
+}
+
+async function serve(task: P.ServeTask): Promise<never> {
+  const out = new P.Outbox(task.port);
+  let server: WorkerServer | null = null;
+  forwardConsole((level, text) => out.push4(P.LOG, level, text, ''));
+  process.on('unhandledRejection', (reason) => {
+    const text = reason instanceof Error ? (reason.stack ?? reason.message) : String(reason);
+    out.push4(P.LOG, P.LOG_ERROR, `unhandled rejection: ${text}`, '');
+  });
+  try {
+    const app = await loadApp(task.modulePath, { interface: task.interface, cacheDir: task.cacheDir });
+    server = new WorkerServer(app.fetch, task.env, task.mount, out);
+    out.push4(P.READY, threadId, '', app.interface);
+  } catch (err) {
+    out.push4(P.READY, threadId, loadErrorText(err), '');
+  }
+  out.flush();
+  // Listen even after a load failure: the open port keeps this thread alive until the front
+  // terminates it, so a failed load is reported once rather than as an exit.
+  task.port.on('message', (batch: unknown[]) => {
+    if (server !== null) server.onBatch(batch);
+  });
+  return new Promise<never>(() => {});
+}
+
+async function check(task: P.CheckTask): Promise<P.CheckResult> {
+  try {
+    const app = await loadApp(task.modulePath, { interface: task.interface, cacheDir: task.cacheDir });
+    return { ok: true, interface: app.interface };
+  } catch (err) {
+    return { ok: false, error: loadErrorText(err) };
+  }
+}
+
+export default function run(task: P.ServeTask | P.CheckTask): Promise<unknown> {
+  return task.kind === 'check' ? check(task) : serve(task);
+}

@@ -1,0 +1,186 @@
+// Writing static answers into uWS responses: the response plan (which representation, which
+// status, which bytes) and the header/body writers for each kind of answer.
+//
+// uWS 20.30 quirks these writers work around (checked on the wire):
+// - res.end(body) on a HEAD request sends the body bytes anyway, which corrupts the next
+//   response on a keep-alive connection;
+// - res.endWithoutBody(n) with a length drops the response and kills the connection.
+// So HEAD answers write Content-Length by hand and call endWithoutBody() with no argument.
+import type { HttpResponse } from 'uWebSockets.js';
+import { noneMatch, notModifiedSince } from './conditional.js';
+import { chooseCoding } from './encoding.js';
+import type { Representation, StaticResource } from './file-cache.js';
+import { decideRange, ifRangeAllows } from './ranges.js';
+
+/** Anything with uWS's getHeader: the live HttpRequest, or a snapshot taken before going async. */
+export interface HeaderSource {
+  getHeader(lowerCaseKey: string): string;
+}
+
+/** The request headers a static answer depends on, copied out of the HttpRequest. */
+export class HeaderSnapshot implements HeaderSource {
+  private readonly acceptEncoding: string;
+  private readonly ifNoneMatch: string;
+  private readonly ifModifiedSince: string;
+  private readonly range: string;
+  private readonly ifRange: string;
+  constructor(req: HeaderSource) {
+    this.acceptEncoding = req.getHeader('accept-encoding');
+    this.ifNoneMatch = req.getHeader('if-none-match');
+    this.ifModifiedSince = req.getHeader('if-modified-since');
+    this.range = req.getHeader('range');
+    this.ifRange = req.getHeader('if-range');
+  }
+  getHeader(name: string): string {
+    switch (name) {
+      case 'accept-encoding':
+        return this.acceptEncoding;
+      case 'if-none-match':
+        return this.ifNoneMatch;
+      case 'if-modified-since':
+        return this.ifModifiedSince;
+      case 'range':
+        return this.range;
+      case 'if-range':
+        return this.ifRange;
+      default:
+        return '';
+    }
+  }
+}
+
+/** What to answer. Reused (mutable) on the synchronous hit path to avoid an allocation. */
+export interface Plan {
+  status: 200 | 206 | 304 | 416;
+  rep: Representation;
+  /** Inclusive byte range of rep to send (the whole file for 200). */
+  start: number;
+  end: number;
+}
+
+/**
+ * Picks the representation (Accept-Encoding), evaluates If-None-Match / If-Modified-Since,
+ * then Range / If-Range. Ranges apply to the chosen representation: a range request that
+ * negotiates br gets bytes of the .br file, with that file's own ETag and Content-Range.
+ * Headers are read lazily, so a plain GET reads three.
+ */
+export function planResponse(h: HeaderSource, r: StaticResource, isGet: boolean, out: Plan): void {
+  let rep = r.identity;
+  if (r.vary) {
+    const coding = chooseCoding(h.getHeader('accept-encoding'), r.br !== null, r.gzip !== null);
+    if (coding === 'br') rep = r.br!;
+    else if (coding === 'gzip') rep = r.gzip!;
+  }
+  out.rep = rep;
+  out.start = 0;
+  out.end = rep.size - 1;
+  const inm = h.getHeader('if-none-match');
+  if (inm !== '') {
+    if (noneMatch(inm, rep.etag)) {
+      out.status = 304;
+      return;
+    }
+  } else {
+    const ims = h.getHeader('if-modified-since');
+    if (ims !== '' && notModifiedSince(ims, rep.lastModified, rep.mtimeMs)) {
+      out.status = 304;
+      return;
+    }
+  }
+  out.status = 200;
+  if (!isGet) return; // Range is defined for GET only
+  const range = h.getHeader('range');
+  if (range === '') return;
+  const ifRange = h.getHeader('if-range');
+  if (ifRange !== '' && !ifRangeAllows(ifRange, rep.etag, rep.lastModified)) return;
+  const d = decideRange(rep.size, range);
+  if (d.kind === 'partial') {
+    out.status = 206;
+    out.start = d.start;
+    out.end = d.end;
+  } else if (d.kind === 'unsatisfiable') {
+    out.status = 416;
+  }
+}
+
+const TEXT = 'text/plain; charset=utf-8';
+
+/** Validators and caching headers every answer about the resource carries (304 included). */
+function writeValidators(res: HttpResponse, r: StaticResource, rep: Representation, cacheControl: string): void {
+  res.writeHeader('ETag', rep.etag);
+  res.writeHeader('Last-Modified', rep.lastModified);
+  if (cacheControl !== '') res.writeHeader('Cache-Control', cacheControl);
+  if (r.vary) res.writeHeader('Vary', 'Accept-Encoding');
+}
+
+/** Status and headers of a 200/206 answer; the caller sends the body. Must run corked. */
+export function writeHead(res: HttpResponse, r: StaticResource, p: Plan, cacheControl: string): void {
+  if (p.status === 206) {
+    res.writeStatus('206 Partial Content');
+    res.writeHeader('Content-Range', `bytes ${p.start}-${p.end}/${p.rep.size}`);
+  }
+  res.writeHeader('Content-Type', r.contentType);
+  res.writeHeader('Accept-Ranges', 'bytes');
+  if (p.rep.coding !== '') res.writeHeader('Content-Encoding', p.rep.coding);
+  writeValidators(res, r, p.rep, cacheControl);
+}
+
+/**
+ * Answers 304 / 416 / HEAD without a body (bodies of 200/206 GETs are the caller's). Returns
+ * the body bytes sent. Must run corked.
+ */
+export function writeBodyless(res: HttpResponse, r: StaticResource, p: Plan, cacheControl: string, isGet: boolean): number {
+  if (p.status === 304) {
+    res.writeStatus('304 Not Modified');
+    writeValidators(res, r, p.rep, cacheControl);
+    res.endWithoutBody();
+    return 0;
+  }
+  if (p.status === 416) {
+    res.writeStatus('416 Range Not Satisfiable');
+    res.writeHeader('Content-Range', p.rep.unsatisfiedRange);
+    res.writeHeader('Content-Type', TEXT);
+    writeValidators(res, r, p.rep, cacheControl);
+    return endText(res, 'Range Not Satisfiable\n', isGet);
+  }
+  // HEAD 200
+  writeHead(res, r, p, cacheControl);
+  res.writeHeader('Content-Length', p.rep.sizeText);
+  res.endWithoutBody();
+  return 0;
+}
+
+/** Ends with a short text body (or, for HEAD, just its length). */
+function endText(res: HttpResponse, body: string, isGet: boolean): number {
+  if (isGet) {
+    res.end(body);
+    return body.length;
+  }
+  res.writeHeader('Content-Length', String(body.length));
+  res.endWithoutBody();
+  return 0;
+}
+
+const REASONS: Record<number, string> = {
+  301: 'Moved Permanently',
+  400: 'Bad Request',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** A short plain-text error (or redirect) answer. Corks itself. Returns body bytes sent. */
+export function sendSimple(res: HttpResponse, status: number, isGet: boolean, headerName?: string, headerValue?: string): number {
+  const reason = REASONS[status] ?? 'Error';
+  let sent = 0;
+  res.cork(() => {
+    res.writeStatus(`${status} ${reason}`);
+    res.writeHeader('Content-Type', TEXT);
+    res.writeHeader('X-Content-Type-Options', 'nosniff');
+    if (headerName !== undefined) res.writeHeader(headerName, headerValue!);
+    sent = endText(res, `${reason}\n`, isGet);
+  });
+  return sent;
+}

@@ -1,0 +1,123 @@
+// End to end over a real socket: npm apps (Express 5, Hono) and a TypeScript app mounted through
+// createHost (startHost), each in its own worker pool, fetched with undici.
+import { expect } from 'chai';
+import { join, resolve } from 'node:path';
+import { request } from 'undici';
+import { startHost, type TestHost } from './helpers/host.js';
+
+const NODE = resolve('test/fixtures/node-apps');
+const TS = resolve('test/fixtures/ts-apps');
+
+describe('apps: end to end through the host', function () {
+  this.timeout(30000);
+  let h: TestHost;
+
+  before(async () => {
+    h = await startHost([
+      {
+        serverName: ['express.test'],
+        apps: [{ url: '/api', module: join(NODE, 'express-app.mjs'), pool: { threads: 1 } }],
+      },
+      {
+        serverName: ['hono.test'],
+        apps: [{ url: '/api', module: join(NODE, 'hono-app.mjs'), pool: { threads: 1 } }],
+      },
+      {
+        serverName: ['ts.test'],
+        apps: [{ url: '/ts', module: join(TS, 'basic/app.ts'), pool: { threads: 1, env: { GREETING: 'hej' } } }],
+      },
+      {
+        serverName: ['raw.test'],
+        apps: [{ url: '/', module: join(NODE, 'raw-listener.mjs'), interface: 'node', pool: { threads: 1 } }],
+      },
+    ]);
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  const get = (host: string, path: string, init: Parameters<typeof request>[1] = {}) =>
+    request(h.url(path), { ...init, headers: { host, ...(init.headers as Record<string, string> | undefined) } });
+
+  describe('Express 5 at /api', () => {
+    it('routes under the mount, sees the client address, sends two cookies', async () => {
+      const res = await get('express.test', '/api/hello');
+      expect(res.statusCode).to.equal(200);
+      const body = (await res.body.json()) as Record<string, string>;
+      expect(body.hello).to.equal('express');
+      expect(body.url).to.equal('/hello');
+      expect(body.originalUrl).to.equal('/api/hello');
+      expect(body.ip).to.match(/^(::ffff:)?127\.0\.0\.1$|^::1$/);
+      expect(res.headers['set-cookie']).to.deep.equal(['s1=x; Path=/', 's2=y; Path=/']);
+    });
+
+    it('parses a JSON POST body', async () => {
+      const res = await get('express.test', '/api/echo', {
+        method: 'POST',
+        body: JSON.stringify({ n: 42, s: 'ü' }),
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(res.statusCode).to.equal(201);
+      expect(await res.body.json()).to.deep.equal({ got: { n: 42, s: 'ü' }, type: 'application/json' });
+    });
+
+    it('streams res.write() to the client before res.end()', async () => {
+      const t0 = Date.now();
+      const res = await get('express.test', '/api/stream');
+      let first = -1;
+      let text = '';
+      for await (const chunk of res.body) {
+        if (first < 0) first = Date.now() - t0;
+        text += chunk.toString();
+      }
+      expect(text).to.equal('one\ntwo\n');
+      expect(first).to.be.below(250);
+      expect(Date.now() - t0).to.be.at.least(280);
+    });
+  });
+
+  describe('Hono at /api', () => {
+    it('answers GET with the full URL and POST with the parsed body', async () => {
+      const res = await get('hono.test', '/api/hello');
+      expect(res.statusCode).to.equal(200);
+      const body = (await res.body.json()) as { hello: string; url: string };
+      expect(body.hello).to.equal('hono');
+      expect(new URL(body.url).pathname).to.equal('/api/hello');
+      const post = await get('hono.test', '/api/echo', {
+        method: 'POST',
+        body: '{"x":[1,2,3]}',
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(await post.body.json()).to.deep.equal({ got: { x: [1, 2, 3] } });
+    });
+
+    it('keeps two Set-Cookie headers apart', async () => {
+      const res = await get('hono.test', '/api/cookies');
+      expect(res.headers['set-cookie']).to.deep.equal(['h1=1', 'h2=2']);
+      await res.body.text();
+    });
+  });
+
+  describe('a TypeScript app and a raw node listener', () => {
+    it('runs the .ts app with its env', async () => {
+      const res = await get('ts.test', '/ts/x?name=lin');
+      const body = (await res.body.json()) as Record<string, unknown>;
+      expect(body).to.deep.include({ greeting: 'hello lin', env: 'hej', mount: '/ts' });
+    });
+
+    it('streams a multi-MB upload into a node listener', async () => {
+      const size = 8 * 1024 * 1024;
+      const res = await get('raw.test', '/upload', { method: 'POST', body: Buffer.alloc(size, 1) });
+      const body = (await res.body.json()) as { bytes: number; complete: boolean };
+      expect(body.bytes).to.equal(size);
+      expect(body.complete).to.equal(true);
+    });
+
+    it('serves a 5 MB streamed node response intact', async () => {
+      const res = await get('raw.test', '/big');
+      const buf = Buffer.from(await res.body.arrayBuffer());
+      expect(buf.length).to.equal(80 * 64 * 1024);
+      expect(buf.every((b) => b === 120)).to.equal(true);
+    });
+  });
+});

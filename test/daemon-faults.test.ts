@@ -1,0 +1,202 @@
+// Faults in a daemon pool: crashes, busy loops, OOM, rejections, overload, recycling, load errors.
+import { expect } from 'chai';
+import { resolve } from 'node:path';
+import { request } from 'undici';
+import type { AppMount } from '../native-front/dispatch/index.js';
+import type { AppMountConfig } from '../shared/config/types.js';
+import { quietLog, startHost, type TestHost } from './helpers/host.js';
+
+const KITCHEN = resolve('test/fixtures/apps/kitchen.mjs');
+const BROKEN = resolve('test/fixtures/apps/broken.mjs');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function withHost(apps: AppMountConfig[], fn: (h: TestHost, log: ReturnType<typeof quietLog>) => Promise<void>): Promise<void> {
+  const log = quietLog();
+  const h = await startHost([{ serverName: ['*'], apps }], { errorLog: log });
+  try {
+    await fn(h, log);
+  } finally {
+    await h.close();
+  }
+}
+
+function mountOf(h: TestHost, url = ''): AppMount {
+  const route = h.host.routes.find((r) => r.mount.url === url);
+  if (!route) throw new Error(`no mount ${url}`);
+  return route.handler as unknown as AppMount;
+}
+
+async function get(h: TestHost, path: string): Promise<{ status: number; text: string; headers: Record<string, unknown> }> {
+  const res = await request(h.url(path));
+  return { status: res.statusCode, text: await res.body.text(), headers: res.headers };
+}
+
+/** Polls until the pool answers hello again. */
+async function recovered(h: TestHost, withinMs: number): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    const r = await get(h, '/hello').catch(() => ({ status: 0, text: '' }));
+    if (r.status === 200 && r.text === 'hello world') return Date.now() - t0;
+    if (Date.now() - t0 > withinMs) throw new Error(`no recovery within ${withinMs} ms (last status ${r.status})`);
+    await sleep(50);
+  }
+}
+
+describe('daemon pool: faults', function () {
+  this.timeout(30000);
+
+  it('process.exit(): 502, the worker is replaced within a second, the next request succeeds', async () => {
+    await withHost([{ url: '/', module: KITCHEN, pool: { threads: 1 } }], async (h, log) => {
+      const before = await get(h, '/thread');
+      const r = await get(h, '/exit');
+      expect(r.status).to.equal(502);
+      expect(r.text).to.not.match(/at |exited/);
+      expect(await recovered(h, 1500)).to.be.below(1500);
+      const after = await get(h, '/thread');
+      expect(after.text).to.not.equal(before.text);
+      expect(mountOf(h).stats().restarts.exit).to.equal(1);
+      expect(log.lines.some((l) => /daemon worker died \(exit\)/.test(l))).to.equal(true);
+    });
+  });
+
+  it('an uncaught exception kills only that worker: 502, then service resumes', async () => {
+    await withHost([{ url: '/', module: KITCHEN, pool: { threads: 1 } }], async (h, log) => {
+      const r = await get(h, '/crash');
+      expect(r.status).to.equal(502);
+      await recovered(h, 1500);
+      expect(mountOf(h).stats().restarts.error).to.equal(1);
+      expect(log.lines.some((l) => /uncaught in a timer/.test(l))).to.equal(true);
+    });
+  });
+
+  it('busy loop with requestTimeout 1s: 504 at the deadline, the worker is terminated, the pool recovers', async () => {
+    await withHost([{ url: '/', module: KITCHEN, pool: { threads: 1, requestTimeout: '1s' } }], async (h) => {
+      const t0 = Date.now();
+      const r = await get(h, '/busy');
+      const took = Date.now() - t0;
+      expect(r.status).to.equal(504);
+      expect(took).to.be.within(900, 1600);
+      await recovered(h, 3000);
+      expect(mountOf(h).stats().restarts.timeout).to.equal(1);
+    });
+  });
+
+  it('requests behind a stuck worker that had not started are re-dispatched, not lost', async () => {
+    await withHost([{ url: '/', module: KITCHEN, pool: { threads: 1, concurrency: 4, requestTimeout: '2s' } }], async (h) => {
+      const busy = get(h, '/busy');
+      await sleep(1500);
+      // Sent to the same (stuck) worker: never started there.
+      const behind = get(h, '/hello');
+      expect((await busy).status).to.equal(504);
+      const r = await behind;
+      expect(r.status).to.equal(200);
+      expect(r.text).to.equal('hello world');
+    });
+  });
+
+  it('out of memory (memoryLimitMb 32): 5xx, the worker is replaced', async () => {
+    await withHost([{ url: '/', module: KITCHEN, pool: { threads: 1, memoryLimitMb: 32 } }], async (h) => {
+      const r = await get(h, '/oom');
+      expect(r.status).to.be.within(500, 503);
+      await recovered(h, 3000);
+      expect(mountOf(h).stats().restarts.oom).to.equal(1);
+    });
+  });
+
+  it('an unhandled rejection is logged and the worker keeps serving', async () => {
+    await withHost([{ url: '/', module: KITCHEN, pool: { threads: 1 } }], async (h, log) => {
+      const t1 = await get(h, '/thread');
+      const r = await get(h, '/reject');
+      expect(r.status).to.equal(200);
+      await sleep(100);
+      const t2 = await get(h, '/thread');
+      expect(t2.text).to.equal(t1.text);
+      expect(log.lines.some((l) => /^error unhandled rejection: Error: nobody handles this rejection/.test(l))).to.equal(true);
+      const s = mountOf(h).stats();
+      expect(s.restarts.error + s.restarts.exit).to.equal(0);
+    });
+  });
+
+  it('queue overflow: threads 1, concurrency 1, queueSize 1 -> 503 with Retry-After', async () => {
+    await withHost([{ url: '/', module: KITCHEN, pool: { threads: 1, concurrency: 1, queueSize: 1 } }], async (h) => {
+      const a = get(h, '/slow?ms=600');
+      await sleep(100);
+      const b = get(h, '/slow?ms=10');
+      await sleep(100);
+      expect(mountOf(h).stats().queued).to.equal(1);
+      const c = await get(h, '/hello');
+      expect(c.status).to.equal(503);
+      expect(c.headers['retry-after']).to.equal('1');
+      expect((await a).status).to.equal(200);
+      expect((await b).status).to.equal(200);
+    });
+  });
+
+  it('queueTimeout: a request that waited too long gets 503', async () => {
+    await withHost([{ url: '/', module: KITCHEN, pool: { threads: 1, concurrency: 1, queueTimeout: '200ms' } }], async (h) => {
+      const a = get(h, '/slow?ms=700');
+      await sleep(50);
+      const t0 = Date.now();
+      const b = await get(h, '/hello');
+      expect(b.status).to.equal(503);
+      expect(Date.now() - t0).to.be.below(600);
+      expect((await a).status).to.equal(200);
+    });
+  });
+
+  it('maxRequests recycles the worker after N requests', async () => {
+    await withHost([{ url: '/', module: KITCHEN, pool: { threads: 1, maxRequests: 3, maxRequestsJitter: 0 } }], async (h) => {
+      const ids: string[] = [];
+      for (let i = 0; i < 7; i++) ids.push((await get(h, '/thread')).text);
+      expect(ids[0]).to.equal(ids[1]).and.equal(ids[2]);
+      expect(ids[3]).to.not.equal(ids[2]);
+      expect(ids[3]).to.equal(ids[4]).and.equal(ids[5]);
+      expect(ids[6]).to.not.equal(ids[5]);
+      expect(mountOf(h).stats().restarts.maxRequests).to.be.at.least(2);
+    });
+  });
+
+  it('an app that fails to load answers 503 while another mount still serves', async () => {
+    await withHost(
+      [
+        { url: '/broken', module: BROKEN, pool: { threads: 1 } },
+        { url: '/', module: KITCHEN, pool: { threads: 1 } },
+      ],
+      async (h, log) => {
+        const r = await get(h, '/broken/x');
+        expect(r.status).to.equal(503);
+        expect(r.text).to.not.match(/does-not-exist/);
+        expect((await get(h, '/hello')).status).to.equal(200);
+        expect(mountOf(h, '/broken').loadError).to.match(/does-not-exist/);
+        expect(log.lines.some((l) => /does-not-exist/.test(l))).to.equal(true);
+      },
+    );
+  });
+
+  it('roll(): fresh workers take over with no request dropped', async () => {
+    await withHost([{ url: '/', module: KITCHEN, pool: { threads: 2 } }], async (h) => {
+      const m = mountOf(h);
+      const before = new Set<string>();
+      for (let i = 0; i < 6; i++) before.add((await get(h, '/thread')).text);
+      let stop = false;
+      const statuses: number[] = [];
+      const load = (async () => {
+        while (!stop) {
+          const rs = await Promise.all([get(h, '/slow?ms=30'), get(h, '/hello'), get(h, '/hello')]);
+          for (const r of rs) statuses.push(r.status);
+        }
+      })();
+      await m.roll();
+      await sleep(300);
+      stop = true;
+      await load;
+      expect(statuses.length).to.be.above(5);
+      expect(statuses.every((s) => s === 200)).to.equal(true);
+      const after = new Set<string>();
+      for (let i = 0; i < 6; i++) after.add((await get(h, '/thread')).text);
+      for (const t of after) expect(before.has(t)).to.equal(false);
+      expect(m.stats().restarts.roll).to.equal(2);
+      expect(m.stats().threads).to.equal(2);
+    });
+  });
+});
