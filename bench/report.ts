@@ -12,6 +12,8 @@ export interface Round {
   requests: number;
   errors: number;
   non2xx: number;
+  /** fraction of all CPUs busy (other work) just before the round, when measured */
+  busyBefore?: number;
 }
 
 export interface ServerResult {
@@ -125,20 +127,20 @@ const lpad = (s: string, n: number) => ' '.repeat(Math.max(0, n - [...s].length)
 
 export function table(results: ScenarioResult[]): string {
   const lines: string[] = [];
-  const head = `${pad('scenario', 18)}${pad('server', 11)}${lpad('req/s', 11)}${lpad('p99', 11)}   ${pad('hostd/this', 17)}rounds req/s`;
+  const head = `${pad('scenario', 18)}${pad('server', 15)}${lpad('req/s', 11)}${lpad('p99', 11)}   ${pad('hostd/this', 17)}rounds req/s`;
   lines.push(head, '-'.repeat(head.length + 16));
   for (const sc of results) {
     sc.servers.forEach((s, i) => {
       const name = i === 0 ? sc.label : '';
       if (s.medianRps === undefined) {
-        lines.push(`${pad(name, 18)}${pad(s.server, 11)}${lpad('—', 11)}${lpad('—', 11)}   ${s.failed ?? 'not measured'}`);
+        lines.push(`${pad(name, 18)}${pad(s.server, 15)}${lpad('—', 11)}${lpad('—', 11)}   ${s.failed ?? 'not measured'}`);
         return;
       }
       const ratio = sc.ratios.find((r) => r.against === s.server);
       const ratioText = s.server === 'hostd' ? '' : ratio ? `${ratio.ratio.toFixed(2)}× (${ratio.perRoundMedian.toFixed(2)}×)` : '';
       const rounds = s.rounds.map((r) => fmtInt(r.rps)).join(' ');
       const errs = s.errors > 0 ? `  (${s.errors} errors)` : '';
-      lines.push(`${pad(name, 18)}${pad(s.server, 11)}${lpad(fmtInt(s.medianRps), 11)}${lpad(fmtMs(s.medianP99!), 11)}   ${pad(ratioText, 17)}${rounds}${errs}`);
+      lines.push(`${pad(name, 18)}${pad(s.server, 15)}${lpad(fmtInt(s.medianRps), 11)}${lpad(fmtMs(s.medianP99!), 11)}   ${pad(ratioText, 17)}${rounds}${errs}`);
     });
     lines.push('');
   }

@@ -21,6 +21,7 @@ import { scenarios, TARGETS, type Group, type ServerName } from './scenarios.js'
 import { makeFixtures } from './fixtures.js';
 import { verify } from './verify.js';
 import { runWrk, wrkVersion } from './wrk.js';
+import { waitForQuiet } from './quiet.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(benchDir);
@@ -36,6 +37,7 @@ const { values: opts } = parseArgs({
     without: { type: 'string', multiple: true, default: [] },
     with: { type: 'string', multiple: true, default: [] },
     strict: { type: 'boolean', default: false },
+    'quiet-wait': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -47,7 +49,9 @@ if (opts.help) {
   --rounds N --duration SECONDS --warmup SECONDS --connections N
   --without NAME[,NAME] leave out servers (hostd, raw-uws, nginx, node-http)
   --with raw-uws-fetch  also measure the bench/apps fetch handlers run in-process by raw uWS
-  --strict              exit 1 when a target is missed`);
+  --strict              exit 1 when a target is missed
+  --quiet-wait SECONDS  before each round, wait up to this long for the CPUs to be <10% busy
+                        (default 10, at most 12× that in all; 0 turns the gate off)`);
   process.exit(0);
 }
 
@@ -65,6 +69,10 @@ const rounds = Number(opts.rounds ?? (opts.quick ? 1 : 3));
 const durationS = Number(opts.duration ?? (opts.quick ? 2 : 5));
 const warmupS = Number(opts.warmup ?? 1);
 const connections = Number(opts.connections ?? 64);
+const quietWaitMs = Number(opts['quiet-wait'] ?? 10) * 1000;
+let quietBudgetMs = quietWaitMs * 12; // in all: a busy box must not make the bench endless
+const QUIET_BUSY = 0.1;
+let noisyRounds = 0;
 const without = new Set(opts.without.flatMap((w) => w.split(',')).map((w) => w.trim()).filter(Boolean));
 const withExtra = new Set(opts.with.flatMap((w) => w.split(',')).map((w) => w.trim()).filter(Boolean));
 if (!withExtra.has('raw-uws-fetch')) without.add('raw-uws-fetch'); // opt-in: informational only
@@ -146,8 +154,15 @@ for (const sc of all) {
       const sr = perServer.get(n)!;
       if (sr.failed) continue;
       try {
+        const t0 = Date.now();
+        const busyBefore = quietWaitMs > 0 && quietBudgetMs > 0 ? await waitForQuiet(QUIET_BUSY, Math.min(quietWaitMs, quietBudgetMs)) : undefined;
+        quietBudgetMs -= Date.now() - t0;
+        if (busyBefore !== undefined && busyBefore > QUIET_BUSY) {
+          noisyRounds++;
+          process.stdout.write(`[${Math.round(busyBefore * 100)}% busy] `);
+        }
         const r = await runWrk(wrkOptions(n, sc));
-        sr.rounds.push(toRound(round, r));
+        sr.rounds.push({ ...toRound(round, r), busyBefore });
         process.stdout.write(`${n} ${Math.round(r.rps)}/s${r.errors ? ` (${r.errors} err)` : ''}  `);
       } catch (err) {
         sr.failed = `failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
@@ -179,6 +194,7 @@ for (const s of servers) await s.stop();
 const checks = check(results, TARGETS);
 console.log(`\n\n${table(results)}`);
 console.log(checksText(checks));
+if (noisyRounds > 0) console.log(`\nbench: note: ${noisyRounds} round(s) started while other work kept the CPUs over ${QUIET_BUSY * 100}% busy (marked "[N% busy]" above); treat those figures with care`);
 
 const gitCommit = (() => {
   try { return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim(); } catch { return undefined; }
@@ -188,7 +204,7 @@ const out = {
   date: new Date().toISOString(),
   machine: { loadavg1AtStart: load1, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGb: Math.round(os.totalmem() / 2 ** 30), kernel: os.release() },
   versions: { hostd: pkg.version, commit: gitCommit, node: process.version, wrk: WRK, nginx: NGINX },
-  method: { rounds, durationS, warmupS, threads: 1, connections, interleaved: true, hostdAccessLog, without: [...without] },
+  method: { quietGate: { maxBusy: QUIET_BUSY, maxWaitMs: quietWaitMs }, noisyRounds, rounds, durationS, warmupS, threads: 1, connections, interleaved: true, hostdAccessLog, without: [...without] },
   scenarios: results,
   checks,
 };

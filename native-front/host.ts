@@ -16,7 +16,7 @@ import { checkConflicts, formatProblem, loadSites, parseDuration, resolveMount, 
 import { HostdError } from '../shared/errors.js';
 import { createAppMount } from './dispatch/index.js';
 import { buildTable, Front, type MountRoute } from './front.js';
-import { Listener, listenKey } from './listener.js';
+import { defaultTls, Listener, listenKey, tlsKey, validateTls } from './listener.js';
 import { AccessLog, type LogFormat } from './log/access-log.js';
 import { FileErrorLog } from './log/error-log.js';
 import type { ErrorLog, MountHandler } from './mount.js';
@@ -80,6 +80,10 @@ export class Host {
   private state: 'new' | 'listening' | 'closing' | 'closed' = 'new';
   private closing: Promise<void> | undefined;
   private statusServer: StatusServer | undefined;
+  /** Set the moment close() is called, before queued work: /healthz turns 503 at once. */
+  private drainRequested = false;
+  /** Mounts retired by a reload that are still finishing their requests. */
+  private readonly retiring = new Set<Promise<void>>();
   /** Serialises listen/reload/close: each waits for the one before it. */
   private queue: Promise<unknown> = Promise.resolve();
   /** Incremented by every applied configuration. */
@@ -154,13 +158,14 @@ export class Host {
 
   /** Stops accepting, lets in-flight requests finish (up to gracefulTimeout), stops the pools. */
   close(): Promise<void> {
+    this.drainRequested = true;
     this.closing ??= this.serialise(() => this.shutdown());
     return this.closing;
   }
 
   /** True from the moment close() starts draining. */
   get draining(): boolean {
-    return this.state === 'closing' || this.state === 'closed';
+    return this.drainRequested || this.state === 'closing' || this.state === 'closed';
   }
 
   /** The port of the --status listener, when there is one. */
@@ -243,8 +248,16 @@ export class Host {
     return vhosts;
   }
 
-  /** Makes `vhosts` the running configuration. */
-  private async apply(vhosts: ResolvedVhost[], roll: boolean): Promise<void> {
+  /**
+   * Makes `vhosts` the running configuration. Order matters for a reload that drops nothing:
+   * everything that can fail (certificates, new pools loading the app, rolled pools, new
+   * sockets) happens first while the old configuration keeps serving; then the routing tables
+   * swap in one synchronous step; then what is gone retires in the background, finishing its
+   * in-flight requests. On a failure before the swap, whatever was started is stopped and the
+   * old configuration stays in place untouched.
+   */
+  private async apply(vhosts: ResolvedVhost[], reload: boolean): Promise<void> {
+    const certs = await validateTls(vhosts);
     const next = new Map<string, LiveMount>();
     const started: MountHandler[] = [];
     const toRoll: MountHandler[] = [];
@@ -252,22 +265,22 @@ export class Host {
       for (const vhost of vhosts) {
         for (const mount of vhost.mounts) {
           const key = `${listenKey(vhost.listen)}|${vhost.serverNames.join(',')}|${mount.url}`;
-          const fingerprint = JSON.stringify([vhost.tls, mount]);
+          const fingerprint = JSON.stringify([vhost.tls, vhost.redirectHttps, mount]);
           const live = this.mounts.get(key);
           if (live && live.fingerprint === fingerprint && !next.has(key)) {
             next.set(key, live);
-            if (roll && mount.kind === 'app') toRoll.push(live.route.handler);
+            if (reload && mount.kind === 'app') toRoll.push(live.route.handler);
             continue;
           }
-          const handler = await this.createHandler(vhost, mount);
+          const handler = await this.createHandler(vhost, mount, reload);
           started.push(handler);
           let stats = this.stats.get(key);
           if (!stats) this.stats.set(key, (stats = new MountStats(vhost.serverNames[0] ?? '*', mount.url || '/', mount.kind)));
-          const unwatch = mount.kind === 'app' && (mount.watch || mount.touchFile) ? this.watch(mount, handler) : undefined;
-          next.set(key, { fingerprint, route: { mount, handler, stats }, unwatch });
+          next.set(key, { fingerprint, route: { mount, handler, stats } });
         }
       }
-      // Roll unchanged app pools: fresh workers (and fresh code) before the old ones retire.
+      // Roll unchanged app pools: fresh workers (and fresh code) load before the old ones retire;
+      // a pool whose fresh workers fail to load keeps its old ones and fails the reload.
       await Promise.all(toRoll.map((h) => (h as { roll?: () => Promise<void> }).roll?.()));
     } catch (err) {
       await Promise.allSettled(started.map((h) => h.close(0)));
@@ -282,29 +295,44 @@ export class Host {
     }
     const opened: Listener[] = [];
     const keep = new Map<string, Listener>();
+    /** Old listeners closed early to free an ephemeral port for their replacement. */
+    const closedEarly: Listener[] = [];
     try {
       for (const [k, group] of byAddress) {
         const existing = this.listeners.get(k);
-        const secure = group.some((v) => v.tls);
-        if (existing && existing.secure === secure && !secure) {
+        const tls = defaultTls(group);
+        const defaultCert = tls ? certs.get(tlsKey(tls)) : undefined;
+        if (existing && existing.secure === (tls !== undefined) && existing.defaultCert === (defaultCert ?? '')) {
           keep.set(k, existing);
           continue;
         }
-        // TLS listeners are rebuilt on every apply so certificates are re-read (SO_REUSEPORT
-        // lets the new socket bind beside the old one before that closes).
-        const l = new Listener(group[0].listen, group, this.front.handle);
-        if (existing && group[0].listen.port === 0) (l.address as { port: number }).port = existing.port;
-        await l.listen();
+        // A new address, or plain <-> TLS, or a new default certificate (which uWS cannot swap):
+        // a new socket. On a fixed port uWS binds it beside the old one (SO_REUSEPORT) before
+        // the old one closes; an ephemeral port cannot be shared, so there the old one closes first.
+        const bindPort = existing && group[0].listen.port === 0 ? existing.port : undefined;
+        const l = new Listener(group[0].listen, group, this.front.handle, { defaultCert, bindPort });
+        try {
+          await l.listen();
+        } catch (err) {
+          if (!existing) throw err;
+          existing.close();
+          closedEarly.push(existing);
+          await l.listen();
+        }
         opened.push(l);
         keep.set(k, l);
       }
     } catch (err) {
       for (const l of opened) l.close();
+      for (const l of closedEarly) await l.listen().catch(() => this.errorLog.error('could not reopen a listener after a failed reload', { address: l.key }));
       await Promise.allSettled(started.map((h) => h.close(0)));
       throw err;
     }
+
+    // The swap: synchronous from here on.
     for (const [k, group] of byAddress) {
       const l = keep.get(k)!;
+      if (!opened.includes(l)) l.update(group); // TLS: re-register SNI names, re-reading certificates
       this.front.setTable(
         l.key,
         buildTable(group, (vhost, mount) => {
@@ -316,19 +344,33 @@ export class Host {
     for (const [k, l] of this.listeners) {
       if (keep.get(k) !== l) {
         l.close();
-        if (!keep.has(k)) this.front.setTable(k, undefined);
+        if (!keep.has(k)) {
+          this.front.setTable(k, undefined);
+          this.errorLog.info('stopped listening', { address: `${l.secure ? 'https' : 'http'}://${l.address.host}:${l.port}` });
+        }
       }
     }
     const retiredMounts = [...this.mounts].filter(([k, m]) => next.get(k) !== m).map(([, m]) => m);
     for (const m of retiredMounts) m.unwatch?.();
-    const retired = retiredMounts.map((m) => m.route.handler);
+    // Watchers start with the mount going live (not before: a failed reload must leave none behind).
+    for (const m of next.values()) {
+      if (m.unwatch || retiredMounts.includes(m)) continue;
+      const mount = m.route.mount;
+      if (mount.kind === 'app' && (mount.watch || mount.touchFile)) m.unwatch = this.watch(mount, m.route.handler);
+    }
     this.listeners = keep;
     this.mounts = next;
     this.vhosts = vhosts;
     this.generation++;
     for (const l of opened) this.errorLog.info('listening', { address: `${l.secure ? 'https' : 'http'}://${l.address.host}:${l.port}` });
-    // Old handlers finish their in-flight requests in the background.
-    for (const h of retired) void h.close(this.gracefulMs).catch((err) => this.errorLog.error('retiring mount failed', { err }));
+    // Old handlers finish their in-flight requests in the background; close() waits for them.
+    for (const m of retiredMounts) {
+      const done: Promise<void> = m.route.handler
+        .close(this.gracefulMs)
+        .catch((err) => this.errorLog.error('retiring mount failed', { mount: m.route.mount.url || '/', err }))
+        .finally(() => this.retiring.delete(done));
+      this.retiring.add(done);
+    }
   }
 
   private watch(mount: ResolvedApp, handler: MountHandler): () => void {
@@ -340,10 +382,23 @@ export class Host {
     });
   }
 
-  private async createHandler(vhost: ResolvedVhost, mount: ResolvedMount): Promise<MountHandler> {
+  /**
+   * At startup an app that does not load is logged and its mount answers 503 (the other vhosts
+   * still serve); on reload (`strict`) it fails the reload, so the running version stays.
+   */
+  private async createHandler(vhost: ResolvedVhost, mount: ResolvedMount, strict: boolean): Promise<MountHandler> {
     if (mount.kind === 'static') return createStaticMount(mount, { log: this.errorLog, cache: this.fileCache });
     const app = await createAppMount(mount, { log: this.errorLog, vhost });
-    if (app.loadError) this.errorLog.error('app failed to load; its mount answers 503', { mount: mount.url || '/', module: mount.module, error: app.loadError });
+    if (app.loadError) {
+      if (strict) {
+        await app.close(0);
+        throw new HostdError(
+          'HOSTD_APP_LOAD',
+          `${vhost.file}: apps ${mount.url || '/'}: ${mount.module} failed to load: ${app.loadError.split('\n')[0]}`,
+        );
+      }
+      this.errorLog.error('app failed to load; its mount answers 503', { mount: mount.url || '/', module: mount.module, error: app.loadError });
+    }
     return app;
   }
 
@@ -369,6 +424,7 @@ export class Host {
     const left = Math.max(0, deadline - Date.now());
     for (const m of this.mounts.values()) m.unwatch?.();
     await Promise.allSettled([...this.mounts.values()].map((m) => m.route.handler.close(left)));
+    await Promise.allSettled([...this.retiring]);
     for (const k of this.listeners.keys()) this.front.setTable(k, undefined);
     this.listeners.clear();
     this.statusServer?.close();

@@ -8,7 +8,7 @@
 // sender owns (copies it made) go in the transfer list instead of being copied again.
 //
 // Request ids are per pool, increasing; a worker sees the ids assigned to it in increasing order,
-// which is what makes the STARTED watermark meaningful.
+// which is what makes the `started` watermark meaningful.
 import type { MessagePort } from 'node:worker_threads';
 
 // ---- front -> worker ----
@@ -40,8 +40,9 @@ export const RES_FULL = 13;
 export const RES_ERROR = 14;
 /** id, bytes: the app consumed this many request-body bytes (upload backpressure) */
 export const REQ_CREDIT = 15;
-/** maxId: every request with id <= maxId sent to this worker has been handed to the app */
-export const STARTED = 16;
+// (16 was STARTED; which requests a worker has handed to the app is now a shared-memory
+// watermark, see ServeTask.started: a message would arrive too late when the app's first
+// synchronous slice never returns.)
 /** seq */
 export const PONG = 17;
 /** level (LOG_*), text, requestId ("" when unknown) */
@@ -71,7 +72,6 @@ export const FIELDS: readonly number[] = (() => {
   f[RES_FULL] = 4;
   f[RES_ERROR] = 3;
   f[REQ_CREDIT] = 2;
-  f[STARTED] = 1;
   f[PONG] = 1;
   f[LOG] = 3;
   f[READY] = 3;
@@ -93,6 +93,12 @@ export interface ServeTask {
   mount: string;
   env: Record<string, string>;
   cacheDir?: string;
+  /**
+   * 8 bytes shared with the front: a Float64 the worker sets to a request's id right before
+   * handing it to the app. When a worker dies or is killed, requests above it were never started
+   * and can be re-dispatched safely; it is exact even when the app never yields (busy loop, OOM).
+   */
+  started: SharedArrayBuffer;
 }
 
 /** `hostd check`: load the module once and report. */

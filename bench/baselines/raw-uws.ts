@@ -84,7 +84,7 @@ app.any('/fetch/*', (res, req) => {
   const app = fetchApps[path];
   if (!app) { res.writeStatus('404 Not Found').end('not found'); return; }
   const run = async (body?: Buffer) => {
-    const response = await app.fetch(new Request(url, { method, headers, body }), {}, { waitUntil() {}, remoteAddress: '127.0.0.1', mount: path, requestId: '' });
+    const response = await app.fetch(new Request(url, { method, headers, body: body as BodyInit | undefined }), {}, { waitUntil() {}, remoteAddress: '127.0.0.1', mount: path, requestId: '' });
     const bytes = new Uint8Array(await response.arrayBuffer());
     if (aborted) return;
     res.cork(() => {

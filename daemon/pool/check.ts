@@ -8,7 +8,7 @@ import { workerFilename } from './worker-file.js';
 /** Resolves with the load error, or undefined when the module loads. */
 export async function checkApp(cfg: ResolvedApp, opts: { cacheDir?: string } = {}): Promise<string | undefined> {
   const piscina = new Piscina({
-    filename: workerFilename(),
+    filename: await workerFilename(),
     minThreads: 0,
     maxThreads: 1,
     atomics: 'disabled',

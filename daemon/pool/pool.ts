@@ -56,7 +56,7 @@ function classify(err: unknown): RestartReason {
 }
 
 export class DaemonPool {
-  private readonly piscina: Piscina;
+  private piscina!: Piscina;
   private readonly slots: WorkerSlot[] = [];
   private slotSeq = 0;
   /** Waiting requests, FIFO from qHead (a head index instead of shift(): O(1) dequeue). */
@@ -85,11 +85,17 @@ export class DaemonPool {
     private readonly log: PoolLogger,
     private readonly opts: PoolOptions = {},
   ) {
-    const pool = cfg.pool;
     this.mountLabel = cfg.url || '/';
-    this.target = Math.max(1, pool.threads);
+    this.target = Math.max(1, cfg.pool.threads);
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Starts the workers; resolves with the app's load error ("" when it loaded). */
+  async start(): Promise<string> {
+    const pool = this.cfg.pool;
     this.piscina = new Piscina({
-      filename: workerFilename(),
+      filename: await workerFilename(),
       // Threads exist only for our serve tasks; room for a full roll (new set + old set draining).
       minThreads: 0,
       maxThreads: this.target * 3 + 2,
@@ -100,12 +106,6 @@ export class DaemonPool {
       resourceLimits: pool.memoryLimitMb ? { maxOldGenerationSizeMb: pool.memoryLimitMb } : undefined,
     });
     this.piscina.on('error', (err: unknown) => this.log.error('daemon pool error', { mount: this.mountLabel, error: errText(err) }));
-  }
-
-  // ---------------------------------------------------------------- lifecycle
-
-  /** Starts the workers; resolves with the app's load error ("" when it loaded). */
-  async start(): Promise<string> {
     const first: WorkerSlot[] = [];
     for (let i = 0; i < this.target; i++) first.push(this.spawn());
     const errors = await Promise.all(first.map((s) => s.ready));
@@ -138,6 +138,7 @@ export class DaemonPool {
       mount: this.cfg.url,
       env: pool.env,
       cacheDir: this.opts.cacheDir,
+      started: slot.startedBuf,
     };
     this.piscina.run(task, { transferList: [port2] as never }).then(
       () => this.slotDied(slot, new Error('the worker serve task returned')),
@@ -162,6 +163,7 @@ export class DaemonPool {
   }
 
   private slotDied(slot: WorkerSlot, err: unknown): void {
+    if (process.env.HOSTD_DEBUG_POOL) process.stderr.write(`slotDied ${slot.threadId} ${slot.state} ${String(err)}\n`);
     if (slot.state === 'dead') return;
     const wasStarting = slot.state === 'starting';
     slot.state = 'dead';
@@ -421,9 +423,6 @@ export class DaemonPool {
           if (ex !== undefined) ex.uploadCredit(batch[i + 2] as number);
           break;
         }
-        case P.STARTED:
-          slot.startedUpTo = batch[i + 1] as number;
-          break;
         case P.PONG:
           if (batch[i + 1] === slot.pingSeq) slot.pingSentAt = 0;
           break;

@@ -11,8 +11,9 @@ export class WorkerSlot {
   readonly inflight = new Map<number, Exchange>();
   state: SlotState = 'starting';
   threadId = -1;
-  /** Every request with id <= this has been handed to the app (STARTED watermark). */
-  startedUpTo = -1;
+  /** Shared with the worker: the id of the last request it handed to the app. */
+  readonly startedBuf = new SharedArrayBuffer(8);
+  private readonly started = new Float64Array(this.startedBuf);
   served = 0;
   /** Requests after which this worker is recycled (maxRequests + jitter); 0 = never. */
   readonly limit: number;
@@ -36,6 +37,11 @@ export class WorkerSlot {
     this.out = new Outbox(port);
     this.limit = limit;
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
+  }
+
+  /** Every request with id <= this has been handed to the app. */
+  get startedUpTo(): number {
+    return this.started[0];
   }
 
   /** Can take another request right now. */

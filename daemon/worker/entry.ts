@@ -28,7 +28,7 @@ async function serve(task: P.ServeTask): Promise<never> {
   });
   try {
     const app = await loadApp(task.modulePath, { interface: task.interface, cacheDir: task.cacheDir });
-    server = new WorkerServer(app.fetch, task.env, task.mount, out);
+    server = new WorkerServer(app.fetch, task.env, task.mount, out, new Float64Array(task.started));
     out.push4(P.READY, threadId, '', app.interface);
   } catch (err) {
     out.push4(P.READY, threadId, loadErrorText(err), '');

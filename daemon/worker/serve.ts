@@ -64,6 +64,8 @@ export class WorkerServer {
     private readonly env: Record<string, string>,
     private readonly mount: string,
     private readonly out: P.Outbox,
+    /** Shared watermark: the id of the last request handed to the app (see ServeTask.started). */
+    private readonly started: Float64Array,
   ) {
     // Dirty responses are turned into messages right before the outbox posts its batch.
     out.beforeFlush = () => this.flushDirty();
@@ -84,16 +86,13 @@ export class WorkerServer {
   };
 
   onBatch(batch: unknown[]): void {
-    let maxHead = -1;
     const n = batch.length;
     let i = 0;
     while (i < n) {
       const tag = batch[i] as number;
       switch (tag) {
         case P.REQ_HEAD: {
-          const id = batch[i + 1] as number;
-          this.start(id, batch[i + 2] as string, batch[i + 3] as string, batch[i + 4] as string[], batch[i + 5] as string, batch[i + 6] as string, batch[i + 7] as boolean);
-          if (id > maxHead) maxHead = id;
+          this.start(batch[i + 1] as number, batch[i + 2] as string, batch[i + 3] as string, batch[i + 4] as string[], batch[i + 5] as string, batch[i + 6] as string, batch[i + 7] as boolean);
           break;
         }
         case P.REQ_BODY: {
@@ -135,10 +134,10 @@ export class WorkerServer {
       }
       i += 1 + P.FIELDS[tag];
     }
-    if (maxHead >= 0) this.out.push2(P.STARTED, maxHead);
   }
 
   private start(id: number, method: string, url: string, flat: string[], remoteAddress: string, requestId: string, hasBody: boolean): void {
+    this.started[0] = id; // before any app code runs: the front must never replay this one
     const r = new WorkerRequest(id, method === 'HEAD', requestId);
     this.reqs.set(id, r);
     let request: Request;

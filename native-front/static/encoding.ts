@@ -17,7 +17,10 @@ const MEMO_MAX = 512;
 const memo: Map<string, Coding | null>[] = [new Map(), new Map(), new Map(), new Map()];
 
 function negotiate(acceptEncoding: string, mask: number): Coding | null {
-  const neg = new Negotiator({ headers: { 'accept-encoding': acceptEncoding } });
+  // negotiator 1.x takes a `preferred` order; @types/negotiator does not know it yet.
+  const neg = new Negotiator({ headers: { 'accept-encoding': acceptEncoding } }) as unknown as {
+    encodings(available: string[], opts: { preferred: string[] }): string[];
+  };
   const best = neg.encodings(OFFERS[mask], { preferred: PREFERRED })[0];
   // When identity itself is refused and no sibling is acceptable we still send identity: a 406
   // for a static file helps nobody.
