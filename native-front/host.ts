@@ -132,7 +132,10 @@ export class Host {
     return this.serialise(async () => {
       if (this.state !== 'new') throw new HostdError('HOSTD_CLOSED', `listen() on a host that is ${this.state}`);
       await this.apply(await this.resolve(), false);
-      if (this.options.status) this.statusServer = await startStatusServer(this, this.options.status);
+      if (this.options.status) {
+        this.statusServer = await startStatusServer(this, this.options.status);
+        this.errorLog.info('status endpoint', { status: `http://${this.statusServer.host}:${this.statusServer.port}/status` });
+      }
       this.state = 'listening';
     });
   }
@@ -265,7 +268,7 @@ export class Host {
       for (const vhost of vhosts) {
         for (const mount of vhost.mounts) {
           const key = `${listenKey(vhost.listen)}|${vhost.serverNames.join(',')}|${mount.url}`;
-          const fingerprint = JSON.stringify([vhost.tls, vhost.redirectHttps, mount]);
+          const fingerprint = JSON.stringify(mount);
           const live = this.mounts.get(key);
           if (live && live.fingerprint === fingerprint && !next.has(key)) {
             next.set(key, live);

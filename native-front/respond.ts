@@ -36,8 +36,12 @@ export function sendStatus(
     res.writeHeader('Content-Type', 'text/plain; charset=utf-8');
     res.writeHeader('X-Content-Type-Options', 'nosniff');
     if (opts.headers) for (const k in opts.headers) res.writeHeader(k, opts.headers[k]);
-    if (opts.head) res.endWithoutBody(Buffer.byteLength(body), opts.close);
-    else res.end(body, opts.close);
+    // HEAD: uWS v20.30's endWithoutBody(length) leaves the connection unusable and end(body)
+    // sends the body anyway; so write Content-Length by hand and end with no body.
+    if (opts.head) {
+      res.writeHeader('Content-Length', String(Buffer.byteLength(body)));
+      res.endWithoutBody(undefined, opts.close);
+    } else res.end(body, opts.close);
   });
   return opts.head ? 0 : Buffer.byteLength(body);
 }

@@ -185,6 +185,7 @@ export class Outbox {
     const batch = this.buf;
     const transfer = this.transfer;
     this.buf = [];
+    if (process.env.HOSTD_DEBUG_BATCH) { (globalThis as any).__b = ((globalThis as any).__b ?? 0) + 1; (globalThis as any).__m = ((globalThis as any).__m ?? 0) + batch.length; }
     if (transfer.length > 0) {
       this.transfer = [];
       this.port.postMessage(batch, transfer);

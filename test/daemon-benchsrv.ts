@@ -12,3 +12,4 @@ uWS.App().any('/*', (res: any, req: any) => {
   m.handle(res, req, ctx as any);
 }).listen('127.0.0.1', Number(process.argv[2]), () => console.log('ready'));
 process.on('SIGINT', () => { process.exit(0); });
+setInterval(() => { const g = globalThis as any; if (g.__b) console.log('batches', g.__b, 'avg fields', (g.__m / g.__b).toFixed(1)); g.__b = 0; g.__m = 0; }, 1000).unref();

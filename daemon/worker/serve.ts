@@ -10,7 +10,7 @@ const TRANSFER_MIN = 4096;
 
 /** One request in this worker. */
 class WorkerRequest {
-  readonly ac = new AbortController();
+  readonly signal = new LazySignal();
   body: BodyFeeder | null = null;
   status = 200;
   headers: string[] | null = null;
@@ -30,6 +30,66 @@ class WorkerRequest {
     readonly isHead: boolean,
     readonly requestId: string,
   ) {}
+}
+
+// ---- fast paths (measured: together they roughly double worker throughput for small responses)
+//
+// 1. request.signal: undici's Request makes its own AbortController, and following a second
+//    signal (RequestInit.signal) costs a WeakRef, a FinalizationRegistry entry and listeners:
+//    it halved Request construction here. Instead requests are a Request subclass whose
+//    `signal` getter creates a controller on first use; the front's ABORT aborts it. (A Request
+//    derived from this one, e.g. `new Request(req)`, follows undici's internal signal, which
+//    does not abort on disconnect.)
+//
+// 2. Response bodies given as a string or bytes (new Response('hi'), Response.json(...)) are
+//    taken straight from undici's body source instead of being pumped through the
+//    ReadableStream reader (several promise turns per response). Feature-detected once via
+//    undici's internal `state` symbol; anything unusual falls back to the reader.
+
+class LazySignal {
+  ac: AbortController | null = null;
+  get signal(): AbortSignal {
+    return (this.ac ??= new AbortController()).signal;
+  }
+  abort(reason: unknown): void {
+    (this.ac ??= new AbortController()).abort(reason);
+  }
+}
+
+/** A real Request (brand checks, instanceof) whose `signal` is created on first use. */
+class HostdRequest extends Request {
+  #lazy: LazySignal;
+  constructor(url: string, init: RequestInit, lazy: LazySignal) {
+    super(url, init);
+    this.#lazy = lazy;
+  }
+  override get signal(): AbortSignal {
+    return this.#lazy.signal;
+  }
+}
+
+const stateSymbol: symbol | undefined = (() => {
+  try {
+    const probe = new Response('probe');
+    const sym = Object.getOwnPropertySymbols(probe).find((s) => s.description === 'state');
+    if (sym === undefined) return undefined;
+    const st = (probe as unknown as Record<symbol, { body?: { source?: unknown } }>)[sym];
+    return st?.body?.source === 'probe' ? sym : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** The whole body when the Response was built from a string or bytes and nobody touched its stream. */
+function directBody(res: Response): Uint8Array | null {
+  if (stateSymbol === undefined || res.bodyUsed) return null;
+  const body = (res as unknown as Record<symbol, { body?: { source?: unknown; stream?: ReadableStream } | null }>)[stateSymbol]?.body;
+  if (!body || body.stream?.locked) return null;
+  const src = body.source;
+  if (typeof src === 'string') return Buffer.from(src, 'utf8');
+  if (src instanceof Uint8Array) return src;
+  if (src instanceof ArrayBuffer) return new Uint8Array(src);
+  return null;
 }
 
 function flatHeaders(h: Headers): string[] {
@@ -144,7 +204,7 @@ export class WorkerServer {
     try {
       const headers = new Headers();
       for (let k = 0; k < flat.length; k += 2) headers.append(flat[k], flat[k + 1]);
-      const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: r.ac.signal };
+      const init: RequestInit & { duplex?: 'half' } = { method, headers };
       if (hasBody) {
         r.body = new BodyFeeder((bytes) => {
           if (!r.finished) this.out.push3(P.REQ_CREDIT, id, bytes);
@@ -152,7 +212,7 @@ export class WorkerServer {
         init.body = r.body.stream;
         init.duplex = 'half';
       }
-      request = new Request(url, init);
+      request = new HostdRequest(url, init, r.signal);
     } catch (err) {
       this.fail(r, 400, `bad request: ${err instanceof Error ? err.message : String(err)}`);
       return;
@@ -185,9 +245,24 @@ export class WorkerServer {
     r.responded = true;
     r.status = res.status;
     r.headers = flatHeaders(res.headers);
+    if (r.isHead) {
+      if (res.body !== null) res.body.cancel().catch(noop);
+      r.ended = true;
+      this.markDirty(r);
+      return;
+    }
+    const whole = directBody(res);
+    if (whole !== null) {
+      if (whole.byteLength > 0) {
+        r.pending.push(whole);
+        r.pendingBytes = whole.byteLength;
+      }
+      r.ended = true;
+      this.markDirty(r);
+      return;
+    }
     const body = res.body;
-    if (body === null || r.isHead) {
-      if (body !== null) body.cancel().catch(noop);
+    if (body === null) {
       r.ended = true;
       this.markDirty(r);
       return;
@@ -304,7 +379,7 @@ export class WorkerServer {
     r.aborted = true;
     this.finish(r);
     const reason = new DOMException('The client went away', 'AbortError');
-    r.ac.abort(reason);
+    r.signal.abort(reason);
     if (r.body) r.body.error(reason);
     if (r.reader) r.reader.cancel(reason).catch(noop);
   }

@@ -7,6 +7,7 @@ import { loadUws } from '../uws.js';
 import { renderMetrics, statusJson } from './report.js';
 
 export interface StatusServer {
+  host: string;
   port: number;
   close(): void;
 }
@@ -39,7 +40,7 @@ export function startStatusServer(host: Host, address: string): Promise<StatusSe
   return new Promise((resolve, reject) => {
     app.listen(bindHost, port, (socket) => {
       if (!socket) return reject(new HostdError('HOSTD_LISTEN', `--status: cannot listen on ${address}`));
-      resolve({ port: uws.us_socket_local_port(socket as never), close: () => uws.us_listen_socket_close(socket) });
+      resolve({ host: bindHost.includes(':') ? `[${bindHost}]` : bindHost, port: uws.us_socket_local_port(socket as never), close: () => uws.us_listen_socket_close(socket) });
     });
   });
 }

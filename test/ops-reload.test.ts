@@ -1,0 +1,158 @@
+// Reload without dropping a request: SIGHUP to a real hostd under continuous load, code changes
+// rolled into the pools, broken configurations and apps rejected while the old ones keep
+// serving, listeners opened and closed by a reload, and code reload by watch / touchFile.
+import { expect } from 'chai';
+import { rm, utimes, writeFile } from 'node:fs/promises';
+import { createServer, connect } from 'node:net';
+import { join } from 'node:path';
+import { spawnHostd, startHost, type HostdProcess } from './helpers/host.js';
+import { basicVhost, eventually, getJson, getText, loadLoop, makeSite, type Site } from './fixtures/ops/kit.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.on('connect', () => (s.destroy(), resolve(true)));
+    s.on('error', () => resolve(false));
+  });
+}
+
+describe('ops: reload (SIGHUP)', function () {
+  this.timeout(60_000);
+  let site: Site;
+  let hostd: HostdProcess;
+  let origin: string;
+  let generation = 1;
+
+  /** Sends SIGHUP and waits for the outcome line. */
+  async function hup(expect: 'ok' | 'fail'): Promise<void> {
+    const before = hostd.stderr().length;
+    hostd.proc.kill('SIGHUP');
+    const pattern = expect === 'ok' ? new RegExp(`reloaded generation=${generation + 1}`) : /reload failed/;
+    await eventually(() => pattern.test(hostd.stderr().slice(before)), 15_000, `${expect} after SIGHUP`);
+    if (expect === 'ok') generation++;
+  }
+
+  before(async () => {
+    site = await makeSite();
+    hostd = await spawnHostd(['--sites', site.sites, '--access-log', 'off']);
+    origin = `http://127.0.0.1:${hostd.port}`;
+  });
+  after(async () => {
+    if (hostd) expect(await hostd.stop()).to.equal(0);
+    if (site) await rm(site.root, { recursive: true, force: true });
+  });
+
+  it('serves every request with 2xx through three reloads under load, and the edited code answers', async () => {
+    expect((await getJson(`${origin}/app/x`)).json.version).to.equal('v1');
+    const load = loadLoop(origin, ['/', '/app/x', '/big.txt'], { concurrency: 16, durationMs: 3000 });
+    await sleep(400);
+    await site.writeApp('v2');
+    await hup('ok');
+    await sleep(300);
+    await hup('ok');
+    await sleep(300);
+    await hup('ok');
+    const r = await load;
+    expect(r.errors, r.errors.slice(0, 5).join('\n')).to.deep.equal([]);
+    expect(Object.keys(r.byStatus)).to.deep.equal(['200']);
+    expect(r.total).to.be.greaterThan(300);
+    expect(r.versions.v2, 'new code answered during the run').to.be.greaterThan(0);
+    expect((await getJson(`${origin}/app/x`)).json.version).to.equal('v2');
+  });
+
+  it('keeps the old configuration when the new vhost file is broken, and logs why', async () => {
+    await site.writeVhost('serverName: ["*"\nlisten: [oops\n');
+    await hup('fail');
+    expect(hostd.stderr()).to.match(/reload failed; still serving the previous configuration.*main\.yaml/);
+    expect((await getText(`${origin}/`)).text).to.equal('static hello\n');
+    expect((await getJson(`${origin}/app/x`)).json.version).to.equal('v2');
+  });
+
+  it('keeps the running workers when the edited app no longer loads', async () => {
+    await site.writeVhost(basicVhost());
+    await writeFile(site.appFile, 'export default {{ syntax error');
+    await hup('fail');
+    expect(hostd.stderr()).to.match(/reload failed.*app\.mjs/);
+    expect((await getJson(`${origin}/app/x`)).json.version).to.equal('v2');
+    await site.writeApp('v3');
+    await hup('ok');
+    expect((await getJson(`${origin}/app/x`)).json.version).to.equal('v3');
+  });
+
+  it('rejects a reload that adds an app which fails to load (the old mounts keep serving)', async () => {
+    await writeFile(join(site.root, 'app', 'broken.mjs'), 'throw new Error("cannot start")');
+    await site.writeVhost(basicVhost(`  - url: /new\n    module: ../app/broken.mjs\n    pool: { threads: 1 }\n`));
+    await hup('fail');
+    expect(hostd.stderr()).to.match(/reload failed.*broken\.mjs failed to load/);
+    // /new is not mounted: the static root answers it.
+    expect((await getText(`${origin}/new/`)).status).to.equal(404);
+    expect((await getJson(`${origin}/app/x`)).json.version).to.equal('v3');
+    await site.writeVhost(basicVhost());
+    await hup('ok');
+  });
+
+  it('opens and closes listeners added and removed by a reload', async () => {
+    const port = await freePort();
+    const extra = join(site.sites, 'extra.yaml');
+    await writeFile(extra, `serverName: extra.test\nlisten: "127.0.0.1:${port}"\nstatic:\n  - url: /\n    dir: ../public\n`);
+    await hup('ok');
+    const res = await getText(`http://127.0.0.1:${port}/`, { host: 'extra.test' });
+    expect(res.status).to.equal(200);
+    expect(res.text).to.equal('static hello\n');
+    await rm(extra);
+    await hup('ok');
+    expect(await canConnect(port)).to.equal(false);
+    expect((await getText(`${origin}/`)).status).to.equal(200);
+  });
+});
+
+describe('ops: code reload without a signal', function () {
+  this.timeout(30_000);
+  let site: Site;
+  beforeEach(async () => (site = await makeSite()));
+  afterEach(async () => site && (await rm(site.root, { recursive: true, force: true })));
+
+  const vhost = (site: Site, extra: Record<string, unknown>) => ({
+    serverName: ['*'],
+    apps: [{ url: '/app', module: site.appFile, pool: { threads: 1 }, ...extra }],
+  });
+
+  it('touchFile: touching the file rolls the pool and the new code answers', async () => {
+    const touch = join(site.root, 'app', 'reload.touch');
+    await writeFile(touch, '');
+    const h = await startHost([vhost(site, { touchFile: touch })]);
+    try {
+      expect((await getJson(h.url('/app/'))).json.version).to.equal('v1');
+      await site.writeApp('v2');
+      await sleep(700); // the workers are not rolled by the edit alone
+      expect((await getJson(h.url('/app/'))).json.version).to.equal('v1');
+      const later = new Date(Date.now() + 5000);
+      await utimes(touch, later, later);
+      await eventually(async () => (await getJson(h.url('/app/'))).json.version === 'v2', 6000, 'v2 after touch');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('watch: true: editing the module rolls the pool', async () => {
+    const h = await startHost([vhost(site, { watch: true })]);
+    try {
+      expect((await getJson(h.url('/app/'))).json.version).to.equal('v1');
+      await site.writeApp('v2');
+      await eventually(async () => (await getJson(h.url('/app/'))).json.version === 'v2', 6000, 'v2 after edit');
+    } finally {
+      await h.close();
+    }
+  });
+});

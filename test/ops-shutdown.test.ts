@@ -1,0 +1,66 @@
+// SIGTERM / SIGINT against a real hostd: stop accepting, let in-flight requests finish (up to
+// --graceful-timeout), answer the rest with a clean status, exit 0; /healthz says 503 at once.
+import { expect } from 'chai';
+import { rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { request } from 'undici';
+import { spawnHostd } from './helpers/host.js';
+import { getText, makeSite, statusBase, type Site } from './fixtures/ops/kit.js';
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.on('connect', () => (s.destroy(), resolve(true)));
+    s.on('error', () => resolve(false));
+  });
+}
+
+describe('ops: graceful shutdown', function () {
+  this.timeout(30_000);
+  let site: Site;
+  before(async () => (site = await makeSite()));
+  after(async () => site && (await rm(site.root, { recursive: true, force: true })));
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`${signal}: the slow request in flight completes, /healthz turns 503, new connections are refused, exit 0`, async () => {
+      const hostd = await spawnHostd(['--sites', site.sites, '--access-log', 'off', '--status', '127.0.0.1:0']);
+      const status = await statusBase(hostd);
+      try {
+        expect((await getText(`${status}/healthz`)).status).to.equal(200);
+        const started = Date.now();
+        const slow = request(`http://127.0.0.1:${hostd.port}/app/slow?ms=1500`).then(async (r) => ({ status: r.statusCode, body: await r.body.text() }));
+        await new Promise((r) => setTimeout(r, 300)); // let it reach the worker
+        const exited = new Promise<number | null>((r) => hostd.proc.on('exit', (code) => r(code)));
+        hostd.proc.kill(signal);
+        await hostd.waitFor(/draining/);
+        const health = await getText(`${status}/healthz`);
+        expect(health.status).to.equal(503);
+        expect(await canConnect(hostd.port)).to.equal(false);
+        const res = await slow;
+        expect(res).to.deep.equal({ status: 200, body: 'slow done v1' });
+        expect(Date.now() - started).to.be.greaterThan(1400);
+        expect(await exited).to.equal(0);
+      } finally {
+        await hostd.stop('SIGKILL');
+      }
+    });
+  }
+
+  it('answers what is still running at --graceful-timeout with a clean 503 and exits 0', async () => {
+    const hostd = await spawnHostd(['--sites', site.sites, '--access-log', 'off', '--graceful-timeout', '500ms']);
+    try {
+      const slow = request(`http://127.0.0.1:${hostd.port}/app/slow?ms=10000`).then(async (r) => ({ status: r.statusCode, body: await r.body.text() }));
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = Date.now();
+      const code = await hostd.stop('SIGTERM');
+      console.log(hostd.stderr());
+      expect(code).to.equal(0);
+      expect(Date.now() - t0).to.be.lessThan(5000);
+      const res = await slow;
+      expect(res.status).to.equal(503);
+      expect(res.body).to.not.match(/at .*\.m?js:\d+/); // no stack trace
+    } finally {
+      await hostd.stop('SIGKILL');
+    }
+  });
+});
