@@ -13,7 +13,8 @@ export interface Server {
   output(): string;
   /** Resolves with the exit code/signal once the process has gone. */
   exited: Promise<string>;
-  stop(): Promise<void>;
+  /** SIGTERM to the group, SIGKILL after `graceMs` (default 2 s). */
+  stop(graceMs?: number): Promise<void>;
 }
 
 const live = new Set<ChildProcess>();
@@ -82,9 +83,9 @@ export function startServer(name: string, cmd: string, args: string[], opts: { c
     proc,
     output: () => out,
     exited,
-    async stop() {
+    async stop(graceMs = 2000) {
       killGroup(proc, 'SIGTERM');
-      const timer = setTimeout(() => killGroup(proc, 'SIGKILL'), 2000);
+      const timer = setTimeout(() => killGroup(proc, 'SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);
     },

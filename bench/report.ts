@@ -14,6 +14,8 @@ export interface Round {
   non2xx: number;
   /** fraction of all CPUs busy (other work) just before the round, when measured */
   busyBefore?: number;
+  /** server CPU time (user+system, all its processes and threads) per request, in µs */
+  cpuUsPerReq?: number;
 }
 
 export interface ServerResult {
@@ -21,6 +23,8 @@ export interface ServerResult {
   rounds: Round[];
   medianRps?: number;
   medianP99?: number;
+  /** median server CPU µs per request (noise-resistant: see bench/cpu.ts) */
+  medianCpuUs?: number;
   errors: number;
   /** why this server has no figures for the scenario (failed verification, wrk error) */
   failed?: string;
@@ -72,6 +76,8 @@ export function summarise(s: Scenario, servers: ServerResult[]): ScenarioResult 
     if (sr.rounds.length === 0) continue;
     sr.medianRps = median(sr.rounds.map((r) => r.rps));
     sr.medianP99 = median(sr.rounds.map((r) => r.p99));
+    const cpu = sr.rounds.map((r) => r.cpuUsPerReq).filter((c): c is number => c !== undefined);
+    if (cpu.length) sr.medianCpuUs = median(cpu);
     sr.errors = sr.rounds.reduce((a, r) => a + r.errors, 0);
   }
   const hostd = servers.find((x) => x.server === 'hostd');
@@ -127,24 +133,25 @@ const lpad = (s: string, n: number) => ' '.repeat(Math.max(0, n - [...s].length)
 
 export function table(results: ScenarioResult[]): string {
   const lines: string[] = [];
-  const head = `${pad('scenario', 18)}${pad('server', 15)}${lpad('req/s', 11)}${lpad('p99', 11)}   ${pad('hostd/this', 17)}rounds req/s`;
+  const head = `${pad('scenario', 18)}${pad('server', 15)}${lpad('req/s', 11)}${lpad('p99', 11)}${lpad('CPU/req', 11)}   ${pad('hostd/this', 17)}rounds req/s`;
   lines.push(head, '-'.repeat(head.length + 16));
   for (const sc of results) {
     sc.servers.forEach((s, i) => {
       const name = i === 0 ? sc.label : '';
       if (s.medianRps === undefined) {
-        lines.push(`${pad(name, 18)}${pad(s.server, 15)}${lpad('—', 11)}${lpad('—', 11)}   ${s.failed ?? 'not measured'}`);
+        lines.push(`${pad(name, 18)}${pad(s.server, 15)}${lpad('—', 11)}${lpad('—', 11)}${lpad('—', 11)}   ${s.failed ?? 'not measured'}`);
         return;
       }
       const ratio = sc.ratios.find((r) => r.against === s.server);
       const ratioText = s.server === 'hostd' ? '' : ratio ? `${ratio.ratio.toFixed(2)}× (${ratio.perRoundMedian.toFixed(2)}×)` : '';
       const rounds = s.rounds.map((r) => fmtInt(r.rps)).join(' ');
       const errs = s.errors > 0 ? `  (${s.errors} errors)` : '';
-      lines.push(`${pad(name, 18)}${pad(s.server, 15)}${lpad(fmtInt(s.medianRps), 11)}${lpad(fmtMs(s.medianP99!), 11)}   ${pad(ratioText, 17)}${rounds}${errs}`);
+      lines.push(`${pad(name, 18)}${pad(s.server, 15)}${lpad(fmtInt(s.medianRps), 11)}${lpad(fmtMs(s.medianP99!), 11)}${lpad(s.medianCpuUs === undefined ? '—' : `${s.medianCpuUs.toFixed(1)} µs`, 11)}   ${pad(ratioText, 17)}${rounds}${errs}`);
     });
     lines.push('');
   }
-  lines.push('hostd/this: ratio of the medians (in brackets: median of the per-round ratios)');
+  lines.push('req/s, p99, CPU/req: medians over the rounds; CPU/req = the server\'s user+system CPU time per request');
+  lines.push('hostd/this: hostd req/s over this server\'s, ratio of the medians (in brackets: median of the per-round ratios)');
   return lines.join('\n');
 }
 

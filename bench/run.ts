@@ -22,9 +22,13 @@ import { makeFixtures } from './fixtures.js';
 import { verify } from './verify.js';
 import { runWrk, wrkVersion } from './wrk.js';
 import { waitForQuiet } from './quiet.js';
+import { groupCpuSeconds } from './cpu.js';
+import { profileFiles, topSelf } from './profile.js';
+import { rmSync } from 'node:fs';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(benchDir);
+const profileDir = join(repo, '.bench', 'profiles');
 
 const { values: opts } = parseArgs({
   options: {
@@ -38,6 +42,7 @@ const { values: opts } = parseArgs({
     with: { type: 'string', multiple: true, default: [] },
     strict: { type: 'boolean', default: false },
     'quiet-wait': { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -51,7 +56,9 @@ if (opts.help) {
   --with raw-uws-fetch  also measure the bench/apps fetch handlers run in-process by raw uWS
   --strict              exit 1 when a target is missed
   --quiet-wait SECONDS  before each round, wait up to this long for the CPUs to be <10% busy
-                        (default 10, at most 12× that in all; 0 turns the gate off)`);
+                        (default 10, at most 12× that in all; 0 turns the gate off)
+  --cpu-prof            run hostd under node --cpu-prof: profiles per thread in .bench/profiles/,
+                        top functions printed at the end`);
   process.exit(0);
 }
 
@@ -118,7 +125,9 @@ try {
     await waitForHttp(s, ports.nginx!, `/${STATIC_FILES[0].name}`);
   }
   if (wanted.has('hostd')) {
-    const { server, accessLog } = await startHostd({ repo, sites: fixtures.sites, port: ports.hostd!, probePath: `/${STATIC_FILES[0].name}` });
+    const nodeArgs = opts['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+    if (opts['cpu-prof']) rmSync(profileDir, { recursive: true, force: true });
+    const { server, accessLog } = await startHostd({ repo, sites: fixtures.sites, port: ports.hostd!, probePath: `/${STATIC_FILES[0].name}`, nodeArgs });
     servers.push(server);
     hostdAccessLog = accessLog;
   }
@@ -161,8 +170,12 @@ for (const sc of all) {
           noisyRounds++;
           process.stdout.write(`[${Math.round(busyBefore * 100)}% busy] `);
         }
+        const pgid = pgidOf(n);
+        const cpu0 = pgid ? groupCpuSeconds(pgid) : undefined;
         const r = await runWrk(wrkOptions(n, sc));
-        sr.rounds.push({ ...toRound(round, r), busyBefore });
+        const cpu1 = pgid ? groupCpuSeconds(pgid) : undefined;
+        const cpuUsPerReq = cpu0 !== undefined && cpu1 !== undefined && r.requests > 0 ? ((cpu1 - cpu0) * 1e6) / r.requests : undefined;
+        sr.rounds.push({ ...toRound(round, r), busyBefore, cpuUsPerReq });
         process.stdout.write(`${n} ${Math.round(r.rps)}/s${r.errors ? ` (${r.errors} err)` : ''}  `);
       } catch (err) {
         sr.failed = `failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
@@ -170,6 +183,12 @@ for (const sc of all) {
     }
   }
   results.push({ ...summarise(sc, [...perServer.values()]), loadavg1: os.loadavg()[0] });
+}
+
+/** The process group of the process serving `n` (each server leads its own group). */
+function pgidOf(n: ServerName): number | undefined {
+  const proc = n === 'raw-uws-fetch' ? 'raw-uws' : n;
+  return servers.find((s) => s.name === proc)?.proc.pid;
 }
 
 function pathFor(n: ServerName, sc: (typeof all)[number]): string {
@@ -189,7 +208,8 @@ function wrkOptions(n: ServerName, sc: (typeof all)[number]) {
 }
 
 // ---- report ----
-for (const s of servers) await s.stop();
+// hostd drains on SIGTERM (and writes its CPU profiles then): give it time before SIGKILL.
+for (const s of servers) await s.stop(s.name === 'hostd' ? 15000 : 2000);
 
 const checks = check(results, TARGETS);
 console.log(`\n\n${table(results)}`);
@@ -211,6 +231,11 @@ const out = {
 mkdirSync(join(repo, '.bench'), { recursive: true });
 writeFileSync(join(repo, '.bench', 'results.json'), JSON.stringify(out, null, 2) + '\n');
 console.log(`\nbench: results written to .bench/results.json`);
+if (opts['cpu-prof']) {
+  const files = profileFiles(profileDir);
+  if (files.length === 0) console.log('bench: --cpu-prof: hostd wrote no profile (did it exit cleanly on SIGTERM?)');
+  for (const f of files) console.log(`\n${topSelf(f).join('\n')}`);
+}
 
 const missed = checks.some((c) => c.target && c.status === 'MISS');
 process.exit(opts.strict && missed ? 1 : 0);

@@ -40,6 +40,10 @@ async function check(args: CliArgs): Promise<number> {
 }
 
 async function serve(args: CliArgs): Promise<number> {
+  // Node starts its inspector on SIGUSR1 unless a listener exists: install ours before anything
+  // slow (pools loading apps), so a logrotate run during startup cannot open a debugger port.
+  let reopen: (() => void) | undefined;
+  process.on('SIGUSR1', () => reopen?.());
   loadUws();
   let host: Host;
   try {
@@ -80,13 +84,17 @@ async function serve(args: CliArgs): Promise<number> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
+    if (stopping) return;
     host.log.info('SIGHUP: reloading configuration');
     host.reload().then(
       () => host.log.info('reloaded', { generation: host.generation }),
       (err) => host.log.error('reload failed; still serving the previous configuration', { error: (err as Error).message }),
     );
   });
-  process.on('SIGUSR1', () => host.reopenLogs());
+  reopen = () => {
+    host.reopenLogs();
+    host.log.info('SIGUSR1: log files reopened');
+  };
   return -1; // keep running
 }
 

@@ -22,7 +22,7 @@ import { FileErrorLog } from './log/error-log.js';
 import type { ErrorLog, MountHandler } from './mount.js';
 import { watchApp } from './ops/code-watch.js';
 import { MountStats } from './ops/mount-stats.js';
-import { startStatusServer, type StatusServer } from './ops/status-server.js';
+import { parseAddress, startStatusServer, type StatusServer } from './ops/status-server.js';
 import { createStaticMount, FileCache } from './static/index.js';
 import { TrustProxy } from './trust-proxy.js';
 import { loadUws } from './uws.js';
@@ -109,6 +109,7 @@ export class Host {
     if (graceful === undefined)
       throw new HostdError('HOSTD_USAGE', `gracefulTimeout: "${options.gracefulTimeout}" is not a duration (use 500ms, 30s, 2m)`);
     this.gracefulMs = graceful;
+    if (options.status) parseAddress(options.status); // a usage error, before anything starts
   }
 
   get log(): ErrorLog {
@@ -271,7 +272,9 @@ export class Host {
           const fingerprint = JSON.stringify(mount);
           const live = this.mounts.get(key);
           if (live && live.fingerprint === fingerprint && !next.has(key)) {
-            next.set(key, live);
+            // Same handler, pool and counters; the route carries the new (equal) mount object so
+            // that /status finds it from the new configuration.
+            next.set(key, { ...live, route: { ...live.route, mount } });
             if (reload && mount.kind === 'app') toRoll.push(live.route.handler);
             continue;
           }
@@ -353,7 +356,7 @@ export class Host {
         }
       }
     }
-    const retiredMounts = [...this.mounts].filter(([k, m]) => next.get(k) !== m).map(([, m]) => m);
+    const retiredMounts = [...this.mounts].filter(([k, m]) => next.get(k)?.route.handler !== m.route.handler).map(([, m]) => m);
     for (const m of retiredMounts) m.unwatch?.();
     // Watchers start with the mount going live (not before: a failed reload must leave none behind).
     for (const m of next.values()) {

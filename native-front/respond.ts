@@ -36,11 +36,15 @@ export function sendStatus(
     res.writeHeader('Content-Type', 'text/plain; charset=utf-8');
     res.writeHeader('X-Content-Type-Options', 'nosniff');
     if (opts.headers) for (const k in opts.headers) res.writeHeader(k, opts.headers[k]);
-    // HEAD: uWS v20.30's endWithoutBody(length) leaves the connection unusable and end(body)
-    // sends the body anyway; so write Content-Length by hand and end with no body.
+    // HEAD: uWS v20.30's endWithoutBody(length) leaves the connection unusable, end(body)
+    // sends the body anyway, and endWithoutBody(undefined, ...) (any argument that is not a
+    // number) aborts the whole process ("Returning from a request handler without
+    // responding"). So: Content-Length by hand, endWithoutBody() with no argument at all, and
+    // for `close` a Connection: close header the client honours.
     if (opts.head) {
       res.writeHeader('Content-Length', String(Buffer.byteLength(body)));
-      res.endWithoutBody(undefined, opts.close);
+      if (opts.close) res.writeHeader('Connection', 'close');
+      res.endWithoutBody();
     } else res.end(body, opts.close);
   });
   return opts.head ? 0 : Buffer.byteLength(body);

@@ -93,6 +93,8 @@ export interface ServeTask {
   mount: string;
   env: Record<string, string>;
   cacheDir?: string;
+  /** The module compiled once by the pool (TypeScript/JSX); unset: the worker loads modulePath itself. */
+  entry?: string;
   /**
    * 8 bytes shared with the front: a Float64 the worker sets to a request's id right before
    * handing it to the app. When a worker dies or is killed, requests above it were never started
@@ -185,7 +187,6 @@ export class Outbox {
     const batch = this.buf;
     const transfer = this.transfer;
     this.buf = [];
-    if (process.env.HOSTD_DEBUG_BATCH) { (globalThis as any).__b = ((globalThis as any).__b ?? 0) + 1; (globalThis as any).__m = ((globalThis as any).__m ?? 0) + batch.length; }
     if (transfer.length > 0) {
       this.transfer = [];
       this.port.postMessage(batch, transfer);

@@ -2,8 +2,8 @@
 import { expect } from 'chai';
 import { resolve } from 'node:path';
 import { request } from 'undici';
-import type { AppMount } from '../native-front/dispatch/index.js';
-import type { AppMountConfig } from '../shared/config/types.js';
+import { checkApp, type AppMount } from '../native-front/dispatch/index.js';
+import type { AppMountConfig, ResolvedApp } from '../shared/config/types.js';
 import { quietLog, startHost, type TestHost } from './helpers/host.js';
 
 const KITCHEN = resolve('test/fixtures/apps/kitchen.mjs');
@@ -45,8 +45,13 @@ async function recovered(h: TestHost, withinMs: number): Promise<number> {
 describe('daemon pool: faults', function () {
   this.timeout(30000);
 
-  it('process.exit(): 502, the worker is replaced within a second, the next request succeeds', async () => {
-    await withHost([{ url: '/', module: KITCHEN, pool: { threads: 1 } }], async (h, log) => {
+  it('process.exit(): 502, the worker is replaced within a second, the next request succeeds; other pools untouched', async () => {
+    const apps = [
+      { url: '/', module: KITCHEN, pool: { threads: 1 } },
+      { url: '/other', module: KITCHEN, pool: { threads: 1 } },
+    ];
+    await withHost(apps, async (h, log) => {
+      const otherBefore = await get(h, '/other/thread');
       const before = await get(h, '/thread');
       const r = await get(h, '/exit');
       expect(r.status).to.equal(502);
@@ -56,6 +61,8 @@ describe('daemon pool: faults', function () {
       expect(after.text).to.not.equal(before.text);
       expect(mountOf(h).stats().restarts.exit).to.equal(1);
       expect(log.lines.some((l) => /daemon worker died \(exit\)/.test(l))).to.equal(true);
+      expect((await get(h, '/other/thread')).text).to.equal(otherBefore.text);
+      expect(mountOf(h, '/other').stats().restarts.exit).to.equal(0);
     });
   });
 
@@ -198,5 +205,19 @@ describe('daemon pool: faults', function () {
       expect(m.stats().restarts.roll).to.equal(2);
       expect(m.stats().threads).to.equal(2);
     });
+  });
+
+  it('checkApp() loads a module once in a worker and reports why it does not load', async () => {
+    const cfg = (module: string): ResolvedApp => ({
+      kind: 'app',
+      url: '',
+      module,
+      interface: 'auto',
+      maxBodySize: 1024,
+      watch: false,
+      pool: { threads: 1, minThreads: 1, concurrency: 1, maxRequests: 0, maxRequestsJitter: 0, requestTimeoutMs: 0, queueSize: 0, queueTimeoutMs: 0, idleTimeoutMs: 0, env: {} },
+    });
+    expect(await checkApp(cfg(KITCHEN))).to.equal(undefined);
+    expect(await checkApp(cfg(BROKEN))).to.match(/broken\.mjs failed to load: .*does-not-exist/);
   });
 });

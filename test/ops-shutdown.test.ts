@@ -53,7 +53,6 @@ describe('ops: graceful shutdown', function () {
       await new Promise((r) => setTimeout(r, 300));
       const t0 = Date.now();
       const code = await hostd.stop('SIGTERM');
-      console.log(hostd.stderr());
       expect(code).to.equal(0);
       expect(Date.now() - t0).to.be.lessThan(5000);
       const res = await slow;

@@ -17,6 +17,7 @@ import { Piscina } from 'piscina';
 import type { ResolvedApp } from '../../shared/config/types.js';
 import { HostdError } from '../../shared/errors.js';
 import * as P from '../../shared/protocol.js';
+import { compileApp, needsCompile } from '../app/compile.js';
 import { WorkerSlot } from './slot.js';
 import type { Exchange, PoolStats, RestartReason } from './types.js';
 import { workerFilename } from './worker-file.js';
@@ -62,9 +63,6 @@ export class DaemonPool {
   /** Waiting requests, FIFO from qHead (a head index instead of shift(): O(1) dequeue). */
   private queue: Exchange[] = [];
   private qHead = 0;
-  /** Every request in arrival order, for the request-timeout sweep (deadlines are monotonic). */
-  private timeline: Exchange[] = [];
-  private tHead = 0;
   private nextId = 0;
   private requests = 0;
   private readonly restarts: Record<RestartReason, number> = { maxRequests: 0, timeout: 0, oom: 0, exit: 0, error: 0, roll: 0 };
@@ -78,6 +76,8 @@ export class DaemonPool {
   private closed: Promise<void> | null = null;
   /** Set when the app does not load: the mount answers 503. */
   loadError = '';
+  /** TypeScript/JSX compiled once here for every worker (see compile()). */
+  private entry: string | undefined;
   private readonly mountLabel: string;
 
   constructor(
@@ -106,6 +106,7 @@ export class DaemonPool {
       resourceLimits: pool.memoryLimitMb ? { maxOldGenerationSizeMb: pool.memoryLimitMb } : undefined,
     });
     this.piscina.on('error', (err: unknown) => this.log.error('daemon pool error', { mount: this.mountLabel, error: errText(err) }));
+    this.entry = await this.compile();
     const first: WorkerSlot[] = [];
     for (let i = 0; i < this.target; i++) first.push(this.spawn());
     const errors = await Promise.all(first.map((s) => s.ready));
@@ -120,6 +121,20 @@ export class DaemonPool {
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweeper.unref();
     return err;
+  }
+
+  /**
+   * TypeScript/JSX is compiled once per start/roll in this thread (esbuild, off the event loop)
+   * rather than once per worker. If it fails, workers compile themselves and report the error
+   * in loadApp's words.
+   */
+  private async compile(): Promise<string | undefined> {
+    if (!needsCompile(this.cfg.module)) return undefined;
+    try {
+      return this.opts.cacheDir ? await compileApp(this.cfg.module, this.opts.cacheDir) : await compileApp(this.cfg.module);
+    } catch {
+      return undefined;
+    }
   }
 
   private spawn(): WorkerSlot {
@@ -138,6 +153,7 @@ export class DaemonPool {
       mount: this.cfg.url,
       env: pool.env,
       cacheDir: this.opts.cacheDir,
+      entry: this.entry,
       started: slot.startedBuf,
     };
     this.piscina.run(task, { transferList: [port2] as never }).then(
@@ -163,7 +179,6 @@ export class DaemonPool {
   }
 
   private slotDied(slot: WorkerSlot, err: unknown): void {
-    if (process.env.HOSTD_DEBUG_POOL) process.stderr.write(`slotDied ${slot.threadId} ${slot.state} ${String(err)}\n`);
     if (slot.state === 'dead') return;
     const wasStarting = slot.state === 'starting';
     slot.state = 'dead';
@@ -233,7 +248,6 @@ export class DaemonPool {
       ex.fail(503, 'the app failed to load');
       return;
     }
-    if (this.cfg.pool.requestTimeoutMs > 0) this.timeline.push(ex);
     if (this.qHead === this.queue.length) {
       const slot = this.pick();
       if (slot !== null) {
@@ -500,23 +514,21 @@ export class DaemonPool {
     const now = performance.now();
     const rt = this.cfg.pool.requestTimeoutMs;
     if (rt > 0) {
-      const tl = this.timeline;
-      while (this.tHead < tl.length) {
-        const ex = tl[this.tHead];
-        if (ex.finished) {
-          this.tHead++;
-          continue;
+      // Scan what is live rather than keeping a timeline of every request: in-flight is bounded
+      // by threads x concurrency and the queue by queueSize, so this stays cheap at any rate.
+      for (const slot of this.slots) {
+        if (slot.inflight.size === 0) continue;
+        for (const ex of slot.inflight.values()) {
+          if (now - ex.arrival < rt) continue;
+          // A finished one still attached is a response the front completed while the app kept
+          // streaming (more than its Content-Length): just stop the app.
+          if (ex.finished) this.abort(ex);
+          else this.timeout(ex, now);
         }
-        if (now - ex.arrival < rt) break;
-        this.tHead++;
-        this.timeout(ex, now);
       }
-      if (this.tHead === tl.length) {
-        tl.length = 0;
-        this.tHead = 0;
-      } else if (this.tHead > 1024 && this.tHead * 2 > tl.length) {
-        this.timeline = tl.slice(this.tHead);
-        this.tHead = 0;
+      for (let i = this.qHead; i < this.queue.length; i++) {
+        const ex = this.queue[i];
+        if (!ex.finished && now - ex.arrival >= rt) this.timeout(ex, now);
       }
     }
     this.purgeQueue(now);
@@ -581,6 +593,8 @@ export class DaemonPool {
   /** Fresh workers first, then the old ones retire gracefully: nothing is dropped. */
   async roll(): Promise<void> {
     if (this.closing) return;
+    const previousEntry = this.entry;
+    this.entry = await this.compile(); // code changes are picked up here
     const old = this.slots.filter((s) => s.state === 'ready' || s.state === 'starting');
     const fresh: WorkerSlot[] = [];
     const n = Math.max(1, this.loadError ? this.cfg.pool.threads : this.target);
@@ -588,6 +602,7 @@ export class DaemonPool {
     const errors = await Promise.all(fresh.map((s) => s.ready));
     const err = errors.find((e) => e !== '');
     if (err) {
+      this.entry = previousEntry; // replacements of the surviving workers keep loading the old build
       for (const s of fresh) this.kill(s, 'retired');
       this.log.error('roll: the app does not load in fresh workers; keeping the current ones', { mount: this.mountLabel, error: err });
       throw new HostdError('HOSTD_APP_LOAD', `app ${this.cfg.module} failed to load: ${err.split('\n')[0]}`);
@@ -615,7 +630,11 @@ export class DaemonPool {
     this.closing = true;
     const deadline = performance.now() + deadlineMs;
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-    const busy = () => this.qHead < this.queue.length || this.slots.some((s) => s.inflight.size > 0);
+    const busy = () => {
+      if (this.qHead < this.queue.length) return true;
+      for (const s of this.slots) for (const ex of s.inflight.values()) if (!ex.finished) return true;
+      return false;
+    };
     while (busy() && performance.now() < deadline) {
       this.pump();
       await sleep(20);
@@ -633,6 +652,7 @@ export class DaemonPool {
     for (const s of [...this.slots]) this.kill(s, 'closing');
     if (this.sweeper) clearInterval(this.sweeper);
     if (this.respawnTimer) clearTimeout(this.respawnTimer);
-    await this.piscina.destroy();
+    // (piscina is unset when close() comes before start() got that far)
+    if (this.piscina) await this.piscina.destroy();
   }
 }

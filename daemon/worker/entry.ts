@@ -8,14 +8,10 @@ import * as P from '../../shared/protocol.js';
 import { forwardConsole } from './log-forward.js';
 import { WorkerServer } from './serve.js';
 
+// loadApp's message names the module, the reason and the (source-mapped) location: one line,
+// fit for `hostd check` and the error log.
 function loadErrorText(err: unknown): string {
-  if (err instanceof Error) {
-    const cause = (err as { cause?: unknown }).cause;
-    // The message names the module and the reason; a cause's stack points at the user's line.
-    if (cause instanceof Error && cause.stack) return `${err.message}\n${cause.stack}`;
-    return err.message;
-  }
-  return String(err);
+  return err instanceof Error ? err.message : String(err);
 }
 
 async function serve(task: P.ServeTask): Promise<never> {
@@ -27,7 +23,7 @@ async function serve(task: P.ServeTask): Promise<never> {
     out.push4(P.LOG, P.LOG_ERROR, `unhandled rejection: ${text}`, '');
   });
   try {
-    const app = await loadApp(task.modulePath, { interface: task.interface, cacheDir: task.cacheDir });
+    const app = await loadApp(task.modulePath, { interface: task.interface, cacheDir: task.cacheDir, entry: task.entry });
     server = new WorkerServer(app.fetch, task.env, task.mount, out, new Float64Array(task.started));
     out.push4(P.READY, threadId, '', app.interface);
   } catch (err) {

@@ -177,7 +177,12 @@ export class FrontExchange implements Exchange {
   }
 
   resBody(chunk: Uint8Array): void {
-    if (this.finished) return;
+    if (this.finished) {
+      // Bytes past a completed response (the app sent more than its Content-Length): discard,
+      // but keep crediting so the worker reaches its end instead of stalling.
+      if (this.slot !== null) this.m.pool.credit(this, chunk.byteLength);
+      return;
+    }
     if (this.blocked) {
       (this.queued ??= []).push(chunk);
       return;
@@ -274,6 +279,7 @@ export class FrontExchange implements Exchange {
       const [ok, done] = res.tryEnd(chunk, this.contentLength);
       if (done) {
         this.written = this.contentLength;
+        this.m.pool.credit(this, n); // the worker may be waiting for it before it sees its end
         this.finishOk();
         return;
       }
@@ -303,6 +309,7 @@ export class FrontExchange implements Exchange {
       const [ok, done] = this.res.tryEnd(chunk.subarray(offset - this.pendingBase), this.contentLength);
       if (done) {
         this.written = this.contentLength;
+        this.m.pool.credit(this, chunk.byteLength);
         this.finishOk();
         return true;
       }
@@ -357,9 +364,8 @@ export class FrontExchange implements Exchange {
   }
 
   private finishOk(): void {
+    // The worker's RES_END is still to come; until then the exchange stays attached (see resBody).
     this.finished = true;
-    // The worker may still be streaming (it sent more than it declared): stop it.
-    if (this.slot !== null) this.m.pool.abort(this);
     this.ctx.done(this.status, this.written);
   }
 }

@@ -17,7 +17,7 @@ export function parseAddress(text: string): { host: string; port: number } {
   const port = m ? Number(m[3]) : NaN;
   if (!m || !Number.isInteger(port) || port < 0 || port > 65535)
     throw new HostdError('HOSTD_USAGE', `--status: "${text}" is not PORT or HOST:PORT`);
-  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+  return { host: m[1] || m[2] || '127.0.0.1', port };
 }
 
 function reply(res: HttpResponse, status: string, type: string, body: string): void {

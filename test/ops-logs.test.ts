@@ -1,0 +1,165 @@
+// Logs and proxies: JSON access log lines, request ids, worker output tagged by mount in the
+// error log, log files reopened on SIGUSR1 after a rename (logrotate), and --trust-proxy.
+import { expect } from 'chai';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { spawnHostd, startHost, type HostdProcess } from './helpers/host.js';
+import { eventually, getJson, getText, makeSite, type Site } from './fixtures/ops/kit.js';
+
+async function lines(file: string): Promise<string[]> {
+  try {
+    return (await readFile(file, 'utf8')).split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+describe('ops: access and error logs (hostd process)', function () {
+  this.timeout(30_000);
+  let site: Site;
+  let hostd: HostdProcess;
+  let accessLog: string;
+  let origin: string;
+
+  before(async () => {
+    site = await makeSite();
+    accessLog = join(site.root, 'logs', 'access.log');
+    hostd = await spawnHostd(['--sites', site.sites, '--access-log', accessLog, '--log-format', 'json']);
+    origin = `http://127.0.0.1:${hostd.port}`;
+  });
+  after(async () => {
+    if (hostd) expect(await hostd.stop()).to.equal(0);
+    if (site) await rm(site.root, { recursive: true, force: true });
+  });
+
+  it('writes one parseable JSON line per request with the documented fields', async () => {
+    await getText(`${origin}/?q=1`, { 'user-agent': 'ops-test' });
+    const app = await getJson(`${origin}/app/thing`, { 'x-request-id': 'req-abc-123' });
+    await getText(`${origin}/missing.txt`);
+    await eventually(async () => (await lines(accessLog)).length >= 3, 5000, 'three access log lines');
+    const entries = (await lines(accessLog)).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const [stat200, app200, miss] = entries;
+    for (const e of entries) {
+      expect(e).to.include.keys('time', 'vhost', 'mount', 'method', 'path', 'status', 'bytes', 'duration_ms', 'request_id', 'client');
+      expect(new Date(e.time as string).toISOString()).to.equal(e.time);
+      expect(e.duration_ms).to.be.a('number').and.be.at.least(0);
+      expect(e.client).to.equal('127.0.0.1');
+      expect(e.vhost).to.equal('*');
+      expect(e.method).to.equal('GET');
+    }
+    expect(stat200).to.include({ mount: '/', path: '/?q=1', status: 200, bytes: 13, user_agent: 'ops-test' });
+    expect(app200).to.include({ mount: '/app', path: '/app/thing', status: 200, request_id: 'req-abc-123' });
+    expect(app200.bytes).to.equal(Buffer.byteLength(JSON.stringify(app.json)));
+    expect(miss).to.include({ status: 404, path: '/missing.txt' });
+    expect(miss.request_id).to.match(/^[0-9a-f]{8}-[0-9a-z]+$/);
+  });
+
+  it('passes an accepted X-Request-Id to the app, or a generated one (same as in the access log)', async () => {
+    const given = await getJson(`${origin}/app/id`, { 'x-request-id': 'upstream-42' });
+    expect(given.json.requestId).to.equal('upstream-42');
+    expect(given.json.xRequestId).to.equal('upstream-42');
+    const bad = await getJson(`${origin}/app/id`, { 'x-request-id': 'has spaces and "quotes"' });
+    expect(bad.json.requestId).to.match(/^[0-9a-f]{8}-[0-9a-z]+$/);
+    const made = await getJson(`${origin}/app/id2`);
+    expect(made.json.requestId).to.match(/^[0-9a-f]{8}-[0-9a-z]+$/);
+    await eventually(async () => (await lines(accessLog)).some((l) => l.includes(made.json.requestId)), 5000, 'the generated id logged');
+  });
+
+  // Pending the dispatch change (native-front/dispatch/app-mount.ts): forward ctx.requestId as the
+  // X-Request-Id request header, so apps and their upstream calls see the generated id too.
+  it.skip('forwards a generated request id to the app as the X-Request-Id header', async () => {
+    const made = await getJson(`${origin}/app/id3`);
+    expect(made.json.xRequestId).to.equal(made.json.requestId);
+  });
+
+  it('tags worker console output with the mount in the error log', async () => {
+    await getJson(`${origin}/app/log?msg=hello-from-the-app`);
+    await hostd.waitFor(/app says hello-from-the-app/);
+    const line = hostd.stderr().split('\n').find((l) => l.includes('app says hello-from-the-app'))!;
+    expect(line).to.match(/^\S+ info app says hello-from-the-app .*mount=\/app/);
+    expect(line).to.match(/vhost=\*/);
+  });
+
+  it('reopens the access log on SIGUSR1 after logrotate renamed it', async () => {
+    await getText(`${origin}/?before-rotate`);
+    await eventually(async () => (await lines(accessLog)).some((l) => l.includes('before-rotate')), 5000, 'pre-rotation line');
+    await rename(accessLog, `${accessLog}.1`);
+    await getText(`${origin}/?between`); // still goes to the renamed file (same open descriptor)
+    await eventually(async () => (await lines(`${accessLog}.1`)).some((l) => l.includes('between')), 5000, 'line in the renamed file');
+    hostd.proc.kill('SIGUSR1');
+    // sonic-boom reopens (creating the file) as soon as the signal is handled.
+    await eventually(() => stat(accessLog).then(() => true, () => false), 5000, 'a fresh access.log');
+    await getText(`${origin}/?after-rotate`);
+    await eventually(async () => (await lines(accessLog)).some((l) => l.includes('after-rotate')), 5000, 'line in the fresh file');
+    expect((await lines(`${accessLog}.1`)).some((l) => l.includes('after-rotate'))).to.equal(false);
+    expect(hostd.stderr()).to.not.match(/Debugger listening/);
+  });
+});
+
+describe('ops: error log file and --trust-proxy (in process)', function () {
+  this.timeout(30_000);
+  let site: Site;
+  before(async () => (site = await makeSite()));
+  after(async () => site && (await rm(site.root, { recursive: true, force: true })));
+
+  it('reopens the error log file too', async () => {
+    const errorLog = join(site.root, 'error.log');
+    const h = await startHost([{ serverName: ['*'], static: [{ url: '/', dir: join(site.root, 'public') }] }], { errorLog });
+    try {
+      await eventually(async () => (await lines(errorLog)).some((l) => / info listening /.test(l)), 5000, 'error log line');
+      await rename(errorLog, `${errorLog}.1`);
+      h.host.reopenLogs();
+      h.host.log.info('after reopen');
+      await eventually(async () => (await lines(errorLog)).some((l) => l.includes('after reopen')), 5000, 'fresh error log');
+      expect((await stat(`${errorLog}.1`)).size).to.be.greaterThan(0);
+    } finally {
+      await h.close();
+    }
+  });
+
+  const vhosts = (s: Site) => [
+    {
+      serverName: ['*'],
+      static: [{ url: '/', dir: join(s.root, 'public') }],
+      apps: [
+        { url: '/app', module: s.appFile, pool: { threads: 1 } },
+        { url: '/express', module: resolve('test/fixtures/node-apps/express-app.mjs'), pool: { threads: 1 } },
+      ],
+    },
+  ];
+
+  it('believes X-Forwarded-For/-Proto from a trusted proxy: ctx.remoteAddress, req.ip, access log', async () => {
+    const accessLog = join(site.root, 'trusted.log');
+    const h = await startHost(vhosts(site), { trustProxy: '127.0.0.1/32', accessLog, logFormat: 'json' });
+    try {
+      const xff = { 'x-forwarded-for': '198.51.100.9, 203.0.113.7', 'x-forwarded-proto': 'https' };
+      const app = await getJson(h.url('/app/who'), xff);
+      expect(app.json.remoteAddress).to.equal('203.0.113.7');
+      expect(app.json.url).to.match(/^https:\/\//);
+      const express = await getJson(h.url('/express/hello'), xff);
+      expect(express.json.ip).to.equal('203.0.113.7');
+      await getText(h.url('/'), xff);
+      await eventually(async () => (await lines(accessLog)).length >= 3, 5000, 'access log lines');
+      for (const l of await lines(accessLog)) expect(JSON.parse(l).client).to.equal('203.0.113.7');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('ignores X-Forwarded-For from peers it does not trust', async () => {
+    const accessLog = join(site.root, 'untrusted.log');
+    const h = await startHost(vhosts(site), { trustProxy: '10.0.0.0/8', accessLog, logFormat: 'json' });
+    try {
+      const xff = { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https' };
+      const app = await getJson(h.url('/app/who'), xff);
+      expect(app.json.remoteAddress).to.equal('127.0.0.1');
+      expect(app.json.url).to.match(/^http:\/\//);
+      const express = await getJson(h.url('/express/hello'), xff);
+      expect(express.json.ip).to.equal('127.0.0.1');
+      await eventually(async () => (await lines(accessLog)).length >= 2, 5000, 'access log lines');
+      for (const l of await lines(accessLog)) expect(JSON.parse(l).client).to.equal('127.0.0.1');
+    } finally {
+      await h.close();
+    }
+  });
+});
