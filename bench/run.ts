@@ -50,7 +50,8 @@ const { values: opts } = parseArgs({
 if (opts.help) {
   console.log(`usage: npm run bench [-- options]
   --quick               1 round of 2 s per server (default: 3 rounds of 5 s, 1 s warm-up)
-  --only static|dynamic run one group of scenarios
+  --only static|dynamic run one group of scenarios; or scenario ids, comma-separated:
+                        static-1k, static-100k, static-10m, hello, echo, big
   --rounds N --duration SECONDS --warmup SECONDS --connections N
   --without NAME[,NAME] leave out servers (hostd, raw-uws, nginx, node-http)
   --with raw-uws-fetch  also measure the bench/apps fetch handlers run in-process by raw uWS
@@ -67,10 +68,7 @@ if (!WRK) {
   console.error('bench: wrk is not installed. Install it (and nginx, for the static baseline):\n\n    sudo apt-get install wrk nginx\n');
   process.exit(1);
 }
-if (opts.only && opts.only !== 'static' && opts.only !== 'dynamic') {
-  console.error(`bench: --only takes "static" or "dynamic", not "${opts.only}"`);
-  process.exit(2);
-}
+
 
 const rounds = Number(opts.rounds ?? (opts.quick ? 1 : 3));
 const durationS = Number(opts.duration ?? (opts.quick ? 2 : 5));
@@ -89,7 +87,16 @@ if (!NGINX && !without.has('nginx')) {
   without.add('nginx');
 }
 
-const all = scenarios(benchDir).filter((s) => !opts.only || s.group === (opts.only as Group));
+// --only static|dynamic, or scenario ids: --only static-1k,hello
+const onlyList = opts.only ? opts.only.split(',').map((x) => x.trim()) : [];
+const every = scenarios(benchDir);
+for (const o of onlyList) {
+  if (o !== 'static' && o !== 'dynamic' && !every.some((s) => s.id === o)) {
+    console.error(`bench: --only takes static, dynamic or scenario ids (${every.map((s) => s.id).join(', ')}), not "${o}"`);
+    process.exit(2);
+  }
+}
+const all = every.filter((s) => onlyList.length === 0 || onlyList.includes(s.group) || onlyList.includes(s.id));
 const wanted = new Set<ServerName>(all.flatMap((s) => s.servers).filter((n) => !without.has(n)));
 
 const load1 = os.loadavg()[0];

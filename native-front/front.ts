@@ -3,7 +3,7 @@
 // response completes. Everything here runs on the main thread and never blocks.
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ResolvedMount, ResolvedVhost } from '../shared/config/types.js';
-import type { AccessLog } from './log/access-log.js';
+import type { AccessLog, AccessRecord } from './log/access-log.js';
 import type { Listener } from './listener.js';
 import type { ErrorLog, MountHandler, RequestContext } from './mount.js';
 import { MountStats } from './ops/mount-stats.js';
@@ -132,6 +132,25 @@ export class Front {
     this.trustProxy = opts.trustProxy;
   }
 
+  /** The access log record of a request the router answers itself (no vhost, no mount, redirect); read before answering. */
+  private unroutedRecord(res: HttpResponse, req: HttpRequest, host: string, vhost: string): Omit<AccessRecord, 'status' | 'bytes'> {
+    const peer = unmap(textDecoder.decode(res.getRemoteAddressAsText()));
+    const trust = this.trustProxy;
+    const query = req.getQuery();
+    return {
+      vhost,
+      mount: '-',
+      method: req.getMethod().toUpperCase(),
+      url: query ? `${req.getUrl()}?${query}` : req.getUrl(),
+      host,
+      remoteAddress: trust && trust.trusts(peer) ? trust.client(peer, req.getHeader('x-forwarded-for')) : peer,
+      referer: req.getHeader('referer'),
+      userAgent: req.getHeader('user-agent'),
+      requestId: acceptRequestId(req.getHeader('x-request-id')) ?? newRequestId(),
+      durationMs: 0,
+    };
+  }
+
   setTable(listenerKey: string, table: RoutingTable | undefined): void {
     if (table) this.tables.set(listenerKey, table);
     else this.tables.delete(listenerKey);
@@ -144,7 +163,10 @@ export class Front {
     const vhostRoute = table?.match(host);
     if (vhostRoute === undefined) {
       this.unrouted++;
-      sendStatus(res, host ? 404 : 400, { body: host ? 'No virtual host here for this name\n' : 'Missing Host header\n' });
+      const status = host ? 404 : 400;
+      const rec = this.accessLog && this.unroutedRecord(res, req, host, '-');
+      const bytes = sendStatus(res, status, { body: host ? 'No virtual host here for this name\n' : 'Missing Host header\n' });
+      if (rec) this.accessLog!.write({ ...rec, status, bytes });
       return;
     }
     const url = req.getUrl();
@@ -154,13 +176,17 @@ export class Front {
       const query = req.getQuery();
       const port = vhost.redirectHttps === 443 ? '' : `:${vhost.redirectHttps}`;
       const location = `https://${hostnameOf(host)}${port}${url}${query ? `?${query}` : ''}`;
-      sendStatus(res, 308, { headers: { Location: location }, head: req.getMethod() === 'head' });
+      const rec = this.accessLog && this.unroutedRecord(res, req, host, vhostRoute.name);
+      const bytes = sendStatus(res, 308, { headers: { Location: location }, head: req.getMethod() === 'head' });
+      if (rec) this.accessLog!.write({ ...rec, status: 308, bytes });
       return;
     }
     const route = vhostRoute.mounts.match(url);
     if (route === undefined) {
       this.unrouted++;
-      sendStatus(res, 404);
+      const rec = this.accessLog && this.unroutedRecord(res, req, host, vhostRoute.name);
+      const bytes = sendStatus(res, 404);
+      if (rec) this.accessLog!.write({ ...rec, status: 404, bytes });
       return;
     }
     const ctx = new Context(this, vhostRoute, route, res, req, host, url, listener.secure);

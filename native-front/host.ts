@@ -119,7 +119,14 @@ export class Host {
   /** Adds a mount to the vhost with the same serverName and listen (created when absent). */
   mount(vhost: VhostConfig, mount: MountConfig): this {
     this.extraMounts.push({ vhost, mount });
-    if (this.state === 'listening') void this.reload().catch((err) => this.errorLog.error('mount failed', { err: (err as Error).message }));
+    // On a running host: add it without rolling the other pools (a reload would roll them all).
+    if (this.state === 'listening')
+      void this.serialise(async () => {
+        if (this.state === 'listening') await this.apply(await this.resolve(), { strict: true, roll: false });
+      }).catch((err) => {
+        this.extraMounts.splice(this.extraMounts.findIndex((m) => m.mount === mount), 1);
+        this.errorLog.error('mount failed', { err: (err as Error).message });
+      });
     return this;
   }
 
@@ -132,7 +139,7 @@ export class Host {
   listen(): Promise<void> {
     return this.serialise(async () => {
       if (this.state !== 'new') throw new HostdError('HOSTD_CLOSED', `listen() on a host that is ${this.state}`);
-      await this.apply(await this.resolve(), false);
+      await this.apply(await this.resolve(), { strict: false, roll: false });
       if (this.options.status) {
         this.statusServer = await startStatusServer(this, this.options.status);
         this.errorLog.info('status endpoint', { status: `http://${this.statusServer.host}:${this.statusServer.port}/status` });
@@ -152,7 +159,7 @@ export class Host {
       const previous = this.sites;
       if (next) this.sites = next;
       try {
-        await this.apply(await this.resolve(), true);
+        await this.apply(await this.resolve(), { strict: true, roll: true });
       } catch (err) {
         this.sites = previous;
         throw err;
@@ -260,37 +267,47 @@ export class Host {
    * in-flight requests. On a failure before the swap, whatever was started is stopped and the
    * old configuration stays in place untouched.
    */
-  private async apply(vhosts: ResolvedVhost[], reload: boolean): Promise<void> {
+  private async apply(vhosts: ResolvedVhost[], opts: { strict: boolean; roll: boolean }): Promise<void> {
     const certs = await validateTls(vhosts);
     const next = new Map<string, LiveMount>();
     const started: MountHandler[] = [];
     const toRoll: MountHandler[] = [];
-    try {
-      for (const vhost of vhosts) {
-        for (const mount of vhost.mounts) {
-          const key = `${listenKey(vhost.listen)}|${vhost.serverNames.join(',')}|${mount.url}`;
-          const fingerprint = JSON.stringify(mount);
-          const live = this.mounts.get(key);
-          if (live && live.fingerprint === fingerprint && !next.has(key)) {
-            // Same handler, pool and counters; the route carries the new (equal) mount object so
-            // that /status finds it from the new configuration.
-            next.set(key, { ...live, route: { ...live.route, mount } });
-            if (reload && mount.kind === 'app') toRoll.push(live.route.handler);
-            continue;
-          }
-          const handler = await this.createHandler(vhost, mount, reload);
-          started.push(handler);
-          let stats = this.stats.get(key);
-          if (!stats) this.stats.set(key, (stats = new MountStats(vhost.serverNames[0] ?? '*', mount.url || '/', mount.kind)));
-          next.set(key, { fingerprint, route: { mount, handler, stats } });
+    const creating: Promise<void>[] = [];
+    for (const vhost of vhosts) {
+      for (const mount of vhost.mounts) {
+        const key = `${listenKey(vhost.listen)}|${vhost.serverNames.join(',')}|${mount.url}`;
+        const fingerprint = JSON.stringify(mount);
+        const live = this.mounts.get(key);
+        if (live && live.fingerprint === fingerprint && !next.has(key)) {
+          // Same handler, pool and counters; the route carries the new (equal) mount object so
+          // that /status finds it from the new configuration.
+          next.set(key, { ...live, route: { ...live.route, mount } });
+          if (opts.roll && mount.kind === 'app') toRoll.push(live.route.handler);
+          continue;
         }
+        let stats = this.stats.get(key);
+        if (!stats) this.stats.set(key, (stats = new MountStats(vhost.serverNames[0] ?? '*', mount.url || '/', mount.kind)));
+        const mountStats = stats;
+        next.set(key, { fingerprint, route: undefined as unknown as MountRoute }); // keeps the config's order
+        creating.push(
+          this.createHandler(vhost, mount, opts.strict).then((handler) => {
+            started.push(handler);
+            next.set(key, { fingerprint, route: { mount, handler, stats: mountStats } });
+          }),
+        );
       }
-      // Roll unchanged app pools: fresh workers (and fresh code) load before the old ones retire;
-      // a pool whose fresh workers fail to load keeps its old ones and fails the reload.
-      await Promise.all(toRoll.map((h) => (h as { roll?: () => Promise<void> }).roll?.()));
-    } catch (err) {
+    }
+    // New pools start and unchanged ones roll (fresh workers, fresh code, loaded before the old
+    // ones retire), all at once. A pool whose fresh workers fail to load keeps its old ones; a
+    // new app that fails to load on reload fails the reload.
+    const outcomes = await Promise.allSettled([
+      ...creating,
+      ...toRoll.map((h) => (h as { roll?: () => Promise<void> }).roll?.()),
+    ]);
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) {
       await Promise.allSettled(started.map((h) => h.close(0)));
-      throw err;
+      throw failed.reason;
     }
 
     // Group by listen address, open what is new, swap tables, close what is gone.

@@ -128,6 +128,29 @@ describe('ops: error log file and --trust-proxy (in process)', function () {
     },
   ];
 
+  it('logs what the router answers itself: unknown host, no mount, redirect', async () => {
+    const accessLog = join(site.root, 'router.log');
+    const h = await startHost(
+      [
+        { serverName: ['a.test'], static: [{ url: '/static', dir: join(site.root, 'public') }] },
+        { serverName: ['r.test'], redirectHttps: true },
+      ],
+      { accessLog, logFormat: 'json' },
+    );
+    try {
+      expect((await getText(h.url('/x'), { host: 'nobody.test' })).status).to.equal(404);
+      expect((await getText(h.url('/elsewhere?q'), { host: 'a.test' })).status).to.equal(404);
+      expect((await getText(h.url('/go'), { host: 'r.test', 'x-request-id': 'redir-1' })).status).to.equal(308);
+      await eventually(async () => (await lines(accessLog)).length >= 3, 5000, 'three lines');
+      const [unknown, nomount, redirect] = (await lines(accessLog)).map((l) => JSON.parse(l));
+      expect(unknown).to.include({ vhost: '-', mount: '-', status: 404, host: 'nobody.test', path: '/x', client: '127.0.0.1' });
+      expect(nomount).to.include({ vhost: 'a.test', mount: '-', status: 404, path: '/elsewhere?q' });
+      expect(redirect).to.include({ vhost: 'r.test', status: 308, path: '/go', request_id: 'redir-1' });
+    } finally {
+      await h.close();
+    }
+  });
+
   it('believes X-Forwarded-For/-Proto from a trusted proxy: ctx.remoteAddress, req.ip, access log', async () => {
     const accessLog = join(site.root, 'trusted.log');
     const h = await startHost(vhosts(site), { trustProxy: '127.0.0.1/32', accessLog, logFormat: 'json' });

@@ -122,6 +122,39 @@ describe('ops: reload (SIGHUP)', function () {
   });
 });
 
+describe('ops: programmatic reload and mount', function () {
+  this.timeout(30_000);
+  let site: Site;
+  before(async () => (site = await makeSite()));
+  after(async () => site && (await rm(site.root, { recursive: true, force: true })));
+
+  it('host.reload(next) applies new sites; a rejected one leaves the old in place; host.mount() adds without rolling', async () => {
+    const pub = join(site.root, 'public');
+    const v1 = { serverName: ['*'], listen: 0, static: [{ url: '/', dir: pub }], apps: [{ url: '/app', module: site.appFile, pool: { threads: 1 } }] };
+    const h = await startHost([v1]);
+    try {
+      const pool = () => (h.host.routes.find((r) => r.mount.url === '/app')!.handler as unknown as { stats(): { restarts: Record<string, number> } }).stats();
+      await h.host.reload([{ ...v1, static: [{ url: '/', dir: pub }, { url: '/files', dir: pub }] }]);
+      expect(h.host.generation).to.equal(2);
+      expect((await getText(h.url('/files/index.html'))).text).to.equal('static hello\n');
+      expect(pool().restarts.roll).to.equal(1);
+
+      let err: unknown;
+      await h.host.reload([{ ...v1, static: [{ url: '/', dir: join(site.root, 'nowhere') }] }]).catch((e) => (err = e));
+      expect((err as { code?: string }).code).to.equal('HOSTD_CONFIG');
+      expect(h.host.generation).to.equal(2);
+      expect((await getText(h.url('/files/index.html'))).status).to.equal(200);
+
+      h.host.mount({ serverName: ['*'], listen: 0 }, { url: '/more', dir: pub });
+      await eventually(async () => (await getText(h.url('/more/index.html'))).status === 200, 5000, 'the new mount');
+      expect(h.host.generation).to.equal(3);
+      expect(pool().restarts.roll).to.equal(1);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('ops: code reload without a signal', function () {
   this.timeout(30_000);
   let site: Site;

@@ -56,6 +56,16 @@ function classify(err: unknown): RestartReason {
   return 'error';
 }
 
+/**
+ * The workers' process.env: hostd's own, then the pool's. NODE_ENV defaults to "production"
+ * (frameworks such as Express otherwise put stack traces in error pages) unless either sets it.
+ */
+export function workerEnv(poolEnv: Record<string, string>): Record<string, string> {
+  const env = { ...process.env, ...poolEnv } as Record<string, string>;
+  if (env.NODE_ENV === undefined) env.NODE_ENV = 'production';
+  return env;
+}
+
 export class DaemonPool {
   private piscina!: Piscina;
   private readonly slots: WorkerSlot[] = [];
@@ -102,7 +112,7 @@ export class DaemonPool {
       concurrentTasksPerWorker: 1,
       idleTimeout: 1000,
       atomics: 'disabled',
-      env: { ...process.env, ...pool.env } as Record<string, string>,
+      env: workerEnv(pool.env),
       resourceLimits: pool.memoryLimitMb ? { maxOldGenerationSizeMb: pool.memoryLimitMb } : undefined,
     });
     this.piscina.on('error', (err: unknown) => this.log.error('daemon pool error', { mount: this.mountLabel, error: errText(err) }));

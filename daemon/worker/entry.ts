@@ -5,6 +5,7 @@
 import { threadId } from 'node:worker_threads';
 import { loadApp } from '../app/load.js';
 import * as P from '../../shared/protocol.js';
+import { installLightFetchGlobals } from './globals.js';
 import { forwardConsole } from './log-forward.js';
 import { WorkerServer } from './serve.js';
 
@@ -22,6 +23,7 @@ async function serve(task: P.ServeTask): Promise<never> {
     const text = reason instanceof Error ? (reason.stack ?? reason.message) : String(reason);
     out.push4(P.LOG, P.LOG_ERROR, `unhandled rejection: ${text}`, '');
   });
+  installLightFetchGlobals(); // before the app is imported: it may keep a reference to Response
   try {
     const app = await loadApp(task.modulePath, { interface: task.interface, cacheDir: task.cacheDir, entry: task.entry });
     server = new WorkerServer(app.fetch, task.env, task.mount, out, new Float64Array(task.started));
