@@ -3,10 +3,10 @@
 // serving, listeners opened and closed by a reload, and code reload by watch / touchFile.
 import { expect } from 'chai';
 import { rm, utimes, writeFile } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { spawnHostd, startHost, type HostdProcess } from './helpers/host.js';
-import { basicVhost, eventually, getJson, getText, loadLoop, makeSite, type Site } from './fixtures/ops/kit.js';
+import { basicVhost, canConnect, eventually, getJson, getText, loadLoop, makeSite, type Site } from './fixtures/ops/kit.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -19,13 +19,6 @@ async function freePort(): Promise<number> {
   });
 }
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.on('connect', () => (s.destroy(), resolve(true)));
-    s.on('error', () => resolve(false));
-  });
-}
 
 describe('ops: reload (SIGHUP)', function () {
   this.timeout(60_000);

@@ -2,18 +2,10 @@
 // --graceful-timeout), answer the rest with a clean status, exit 0; /healthz says 503 at once.
 import { expect } from 'chai';
 import { rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { request } from 'undici';
 import { spawnHostd } from './helpers/host.js';
-import { getText, makeSite, statusBase, type Site } from './fixtures/ops/kit.js';
+import { canConnect, getText, makeSite, statusBase, type Site } from './fixtures/ops/kit.js';
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.on('connect', () => (s.destroy(), resolve(true)));
-    s.on('error', () => resolve(false));
-  });
-}
 
 describe('ops: graceful shutdown', function () {
   this.timeout(30_000);

@@ -1,6 +1,6 @@
 // The access log: Apache's combined format by default, or JSON lines. One line per request,
 // written when the response completes.
-import { openDestination, type Destination } from './destination.js';
+import { LogFile } from './destination.js';
 
 export type LogFormat = 'combined' | 'json';
 
@@ -40,20 +40,18 @@ function clfTime(now: number): string {
 
 const quote = (s: string) => (s ? `"${s.replace(/["\\]/g, '\\$&').replace(/[\x00-\x1f\x7f]/g, '')}"` : '"-"');
 
-export class AccessLog {
-  private readonly dest: Destination;
-
+export class AccessLog extends LogFile {
   constructor(
     target: string,
     readonly format: LogFormat = 'combined',
   ) {
-    this.dest = openDestination(target, 1);
+    super(target, 1);
   }
 
   write(r: AccessRecord): void {
     const now = Date.now();
     if (this.format === 'json') {
-      this.dest.write(
+      this.emit(
         JSON.stringify({
           time: new Date(now).toISOString(),
           vhost: r.vhost,
@@ -73,20 +71,11 @@ export class AccessLog {
       return;
     }
     // %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"
-    this.dest.write(
+    this.emit(
       `${r.remoteAddress || '-'} - - ${clfTime(now)} ${quote(`${r.method} ${r.url} HTTP/1.1`)} ${r.status} ${
         r.bytes > 0 ? r.bytes : '-'
       } ${quote(r.referer)} ${quote(r.userAgent)}\n`,
     );
   }
 
-  reopen(): void {
-    this.dest.reopen();
-  }
-  flush(): Promise<void> {
-    return this.dest.flush();
-  }
-  close(): Promise<void> {
-    return this.dest.close();
-  }
 }

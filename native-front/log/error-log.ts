@@ -1,6 +1,6 @@
 // hostd's error log: one line per event, `time level message key=value ...`, to stderr or a file.
 import type { ErrorLog } from '../mount.js';
-import { openDestination, type Destination } from './destination.js';
+import { LogFile } from './destination.js';
 
 export type Level = 'info' | 'warn' | 'error';
 
@@ -9,17 +9,16 @@ function formatValue(v: unknown): string {
   return /[\s"=]/.test(s ?? '') ? JSON.stringify(s) : String(s);
 }
 
-export class FileErrorLog implements ErrorLog {
-  private readonly dest: Destination;
+export class FileErrorLog extends LogFile implements ErrorLog {
 
   constructor(target = '-') {
-    this.dest = openDestination(target, 2);
+    super(target, 2);
   }
 
   log(level: Level, msg: string, fields?: Record<string, unknown>): void {
     let line = `${new Date().toISOString()} ${level} ${msg}`;
     if (fields) for (const k in fields) if (fields[k] !== undefined) line += ` ${k}=${formatValue(fields[k])}`;
-    this.dest.write(line + '\n');
+    this.emit(line + '\n');
   }
 
   info(msg: string, fields?: Record<string, unknown>): void {
@@ -30,14 +29,5 @@ export class FileErrorLog implements ErrorLog {
   }
   error(msg: string, fields?: Record<string, unknown>): void {
     this.log('error', msg, fields);
-  }
-  reopen(): void {
-    this.dest.reopen();
-  }
-  flush(): Promise<void> {
-    return this.dest.flush();
-  }
-  close(): Promise<void> {
-    return this.dest.close();
   }
 }
