@@ -12,6 +12,41 @@ const CLK_TCK = (() => {
   return Number.isFinite(n) && n > 0 ? n : 100;
 })();
 
+function statTicks(stat: string): { pgrp: number; ticks: number } {
+  // "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses: split after the last ')'
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { pgrp: Number(f[2]), ticks: Number(f[11]) + Number(f[12]) }; // utime, stime (fields 14, 15)
+}
+
+export interface CpuSample {
+  /** CPU seconds of every process in the group (all their threads) */
+  total: number;
+  /** CPU seconds of the group leader's main thread alone (hostd: the front thread) */
+  main: number;
+}
+
+/** CPU seconds used so far by one process (all its threads), or undefined (gone, or not Linux). */
+export function processCpuSeconds(pid: number): number | undefined {
+  try {
+    return statTicks(readFileSync(`/proc/${pid}/stat`, 'utf8')).ticks / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds used so far by the processes in process group `pgid`, or undefined off Linux. */
+export function groupCpu(pgid: number): CpuSample | undefined {
+  const total = groupCpuSeconds(pgid);
+  if (total === undefined) return undefined;
+  let main = 0;
+  try {
+    main = statTicks(readFileSync(`/proc/${pgid}/task/${pgid}/stat`, 'utf8')).ticks / CLK_TCK;
+  } catch {
+    /* leader gone */
+  }
+  return { total, main };
+}
+
 /** CPU seconds used so far by the processes in process group `pgid`, or undefined off Linux. */
 export function groupCpuSeconds(pgid: number): number | undefined {
   let dirs: string[];
@@ -29,10 +64,8 @@ export function groupCpuSeconds(pgid: number): number | undefined {
     } catch {
       continue; // gone meanwhile
     }
-    // "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses: split after the last ')'
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(f[2]) !== pgid) continue;
-    ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15 of the full line)
+    const t = statTicks(stat);
+    if (t.pgrp === pgid) ticks += t.ticks;
   }
   return ticks / CLK_TCK;
 }

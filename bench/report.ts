@@ -16,6 +16,10 @@ export interface Round {
   busyBefore?: number;
   /** server CPU time (user+system, all its processes and threads) per request, in µs */
   cpuUsPerReq?: number;
+  /** the same for the main thread alone (hostd's front thread; nginx's master: ~0) */
+  mainCpuUsPerReq?: number;
+  /** wrk's CPU use during the round, in cores (≈1: client-bound) */
+  clientCpu?: number;
 }
 
 export interface ServerResult {
@@ -25,6 +29,10 @@ export interface ServerResult {
   medianP99?: number;
   /** median server CPU µs per request (noise-resistant: see bench/cpu.ts) */
   medianCpuUs?: number;
+  /** median main-thread CPU µs per request */
+  medianMainCpuUs?: number;
+  /** median of wrk's CPU use (cores) over the rounds */
+  medianClientCpu?: number;
   errors: number;
   /** why this server has no figures for the scenario (failed verification, wrk error) */
   failed?: string;
@@ -68,7 +76,7 @@ export function median(xs: number[]): number {
 }
 
 export function toRound(round: number, r: WrkResult): Round {
-  return { round, rps: r.rps, p50: r.p50, p90: r.p90, p99: r.p99, requests: r.requests, errors: r.errors, non2xx: r.non2xx };
+  return { round, rps: r.rps, p50: r.p50, p90: r.p90, p99: r.p99, requests: r.requests, errors: r.errors, non2xx: r.non2xx, clientCpu: r.clientCpu };
 }
 
 export function summarise(s: Scenario, servers: ServerResult[]): ScenarioResult {
@@ -78,6 +86,10 @@ export function summarise(s: Scenario, servers: ServerResult[]): ScenarioResult 
     sr.medianP99 = median(sr.rounds.map((r) => r.p99));
     const cpu = sr.rounds.map((r) => r.cpuUsPerReq).filter((c): c is number => c !== undefined);
     if (cpu.length) sr.medianCpuUs = median(cpu);
+    const mainCpu = sr.rounds.map((r) => r.mainCpuUsPerReq).filter((c): c is number => c !== undefined);
+    if (mainCpu.length) sr.medianMainCpuUs = median(mainCpu);
+    const client = sr.rounds.map((r) => r.clientCpu).filter((c): c is number => c !== undefined);
+    if (client.length) sr.medianClientCpu = median(client);
     sr.errors = sr.rounds.reduce((a, r) => a + r.errors, 0);
   }
   const hostd = servers.find((x) => x.server === 'hostd');
@@ -126,6 +138,8 @@ export function check(results: ScenarioResult[], targets: Target[]): Check[] {
   return out;
 }
 
+/** wrk at or above this share of a core: the client, not the server, sets the pace */
+export const CLIENT_BOUND = 0.9;
 const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
 const fmtMs = (ms: number) => (ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`);
 const pad = (s: string, n: number) => s + ' '.repeat(Math.max(0, n - [...s].length));
@@ -133,24 +147,27 @@ const lpad = (s: string, n: number) => ' '.repeat(Math.max(0, n - [...s].length)
 
 export function table(results: ScenarioResult[]): string {
   const lines: string[] = [];
-  const head = `${pad('scenario', 18)}${pad('server', 15)}${lpad('req/s', 11)}${lpad('p99', 11)}${lpad('CPU/req', 11)}   ${pad('hostd/this', 17)}rounds req/s`;
+  const head = `${pad('scenario', 18)}${pad('server', 15)}${lpad('req/s', 11)}${lpad('p99', 11)}${lpad('CPU/req', 11)}${lpad('(main)', 9)}   ${pad('hostd/this', 17)}rounds req/s`;
   lines.push(head, '-'.repeat(head.length + 16));
   for (const sc of results) {
     sc.servers.forEach((s, i) => {
       const name = i === 0 ? sc.label : '';
       if (s.medianRps === undefined) {
-        lines.push(`${pad(name, 18)}${pad(s.server, 15)}${lpad('—', 11)}${lpad('—', 11)}${lpad('—', 11)}   ${s.failed ?? 'not measured'}`);
+        lines.push(`${pad(name, 18)}${pad(s.server, 15)}${lpad('—', 11)}${lpad('—', 11)}${lpad('—', 11)}${lpad('', 9)}   ${s.failed ?? 'not measured'}`);
         return;
       }
       const ratio = sc.ratios.find((r) => r.against === s.server);
       const ratioText = s.server === 'hostd' ? '' : ratio ? `${ratio.ratio.toFixed(2)}× (${ratio.perRoundMedian.toFixed(2)}×)` : '';
       const rounds = s.rounds.map((r) => fmtInt(r.rps)).join(' ');
-      const errs = s.errors > 0 ? `  (${s.errors} errors)` : '';
-      lines.push(`${pad(name, 18)}${pad(s.server, 15)}${lpad(fmtInt(s.medianRps), 11)}${lpad(fmtMs(s.medianP99!), 11)}${lpad(s.medianCpuUs === undefined ? '—' : `${s.medianCpuUs.toFixed(1)} µs`, 11)}   ${pad(ratioText, 17)}${rounds}${errs}`);
+      const errs = (s.errors > 0 ? `  (${s.errors} errors)` : '') + (s.failed ? `  ${s.failed}` : '');
+      lines.push(`${pad(name, 18)}${pad(s.server, 15)}${lpad(fmtInt(s.medianRps) + ((s.medianClientCpu ?? 0) >= CLIENT_BOUND ? '*' : ' '), 11)}${lpad(fmtMs(s.medianP99!), 11)}${lpad(s.medianCpuUs === undefined ? '—' : `${s.medianCpuUs.toFixed(1)} µs`, 11)}${lpad(s.medianMainCpuUs === undefined || s.server === 'nginx' ? '' : `(${s.medianMainCpuUs.toFixed(1)})`, 9)}   ${pad(ratioText, 17)}${rounds}${errs}`);
     });
     lines.push('');
   }
-  lines.push('req/s, p99, CPU/req: medians over the rounds; CPU/req = the server\'s user+system CPU time per request');
+  lines.push('req/s, p99, CPU/req: medians over the rounds; CPU/req = the server\'s user+system CPU time per request, all');
+  lines.push('  threads and processes; (main) = its main thread alone: for hostd the front thread, the rest being');
+  lines.push('  pool workers, V8 GC helpers and libuv\'s file-reading threads');
+  lines.push(`* wrk itself was ≥ ${CLIENT_BOUND * 100}% busy on its core (median): client-bound, the server may be faster than shown`);
   lines.push('hostd/this: hostd req/s over this server\'s, ratio of the medians (in brackets: median of the per-round ratios)');
   return lines.join('\n');
 }

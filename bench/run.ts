@@ -22,7 +22,7 @@ import { makeFixtures } from './fixtures.js';
 import { verify } from './verify.js';
 import { runWrk, wrkVersion } from './wrk.js';
 import { waitForQuiet } from './quiet.js';
-import { groupCpuSeconds } from './cpu.js';
+import { groupCpu } from './cpu.js';
 import { profileFiles, topSelf } from './profile.js';
 import { rmSync } from 'node:fs';
 
@@ -178,12 +178,17 @@ for (const sc of all) {
           process.stdout.write(`[${Math.round(busyBefore * 100)}% busy] `);
         }
         const pgid = pgidOf(n);
-        const cpu0 = pgid ? groupCpuSeconds(pgid) : undefined;
+        const cpu0 = pgid ? groupCpu(pgid) : undefined;
         const r = await runWrk(wrkOptions(n, sc));
-        const cpu1 = pgid ? groupCpuSeconds(pgid) : undefined;
-        const cpuUsPerReq = cpu0 !== undefined && cpu1 !== undefined && r.requests > 0 ? ((cpu1 - cpu0) * 1e6) / r.requests : undefined;
-        sr.rounds.push({ ...toRound(round, r), busyBefore, cpuUsPerReq });
+        const cpu1 = pgid ? groupCpu(pgid) : undefined;
+        const per = (a?: number, b?: number) => (a !== undefined && b !== undefined && b >= a && r.requests > 0 ? ((b - a) * 1e6) / r.requests : undefined);
+        sr.rounds.push({ ...toRound(round, r), busyBefore, cpuUsPerReq: per(cpu0?.total, cpu1?.total), mainCpuUsPerReq: per(cpu0?.main, cpu1?.main) });
         process.stdout.write(`${n} ${Math.round(r.rps)}/s${r.errors ? ` (${r.errors} err)` : ''}  `);
+        const proc = servers.find((s) => s.name === (n === 'raw-uws-fetch' ? 'raw-uws' : n));
+        if (proc && (proc.proc.exitCode !== null || proc.proc.signalCode !== null)) {
+          sr.failed = `failed: ${proc.name} exited during the round (${proc.proc.signalCode ?? `code ${proc.proc.exitCode}`})`;
+          console.error(`\nbench: ${proc.name} exited; its last output:\n${proc.output().trim().split('\n').slice(-20).join('\n')}`);
+        }
       } catch (err) {
         sr.failed = `failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
       }

@@ -2,6 +2,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { track } from './procs.js';
+import { processCpuSeconds } from './cpu.js';
 
 export interface WrkOptions {
   url: string;
@@ -25,6 +26,11 @@ export interface WrkResult {
   non2xx: number;
   socketErrors: { connect: number; read: number; write: number; timeout: number };
   transferPerSec: string;
+  /**
+   * wrk's own CPU use over the run, in cores (sampled from /proc every 200 ms). Near 1 with -t1,
+   * the client is the bottleneck and the servers' figures say "at least this fast".
+   */
+  clientCpu?: number;
   raw: string;
 }
 
@@ -84,13 +90,32 @@ export function runWrk(o: WrkOptions): Promise<WrkResult> {
   return new Promise((resolve, reject) => {
     const proc = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     track(proc);
+    // Sample wrk's CPU time while it runs (it cannot be read once the process is gone).
+    let first: { t: number; cpu: number } | undefined;
+    let last: { t: number; cpu: number } | undefined;
+    const sample = () => {
+      const cpu = proc.pid === undefined ? undefined : processCpuSeconds(proc.pid);
+      if (cpu === undefined) return;
+      const point = { t: performance.now(), cpu };
+      first ??= point;
+      last = point;
+    };
+    sample();
+    const sampler = setInterval(sample, 200);
     let out = '';
     proc.stdout.on('data', (c: Buffer) => { out += c.toString(); });
     proc.stderr.on('data', (c: Buffer) => { out += c.toString(); });
     proc.on('error', reject);
     proc.on('exit', (code) => {
+      clearInterval(sampler);
       if (code !== 0) return reject(new Error(`wrk ${args.join(' ')} exited with ${code}:\n${out}`));
-      try { resolve(parseWrk(out)); } catch (err) { reject(err); }
+      try {
+        const r = parseWrk(out);
+        if (first && last && last.t - first.t > 500) r.clientCpu = (last.cpu - first.cpu) / ((last.t - first.t) / 1000);
+        resolve(r);
+      } catch (err) {
+        reject(err);
+      }
     });
   });
 }

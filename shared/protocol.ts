@@ -26,6 +26,8 @@ export const RES_CREDIT = 5;
 export const PING = 6;
 /** (no fields) finish what is in flight, await waitUntil promises, then answer DRAINED */
 export const RETIRE = 7;
+/** buffer (ArrayBuffer, transferred): a RES_FULL body buffer the front is done with, for reuse */
+export const BUF_RETURN = 8;
 
 // ---- worker -> front ----
 /** id, status, headers (flat; Set-Cookie may repeat) */
@@ -34,7 +36,7 @@ export const RES_HEAD = 10;
 export const RES_BODY = 11;
 /** id */
 export const RES_END = 12;
-/** id, status, headers, body (Uint8Array | null): head, whole body and end in one message */
+/** id, status, headers, body (string | Uint8Array | null): head, whole body and end in one message */
 export const RES_FULL = 13;
 /** id, status, detail: the request failed in the worker (status applies if no head was sent) */
 export const RES_ERROR = 14;
@@ -66,6 +68,7 @@ export const FIELDS: readonly number[] = (() => {
   f[RES_CREDIT] = 2;
   f[PING] = 1;
   f[RETIRE] = 0;
+  f[BUF_RETURN] = 1;
   f[RES_HEAD] = 3;
   f[RES_BODY] = 2;
   f[RES_END] = 1;
@@ -78,6 +81,12 @@ export const FIELDS: readonly number[] = (() => {
   f[DRAINED] = 0;
   return f;
 })();
+
+/**
+ * Response bodies of at least this many bytes travel in a buffer the worker owns and transfers
+ * (smaller ones are structured-cloned); RES_FULL bodies that size come back in BUF_RETURN.
+ */
+export const TRANSFER_MIN = 4096;
 
 /** Bytes of response body a worker may have outstanding (sent, not yet credited) per request. */
 export const RESPONSE_WINDOW = 1 << 20;

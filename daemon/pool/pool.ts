@@ -408,7 +408,14 @@ export class DaemonPool {
           if (ex !== undefined) {
             inflight.delete(id);
             ex.slot = null;
-            ex.resFull(batch[i + 2] as number, batch[i + 3] as string[], batch[i + 4] as Uint8Array | null);
+            ex.resFull(batch[i + 2] as number, batch[i + 3] as string[], batch[i + 4] as string | Uint8Array | null);
+          }
+          // uWS has copied or sent the bytes by now: the buffer goes back to the worker for reuse.
+          const body = batch[i + 4];
+          if (body instanceof Uint8Array && body.byteLength >= P.TRANSFER_MIN) {
+            const ab = body.buffer as ArrayBuffer;
+            slot.out.push2(P.BUF_RETURN, ab);
+            slot.out.transferOwned(ab);
           }
           break;
         }

@@ -38,7 +38,7 @@ export interface Exchange {
   resHead(status: number, headers: string[]): void;
   resBody(chunk: Uint8Array): void;
   resEnd(): void;
-  resFull(status: number, headers: string[], body: Uint8Array | null): void;
+  resFull(status: number, headers: string[], body: string | Uint8Array | null): void;
   /** The worker reported a failure (app exception, bad request). Detail goes to the log only. */
   resError(status: number, detail: string): void;
   uploadCredit(bytes: number): void;

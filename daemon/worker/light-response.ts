@@ -16,6 +16,9 @@
 // The serve loop reads a still-light response through lightParts(): no stream, no reader, no
 // promise turns.
 
+import { TRANSFER_MIN } from '../../shared/protocol.js';
+import { copyOwned } from './buffer-pool.js';
+
 export const GlobalResponse: typeof Response = globalThis.Response;
 
 /** What undici adds for a string body (Content-Type when the app set none). */
@@ -36,14 +39,16 @@ export interface LightParts {
 
 type PlainHeaders = Record<string, string>;
 
-/** Copies bytes the way undici does (a snapshot: the app may reuse its buffer afterwards). */
+/**
+ * Copies bytes the way undici does (a snapshot: the app may reuse its buffer afterwards); large
+ * bodies go into the worker's transfer buffers (buffer-pool.ts), which the serve loop hands over.
+ */
 function ownBytes(body: unknown): Uint8Array | null {
-  if (body instanceof ArrayBuffer) return new Uint8Array(body.slice(0));
-  if (ArrayBuffer.isView(body)) {
-    const src = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-    return src.slice();
-  }
-  return null;
+  let src: Uint8Array;
+  if (body instanceof ArrayBuffer) src = new Uint8Array(body);
+  else if (ArrayBuffer.isView(body)) src = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  else return null;
+  return src.byteLength >= TRANSFER_MIN ? copyOwned(src) : src.slice();
 }
 
 /** A plain {name: value} object whose entries undici would take unchanged (modulo case). */

@@ -1,14 +1,16 @@
-// The worker side of the wire protocol: turns REQ_* messages into real `Request`s, calls the app,
-// and streams each `Response` back, coalescing everything produced in one tick into one batch.
+// The worker side of the wire protocol: turns REQ_* messages into `Request`s (light ones where
+// undici would take the parts unchanged), calls the app, and sends each `Response` back (whole,
+// or streamed with credits), coalescing everything produced in one tick into one batch.
 import type { AppContext, FetchHandler } from '../app/types.js';
 import * as P from '../../shared/protocol.js';
 import { BodyFeeder } from './body-feeder.js';
+import { allocOwned, copyOwned, recycle } from './buffer-pool.js';
 import { canBeLight, HostdRequest, LazySignal, LightRequest } from './light-request.js';
 import { flatHeaders, GlobalResponse, isLightResponse, lightParts, markBodyTaken, realResponse } from './light-response.js';
 
 const noop = () => {};
 /** Chunks below this are structured-cloned; above it we copy once into a buffer we own and transfer it. */
-const TRANSFER_MIN = 4096;
+const TRANSFER_MIN = P.TRANSFER_MIN;
 
 /** One request in this worker. */
 class WorkerRequest {
@@ -166,6 +168,9 @@ export class WorkerServer {
         case P.PING:
           this.out.push2(P.PONG, batch[i + 1]);
           break;
+        case P.BUF_RETURN:
+          recycle(batch[i + 1] as ArrayBuffer);
+          break;
         case P.RETIRE:
           this.retiring = true;
           this.maybeDrained();
@@ -223,6 +228,15 @@ export class WorkerServer {
   }
 
   private respond(r: WorkerRequest, res: Response): void {
+    try {
+      this.respondWith(r, res);
+    } catch (err) {
+      // e.g. a Response whose body was already read: the request must not hang
+      this.fail(r, 500, errorText(err));
+    }
+  }
+
+  private respondWith(r: WorkerRequest, res: Response): void {
     if (r.finished) {
       if (res instanceof GlobalResponse && !isLightResponse(res) && res.body) res.body.cancel().catch(noop);
       return;
@@ -240,12 +254,7 @@ export class WorkerServer {
         this.whole(r, parts.body, res);
         return;
       }
-      try {
-        res = realResponse(res);
-      } catch (err) {
-        this.fail(r, 500, errorText(err));
-        return;
-      }
+      res = realResponse(res); // throws for a body already handed over: respond() answers 500
     }
     r.responded = true;
     r.status = res.status;
@@ -267,7 +276,7 @@ export class WorkerServer {
       this.markDirty(r);
       return;
     }
-    r.reader = body.getReader();
+    r.reader = body.getReader(); // throws for a body already read: respond() answers 500
     this.markDirty(r); // the head goes out this tick even if the first chunk takes a while (SSE)
     void this.pump(r);
   }
@@ -281,8 +290,8 @@ export class WorkerServer {
         // HEAD gets the length the GET would have had, unless the app said otherwise.
         if (!hasHeader(r.headers!, 'content-length')) r.headers!.push('content-length', String(n));
       } else if (n > 0) {
-        if (typeof body !== 'string' && n >= TRANSFER_MIN && light !== null && body.byteOffset === 0 && n === body.buffer.byteLength) {
-          markBodyTaken(light); // ours alone (the light response copied it): hand the buffer over
+        if (typeof body !== 'string' && n >= TRANSFER_MIN && light !== null) {
+          markBodyTaken(light); // ours alone (the light response copied it into the buffer pool): hand it over
           r.transferWhole = true;
         }
         r.whole = body;
@@ -339,8 +348,8 @@ export class WorkerServer {
         // Structured clone copies a view's whole ArrayBuffer: slice partial views first.
         return whole.byteOffset === 0 && whole.byteLength === whole.buffer.byteLength ? whole : whole.slice();
       }
-      const owned = whole.slice();
-      this.out.transferOwned(owned.buffer);
+      const owned = copyOwned(whole);
+      this.out.transferOwned(owned.buffer as ArrayBuffer);
       return owned;
     }
     const parts = r.pending;
@@ -352,13 +361,13 @@ export class WorkerServer {
       const c = parts[0];
       return c.byteOffset === 0 && c.byteLength === c.buffer.byteLength ? c : c.slice();
     }
-    const owned = new Uint8Array(total);
+    const owned = total >= TRANSFER_MIN ? allocOwned(total) : new Uint8Array(total);
     let off = 0;
     for (const p of parts) {
       owned.set(p, off);
       off += p.byteLength;
     }
-    if (total >= TRANSFER_MIN) this.out.transferOwned(owned.buffer);
+    if (total >= TRANSFER_MIN) this.out.transferOwned(owned.buffer as ArrayBuffer);
     return owned;
   }
 

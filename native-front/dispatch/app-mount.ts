@@ -7,6 +7,7 @@ import { checkApp as checkInWorker } from '../../daemon/pool/check.js';
 import type { ResolvedApp, ResolvedVhost } from '../../shared/config/types.js';
 import type { ErrorLog, MountHandler, RequestContext } from '../mount.js';
 import { sendStatus } from '../respond.js';
+import { headersTooLarge, MAX_HEADER_BYTES } from '../ops/limits.js';
 import { FrontExchange, type MountShared } from './front-exchange.js';
 
 export type { PoolStats } from '../../daemon/pool/types.js';
@@ -24,6 +25,16 @@ export interface AppMountDeps {
   vhost: ResolvedVhost;
   /** Where compiled TypeScript/JSX goes (loadApp's cacheDir). */
   cacheDir?: string;
+}
+
+/**
+ * uWS v20.30's getCaseSensitiveMethod() reports the method lowercased, like getMethod(): the
+ * client's spelling is lost. Methods are uppercase by convention (every standard one is, and
+ * frameworks route on "GET", "PATCH", ...), so the app gets the uppercase form.
+ */
+const METHODS: Record<string, string> = { get: 'GET', head: 'HEAD', post: 'POST', put: 'PUT', delete: 'DELETE', patch: 'PATCH', options: 'OPTIONS' };
+function appMethod(m: string): string {
+  return METHODS[m] ?? m.toUpperCase();
 }
 
 // req.forEach without a closure per request: the callback appends to whichever array is current.
@@ -61,7 +72,7 @@ class UwsAppMount implements AppMount, MountShared {
       ctx.done(503, sendStatus(res, 503, { headers: { 'Retry-After': '5' }, head: ctx.method === 'head' }));
       return;
     }
-    const method = req.getCaseSensitiveMethod();
+    const method = appMethod(req.getCaseSensitiveMethod());
     const cl = req.getHeader('content-length');
     const te = req.getHeader('transfer-encoding');
     let hasBody = false;
@@ -85,6 +96,11 @@ class UwsAppMount implements AppMount, MountShared {
     req.forEach(collect);
     const headers = collecting;
     collecting = [];
+    if (headersTooLarge(headers)) {
+      this.log.warn('request header fields too large', { vhost: this.vhostName, mount: this.mountLabel, requestId: ctx.requestId, limit: MAX_HEADER_BYTES });
+      ctx.done(431, sendStatus(res, 431, { close: true, head: method === 'HEAD' }));
+      return;
+    }
 
     const host = ctx.host !== '' ? ctx.host : this.fallbackHost;
     const url = (ctx.secure ? 'https://' : 'http://') + host + ctx.url + (ctx.query !== '' ? '?' + ctx.query : '');

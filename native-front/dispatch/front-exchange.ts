@@ -20,6 +20,31 @@ export interface MountShared {
 
 const RETRY_AFTER = { 'Retry-After': '1' };
 
+/** The response resFull is writing (one at a time: cork runs its callback synchronously). */
+const full = {
+  ex: null as FrontExchange | null,
+  status: 0,
+  headers: null as string[] | null,
+  body: null as string | Uint8Array | null,
+  bytes: 0,
+};
+const writeFullCorked = (): void => {
+  full.bytes = full.ex!.writeFull(full.status, full.headers!, full.body);
+};
+
+/**
+ * Ends a response that has no body on the wire (HEAD, 204, 304). uWS v20.30: endWithoutBody(n)
+ * with a length leaves the connection unusable, end(body) on HEAD sends the body anyway, and a
+ * non-number argument aborts the process; so Content-Length (the length a GET would have had)
+ * is written by hand and endWithoutBody() gets no argument. `close`: a Connection: close header
+ * the client honours (the request body was not read). Must run corked.
+ */
+function endBodyless(res: HttpResponse, status: number, contentLength: number, close: boolean): void {
+  if (contentLength >= 0 && status !== 204) res.writeHeader('Content-Length', String(contentLength));
+  if (close) res.writeHeader('Connection', 'close');
+  res.endWithoutBody();
+}
+
 export class FrontExchange implements Exchange {
   id = 0;
   slot: WorkerSlot | null = null;
@@ -148,26 +173,41 @@ export class FrontExchange implements Exchange {
     if (this.bodyComplete && this.hasBody) this.m.pool.sendEnd(this);
   }
 
-  resFull(status: number, headers: string[], body: Uint8Array | null): void {
+  resFull(status: number, headers: string[], body: string | Uint8Array | null): void {
     if (this.finished) return;
     this.finished = true;
-    const res = this.res;
-    let bytes = 0;
-    res.cork(() => {
-      this.resumeIfPaused();
-      res.writeStatus(statusLine(status));
-      const cl = this.writeHeaders(headers);
-      const close = this.hasBody && !this.bodyComplete; // unread body: do not try to reuse the connection
-      if (this.isHead || status === 204 || status === 304) {
-        if (cl >= 0) res.endWithoutBody(cl, close);
-        else res.endWithoutBody(undefined, close);
-      } else {
-        bytes = body === null ? 0 : body.byteLength;
-        res.end(body === null ? '' : body, close);
-      }
-    });
+    // Corked through a shared callback and module state: no closure per response.
+    full.ex = this;
+    full.status = status;
+    full.headers = headers;
+    full.body = body;
+    full.bytes = 0;
+    this.res.cork(writeFullCorked);
+    const bytes = full.bytes;
+    full.ex = null;
+    full.headers = null;
+    full.body = null;
     this.written = bytes;
     this.ctx.done(status, bytes);
+  }
+
+  /** resFull's writes; runs corked. */
+  writeFull(status: number, headers: string[], body: string | Uint8Array | null): number {
+    const res = this.res;
+    this.resumeIfPaused();
+    res.writeStatus(statusLine(status));
+    const cl = this.writeHeaders(headers);
+    const close = this.hasBody && !this.bodyComplete; // unread body: do not try to reuse the connection
+    if (this.isHead || status === 204 || status === 304) {
+      endBodyless(res, status, cl, close);
+      return 0;
+    }
+    if (body === null) {
+      res.end('', close);
+      return 0;
+    }
+    res.end(body, close);
+    return typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
   }
 
   resHead(status: number, headers: string[]): void {
@@ -340,15 +380,16 @@ export class FrontExchange implements Exchange {
       this.resumeIfPaused();
       res.writeStatus(statusLine(this.status));
       const cl = this.writeHeaders(this.resHeaders ?? []);
-      if (this.isHead || this.status === 204 || this.status === 304 || cl > 0) {
-        if (cl > 0 && !this.isHead) {
+      const bodyless = this.isHead || this.status === 204 || this.status === 304;
+      if (bodyless || cl > 0) {
+        if (!bodyless) {
           // Promised bytes that never came.
           this.m.log.error('app response shorter than its Content-Length', this.fields({ contentLength: cl }));
           this.cut(this.status);
           return;
         }
-        res.endWithoutBody(cl >= 0 ? cl : undefined);
-      } else res.end();
+        endBodyless(res, this.status, cl, this.hasBody && !this.bodyComplete);
+      } else res.end('', this.hasBody && !this.bodyComplete);
       this.ctx.done(this.status, 0);
       return;
     }
