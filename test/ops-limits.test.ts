@@ -62,9 +62,7 @@ describe('ops: limits', function () {
     expect(headersTooLarge(['host', 'example.com', 'accept', '*/*'])).to.equal(false);
   });
 
-  // Pending the dispatch change (native-front/dispatch/app-mount.ts): after collecting the
-  // headers, `if (headersTooLarge(headers)) { ctx.done(431, sendStatus(res, 431, { close: true })); return; }`.
-  it.skip('answers 431 to an app request whose headers exceed MAX_HEADER_BYTES', async () => {
+  it('answers 431 to an app request whose headers exceed MAX_HEADER_BYTES', async () => {
     const res = await request(h.url('/app/big'), { headers: { 'x-big': 'a'.repeat(MAX_HEADER_BYTES + 1) } });
     expect(res.statusCode).to.equal(431);
     await res.body.dump();

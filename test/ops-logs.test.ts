@@ -65,9 +65,7 @@ describe('ops: access and error logs (hostd process)', function () {
     await eventually(async () => (await lines(accessLog)).some((l) => l.includes(made.json.requestId)), 5000, 'the generated id logged');
   });
 
-  // Pending the dispatch change (native-front/dispatch/app-mount.ts): forward ctx.requestId as the
-  // X-Request-Id request header, so apps and their upstream calls see the generated id too.
-  it.skip('forwards a generated request id to the app as the X-Request-Id header', async () => {
+  it('forwards a generated request id to the app as the X-Request-Id header', async () => {
     const made = await getJson(`${origin}/app/id3`);
     expect(made.json.xRequestId).to.equal(made.json.requestId);
   });
