@@ -61,9 +61,11 @@ class Context implements RequestContext {
     this.method = req.getMethod();
     this.url = url;
     this.query = req.getQuery() ?? '';
-    this.id = acceptRequestId(req.getHeader('x-request-id'));
-    // The client address costs a string per request: fetch it only when someone will read it.
+    // The client's request id and address cost a header read and a string per request: take
+    // them only when someone will read them (the access log, or an app). A static request
+    // without an access log gets a fresh id if an error log line ever needs one.
     if (front.accessLog || route.mount.kind === 'app') {
+      this.id = acceptRequestId(req.getHeader('x-request-id'));
       const peer = unmap(textDecoder.decode(res.getRemoteAddressAsText()));
       const trust = front.trustProxy;
       if (trust && trust.trusts(peer)) {
