@@ -19,6 +19,7 @@
 // (`new Request(request, init)`), and globalThis.fetch unwraps one, since undici reads its own
 // internal slots from a Request it is given.
 import type { BodyFeeder } from './body-feeder.js';
+import { forwardToReal } from './delegate.js';
 
 export const GlobalRequest: typeof Request = globalThis.Request;
 
@@ -188,32 +189,7 @@ export class LightRequest {
   }
 
   static {
-    const own = new Set(Object.getOwnPropertyNames(LightRequest.prototype));
-    const proto = GlobalRequest.prototype as unknown as Record<string | symbol, unknown>;
-    for (const key of Reflect.ownKeys(proto)) {
-      if (key === 'constructor' || key === Symbol.toStringTag || (typeof key === 'string' && own.has(key))) continue;
-      const d = Object.getOwnPropertyDescriptor(proto, key)!;
-      if (typeof d.get === 'function') {
-        const get = d.get;
-        Object.defineProperty(LightRequest.prototype, key, {
-          configurable: true,
-          enumerable: d.enumerable,
-          get(this: LightRequest) {
-            return get.call(this.#materialize());
-          },
-        });
-      } else if (typeof d.value === 'function') {
-        const fn = d.value as (...a: unknown[]) => unknown;
-        Object.defineProperty(LightRequest.prototype, key, {
-          configurable: true,
-          enumerable: d.enumerable,
-          writable: true,
-          value: function (this: LightRequest, ...args: unknown[]) {
-            return fn.apply(this.#materialize(), args);
-          },
-        });
-      }
-    }
+    forwardToReal(LightRequest.prototype, GlobalRequest.prototype, (self) => self.#materialize());
     if (!('bytes' in GlobalRequest.prototype)) delete (LightRequest.prototype as { bytes?: unknown }).bytes;
     Object.setPrototypeOf(LightRequest.prototype, GlobalRequest.prototype);
     Object.defineProperty(LightRequest, 'name', { value: 'Request' });

@@ -18,6 +18,7 @@
 
 import { TRANSFER_MIN } from '../../shared/protocol.js';
 import { copyOwned } from './buffer-pool.js';
+import { forwardToReal } from './delegate.js';
 
 export const GlobalResponse: typeof Response = globalThis.Response;
 
@@ -246,32 +247,7 @@ export class LightResponse {
     // Everything else on Response.prototype (body, bodyUsed, statusText, type, url, redirected,
     // text(), json(), arrayBuffer(), blob(), bytes(), formData(), clone(), inspect) is the real
     // Response's, built on first use.
-    const own = new Set(Object.getOwnPropertyNames(LightResponse.prototype));
-    const proto = GlobalResponse.prototype as unknown as Record<string | symbol, unknown>;
-    for (const key of Reflect.ownKeys(proto)) {
-      if (key === 'constructor' || key === Symbol.toStringTag || (typeof key === 'string' && own.has(key))) continue;
-      const d = Object.getOwnPropertyDescriptor(proto, key)!;
-      if (typeof d.get === 'function') {
-        const get = d.get;
-        Object.defineProperty(LightResponse.prototype, key, {
-          configurable: true,
-          enumerable: d.enumerable,
-          get(this: LightResponse) {
-            return get.call(this.#materialize());
-          },
-        });
-      } else if (typeof d.value === 'function') {
-        const fn = d.value as (...a: unknown[]) => unknown;
-        Object.defineProperty(LightResponse.prototype, key, {
-          configurable: true,
-          enumerable: d.enumerable,
-          writable: true,
-          value: function (this: LightResponse, ...args: unknown[]) {
-            return fn.apply(this.#materialize(), args);
-          },
-        });
-      }
-    }
+    forwardToReal(LightResponse.prototype, GlobalResponse.prototype, (self) => self.#materialize());
     Object.setPrototypeOf(LightResponse.prototype, GlobalResponse.prototype);
     Object.setPrototypeOf(LightResponse, GlobalResponse);
     Object.defineProperty(LightResponse, 'name', { value: 'Response' });
