@@ -275,7 +275,7 @@ export class Host {
     const creating: Promise<void>[] = [];
     for (const vhost of vhosts) {
       for (const mount of vhost.mounts) {
-        const key = `${listenKey(vhost.listen)}|${vhost.serverNames.join(',')}|${mount.url}`;
+        const key = mountKey(vhost, mount);
         const fingerprint = JSON.stringify(mount);
         const live = this.mounts.get(key);
         if (live && live.fingerprint === fingerprint && !next.has(key)) {
@@ -302,7 +302,7 @@ export class Host {
     // new app that fails to load on reload fails the reload.
     const outcomes = await Promise.allSettled([
       ...creating,
-      ...toRoll.map((h) => (h as { roll?: () => Promise<void> }).roll?.()),
+      ...toRoll.map((h) => h.roll?.()),
     ]);
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) {
@@ -359,8 +359,7 @@ export class Host {
       this.front.setTable(
         l.key,
         buildTable(group, (vhost, mount) => {
-          const key = `${listenKey(vhost.listen)}|${vhost.serverNames.join(',')}|${mount.url}`;
-          return next.get(key)!.route;
+          return next.get(mountKey(vhost, mount))!.route;
         }),
       );
     }
@@ -369,7 +368,7 @@ export class Host {
         l.close();
         if (!keep.has(k)) {
           this.front.setTable(k, undefined);
-          this.errorLog.info('stopped listening', { address: `${l.secure ? 'https' : 'http'}://${l.address.host}:${l.port}` });
+          this.errorLog.info('stopped listening', { address: l.origin });
         }
       }
     }
@@ -385,7 +384,7 @@ export class Host {
     this.mounts = next;
     this.vhosts = vhosts;
     this.generation++;
-    for (const l of opened) this.errorLog.info('listening', { address: `${l.secure ? 'https' : 'http'}://${l.address.host}:${l.port}` });
+    for (const l of opened) this.errorLog.info('listening', { address: l.origin });
     // Old handlers finish their in-flight requests in the background; close() waits for them.
     for (const m of retiredMounts) {
       const done: Promise<void> = m.route.handler
@@ -399,7 +398,7 @@ export class Host {
   private watch(mount: ResolvedApp, handler: MountHandler): () => void {
     return watchApp(mount, (reason) => {
       this.errorLog.info('code changed; rolling the pool', { mount: mount.url || '/', reason });
-      (handler as { roll?: () => Promise<void> }).roll?.().catch((err) =>
+      handler.roll?.().catch((err) =>
         this.errorLog.error('rolling the pool failed; the old workers keep serving', { mount: mount.url || '/', err }),
       );
     });
@@ -460,6 +459,11 @@ export class Host {
     await this.front.accessLog?.close();
     await this.ownErrorLog?.close();
   }
+}
+
+/** Identifies a mount across configuration generations: its address, its vhost's names, its URL. */
+function mountKey(vhost: ResolvedVhost, mount: ResolvedMount): string {
+  return `${listenKey(vhost.listen)}|${vhost.serverNames.join(',')}|${mount.url}`;
 }
 
 /** Validates the configuration and prepares a host; call listen() to serve. */

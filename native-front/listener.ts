@@ -144,4 +144,9 @@ export class Listener {
   get listening(): boolean {
     return this.socket !== undefined;
   }
+
+  /** "http://host:port" as bound, for logs. */
+  get origin(): string {
+    return `${this.secure ? 'https' : 'http'}://${this.address.host}:${this.port}`;
+  }
 }

@@ -36,6 +36,8 @@ export interface MountHandler {
   handle(res: HttpResponse, req: HttpRequest, ctx: RequestContext): void;
   /** Stop taking requests, finish what is in flight (up to the deadline), free resources. */
   close(deadlineMs?: number): Promise<void>;
+  /** App mounts: start fresh workers (fresh code), then retire the old ones. */
+  roll?(): Promise<void>;
 }
 
 /** Logger interface handed to mounts; lines go to hostd's error log. */
