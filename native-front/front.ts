@@ -42,8 +42,9 @@ class Context implements RequestContext {
   readonly query: string;
   readonly secure: boolean;
   readonly start = performance.now();
-  readonly remoteAddress: string = '';
   private id: string | undefined;
+  /** The client address once read (see remoteAddress). */
+  private address: string | undefined;
   private referer = '';
   private userAgent = '';
   private finished = false;
@@ -52,7 +53,7 @@ class Context implements RequestContext {
     private readonly front: Front,
     readonly vhostRoute: VhostRoute,
     readonly route: MountRoute,
-    res: HttpResponse,
+    private readonly res: HttpResponse,
     req: HttpRequest,
     readonly host: string,
     url: string,
@@ -61,24 +62,42 @@ class Context implements RequestContext {
     this.method = req.getMethod();
     this.url = url;
     this.query = req.getQuery() ?? '';
-    // The client's request id and address cost a header read and a string per request: take
-    // them only when someone will read them (the access log, or an app). A static request
-    // without an access log gets a fresh id if an error log line ever needs one.
-    if (front.accessLog || route.mount.kind === 'app') {
-      this.id = acceptRequestId(req.getHeader('x-request-id'));
-      const peer = unmap(textDecoder.decode(res.getRemoteAddressAsText()));
-      const trust = front.trustProxy;
+    const isApp = route.mount.kind === 'app';
+    // Header reads cost a call each: take what a later reader needs (the access log, an app)
+    // now, while req is alive. A static request without an access log gets a fresh id if an
+    // error log line ever needs one.
+    if (front.accessLog || isApp) this.id = acceptRequestId(req.getHeader('x-request-id'));
+    const trust = front.trustProxy;
+    if (front.accessLog || (isApp && trust)) {
+      // The address is read eagerly only when it is certainly needed, or when X-Forwarded-*
+      // must be judged by it while their headers can still be read; otherwise on first use.
+      const peer = this.peerAddress();
       if (trust && trust.trusts(peer)) {
-        this.remoteAddress = trust.client(peer, req.getHeader('x-forwarded-for'));
+        this.address = trust.client(peer, req.getHeader('x-forwarded-for'));
         const proto = req.getHeader('x-forwarded-proto');
         if (proto) secure = proto.toLowerCase() === 'https';
-      } else this.remoteAddress = peer;
+      } else this.address = peer;
     }
     this.secure = secure;
     if (front.accessLog) {
       this.referer = req.getHeader('referer');
       this.userAgent = req.getHeader('user-agent');
     }
+  }
+
+  /** uWS v20.30 answers this with a getpeername() syscall per call: read it at most once. */
+  private peerAddress(): string {
+    return unmap(textDecoder.decode(this.res.getRemoteAddressAsText()));
+  }
+
+  get remoteAddress(): string {
+    // After the response completed (or the client left) the uWS response must not be touched.
+    return (this.address ??= this.finished ? '' : this.peerAddress());
+  }
+
+  /** The address if it has been read already, else null (reading it costs a syscall). */
+  get knownRemoteAddress(): string | null {
+    return this.address ?? null;
   }
 
   get vhost(): ResolvedVhost {
@@ -103,7 +122,7 @@ class Context implements RequestContext {
       method: this.method.toUpperCase(),
       url: this.query ? `${this.url}?${this.query}` : this.url,
       host: this.host,
-      remoteAddress: this.remoteAddress,
+      remoteAddress: this.address ?? '',
       referer: this.referer,
       userAgent: this.userAgent,
       requestId: this.requestId,

@@ -20,8 +20,10 @@ export interface RequestContext {
   /** True when the request came over TLS. */
   readonly secure: boolean;
   readonly requestId: string;
-  /** Client address after trusted-proxy resolution. */
+  /** Client address after trusted-proxy resolution; read on first use (it costs a syscall). */
   readonly remoteAddress: string;
+  /** The client address if it has been read already, else null. */
+  readonly knownRemoteAddress: string | null;
   /** performance.now() at arrival. */
   readonly start: number;
   /**

@@ -12,7 +12,10 @@
 import type { MessagePort } from 'node:worker_threads';
 
 // ---- front -> worker ----
-/** id, method, url (absolute), headers (flat [k, v, ...]), remoteAddress, requestId, hasBody */
+/**
+ * id, method, url (absolute), headers (flat [k, v, ...]), remoteAddress (null until the pool's
+ * app has asked for one, see address-query.ts), requestId, hasBody
+ */
 export const REQ_HEAD = 1;
 /** id, chunk (ArrayBuffer, transferred) */
 export const REQ_BODY = 2;
@@ -53,6 +56,8 @@ export const LOG = 18;
 export const READY = 19;
 /** (no fields) retirement complete; the front terminates the thread */
 export const DRAINED = 20;
+/** id, seq: the app asked for the client address of a request sent without it (address-query.ts) */
+export const ADDR_QUERY = 21;
 
 export const LOG_INFO = 0;
 export const LOG_WARN = 1;
@@ -79,6 +84,7 @@ export const FIELDS: readonly number[] = (() => {
   f[LOG] = 3;
   f[READY] = 3;
   f[DRAINED] = 0;
+  f[ADDR_QUERY] = 2;
   return f;
 })();
 
@@ -110,6 +116,8 @@ export interface ServeTask {
    * and can be re-dispatched safely; it is exact even when the app never yields (busy loop, OOM).
    */
   started: SharedArrayBuffer;
+  /** Where the front answers ADDR_QUERY (address-query.ts). */
+  address: SharedArrayBuffer;
 }
 
 /** `hostd check`: load the module once and report. */

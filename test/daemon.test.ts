@@ -30,6 +30,7 @@ describe('daemon pool: requests and responses', function () {
           apps: [
             { url: '/', module: KITCHEN, maxBodySize: 8 * 1024 * 1024, pool: { threads: 2, env: { GREETING: 'hej' } } },
             { url: '/pre/fix', module: KITCHEN, pool: { threads: 1 } },
+            { url: '/addr', module: KITCHEN, pool: { threads: 2 } },
           ],
         },
       ],
@@ -70,6 +71,14 @@ describe('daemon pool: requests and responses', function () {
     expect(body.xTest).to.equal('abc');
     expect(body.remoteAddress).to.match(/127\.0\.0\.1|::1/);
     expect(body.requestId).to.equal('rid-123');
+  });
+
+  it('gives the client address on first use: asked of the front at first, then sent with every request', async () => {
+    // A fresh pool, no access log: its first requests go out without the address and the
+    // workers ask the front for it (shared-memory answer); later ones carry it.
+    const first = await Promise.all(Array.from({ length: 4 }, () => request(h.url('/addr/info')).then((r) => r.body.json())));
+    const later = await Promise.all(Array.from({ length: 16 }, () => request(h.url('/addr/info')).then((r) => r.body.json())));
+    for (const body of [...first, ...later]) expect((body as { remoteAddress: string }).remoteAddress).to.match(/^(127\.0\.0\.1|::1)$/);
   });
 
   for (const len of [false, true]) {

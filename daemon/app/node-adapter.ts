@@ -48,9 +48,7 @@ export function stripMount(pathAndQuery: string, mount: string): string {
 
 /** The in-memory connection a request/response pair is attached to. */
 class BridgeSocket extends Duplex {
-  remoteAddress: string;
   remotePort = 0;
-  remoteFamily: string;
   localAddress = '127.0.0.1';
   localPort = 0;
   encrypted: boolean;
@@ -59,11 +57,19 @@ class BridgeSocket extends Duplex {
   onChunk: (chunk: string | Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void) => void =
     (_c, _e, cb) => cb();
 
-  constructor(remoteAddress: string, encrypted: boolean) {
+  constructor(
+    private readonly ctx: AppContext,
+    encrypted: boolean,
+  ) {
     super({ decodeStrings: false, allowHalfOpen: true });
-    this.remoteAddress = remoteAddress;
-    this.remoteFamily = remoteAddress.includes(':') ? 'IPv6' : 'IPv4';
     this.encrypted = encrypted;
+  }
+  // Read from ctx on use: the address may have to be asked of the front (address-query.ts).
+  get remoteAddress(): string {
+    return this.ctx.remoteAddress;
+  }
+  get remoteFamily(): string {
+    return this.ctx.remoteAddress.includes(':') ? 'IPv6' : 'IPv4';
   }
   override _read(): void {
     // The request body goes to the IncomingMessage directly; nothing is read from here.
@@ -127,7 +133,7 @@ export function nodeListenerToFetch(listener: NodeListener): FetchHandler {
 
 export function runNodeListener(listener: NodeListener, request: Request, ctx: AppContext): Promise<Response> {
   const url = new URL(request.url);
-  const socket = new BridgeSocket(ctx.remoteAddress, url.protocol === 'https:');
+  const socket = new BridgeSocket(ctx, url.protocol === 'https:');
   const req = new IncomingMessage(socket as never);
   const fullPath = url.pathname + url.search;
 

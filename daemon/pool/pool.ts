@@ -16,6 +16,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { ResolvedApp } from '../../shared/config/types.js';
 import { HostdError } from '../../shared/errors.js';
+import { answerAddress } from '../../shared/address-query.js';
 import * as P from '../../shared/protocol.js';
 import { compileApp, needsCompile } from '../app/compile.js';
 import { WorkerSlot } from './slot.js';
@@ -89,6 +90,8 @@ export class DaemonPool {
   /** TypeScript/JSX compiled once here for every worker (see compile()). */
   private entry: string | undefined;
   private readonly mountLabel: string;
+  /** Set once the app has asked for a client address: from then on every request carries one. */
+  private wantsAddress = false;
 
   constructor(
     readonly cfg: ResolvedApp,
@@ -165,6 +168,7 @@ export class DaemonPool {
       cacheDir: this.opts.cacheDir,
       entry: this.entry,
       started: slot.startedBuf,
+      address: slot.addressBuf,
     };
     this.piscina.run(task, { transferList: [port2] as never }).then(
       () => this.slotDied(slot, new Error('the worker serve task returned')),
@@ -295,7 +299,8 @@ export class DaemonPool {
     slot.inflight.set(id, ex);
     slot.served++;
     this.requests++;
-    slot.out.push8(P.REQ_HEAD, id, ex.method, ex.url, ex.headers, ex.remoteAddress, ex.requestId, ex.hasBody);
+    const address = this.wantsAddress ? ex.remoteAddress : ex.knownRemoteAddress;
+    slot.out.push8(P.REQ_HEAD, id, ex.method, ex.url, ex.headers, address, ex.requestId, ex.hasBody);
     if (slot.limit > 0 && slot.served >= slot.limit) this.retire(slot, 'maxRequests');
     ex.dispatched();
   }
@@ -452,6 +457,12 @@ export class DaemonPool {
         case P.REQ_CREDIT: {
           const ex = inflight.get(batch[i + 1] as number);
           if (ex !== undefined) ex.uploadCredit(batch[i + 2] as number);
+          break;
+        }
+        case P.ADDR_QUERY: {
+          this.wantsAddress = true;
+          const ex = inflight.get(batch[i + 1] as number);
+          answerAddress(slot.addressBuf, batch[i + 2] as number, ex !== undefined ? ex.remoteAddress : '');
           break;
         }
         case P.PONG:

@@ -1,6 +1,7 @@
 // One worker thread as the pool sees it: its port and outbox, the requests it has in flight, and
 // where it is in its life.
 import type { MessagePort } from 'node:worker_threads';
+import { ADDRESS_BUFFER_BYTES } from '../../shared/address-query.js';
 import { Outbox } from '../../shared/protocol.js';
 import type { Exchange, RestartReason } from './types.js';
 
@@ -14,6 +15,8 @@ export class WorkerSlot {
   /** Shared with the worker: the id of the last request it handed to the app. */
   readonly startedBuf = new SharedArrayBuffer(8);
   private readonly started = new Float64Array(this.startedBuf);
+  /** Shared with the worker: where the front answers its client-address questions. */
+  readonly addressBuf = new SharedArrayBuffer(ADDRESS_BUFFER_BYTES);
   served = 0;
   /** Requests after which this worker is recycled (maxRequests + jitter); 0 = never. */
   readonly limit: number;

@@ -29,7 +29,10 @@ export interface Exchange {
   readonly method: string;
   readonly url: string;
   readonly headers: string[];
+  /** The client address; reading it may cost the front a syscall (see address-query.ts). */
   readonly remoteAddress: string;
+  /** The client address if the front already has it, else null. */
+  readonly knownRemoteAddress: string | null;
   readonly requestId: string;
   readonly hasBody: boolean;
 

@@ -4,6 +4,7 @@
 // kill it). One task per thread means a recycled or rolled worker is always a fresh isolate.
 import { threadId } from 'node:worker_threads';
 import { loadApp } from '../app/load.js';
+import { AddressQuery } from '../../shared/address-query.js';
 import * as P from '../../shared/protocol.js';
 import { installLightFetchGlobals } from './globals.js';
 import { forwardConsole } from './log-forward.js';
@@ -26,7 +27,8 @@ async function serve(task: P.ServeTask): Promise<never> {
   installLightFetchGlobals(); // before the app is imported: it may keep a reference to Response
   try {
     const app = await loadApp(task.modulePath, { interface: task.interface, cacheDir: task.cacheDir, entry: task.entry });
-    server = new WorkerServer(app.fetch, task.env, task.mount, out, new Float64Array(task.started));
+    const addresses = new AddressQuery(task.address, task.port, P.ADDR_QUERY);
+    server = new WorkerServer(app.fetch, task.env, task.mount, out, new Float64Array(task.started), addresses);
     out.push4(P.READY, threadId, '', app.interface);
   } catch (err) {
     out.push4(P.READY, threadId, loadErrorText(err), '');

@@ -2,6 +2,7 @@
 // undici would take the parts unchanged), calls the app, and sends each `Response` back (whole,
 // or streamed with credits), coalescing everything produced in one tick into one batch.
 import type { AppContext, FetchHandler } from '../app/types.js';
+import type { AddressQuery } from '../../shared/address-query.js';
 import * as P from '../../shared/protocol.js';
 import { BodyFeeder } from './body-feeder.js';
 import { allocOwned, copyOwned, recycle } from './buffer-pool.js';
@@ -83,6 +84,21 @@ function byteLength(b: string | Uint8Array): number {
   return typeof b === 'string' ? Buffer.byteLength(b) : b.byteLength;
 }
 
+/** The `ctx` an app gets. The client address comes with the request, or is asked for on first use. */
+class RequestCtx implements AppContext {
+  constructor(
+    readonly waitUntil: (p: Promise<unknown>) => void,
+    readonly mount: string,
+    readonly requestId: string,
+    private address: string | null,
+    private readonly query: AddressQuery,
+    private readonly id: number,
+  ) {}
+  get remoteAddress(): string {
+    return (this.address ??= this.query.ask(this.id));
+  }
+}
+
 function errorText(err: unknown): string {
   if (err instanceof Error) return err.stack ?? `${err.name}: ${err.message}`;
   return `non-Error thrown: ${String(err)}`;
@@ -110,6 +126,7 @@ export class WorkerServer {
     private readonly out: P.Outbox,
     /** Shared watermark: the id of the last request handed to the app (see ServeTask.started). */
     private readonly started: Float64Array,
+    private readonly addresses: AddressQuery,
   ) {
     // Dirty responses are turned into messages right before the outbox posts its batch.
     out.beforeFlush = () => this.flushDirty();
@@ -136,7 +153,7 @@ export class WorkerServer {
       const tag = batch[i] as number;
       switch (tag) {
         case P.REQ_HEAD: {
-          this.start(batch[i + 1] as number, batch[i + 2] as string, batch[i + 3] as string, batch[i + 4] as string[], batch[i + 5] as string, batch[i + 6] as string, batch[i + 7] as boolean);
+          this.start(batch[i + 1] as number, batch[i + 2] as string, batch[i + 3] as string, batch[i + 4] as string[], batch[i + 5] as string | null, batch[i + 6] as string, batch[i + 7] as boolean);
           break;
         }
         case P.REQ_BODY: {
@@ -183,7 +200,7 @@ export class WorkerServer {
     }
   }
 
-  private start(id: number, method: string, url: string, flat: string[], remoteAddress: string, requestId: string, hasBody: boolean): void {
+  private start(id: number, method: string, url: string, flat: string[], remoteAddress: string | null, requestId: string, hasBody: boolean): void {
     this.started[0] = id; // before any app code runs: the front must never replay this one
     const r = new WorkerRequest(id, method === 'HEAD', requestId);
     this.reqs.set(id, r);
@@ -211,7 +228,7 @@ export class WorkerServer {
         return;
       }
     }
-    const ctx: AppContext = { waitUntil: this.waitUntil, remoteAddress, mount: this.mount, requestId };
+    const ctx = new RequestCtx(this.waitUntil, this.mount, requestId, remoteAddress, this.addresses, id);
     let result: Response | Promise<Response>;
     try {
       result = this.fetch(request, this.env, ctx);

@@ -94,6 +94,9 @@ export class FrontExchange implements Exchange {
   get remoteAddress(): string {
     return this.ctx.remoteAddress;
   }
+  get knownRemoteAddress(): string | null {
+    return this.ctx.knownRemoteAddress;
+  }
   get requestId(): string {
     return this.ctx.requestId;
   }
