@@ -28,9 +28,9 @@ export interface AppMountDeps {
 }
 
 /**
- * uWS v20.30's getCaseSensitiveMethod() reports the method lowercased, like getMethod(): the
- * client's spelling is lost. Methods are uppercase by convention (every standard one is, and
- * frameworks route on "GET", "PATCH", ...), so the app gets the uppercase form.
+ * The method as the app sees it. uWS v20.30 reports it lowercased (getCaseSensitiveMethod() too),
+ * so the client's spelling is lost. Methods are uppercase by convention (every standard one is,
+ * and frameworks route on "GET", "PATCH", ...), so the app gets the uppercase form.
  */
 const METHODS: Record<string, string> = { get: 'GET', head: 'HEAD', post: 'POST', put: 'PUT', delete: 'DELETE', patch: 'PATCH', options: 'OPTIONS' };
 function appMethod(m: string): string {
@@ -72,7 +72,7 @@ class UwsAppMount implements AppMount, MountShared {
       ctx.done(503, sendStatus(res, 503, { headers: { 'Retry-After': '5' }, head: ctx.method === 'head' }));
       return;
     }
-    const method = appMethod(req.getCaseSensitiveMethod());
+    const method = appMethod(ctx.method);
     const cl = req.getHeader('content-length');
     const te = req.getHeader('transfer-encoding');
     let hasBody = false;
