@@ -212,7 +212,7 @@ export class DaemonPool {
     if (wasStarting) slot.resolveReady(`the worker exited while loading the app: ${errText(err ?? 'terminated')}`);
 
     // Requests the app had started cannot be replayed: clean 502. The rest go back to the queue.
-    const orphans = [...slot.inflight.values()];
+    const orphans = slot.inflight.values();
     slot.inflight.clear();
     const requeue: Exchange[] = [];
     for (const ex of orphans) {
@@ -669,7 +669,7 @@ export class DaemonPool {
     }
     this.failQueue(503, 'the daemon pool is shutting down');
     for (const s of [...this.slots]) {
-      for (const ex of [...s.inflight.values()]) {
+      for (const ex of s.inflight.values()) {
         if (!ex.finished) ex.fail(503, 'the daemon pool shut down before the response completed');
       }
       s.inflight.clear();

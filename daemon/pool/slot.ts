@@ -2,6 +2,7 @@
 // where it is in its life.
 import type { MessagePort } from 'node:worker_threads';
 import { ADDRESS_BUFFER_BYTES } from '../../shared/address-query.js';
+import { IdTable } from '../../shared/id-table.js';
 import { Outbox } from '../../shared/protocol.js';
 import type { Exchange, RestartReason } from './types.js';
 
@@ -9,7 +10,7 @@ export type SlotState = 'starting' | 'ready' | 'retiring' | 'dead';
 
 export class WorkerSlot {
   readonly out: Outbox;
-  readonly inflight = new Map<number, Exchange>();
+  readonly inflight = new IdTable<Exchange>();
   state: SlotState = 'starting';
   threadId = -1;
   /** Shared with the worker: the id of the last request it handed to the app. */

@@ -3,6 +3,7 @@
 // or streamed with credits), coalescing everything produced in one tick into one batch.
 import type { AppContext, FetchHandler } from '../app/types.js';
 import type { AddressQuery } from '../../shared/address-query.js';
+import { IdTable } from '../../shared/id-table.js';
 import * as P from '../../shared/protocol.js';
 import { BodyFeeder } from './body-feeder.js';
 import { allocOwned, copyOwned, recycle } from './buffer-pool.js';
@@ -113,7 +114,7 @@ function toBytes(v: unknown): Uint8Array {
 }
 
 export class WorkerServer {
-  private readonly reqs = new Map<number, WorkerRequest>();
+  private readonly reqs = new IdTable<WorkerRequest>();
   private dirty: WorkerRequest[] = [];
   private readonly waits = new Set<Promise<unknown>>();
   private retiring = false;
