@@ -13,8 +13,9 @@ import type { MessagePort } from 'node:worker_threads';
 
 // ---- front -> worker ----
 /**
- * id, method, url (absolute), headers (flat [k, v, ...]), remoteAddress (null until the pool's
- * app has asked for one, see address-query.ts), requestId, hasBody
+ * id, method, url (absolute), headers (flat [k, v, ...], as the client sent them), remoteAddress
+ * (null until the pool's app has asked for one, see address-query.ts), requestId (the worker
+ * sets it as X-Request-Id), hasBody
  */
 export const REQ_HEAD = 1;
 /** id, chunk (ArrayBuffer, transferred) */

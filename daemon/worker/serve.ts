@@ -100,6 +100,20 @@ class RequestCtx implements AppContext {
   }
 }
 
+/**
+ * The app (and whatever it calls upstream) sees the request id hostd logs as X-Request-Id: the
+ * client's when it was sane, otherwise the one the front made (it travels beside the headers).
+ */
+function withRequestId(flat: string[], requestId: string): void {
+  for (let i = 0; i < flat.length; i += 2) {
+    if (flat[i] === 'x-request-id') {
+      flat[i + 1] = requestId;
+      return;
+    }
+  }
+  flat.push('x-request-id', requestId);
+}
+
 function errorText(err: unknown): string {
   if (err instanceof Error) return err.stack ?? `${err.name}: ${err.message}`;
   return `non-Error thrown: ${String(err)}`;
@@ -203,6 +217,7 @@ export class WorkerServer {
 
   private start(id: number, method: string, url: string, flat: string[], remoteAddress: string | null, requestId: string, hasBody: boolean): void {
     this.started[0] = id; // before any app code runs: the front must never replay this one
+    withRequestId(flat, requestId);
     const r = new WorkerRequest(id, method === 'HEAD', requestId);
     this.reqs.set(id, r);
     if (hasBody) {

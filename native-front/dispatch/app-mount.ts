@@ -102,12 +102,6 @@ class UwsAppMount implements AppMount, MountShared {
       return;
     }
 
-    // The app (and whatever it calls upstream) sees the request id hostd logs: the client's when
-    // it was sane, otherwise the one hostd made.
-    const idAt = headers.indexOf('x-request-id');
-    if (idAt >= 0 && (idAt & 1) === 0) headers[idAt + 1] = ctx.requestId;
-    else headers.push('x-request-id', ctx.requestId);
-
     const host = ctx.host !== '' ? ctx.host : this.fallbackHost;
     const url = (ctx.secure ? 'https://' : 'http://') + host + ctx.url + (ctx.query !== '' ? '?' + ctx.query : '');
     const ex = new FrontExchange(this, res, ctx, method, url, headers, hasBody);
