@@ -3,6 +3,7 @@
 import { expect } from 'chai';
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { AccessLog } from '../native-front/log/access-log.js';
 import { spawnHostd, startHost, type HostdProcess } from './helpers/host.js';
 import { eventually, getJson, getText, makeSite, type Site } from './fixtures/ops/kit.js';
 
@@ -113,6 +114,31 @@ describe('ops: error log file and --trust-proxy (in process)', function () {
     } finally {
       await h.close();
     }
+  });
+
+  it('writes one access log line per request under a burst, all there when close() resolves', async () => {
+    const accessLog = join(site.root, 'burst-access.log');
+    const h = await startHost([{ serverName: ['*'], static: [{ url: '/', dir: join(site.root, 'public') }] }], { accessLog });
+    const n = 300;
+    try {
+      const statuses = await Promise.all(Array.from({ length: n }, (_, i) => fetch(h.url(`/?i=${i}`)).then(async (r) => (await r.arrayBuffer(), r.status))));
+      expect(statuses.every((st) => st === 200)).to.equal(true);
+    } finally {
+      await h.close();
+    }
+    const logged = await lines(accessLog);
+    expect(logged).to.have.length(n);
+    const seen = new Set(logged.map((l) => /GET \/\?i=(\d+) /.exec(l)?.[1]));
+    expect(seen.size).to.equal(n);
+  });
+
+  it('hands lines still waiting for the end of the turn to the file on close()', async () => {
+    const file = join(site.root, 'same-turn.log');
+    const log = new AccessLog(file);
+    const rec = { vhost: '*', mount: '', method: 'GET', host: 'h', remoteAddress: '192.0.2.1', referer: '', userAgent: '', requestId: 'r', status: 200, bytes: 1, durationMs: 0 };
+    for (let i = 0; i < 50; i++) log.write({ ...rec, url: `/same-turn/${i}` });
+    await log.close(); // same turn: the batch has not been handed over yet
+    expect(await lines(file)).to.have.length(50);
   });
 
   const vhosts = (s: Site) => [

@@ -45,7 +45,7 @@ export class AccessLog extends LogFile {
     target: string,
     readonly format: LogFormat = 'combined',
   ) {
-    super(target, 1);
+    super(target, 1, true);
   }
 
   write(r: AccessRecord): void {

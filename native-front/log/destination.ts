@@ -1,6 +1,11 @@
 // A log file: stdout/stderr or a file, written asynchronously through sonic-boom (pino's
 // writer: buffers while a write is in flight, so a busy second becomes a few large writes) and
 // reopenable on SIGUSR1 after logrotate renamed the file. The access and error logs extend it.
+//
+// A `batched` log (the access log: a line per request) hands sonic-boom one string per event-loop
+// turn instead of one per line: sonic-boom measures the UTF-8 length of the string it is
+// appending to on every write, so at tens of thousands of lines a second, line by line, that
+// alone took a twentieth of the front thread.
 import sonicBoom from 'sonic-boom';
 
 // sonic-boom is CommonJS: Node's ESM import sees only its module.exports.
@@ -10,9 +15,16 @@ export class LogFile {
   private readonly boom: InstanceType<typeof SonicBoom>;
   private readonly toFd: boolean;
   private closed = false;
+  /** Lines of this turn not yet handed to sonic-boom (batched logs). */
+  private pending = '';
+  private readonly handOverBound = () => this.handOver();
 
   /** `target` is a file path, or "-" for the standard stream `fd`. */
-  constructor(target: string, fd: 1 | 2) {
+  constructor(
+    target: string,
+    fd: 1 | 2,
+    private readonly batched = false,
+  ) {
     this.toFd = target === '-' || target === '';
     this.boom = this.toFd
       ? new SonicBoom({ fd, sync: false })
@@ -21,19 +33,36 @@ export class LogFile {
   }
 
   protected emit(line: string): void {
-    if (!this.closed) this.boom.write(line);
+    if (this.closed) return;
+    if (!this.batched) {
+      this.boom.write(line);
+      return;
+    }
+    if (this.pending === '') setImmediate(this.handOverBound);
+    this.pending += line;
+  }
+
+  private handOver(): void {
+    if (this.pending === '' || this.closed) return;
+    const text = this.pending;
+    this.pending = '';
+    this.boom.write(text);
   }
 
   reopen(): void {
-    if (!this.toFd && !this.closed) this.boom.reopen();
+    if (this.toFd || this.closed) return;
+    this.handOver(); // lines written before the signal belong in the old file
+    this.boom.reopen();
   }
 
   flush(): Promise<void> {
+    this.handOver();
     return new Promise((resolve) => (this.closed ? resolve() : this.boom.flush(() => resolve())));
   }
 
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
+    this.handOver();
     this.closed = true;
     return new Promise((resolve) => {
       if (this.toFd) return this.boom.flush(() => resolve());
