@@ -45,7 +45,7 @@ export class AccessLog extends LogFile {
     target: string,
     readonly format: LogFormat = 'combined',
   ) {
-    super(target, 1, true);
+    super(target, 1);
   }
 
   write(r: AccessRecord): void {

@@ -2,10 +2,10 @@
 // writer: buffers while a write is in flight, so a busy second becomes a few large writes) and
 // reopenable on SIGUSR1 after logrotate renamed the file. The access and error logs extend it.
 //
-// A `batched` log (the access log: a line per request) hands sonic-boom one string per event-loop
-// turn instead of one per line: sonic-boom measures the UTF-8 length of the string it is
-// appending to on every write, so at tens of thousands of lines a second, line by line, that
-// alone took a twentieth of the front thread.
+// Lines reach sonic-boom as one string per event-loop turn instead of one call per line:
+// sonic-boom measures the UTF-8 length of the string it is appending to on every write, so at
+// tens of thousands of lines a second (the access log; the error log when apps print per
+// request), line by line, that alone took a twentieth of the front thread.
 import sonicBoom from 'sonic-boom';
 
 // sonic-boom is CommonJS: Node's ESM import sees only its module.exports.
@@ -15,16 +15,12 @@ export class LogFile {
   private readonly boom: InstanceType<typeof SonicBoom>;
   private readonly toFd: boolean;
   private closed = false;
-  /** Lines of this turn not yet handed to sonic-boom (batched logs). */
+  /** Lines of this turn not yet handed to sonic-boom. */
   private pending = '';
   private readonly handOverBound = () => this.handOver();
 
   /** `target` is a file path, or "-" for the standard stream `fd`. */
-  constructor(
-    target: string,
-    fd: 1 | 2,
-    private readonly batched = false,
-  ) {
+  constructor(target: string, fd: 1 | 2) {
     this.toFd = target === '-' || target === '';
     this.boom = this.toFd
       ? new SonicBoom({ fd, sync: false })
@@ -34,10 +30,6 @@ export class LogFile {
 
   protected emit(line: string): void {
     if (this.closed) return;
-    if (!this.batched) {
-      this.boom.write(line);
-      return;
-    }
     if (this.pending === '') setImmediate(this.handOverBound);
     this.pending += line;
   }
