@@ -3,23 +3,15 @@
 import type { ServerName, Scenario, Target } from './scenarios.js';
 import type { WrkResult } from './wrk.js';
 
-export interface Round {
+/** One round of one server: what wrk measured, and what the bench measured beside it. */
+export interface Round extends Pick<WrkResult, 'rps' | 'p50' | 'p90' | 'p99' | 'requests' | 'errors' | 'non2xx' | 'clientCpu'> {
   round: number;
-  rps: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  requests: number;
-  errors: number;
-  non2xx: number;
   /** fraction of all CPUs busy (other work) just before the round, when measured */
   busyBefore?: number;
   /** server CPU time (user+system, all its processes and threads) per request, in µs */
   cpuUsPerReq?: number;
   /** the same for the main thread alone (hostd's front thread; nginx's master: ~0) */
   mainCpuUsPerReq?: number;
-  /** wrk's CPU use during the round, in cores (≈1: client-bound) */
-  clientCpu?: number;
 }
 
 export interface ServerResult {
@@ -75,6 +67,12 @@ export function median(xs: number[]): number {
   return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
+/** The median of a figure over the rounds that measured it; undefined when none did. */
+function medianOfMeasured(rounds: Round[], figure: (r: Round) => number | undefined): number | undefined {
+  const values = rounds.map(figure).filter((v): v is number => v !== undefined);
+  return values.length ? median(values) : undefined;
+}
+
 export function toRound(round: number, r: WrkResult): Round {
   return { round, rps: r.rps, p50: r.p50, p90: r.p90, p99: r.p99, requests: r.requests, errors: r.errors, non2xx: r.non2xx, clientCpu: r.clientCpu };
 }
@@ -84,12 +82,9 @@ export function summarise(s: Scenario, servers: ServerResult[]): ScenarioResult 
     if (sr.rounds.length === 0) continue;
     sr.medianRps = median(sr.rounds.map((r) => r.rps));
     sr.medianP99 = median(sr.rounds.map((r) => r.p99));
-    const cpu = sr.rounds.map((r) => r.cpuUsPerReq).filter((c): c is number => c !== undefined);
-    if (cpu.length) sr.medianCpuUs = median(cpu);
-    const mainCpu = sr.rounds.map((r) => r.mainCpuUsPerReq).filter((c): c is number => c !== undefined);
-    if (mainCpu.length) sr.medianMainCpuUs = median(mainCpu);
-    const client = sr.rounds.map((r) => r.clientCpu).filter((c): c is number => c !== undefined);
-    if (client.length) sr.medianClientCpu = median(client);
+    sr.medianCpuUs = medianOfMeasured(sr.rounds, (r) => r.cpuUsPerReq);
+    sr.medianMainCpuUs = medianOfMeasured(sr.rounds, (r) => r.mainCpuUsPerReq);
+    sr.medianClientCpu = medianOfMeasured(sr.rounds, (r) => r.clientCpu);
     sr.errors = sr.rounds.reduce((a, r) => a + r.errors, 0);
   }
   const hostd = servers.find((x) => x.server === 'hostd');

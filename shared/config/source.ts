@@ -139,61 +139,44 @@ export function jsonSyntaxError(text: string): { pos: number; message: string } 
     }
     throw new Fail(n, 'unterminated string');
   };
+  /** The members of an object or array, from its opening bracket through `close`. */
+  const sequence = (close: '}' | ']', member: () => void): void => {
+    i++;
+    ws();
+    if (text[i] === close) {
+      i++;
+      return;
+    }
+    for (;;) {
+      member();
+      ws();
+      if (text[i] === ',') {
+        i++;
+        ws();
+        if (text[i] === close) throw new Fail(i, `trailing comma before "${close}"`);
+        continue;
+      }
+      if (text[i] === close) {
+        i++;
+        return;
+      }
+      throw new Fail(i, `expected "," or "${close}", found ${what()}`);
+    }
+  };
+  const property = (): void => {
+    ws();
+    if (text[i] !== '"') throw new Fail(i, `expected a double-quoted key, found ${what()}`);
+    str();
+    ws();
+    if (text[i] !== ':') throw new Fail(i, `expected ":" after a key, found ${what()}`);
+    i++;
+    value();
+  };
   const value = (): void => {
     ws();
     const c = text[i];
-    if (c === '{') {
-      i++;
-      ws();
-      if (text[i] === '}') {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        if (text[i] !== '"') throw new Fail(i, `expected a double-quoted key, found ${what()}`);
-        str();
-        ws();
-        if (text[i] !== ':') throw new Fail(i, `expected ":" after a key, found ${what()}`);
-        i++;
-        value();
-        ws();
-        if (text[i] === ',') {
-          i++;
-          ws();
-          if (text[i] === '}') throw new Fail(i, 'trailing comma before "}"');
-          continue;
-        }
-        if (text[i] === '}') {
-          i++;
-          return;
-        }
-        throw new Fail(i, `expected "," or "}", found ${what()}`);
-      }
-    }
-    if (c === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ',') {
-          i++;
-          ws();
-          if (text[i] === ']') throw new Fail(i, 'trailing comma before "]"');
-          continue;
-        }
-        if (text[i] === ']') {
-          i++;
-          return;
-        }
-        throw new Fail(i, `expected "," or "]", found ${what()}`);
-      }
-    }
+    if (c === '{') return sequence('}', property);
+    if (c === '[') return sequence(']', value);
     if (c === '"') return str();
     const m = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)/.exec(text.slice(i, i + 400));
     if (m) {
