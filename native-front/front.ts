@@ -36,6 +36,11 @@ export interface FrontOptions {
 
 const textDecoder = new TextDecoder();
 
+/** The peer's address. uWS v20.30 answers this with a getpeername() syscall per call: read it at most once per request. */
+function peerAddress(res: HttpResponse): string {
+  return unmap(textDecoder.decode(res.getRemoteAddressAsText()));
+}
+
 class Context implements RequestContext {
   readonly method: string;
   readonly url: string;
@@ -71,7 +76,7 @@ class Context implements RequestContext {
     if (front.accessLog || (isApp && trust)) {
       // The address is read eagerly only when it is certainly needed, or when X-Forwarded-*
       // must be judged by it while their headers can still be read; otherwise on first use.
-      const peer = this.peerAddress();
+      const peer = peerAddress(this.res);
       if (trust && trust.trusts(peer)) {
         this.address = trust.client(peer, req.getHeader('x-forwarded-for'));
         const proto = req.getHeader('x-forwarded-proto');
@@ -85,14 +90,9 @@ class Context implements RequestContext {
     }
   }
 
-  /** uWS v20.30 answers this with a getpeername() syscall per call: read it at most once. */
-  private peerAddress(): string {
-    return unmap(textDecoder.decode(this.res.getRemoteAddressAsText()));
-  }
-
   get remoteAddress(): string {
     // After the response completed (or the client left) the uWS response must not be touched.
-    return (this.address ??= this.finished ? '' : this.peerAddress());
+    return (this.address ??= this.finished ? '' : peerAddress(this.res));
   }
 
   /** The address if it has been read already, else null (reading it costs a syscall). */
@@ -155,7 +155,7 @@ export class Front {
 
   /** The access log record of a request the router answers itself (no vhost, no mount, redirect); read before answering. */
   private unroutedRecord(res: HttpResponse, req: HttpRequest, host: string, vhost: string): Omit<AccessRecord, 'status' | 'bytes'> {
-    const peer = unmap(textDecoder.decode(res.getRemoteAddressAsText()));
+    const peer = peerAddress(res);
     const trust = this.trustProxy;
     const query = req.getQuery();
     return {

@@ -10,6 +10,7 @@
 // (id, seq) and waits until slot 0 reaches seq; the sequence number tells a late answer to an
 // abandoned question from the answer it is waiting for.
 import type { MessagePort } from 'node:worker_threads';
+import { ADDR_QUERY } from './protocol.js';
 
 const BYTES_AT = 8;
 const MAX_BYTES = 120; // an IPv6 address with a zone id fits with room to spare
@@ -39,8 +40,6 @@ export class AddressQuery {
   constructor(
     buf: SharedArrayBuffer,
     private readonly port: MessagePort,
-    /** The ADDR_QUERY tag (passed in to keep this module free of the protocol table). */
-    private readonly tag: number,
   ) {
     this.slots = new Int32Array(buf, 0, 2);
     this.bytes = new Uint8Array(buf, BYTES_AT, MAX_BYTES);
@@ -50,7 +49,7 @@ export class AddressQuery {
   ask(id: number): string {
     const seq = ++this.seq;
     // Straight onto the port, not into the per-tick batch: the worker is about to block.
-    this.port.postMessage([this.tag, id, seq]);
+    this.port.postMessage([ADDR_QUERY, id, seq]);
     const deadline = performance.now() + ANSWER_TIMEOUT_MS;
     for (;;) {
       const seen = Atomics.load(this.slots, 0);

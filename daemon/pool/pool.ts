@@ -408,13 +408,7 @@ export class DaemonPool {
       const tag = batch[i] as number;
       switch (tag) {
         case P.RES_FULL: {
-          const id = batch[i + 1] as number;
-          const ex = inflight.get(id);
-          if (ex !== undefined) {
-            inflight.delete(id);
-            ex.slot = null;
-            ex.resFull(batch[i + 2] as number, batch[i + 3] as string[], batch[i + 4] as string | Uint8Array | null);
-          }
+          slot.release(batch[i + 1] as number)?.resFull(batch[i + 2] as number, batch[i + 3] as string[], batch[i + 4] as string | Uint8Array | null);
           // uWS has copied or sent the bytes by now: the buffer goes back to the worker for reuse.
           const body = batch[i + 4];
           if (body instanceof Uint8Array && body.byteLength >= P.TRANSFER_MIN) {
@@ -435,23 +429,11 @@ export class DaemonPool {
           break;
         }
         case P.RES_END: {
-          const id = batch[i + 1] as number;
-          const ex = inflight.get(id);
-          if (ex !== undefined) {
-            inflight.delete(id);
-            ex.slot = null; // the worker has forgotten it: no more credits
-            ex.resEnd();
-          }
+          slot.release(batch[i + 1] as number)?.resEnd();
           break;
         }
         case P.RES_ERROR: {
-          const id = batch[i + 1] as number;
-          const ex = inflight.get(id);
-          if (ex !== undefined) {
-            inflight.delete(id);
-            ex.slot = null;
-            ex.resError(batch[i + 2] as number, batch[i + 3] as string);
-          }
+          slot.release(batch[i + 1] as number)?.resError(batch[i + 2] as number, batch[i + 3] as string);
           break;
         }
         case P.REQ_CREDIT: {

@@ -43,6 +43,16 @@ export class WorkerSlot {
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
   }
 
+  /** The worker has finished with request `id` (its response ended or failed): forget it, no more credits. */
+  release(id: number): Exchange | undefined {
+    const ex = this.inflight.get(id);
+    if (ex !== undefined) {
+      this.inflight.delete(id);
+      ex.slot = null;
+    }
+    return ex;
+  }
+
   /** Every request with id <= this has been handed to the app. */
   get startedUpTo(): number {
     return this.started[0];

@@ -76,9 +76,10 @@ function directBody(res: Response): string | Uint8Array | null {
   return null;
 }
 
-function hasHeader(flat: string[], name: string): boolean {
-  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return true;
-  return false;
+/** Where `name` (lowercase) sits in a flat [name, value, ...] list, or -1. */
+function headerAt(flat: readonly string[], name: string): number {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return i;
+  return -1;
 }
 
 function byteLength(b: string | Uint8Array): number {
@@ -105,13 +106,9 @@ class RequestCtx implements AppContext {
  * client's when it was sane, otherwise the one the front made (it travels beside the headers).
  */
 function withRequestId(flat: string[], requestId: string): void {
-  for (let i = 0; i < flat.length; i += 2) {
-    if (flat[i] === 'x-request-id') {
-      flat[i + 1] = requestId;
-      return;
-    }
-  }
-  flat.push('x-request-id', requestId);
+  const at = headerAt(flat, 'x-request-id');
+  if (at >= 0) flat[at + 1] = requestId;
+  else flat.push('x-request-id', requestId);
 }
 
 function errorText(err: unknown): string {
@@ -321,7 +318,7 @@ export class WorkerServer {
       const n = byteLength(body);
       if (r.isHead) {
         // HEAD gets the length the GET would have had, unless the app said otherwise.
-        if (!hasHeader(r.headers!, 'content-length')) r.headers!.push('content-length', String(n));
+        if (headerAt(r.headers!, 'content-length') < 0) r.headers!.push('content-length', String(n));
       } else if (n > 0) {
         if (typeof body !== 'string' && n >= TRANSFER_MIN && light !== null) {
           markBodyTaken(light); // ours alone (the light response copied it into the buffer pool): hand it over
