@@ -1,6 +1,7 @@
 // The front's request path: listener → virtual host (Host header) → mount (longest prefix) →
 // the mount's handler, with a RequestContext that feeds the access log and metrics when the
 // response completes. Everything here runs on the main thread and never blocks.
+import { performance } from 'node:perf_hooks';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ResolvedMount, ResolvedVhost } from '../shared/config/types.js';
 import type { AccessLog, AccessRecord } from './log/access-log.js';

@@ -19,6 +19,7 @@ import { HostdError } from '../../shared/errors.js';
 import { answerAddress } from '../../shared/address-query.js';
 import * as P from '../../shared/protocol.js';
 import { compileApp, needsCompile } from '../app/compile.js';
+import { WaitQueue } from './queue.js';
 import { WorkerSlot } from './slot.js';
 import type { Exchange, PoolStats, RestartReason } from './types.js';
 import { workerFilename } from './worker-file.js';
@@ -71,9 +72,8 @@ export class DaemonPool {
   private piscina!: Piscina;
   private readonly slots: WorkerSlot[] = [];
   private slotSeq = 0;
-  /** Waiting requests, FIFO from qHead (a head index instead of shift(): O(1) dequeue). */
-  private queue: Exchange[] = [];
-  private qHead = 0;
+  private readonly queue = new WaitQueue<Exchange>();
+  private readonly expire = (ex: Exchange): void => ex.fail(503, 'waited too long in the daemon pool queue');
   private nextId = 0;
   private requests = 0;
   private readonly restarts: Record<RestartReason, number> = { maxRequests: 0, timeout: 0, oom: 0, exit: 0, error: 0, roll: 0 };
@@ -221,7 +221,7 @@ export class DaemonPool {
       if (ex.id <= slot.startedUpTo || ex.bodySent) ex.fail(502, `daemon worker ${reason ?? 'stopped'} while handling the request`);
       else requeue.push(ex);
     }
-    for (let i = requeue.length - 1; i >= 0; i--) this.unshiftQueue(requeue[i]);
+    for (let i = requeue.length - 1; i >= 0; i--) this.queue.unshift(requeue[i]);
     if (!this.closing) {
       this.ensureWorkers();
       this.pump();
@@ -262,7 +262,7 @@ export class DaemonPool {
       ex.fail(503, 'the app failed to load');
       return;
     }
-    if (this.qHead === this.queue.length) {
+    if (this.queue.isEmpty()) {
       const slot = this.pick();
       if (slot !== null) {
         this.assign(ex, slot);
@@ -270,7 +270,7 @@ export class DaemonPool {
       }
     }
     this.purgeQueue(performance.now());
-    if (this.queue.length - this.qHead >= this.cfg.pool.queueSize) {
+    if (this.queue.length >= this.cfg.pool.queueSize) {
       ex.fail(503, 'the daemon pool queue is full');
       return;
     }
@@ -305,66 +305,25 @@ export class DaemonPool {
     ex.dispatched();
   }
 
-  private unshiftQueue(ex: Exchange): void {
-    if (this.qHead > 0) this.queue[--this.qHead] = ex;
-    else this.queue.unshift(ex);
-  }
-
   /** Moves queued requests to workers with room; fails the ones that waited too long. */
   private pump(): void {
-    const qt = this.cfg.pool.queueTimeoutMs;
-    let now = 0;
-    while (this.qHead < this.queue.length) {
-      const ex = this.queue[this.qHead];
-      if (ex.finished) {
-        this.qHead++;
-        continue;
-      }
-      if (qt > 0) {
-        if (now === 0) now = performance.now();
-        if (now - ex.arrival > qt) {
-          this.qHead++;
-          ex.fail(503, 'waited too long in the daemon pool queue');
-          continue;
-        }
-      }
+    if (this.queue.isEmpty()) return;
+    const now = performance.now();
+    for (;;) {
+      this.purgeQueue(now);
+      if (this.queue.isEmpty()) return;
       const slot = this.pick();
-      if (slot === null) break;
-      this.qHead++;
-      this.assign(ex, slot);
+      if (slot === null) return;
+      this.assign(this.queue.take()!, slot);
     }
-    this.compactQueue();
   }
 
   private purgeQueue(now: number): void {
-    const qt = this.cfg.pool.queueTimeoutMs;
-    while (this.qHead < this.queue.length) {
-      const ex = this.queue[this.qHead];
-      if (ex.finished) this.qHead++;
-      else if (qt > 0 && now - ex.arrival > qt) {
-        this.qHead++;
-        ex.fail(503, 'waited too long in the daemon pool queue');
-      } else break;
-    }
-    this.compactQueue();
-  }
-
-  private compactQueue(): void {
-    if (this.qHead === this.queue.length) {
-      this.queue.length = 0;
-      this.qHead = 0;
-    } else if (this.qHead > 1024 && this.qHead * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.qHead);
-      this.qHead = 0;
-    }
+    this.queue.purge(now, this.cfg.pool.queueTimeoutMs, this.expire);
   }
 
   private failQueue(status: number, reason: string): void {
-    while (this.qHead < this.queue.length) {
-      const ex = this.queue[this.qHead++];
-      if (!ex.finished) ex.fail(status, reason);
-    }
-    this.compactQueue();
+    for (const ex of this.queue.drain()) if (!ex.finished) ex.fail(status, reason);
   }
 
   // ---------------------------------------------------------------- front -> worker
@@ -393,7 +352,7 @@ export class DaemonPool {
     ex.slot = null;
     if (slot.inflight.delete(ex.id) && slot.state !== 'dead') {
       slot.out.push2(P.ABORT, ex.id);
-      if (this.qHead < this.queue.length) this.pump();
+      this.pump();
     }
   }
 
@@ -472,7 +431,7 @@ export class DaemonPool {
       }
       i += 1 + P.FIELDS[tag];
     }
-    if (this.qHead < this.queue.length) this.pump();
+    this.pump();
   }
 
   private onReady(slot: WorkerSlot, threadId: number, loadError: string): void {
@@ -536,10 +495,9 @@ export class DaemonPool {
           else this.timeout(ex, now);
         }
       }
-      for (let i = this.qHead; i < this.queue.length; i++) {
-        const ex = this.queue[i];
+      this.queue.forEach((ex) => {
         if (!ex.finished && now - ex.arrival >= rt) this.timeout(ex, now);
-      }
+      });
     }
     this.purgeQueue(now);
 
@@ -587,13 +545,11 @@ export class DaemonPool {
       inFlight += s.inflight.size;
       if (s.inflight.size > 0) busy++;
     }
-    let queued = 0;
-    for (let i = this.qHead; i < this.queue.length; i++) if (!this.queue[i].finished) queued++;
     return {
       threads: this.slots.length,
       busy,
       idle: this.slots.length - busy,
-      queued,
+      queued: this.queue.countWaiting(),
       inFlight,
       requests: this.requests,
       restarts: { ...this.restarts },
@@ -641,7 +597,7 @@ export class DaemonPool {
     const deadline = performance.now() + deadlineMs;
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const busy = () => {
-      if (this.qHead < this.queue.length) return true;
+      if (!this.queue.isEmpty()) return true;
       for (const s of this.slots) for (const ex of s.inflight.values()) if (!ex.finished) return true;
       return false;
     };

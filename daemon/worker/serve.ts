@@ -1,6 +1,7 @@
 // The worker side of the wire protocol: turns REQ_* messages into `Request`s (light ones where
 // undici would take the parts unchanged), calls the app, and sends each `Response` back (whole,
 // or streamed with credits), coalescing everything produced in one tick into one batch.
+import { Buffer } from 'node:buffer';
 import type { AppContext, FetchHandler } from '../app/types.js';
 import type { AddressQuery } from '../../shared/address-query.js';
 import { IdTable } from '../../shared/id-table.js';

@@ -32,9 +32,27 @@ export interface AppMountDeps {
  * so the client's spelling is lost. Methods are uppercase by convention (every standard one is,
  * and frameworks route on "GET", "PATCH", ...), so the app gets the uppercase form.
  */
-const METHODS: Record<string, string> = { get: 'GET', head: 'HEAD', post: 'POST', put: 'PUT', delete: 'DELETE', patch: 'PATCH', options: 'OPTIONS' };
 function appMethod(m: string): string {
-  return METHODS[m] ?? m.toUpperCase();
+  // A switch, not a lookup table: uWS hands over a fresh string, and a keyed load with it would
+  // first have to find it in V8's string table.
+  switch (m) {
+    case 'get':
+      return 'GET';
+    case 'post':
+      return 'POST';
+    case 'head':
+      return 'HEAD';
+    case 'put':
+      return 'PUT';
+    case 'delete':
+      return 'DELETE';
+    case 'patch':
+      return 'PATCH';
+    case 'options':
+      return 'OPTIONS';
+    default:
+      return m.toUpperCase();
+  }
 }
 
 // req.forEach without a closure per request: the callback appends to whichever array is current.

@@ -1,13 +1,14 @@
 // One app request on the front thread: copies what it needs out of the uWS request, streams the
 // body to the pool with upload backpressure, and writes the worker's response back with
 // response backpressure (tryEnd/onWritable for a known length, chunked write otherwise).
+import { Buffer } from 'node:buffer';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { Exchange } from '../../daemon/pool/types.js';
 import type { WorkerSlot } from '../../daemon/pool/slot.js';
 import type { DaemonPool } from '../../daemon/pool/pool.js';
 import { UPLOAD_WINDOW } from '../../shared/protocol.js';
 import type { ErrorLog, RequestContext } from '../mount.js';
-import { sendStatus, statusLine } from '../respond.js';
+import { sendStatus, writeStatus } from '../respond.js';
 
 /** What every exchange of one mount shares. */
 export interface MountShared {
@@ -198,7 +199,7 @@ export class FrontExchange implements Exchange {
   writeFull(status: number, headers: string[], body: string | Uint8Array | null): number {
     const res = this.res;
     this.resumeIfPaused();
-    res.writeStatus(statusLine(status));
+    writeStatus(res, status);
     const cl = this.writeHeaders(headers);
     const close = this.hasBody && !this.bodyComplete; // unread body: do not try to reuse the connection
     if (this.isHead || status === 204 || status === 304) {
@@ -300,7 +301,7 @@ export class FrontExchange implements Exchange {
   private writeHead(): void {
     this.headWritten = true;
     this.resumeIfPaused();
-    this.res.writeStatus(statusLine(this.status));
+    writeStatus(this.res, this.status);
     this.contentLength = this.writeHeaders(this.resHeaders ?? []);
     this.hookWritable();
   }
@@ -381,7 +382,7 @@ export class FrontExchange implements Exchange {
       this.headWritten = true;
       this.finished = true;
       this.resumeIfPaused();
-      res.writeStatus(statusLine(this.status));
+      writeStatus(res, this.status);
       const cl = this.writeHeaders(this.resHeaders ?? []);
       const bodyless = this.isHead || this.status === 204 || this.status === 304;
       if (bodyless || cl > 0) {
