@@ -27,6 +27,8 @@ export interface Representation {
   readonly lastModified: string;
   /** "bytes *\/size" for 416 answers. */
   readonly unsatisfiedRange: string;
+  /** The header block of its 200/206 answers, preformatted for one mount's Cache-Control (see respond.ts). */
+  head: { cacheControl: string; bytes: Buffer } | null;
 }
 
 /** What the cache watches for one path: -1 inode means "did not exist (or was not a file)". */

@@ -132,6 +132,7 @@ async function represent(
     etag: etagOf(o.st, size, coding),
     lastModified: new Date(o.st.mtimeMs).toUTCString(),
     unsatisfiedRange: `bytes */${size}`,
+    head: null,
   };
   if (body === null) handles.set(rep, o.fh);
   return rep;

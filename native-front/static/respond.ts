@@ -6,6 +6,7 @@
 //   response on a keep-alive connection;
 // - res.endWithoutBody(n) with a length drops the response and kills the connection.
 // So HEAD answers write Content-Length by hand and call endWithoutBody() with no argument.
+import { Buffer } from 'node:buffer';
 import type { HttpResponse } from 'uWebSockets.js';
 import { noneMatch, notModifiedSince } from './conditional.js';
 import { chooseCoding } from './encoding.js';
@@ -113,16 +114,33 @@ function writeValidators(res: HttpResponse, r: StaticResource, rep: Representati
   if (r.vary) res.writeHeader('Vary', 'Accept-Encoding');
 }
 
+/**
+ * The headers every 200/206 answer of `rep` carries, as UTF-8 bytes to hand to one
+ * writeHeader("Content-Type", ...) call: uWS writes a header as `name: value CRLF` verbatim, so
+ * a value holding the next lines writes them all. One native call and no string conversions
+ * instead of five or more of each: measured ~5% of the front's time on small static hits. Every
+ * value comes from hostd (MIME type, validators, the mount's config), none from a request.
+ */
+function headBlock(r: StaticResource, rep: Representation, cacheControl: string): Buffer {
+  const memo = rep.head;
+  if (memo !== null && memo.cacheControl === cacheControl) return memo.bytes;
+  let block = `${r.contentType}\r\nAccept-Ranges: bytes`;
+  if (rep.coding !== '') block += `\r\nContent-Encoding: ${rep.coding}`;
+  block += `\r\nETag: ${rep.etag}\r\nLast-Modified: ${rep.lastModified}`;
+  if (cacheControl !== '') block += `\r\nCache-Control: ${cacheControl}`;
+  if (r.vary) block += '\r\nVary: Accept-Encoding';
+  const bytes = Buffer.from(block, 'utf8');
+  rep.head = { cacheControl, bytes };
+  return bytes;
+}
+
 /** Status and headers of a 200/206 answer; the caller sends the body. Must run corked. */
 export function writeHead(res: HttpResponse, r: StaticResource, p: Plan, cacheControl: string): void {
   if (p.status === 206) {
     res.writeStatus('206 Partial Content');
     res.writeHeader('Content-Range', `bytes ${p.start}-${p.end}/${p.rep.size}`);
   }
-  res.writeHeader('Content-Type', r.contentType);
-  res.writeHeader('Accept-Ranges', 'bytes');
-  if (p.rep.coding !== '') res.writeHeader('Content-Encoding', p.rep.coding);
-  writeValidators(res, r, p.rep, cacheControl);
+  res.writeHeader('Content-Type', headBlock(r, p.rep, cacheControl));
 }
 
 /**
