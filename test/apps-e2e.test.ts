@@ -1,9 +1,10 @@
 // End to end over a real socket: npm apps (Express 5, Hono) and a TypeScript app mounted through
 // createHost (startHost), each in its own worker pool, fetched with undici.
 import { expect } from 'chai';
+import { connect, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
-import { startHost, type TestHost } from './helpers/host.js';
+import { quietLog, startHost, type TestHost } from './helpers/host.js';
 
 const NODE = resolve('test/fixtures/node-apps');
 const TS = resolve('test/fixtures/ts-apps');
@@ -119,5 +120,42 @@ describe('apps: end to end through the host', function () {
       expect(buf.length).to.equal(80 * 64 * 1024);
       expect(buf.every((b) => b === 120)).to.equal(true);
     });
+  });
+});
+
+describe('apps: an app that calls listen() itself', function () {
+  this.timeout(30000);
+
+  it('is served on its mount; no worker binds the port it asked for; its listen callback runs', async () => {
+    // A port that was free a moment ago: the app asks for it, nothing may end up listening there.
+    const probe = createServer().listen(0, '127.0.0.1');
+    await new Promise((ok) => probe.once('listening', ok));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise((ok) => probe.close(ok));
+
+    const log = quietLog();
+    const h = await startHost(
+      [{ serverName: ['solo.test'], apps: [{ url: '/', module: join(NODE, 'listen-only.mjs'), pool: { threads: 2, env: { PORT: String(port) } } }] }],
+      { errorLog: log },
+    );
+    try {
+      for (let i = 0; i < 4; i++) {
+        const res = await request(h.url('/'), { headers: { host: 'solo.test' } });
+        expect(res.statusCode).to.equal(200);
+        const body = (await res.body.json()) as { hello: string; listened: { port: number } | null };
+        expect(body.hello).to.equal('listen-only');
+        expect(body.listened?.port).to.equal(port);
+      }
+      const refused = await new Promise<string>((ok) => {
+        const s = connect(port, '127.0.0.1');
+        s.once('connect', () => (s.destroy(), ok('connected')));
+        s.once('error', (e: NodeJS.ErrnoException) => ok(e.code ?? 'error'));
+      });
+      expect(refused).to.equal('ECONNREFUSED');
+      const notices = log.lines.filter((l) => l.includes(`the app called listen(${port})`));
+      expect(notices).to.have.length(2); // one per worker
+    } finally {
+      await h.close();
+    }
   });
 });

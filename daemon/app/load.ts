@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { HostdError } from '../../shared/errors.js';
 import { compileApp, defaultCacheDir, needsCompile } from './compile.js';
 import { detect, DetectError } from './detect.js';
+import { captureListen, listenedServer } from './listen-capture.js';
 import type { LoadAppOptions, LoadedApp } from './types.js';
 
 export { compileApp, needsCompile } from './compile.js';
@@ -19,6 +20,16 @@ export interface LoadAppExtraOptions {
 }
 
 let sourceMapsOn = false;
+
+/** How long a module that exports nothing has to call listen() before it counts as broken. */
+const LISTEN_WAIT_MS = 10_000;
+
+/** No export at all (ESM), or CommonJS that never assigned module.exports: a listen()-style app, if any. */
+function exportsNothing(ns: Record<string, unknown>): boolean {
+  const keys = Object.keys(ns).filter((k) => k !== 'default' && k !== 'module.exports');
+  const d = ns.default;
+  return keys.length === 0 && (d === undefined || (typeof d === 'object' && d !== null && Object.getPrototypeOf(d) === Object.prototype && Object.keys(d).length === 0));
+}
 
 /** Where an import-time error happened, source-mapped when possible: "server.ts:3:5". */
 async function whereFrom(err: unknown, modulePath: string, entry: string): Promise<string> {
@@ -49,6 +60,24 @@ function loadError(modulePath: string, detail: string, cause?: unknown): HostdEr
   return new HostdError('HOSTD_APP_LOAD', `app ${modulePath} failed to load: ${detail}`, { cause });
 }
 
+/** The app in the module's exports or, failing that, the HTTP server it called listen() on. */
+async function pick(ns: Record<string, unknown>, iface: LoadAppOptions['interface']): Promise<LoadedApp> {
+  try {
+    return detect(ns, iface);
+  } catch (err) {
+    if (!(err instanceof DetectError)) throw err;
+    const waitMs = exportsNothing(ns) ? LISTEN_WAIT_MS : 0;
+    let server;
+    try {
+      server = await listenedServer(waitMs);
+    } catch (e) {
+      throw new DetectError((e as Error).message);
+    }
+    if (server === null) throw waitMs > 0 ? new DetectError(`${err.message}; nor did it call listen() within ${waitMs / 1000} s`) : err;
+    return detect({ default: server }, iface);
+  }
+}
+
 export async function loadApp(modulePath: string, opts: LoadAppOptions & LoadAppExtraOptions): Promise<LoadedApp> {
   // Stack traces of compiled apps point at the user's .ts lines.
   if (!sourceMapsOn && typeof process.setSourceMapsEnabled === 'function') {
@@ -59,6 +88,7 @@ export async function loadApp(modulePath: string, opts: LoadAppOptions & LoadApp
   if (!entry) {
     entry = needsCompile(modulePath) ? await compileApp(modulePath, opts.cacheDir ?? defaultCacheDir()) : modulePath;
   }
+  captureListen(opts.notice ?? (() => {}));
   let ns: Record<string, unknown>;
   try {
     ns = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
@@ -68,9 +98,8 @@ export async function loadApp(modulePath: string, opts: LoadAppOptions & LoadApp
     throw loadError(modulePath, `${what} (${await whereFrom(err, modulePath, entry)})`, err);
   }
   try {
-    return detect(ns, opts.interface);
+    return await pick(ns, opts.interface);
   } catch (err) {
-    if (err instanceof DetectError) throw loadError(modulePath, err.message, err);
-    throw loadError(modulePath, String(err), err);
+    throw loadError(modulePath, err instanceof DetectError ? err.message : String(err), err);
   }
 }

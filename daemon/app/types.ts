@@ -28,4 +28,6 @@ export interface LoadAppOptions {
   interface: AppInterface;
   /** Where compiled TypeScript/JSX goes; defaults to a temp dir. */
   cacheDir?: string;
+  /** Lines for the error log about how the app was taken in (see listen-capture.ts). */
+  notice?: (text: string) => void;
 }

@@ -412,7 +412,8 @@ export class DaemonPool {
         case P.LOG: {
           const level = batch[i + 1] as number;
           const rid = batch[i + 3] as string;
-          const fields = { mount: this.mountLabel, thread: slot.threadId, requestId: rid || undefined };
+          // (threadId is -1 until READY: lines printed while the app loads carry no thread)
+          const fields = { mount: this.mountLabel, thread: slot.threadId >= 0 ? slot.threadId : undefined, requestId: rid || undefined };
           const text = batch[i + 2] as string;
           if (level === P.LOG_ERROR) this.log.error(text, fields);
           else if (level === P.LOG_WARN) this.log.warn(text, fields);

@@ -26,7 +26,12 @@ async function serve(task: P.ServeTask): Promise<never> {
   });
   installLightFetchGlobals(); // before the app is imported: it may keep a reference to Response
   try {
-    const app = await loadApp(task.modulePath, { interface: task.interface, cacheDir: task.cacheDir, entry: task.entry });
+    const app = await loadApp(task.modulePath, {
+      interface: task.interface,
+      cacheDir: task.cacheDir,
+      entry: task.entry,
+      notice: (text) => out.push4(P.LOG, P.LOG_INFO, text, ''),
+    });
     const addresses = new AddressQuery(task.address, task.port);
     server = new WorkerServer(app.fetch, task.env, task.mount, out, new Float64Array(task.started), addresses);
     out.push4(P.READY, threadId, '', app.interface);
