@@ -20,7 +20,7 @@ async function check(args: CliArgs): Promise<number> {
       v.mounts.flatMap((m) =>
         m.kind === 'app'
           ? [
-              checkApp(m).then((error) => {
+              checkApp(m, { onOutput: (text) => process.stderr.write(`${m.module}: ${text}\n`) }).then((error) => {
                 if (!error) return undefined;
                 const src = mountSource(m);
                 return formatProblem({ file: v.file, line: src?.line('module') ?? 0, message: `${src?.path ?? 'apps'}.module: ${error}` });

@@ -133,6 +133,8 @@ export interface CheckResult {
   ok: boolean;
   error?: string;
   interface?: 'fetch' | 'node';
+  /** What the app printed while loading, one entry per console call or stream write. */
+  output: string[];
 }
 
 /**

@@ -154,6 +154,7 @@ describe('apps: an app that calls listen() itself', function () {
       expect(refused).to.equal('ECONNREFUSED');
       const notices = log.lines.filter((l) => l.includes(`the app called listen(${port})`));
       expect(notices).to.have.length(2); // one per worker
+      expect(log.lines.filter((l) => l.includes(`listening on ${port}`))).to.have.length(2); // the callbacks' output
     } finally {
       await h.close();
     }

@@ -420,6 +420,13 @@ describe('config: hostd check', function () {
     expect(r.stdout).to.include('3 hosts, 5 mounts');
   });
 
+  it('loads an app that only calls listen(); what the app prints goes to stderr, not into the report', async () => {
+    const r = await runCli(['check', '--sites', f('listen')]);
+    expect(r.code).to.equal(0);
+    expect(r.stdout).to.include('host solo.example').and.not.include('listening on');
+    expect(r.stderr).to.match(/listen-only\.mjs: listening on 3997\n$/);
+  });
+
   it('exits 1 for a missing --sites path', async () => {
     const r = await runCli(['check', '--sites', f('no-such-dir')]);
     expect(r.code).to.equal(1);

@@ -3,21 +3,28 @@
 import { Piscina } from 'piscina';
 import type { ResolvedApp } from '../../shared/config/types.js';
 import type { CheckResult, CheckTask } from '../../shared/protocol.js';
-import { workerFilename } from './worker-file.js';
+import { workerEnv, workerFilename } from './worker-file.js';
+
+export interface CheckOptions {
+  cacheDir?: string;
+  /** Gets what the app printed while loading (`hostd check` sends it to stderr). */
+  onOutput?: (text: string) => void;
+}
 
 /** Resolves with the load error, or undefined when the module loads. */
-export async function checkApp(cfg: ResolvedApp, opts: { cacheDir?: string } = {}): Promise<string | undefined> {
+export async function checkApp(cfg: ResolvedApp, opts: CheckOptions = {}): Promise<string | undefined> {
   const piscina = new Piscina({
     filename: await workerFilename(),
     minThreads: 0,
     maxThreads: 1,
     atomics: 'disabled',
-    env: { ...process.env, ...cfg.pool.env } as Record<string, string>,
+    env: workerEnv(cfg.pool.env),
     resourceLimits: cfg.pool.memoryLimitMb ? { maxOldGenerationSizeMb: cfg.pool.memoryLimitMb } : undefined,
   });
   try {
     const task: CheckTask = { kind: 'check', modulePath: cfg.module, interface: cfg.interface, cacheDir: opts.cacheDir };
     const res = (await piscina.run(task)) as CheckResult;
+    if (opts.onOutput) for (const text of res.output) opts.onOutput(text);
     return res.ok ? undefined : (res.error ?? 'the app failed to load');
   } catch (err) {
     return `the app's worker died while loading it: ${err instanceof Error ? err.message : String(err)}`;

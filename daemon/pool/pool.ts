@@ -22,7 +22,7 @@ import { compileApp, needsCompile } from '../app/compile.js';
 import { WaitQueue } from './queue.js';
 import { WorkerSlot } from './slot.js';
 import type { Exchange, PoolStats, RestartReason } from './types.js';
-import { workerFilename } from './worker-file.js';
+import { workerEnv, workerFilename } from './worker-file.js';
 
 export interface PoolLogger {
   info(msg: string, fields?: Record<string, unknown>): void;
@@ -56,16 +56,6 @@ function classify(err: unknown): RestartReason {
   if (code === 'ERR_WORKER_OUT_OF_MEMORY') return 'oom';
   if (err instanceof Error && /worker exited with code/i.test(err.message)) return 'exit';
   return 'error';
-}
-
-/**
- * The workers' process.env: hostd's own, then the pool's. NODE_ENV defaults to "production"
- * (frameworks such as Express otherwise put stack traces in error pages) unless either sets it.
- */
-export function workerEnv(poolEnv: Record<string, string>): Record<string, string> {
-  const env = { ...process.env, ...poolEnv } as Record<string, string>;
-  if (env.NODE_ENV === undefined) env.NODE_ENV = 'production';
-  return env;
 }
 
 export class DaemonPool {

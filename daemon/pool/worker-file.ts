@@ -1,4 +1,4 @@
-// Which file the worker threads run.
+// Which file the worker threads run, and with which environment.
 // - Built package: dist/worker.js beside the bundle (pool code may sit in dist/ or dist/chunks/).
 // - From TypeScript sources (tests and development under tsx): worker threads do not inherit the
 //   parent's tsx loader, and registering tsx in each worker costs ~400 ms per spawn. So the worker
@@ -50,4 +50,14 @@ async function bundleEntry(entry: string, root: string): Promise<string> {
     await rename(tmp, file); // atomic: concurrent test processes never see a half-written file
   }
   return file;
+}
+
+/**
+ * The workers' process.env: hostd's own, then the pool's. NODE_ENV defaults to "production"
+ * (frameworks such as Express otherwise put stack traces in error pages) unless either sets it.
+ */
+export function workerEnv(poolEnv: Record<string, string>): Record<string, string> {
+  const env = { ...process.env, ...poolEnv } as Record<string, string>;
+  if (env.NODE_ENV === undefined) env.NODE_ENV = 'production';
+  return env;
 }

@@ -48,11 +48,16 @@ async function serve(task: P.ServeTask): Promise<never> {
 }
 
 async function check(task: P.CheckTask): Promise<P.CheckResult> {
+  // What the app prints while loading travels back with the result: this thread's own stdout
+  // would mix it into the report, and may not be flushed before the thread is torn down.
+  const output: string[] = [];
+  forwardConsole((_level, text) => output.push(text));
   try {
     const app = await loadApp(task.modulePath, { interface: task.interface, cacheDir: task.cacheDir });
-    return { ok: true, interface: app.interface };
+    await new Promise((resolve) => setImmediate(resolve)); // listen() callbacks run on the next tick
+    return { ok: true, interface: app.interface, output };
   } catch (err) {
-    return { ok: false, error: loadErrorText(err) };
+    return { ok: false, error: loadErrorText(err), output };
   }
 }
 

@@ -3,7 +3,7 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { DaemonPool } from '../../daemon/pool/pool.js';
 import type { PoolStats } from '../../daemon/pool/types.js';
-import { checkApp as checkInWorker } from '../../daemon/pool/check.js';
+import { checkApp as checkInWorker, type CheckOptions } from '../../daemon/pool/check.js';
 import type { ResolvedApp, ResolvedVhost } from '../../shared/config/types.js';
 import type { ErrorLog, MountHandler, RequestContext } from '../mount.js';
 import { sendStatus } from '../respond.js';
@@ -159,6 +159,6 @@ export async function createAppMount(cfg: ResolvedApp, deps: AppMountDeps): Prom
 }
 
 /** `hostd check`: loads the module once in a worker; resolves with the load error or undefined. */
-export function checkApp(cfg: ResolvedApp, opts: { cacheDir?: string } = {}): Promise<string | undefined> {
+export function checkApp(cfg: ResolvedApp, opts: CheckOptions = {}): Promise<string | undefined> {
   return checkInWorker(cfg, opts);
 }
