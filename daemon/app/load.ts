@@ -67,12 +67,9 @@ async function pick(ns: Record<string, unknown>, iface: LoadAppOptions['interfac
   } catch (err) {
     if (!(err instanceof DetectError)) throw err;
     const waitMs = exportsNothing(ns) ? LISTEN_WAIT_MS : 0;
-    let server;
-    try {
-      server = await listenedServer(waitMs);
-    } catch (e) {
-      throw new DetectError((e as Error).message);
-    }
+    const server = await listenedServer(waitMs).catch((e: Error) => {
+      throw new DetectError(e.message);
+    });
     if (server === null) throw waitMs > 0 ? new DetectError(`${err.message}; nor did it call listen() within ${waitMs / 1000} s`) : err;
     return detect({ default: server }, iface);
   }
