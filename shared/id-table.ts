@@ -29,28 +29,16 @@ export class IdTable<T> {
   }
 
   get(id: number): T | undefined {
-    const keys = this.keys;
-    const mask = this.mask;
-    for (let i = id & mask; ; i = (i + 1) & mask) {
-      const k = keys[i];
-      if (k === id) return this.vals[i];
-      if (k === 0) return undefined;
-    }
+    const i = this.find(id);
+    return this.keys[i] === id ? this.vals[i] : undefined;
   }
 
   set(id: number, value: T): void {
     if ((this.size + 1) * 2 > this.keys.length) this.grow();
-    const keys = this.keys;
-    const mask = this.mask;
-    let i = id & mask;
-    for (; ; i = (i + 1) & mask) {
-      const k = keys[i];
-      if (k === id) break;
-      if (k === 0) {
-        keys[i] = id;
-        this.size++;
-        break;
-      }
+    const i = this.find(id);
+    if (this.keys[i] === 0) {
+      this.keys[i] = id;
+      this.size++;
     }
     this.vals[i] = value;
   }
@@ -59,12 +47,8 @@ export class IdTable<T> {
     const keys = this.keys;
     const vals = this.vals;
     const mask = this.mask;
-    let i = id & mask;
-    for (; ; i = (i + 1) & mask) {
-      const k = keys[i];
-      if (k === id) break;
-      if (k === 0) return false;
-    }
+    let i = this.find(id);
+    if (keys[i] === 0) return false;
     // Backward shift: pull later entries of the probe run into the hole, so lookups never meet
     // tombstones. The entry at j stays put when its home bucket lies cyclically in (i, j].
     for (let j = (i + 1) & mask; keys[j] !== 0; j = (j + 1) & mask) {
@@ -92,6 +76,15 @@ export class IdTable<T> {
     this.keys.fill(0);
     this.vals.fill(undefined);
     this.size = 0;
+  }
+
+  /** The bucket holding `id`, or the empty bucket where it would go. */
+  private find(id: number): number {
+    const keys = this.keys;
+    const mask = this.mask;
+    let i = id & mask;
+    while (keys[i] !== id && keys[i] !== 0) i = (i + 1) & mask;
+    return i;
   }
 
   private grow(): void {
