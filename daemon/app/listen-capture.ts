@@ -49,7 +49,7 @@ export function captureListen(notice: (text: string) => void): void {
     if (this.listenerCount('request') === 0) return original.apply(this, args);
     const cb = typeof args[args.length - 1] === 'function' ? (args.pop() as () => void) : undefined;
     const t = targetOf(args);
-    servers.push(this);
+    if (!servers.includes(this)) servers.push(this);
     notice(`the app called listen(${t.text}): hostd serves its requests on this mount and binds no port of its own`);
     this.address = () => t.address; // what the app's callback may ask for: the address it wanted
     if (cb) this.once('listening', cb);
