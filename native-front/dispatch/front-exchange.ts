@@ -95,6 +95,10 @@ export class FrontExchange implements Exchange {
   get remoteAddress(): string {
     return this.ctx.remoteAddress;
   }
+  /** Part of the request body was never read: the answer closes the connection instead of reusing it. */
+  private get bodyUnread(): boolean {
+    return this.hasBody && !this.bodyComplete;
+  }
   get knownRemoteAddress(): string | null {
     return this.ctx.knownRemoteAddress;
   }
@@ -201,7 +205,7 @@ export class FrontExchange implements Exchange {
     this.resumeIfPaused();
     writeStatus(res, status);
     const cl = this.writeHeaders(headers);
-    const close = this.hasBody && !this.bodyComplete; // unread body: do not try to reuse the connection
+    const close = this.bodyUnread;
     if (this.isHead || status === 204 || status === 304) {
       endBodyless(res, status, cl, close);
       return 0;
@@ -265,7 +269,7 @@ export class FrontExchange implements Exchange {
     }
     this.finished = true;
     this.resumeIfPaused();
-    const close = this.hasBody && !this.bodyComplete;
+    const close = this.bodyUnread;
     const bytes = sendStatus(this.res, status, { headers: status === 503 ? RETRY_AFTER : undefined, head: this.isHead, close });
     this.ctx.done(status, bytes);
   }
@@ -392,8 +396,8 @@ export class FrontExchange implements Exchange {
           this.cut(this.status);
           return;
         }
-        endBodyless(res, this.status, cl, this.hasBody && !this.bodyComplete);
-      } else res.end('', this.hasBody && !this.bodyComplete);
+        endBodyless(res, this.status, cl, this.bodyUnread);
+      } else res.end('', this.bodyUnread);
       this.ctx.done(this.status, 0);
       return;
     }

@@ -106,29 +106,34 @@ export function planResponse(h: HeaderSource, r: StaticResource, isGet: boolean,
 
 const TEXT = 'text/plain; charset=utf-8';
 
-/** Validators and caching headers every answer about the resource carries (304 included). */
+/**
+ * Validators and caching headers every answer about the resource carries (304 included), as
+ * header lines from the ETag value on: uWS writes a header as `name: value CRLF` verbatim, so a
+ * value holding the next lines writes them all in one native call. Every value comes from hostd
+ * (validators, MIME type, the mount's config), none from a request.
+ */
+function validatorLines(r: StaticResource, rep: Representation, cacheControl: string): string {
+  let lines = `${rep.etag}\r\nLast-Modified: ${rep.lastModified}`;
+  if (cacheControl !== '') lines += `\r\nCache-Control: ${cacheControl}`;
+  if (r.vary) lines += '\r\nVary: Accept-Encoding';
+  return lines;
+}
+
 function writeValidators(res: HttpResponse, r: StaticResource, rep: Representation, cacheControl: string): void {
-  res.writeHeader('ETag', rep.etag);
-  res.writeHeader('Last-Modified', rep.lastModified);
-  if (cacheControl !== '') res.writeHeader('Cache-Control', cacheControl);
-  if (r.vary) res.writeHeader('Vary', 'Accept-Encoding');
+  res.writeHeader('ETag', validatorLines(r, rep, cacheControl));
 }
 
 /**
- * The headers every 200/206 answer of `rep` carries, as UTF-8 bytes to hand to one
- * writeHeader("Content-Type", ...) call: uWS writes a header as `name: value CRLF` verbatim, so
- * a value holding the next lines writes them all. One native call and no string conversions
- * instead of five or more of each: measured ~5% of the front's time on small static hits. Every
- * value comes from hostd (MIME type, validators, the mount's config), none from a request.
+ * The headers every 200/206 answer of `rep` carries, from the Content-Type value on (see
+ * validatorLines), kept as UTF-8 bytes: one native call and no string conversions instead of
+ * five or more of each, measured ~5% of the front's time on small static hits.
  */
 function headBlock(r: StaticResource, rep: Representation, cacheControl: string): Buffer {
   const memo = rep.head;
   if (memo !== null && memo.cacheControl === cacheControl) return memo.bytes;
   let block = `${r.contentType}\r\nAccept-Ranges: bytes`;
   if (rep.coding !== '') block += `\r\nContent-Encoding: ${rep.coding}`;
-  block += `\r\nETag: ${rep.etag}\r\nLast-Modified: ${rep.lastModified}`;
-  if (cacheControl !== '') block += `\r\nCache-Control: ${cacheControl}`;
-  if (r.vary) block += '\r\nVary: Accept-Encoding';
+  block += `\r\nETag: ${validatorLines(r, rep, cacheControl)}`;
   const bytes = Buffer.from(block, 'utf8');
   rep.head = { cacheControl, bytes };
   return bytes;
