@@ -420,11 +420,11 @@ describe('config: hostd check', function () {
     expect(r.stdout).to.include('3 hosts, 5 mounts');
   });
 
-  it('loads an app that only calls listen(); what the app prints goes to stderr, not into the report', async () => {
-    const r = await runCli(['check', '--sites', f('listen')]);
+  it('loads an app that only calls listen(), in the environment pool workers get; what the app prints goes to stderr', async () => {
+    const r = await runCli(['check', '--sites', f('listen')], { env: { NODE_ENV: undefined } });
     expect(r.code).to.equal(0);
     expect(r.stdout).to.include('host solo.example').and.not.include('listening on');
-    expect(r.stderr).to.match(/listen-only\.mjs: listening on 3997\n$/);
+    expect(r.stderr).to.match(/listen-only\.mjs: listening on 3997 \(NODE_ENV=production\)\n$/);
   });
 
   it('exits 1 for a missing --sites path', async () => {
