@@ -1,5 +1,5 @@
 // The package entry: the programmatic API (design.md "Programmatic mount").
-export { createHost, Host, ConfigError, type HostOptions } from './native-front/host.js';
+export { createHost, Host, ConfigError, type HostOptions } from './native-front/control/host.js';
 export { HostdError, type HostdErrorCode } from './shared/errors.js';
 export type {
   VhostConfig,

@@ -4,8 +4,8 @@ import { createRequire } from 'node:module';
 import { describeSites, formatProblem, loadSites, mountSource } from '../shared/config/index.js';
 import { HostdError } from '../shared/errors.js';
 import { parseCli, USAGE, type CliArgs } from './cli/args.js';
-import { checkApp } from './dispatch/index.js';
-import { ConfigError, createHost, type Host } from './host.js';
+import { checkApp } from '../daemon/pool/check.js';
+import { ConfigError, createHost, type Host } from './control/host.js';
 import { loadUws } from './uws.js';
 
 function version(): string {
@@ -56,6 +56,8 @@ async function serve(args: CliArgs): Promise<number> {
       gracefulTimeout: args.gracefulTimeout,
       trustProxy: args.trustProxy,
       status: args.status,
+      statusTokenFile: args.statusTokenFile,
+      fronts: args.fronts,
     });
   } catch (err) {
     if (err instanceof ConfigError) {

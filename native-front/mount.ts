@@ -15,9 +15,9 @@ export interface RequestContext {
   readonly url: string;
   /** The raw query string without "?", or "". */
   readonly query: string;
-  /** The Host header as sent (may include a port), or "". */
+  /** The Host header as sent (validated: a host name or address, with an optional port), or "". */
   readonly host: string;
-  /** True when the request came over TLS. */
+  /** True when the request came over TLS (or a trusted proxy said https). */
   readonly secure: boolean;
   readonly requestId: string;
   /** Client address after trusted-proxy resolution; read on first use (it costs a syscall). */
@@ -26,6 +26,8 @@ export interface RequestContext {
   readonly knownRemoteAddress: string | null;
   /** performance.now() at arrival. */
   readonly start: number;
+  /** The front is draining: answer with Connection: close so the client goes elsewhere. */
+  readonly closeConnection: boolean;
   /**
    * Call exactly once when the response is complete (or aborted: status 499 by nginx's
    * convention). Feeds the access log and metrics.
@@ -38,13 +40,6 @@ export interface MountHandler {
   handle(res: HttpResponse, req: HttpRequest, ctx: RequestContext): void;
   /** Stop taking requests, finish what is in flight (up to the deadline), free resources. */
   close(deadlineMs?: number): Promise<void>;
-  /** App mounts: start fresh workers (fresh code), then retire the old ones. */
-  roll?(): Promise<void>;
-}
-
-/** Logger interface handed to mounts; lines go to hostd's error log. */
-export interface ErrorLog {
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
+  /** Past the drain deadline: cut what is still being answered. */
+  cut?(): void;
 }

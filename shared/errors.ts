@@ -4,9 +4,12 @@ export type HostdErrorCode =
   | 'HOSTD_UWS_NOT_NATIVE'
   | 'HOSTD_CONFIG'
   | 'HOSTD_LISTEN'
+  | 'HOSTD_ADDRESS_IN_USE'
   | 'HOSTD_APP_LOAD'
+  | 'HOSTD_APP_START_TIMEOUT'
   | 'HOSTD_USAGE'
-  | 'HOSTD_CLOSED';
+  | 'HOSTD_CLOSED'
+  | 'HOSTD_FRONT_FAILED';
 
 export class HostdError extends Error {
   readonly code: HostdErrorCode;
@@ -15,4 +18,10 @@ export class HostdError extends Error {
     this.name = 'HostdError';
     this.code = code;
   }
+}
+
+/** An error as the error log shows it: the stack when there is one. */
+export function errorText(err: unknown): string {
+  if (err instanceof Error) return err.stack ?? `${err.name}: ${err.message}`;
+  return `non-Error thrown: ${String(err)}`;
 }

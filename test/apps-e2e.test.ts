@@ -21,7 +21,10 @@ describe('apps: end to end through the host', function () {
       },
       {
         serverName: ['hono.test'],
-        apps: [{ url: '/api', module: join(NODE, 'hono-app.mjs'), pool: { threads: 1 } }],
+        apps: [
+          { url: '/api', module: join(NODE, 'hono-app.mjs'), pool: { threads: 1 } },
+          { url: '/full', module: join(NODE, 'hono-full-path.mjs'), stripPrefix: false, pool: { threads: 1 } },
+        ],
       },
       {
         serverName: ['ts.test'],
@@ -78,18 +81,25 @@ describe('apps: end to end through the host', function () {
   });
 
   describe('Hono at /api', () => {
-    it('answers GET with the full URL and POST with the parsed body', async () => {
-      const res = await get('hono.test', '/api/hello');
+    it('sees mount-relative URLs with the prefix in X-Forwarded-Prefix, and parses a POSTed body', async () => {
+      const res = await get('hono.test', '/api/hello?x=1');
       expect(res.statusCode).to.equal(200);
-      const body = (await res.body.json()) as { hello: string; url: string };
+      const body = (await res.body.json()) as { hello: string; url: string; prefix: string };
       expect(body.hello).to.equal('hono');
-      expect(new URL(body.url).pathname).to.equal('/api/hello');
+      expect(body.url).to.equal('http://hono.test/hello?x=1');
+      expect(body.prefix).to.equal('/api');
       const post = await get('hono.test', '/api/echo', {
         method: 'POST',
         body: '{"x":[1,2,3]}',
         headers: { 'content-type': 'application/json' },
       });
       expect(await post.body.json()).to.deep.equal({ got: { x: [1, 2, 3] } });
+    });
+
+    it('stripPrefix: false hands over the full path, without X-Forwarded-Prefix', async () => {
+      const res = await get('hono.test', '/full/hello');
+      expect(res.statusCode).to.equal(200);
+      expect(await res.body.json()).to.deep.equal({ url: 'http://hono.test/full/hello', prefix: null });
     });
 
     it('keeps two Set-Cookie headers apart', async () => {

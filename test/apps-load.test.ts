@@ -93,15 +93,15 @@ describe('apps: loadApp', function () {
     it('loads a Hono app from npm (export default app → app.fetch)', async () => {
       const app = await load(join(NODE, 'hono-app.mjs'));
       expect(app.interface).to.equal('fetch');
-      const res = await app.fetch(new Request('http://e.test/api/hello'), {}, ctx);
-      expect(await res.json()).to.deep.equal({ hello: 'hono', url: 'http://e.test/api/hello' });
+      const res = await app.fetch(new Request('http://e.test/hello'), {}, ctx);
+      expect(await res.json()).to.deep.equal({ hello: 'hono', url: 'http://e.test/hello', prefix: null });
       const post = await app.fetch(
-        new Request('http://e.test/api/echo', { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json' } }),
+        new Request('http://e.test/echo', { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json' } }),
         {},
         ctx,
       );
       expect(await post.json()).to.deep.equal({ got: { a: 1 } });
-      const cookies = await app.fetch(new Request('http://e.test/api/cookies'), {}, ctx);
+      const cookies = await app.fetch(new Request('http://e.test/cookies'), {}, ctx);
       expect(cookies.headers.getSetCookie()).to.deep.equal(['h1=1', 'h2=2']);
     });
   });

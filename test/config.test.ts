@@ -207,10 +207,11 @@ describe('config: resolved vhosts', () => {
         },
         {
           kind: 'app', url: '/app', module: abs('good/app/server.ts'), interface: 'auto', maxBodySize: 10 * 1024 * 1024,
+          stripPrefix: true, bufferBody: 64 * 1024, bodyTimeoutMs: 30_000, maxUrlLength: 16 * 1024,
           watch: false, touchFile: abs('good/restart.txt'),
           pool: {
             threads: 4, minThreads: 4, concurrency: 64, maxRequests: 10000, maxRequestsJitter: 0, requestTimeoutMs: 30_000,
-            queueSize: 100, queueTimeoutMs: 1500, idleTimeoutMs: 0, memoryLimitMb: 512,
+            queueSize: 100, queueTimeoutMs: 1500, idleTimeoutMs: 0, startTimeoutMs: 30_000, memoryLimitMb: 512,
             env: { DATABASE_URL: 'postgres://db/app', DEBUG: 'true', PORT: '5432' },
           },
         },
@@ -220,9 +221,10 @@ describe('config: resolved vhosts', () => {
     const app = api.mounts[0] as ResolvedApp;
     expect(app).to.deep.equal({
       kind: 'app', url: '', module: abs('good/app/api.mjs'), interface: 'fetch', maxBodySize: 100 * 1024 * 1024, watch: false,
+      stripPrefix: true, bufferBody: 64 * 1024, bodyTimeoutMs: 30_000, maxUrlLength: 16 * 1024,
       pool: {
         threads: 2, minThreads: 2, concurrency: 64, maxRequests: 0, maxRequestsJitter: 0, requestTimeoutMs: 60_000,
-        queueSize: 1024, queueTimeoutMs: 30_000, idleTimeoutMs: 0, env: {},
+        queueSize: 1024, queueTimeoutMs: 30_000, idleTimeoutMs: 0, startTimeoutMs: 30_000, env: {},
       },
     });
     expect(catchAll.serverNames).to.deep.equal(['*']);

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { resolve } from 'node:path';
 import { request } from 'undici';
-import { checkApp, type AppMount } from '../native-front/dispatch/index.js';
+import { checkApp } from '../daemon/pool/check.js';
 import type { AppMountConfig, ResolvedApp } from '../shared/config/types.js';
 import { quietLog, startHost, type TestHost } from './helpers/host.js';
 
@@ -20,10 +20,11 @@ async function withHost(apps: AppMountConfig[], fn: (h: TestHost, log: ReturnTyp
   }
 }
 
-function mountOf(h: TestHost, url = ''): AppMount {
-  const route = h.host.routes.find((r) => r.mount.url === url);
-  if (!route) throw new Error(`no mount ${url}`);
-  return route.handler as unknown as AppMount;
+/** The mount's pool as /status reports it. */
+async function poolOf(h: TestHost, url = '/') {
+  const mount = (await h.host.status()).hosts.flatMap((v) => v.mounts).find((m) => m.url === url);
+  if (!mount || !('pool' in mount)) throw new Error(`no app mount ${url}`);
+  return mount.pool;
 }
 
 async function get(h: TestHost, path: string): Promise<{ status: number; text: string; headers: Record<string, unknown> }> {
@@ -59,10 +60,10 @@ describe('daemon pool: faults', function () {
       expect(await recovered(h, 1500)).to.be.below(1500);
       const after = await get(h, '/thread');
       expect(after.text).to.not.equal(before.text);
-      expect(mountOf(h).stats().restarts.exit).to.equal(1);
+      expect((await poolOf(h)).restarts!.exit).to.equal(1);
       expect(log.lines.some((l) => /daemon worker died \(exit\)/.test(l))).to.equal(true);
       expect((await get(h, '/other/thread')).text).to.equal(otherBefore.text);
-      expect(mountOf(h, '/other').stats().restarts.exit).to.equal(0);
+      expect((await poolOf(h, '/other')).restarts!.exit).to.equal(0);
     });
   });
 
@@ -71,7 +72,7 @@ describe('daemon pool: faults', function () {
       const r = await get(h, '/crash');
       expect(r.status).to.equal(502);
       await recovered(h, 1500);
-      expect(mountOf(h).stats().restarts.error).to.equal(1);
+      expect((await poolOf(h)).restarts!.error).to.equal(1);
       expect(log.lines.some((l) => /uncaught in a timer/.test(l))).to.equal(true);
     });
   });
@@ -84,7 +85,7 @@ describe('daemon pool: faults', function () {
       expect(r.status).to.equal(504);
       expect(took).to.be.within(900, 1600);
       await recovered(h, 3000);
-      expect(mountOf(h).stats().restarts.timeout).to.equal(1);
+      expect((await poolOf(h)).restarts!.timeout).to.equal(1);
     });
   });
 
@@ -106,7 +107,7 @@ describe('daemon pool: faults', function () {
       const r = await get(h, '/oom');
       expect(r.status).to.be.within(500, 503);
       await recovered(h, 3000);
-      expect(mountOf(h).stats().restarts.oom).to.equal(1);
+      expect((await poolOf(h)).restarts!.oom).to.equal(1);
     });
   });
 
@@ -119,8 +120,8 @@ describe('daemon pool: faults', function () {
       const t2 = await get(h, '/thread');
       expect(t2.text).to.equal(t1.text);
       expect(log.lines.some((l) => /^error unhandled rejection: Error: nobody handles this rejection/.test(l))).to.equal(true);
-      const s = mountOf(h).stats();
-      expect(s.restarts.error + s.restarts.exit).to.equal(0);
+      const s = (await poolOf(h));
+      expect(s.restarts!.error + s.restarts!.exit).to.equal(0);
     });
   });
 
@@ -130,7 +131,7 @@ describe('daemon pool: faults', function () {
       await sleep(100);
       const b = get(h, '/slow?ms=10');
       await sleep(100);
-      expect(mountOf(h).stats().queued).to.equal(1);
+      expect((await poolOf(h)).queued).to.equal(1);
       const c = await get(h, '/hello');
       expect(c.status).to.equal(503);
       expect(c.headers['retry-after']).to.equal('1');
@@ -159,7 +160,7 @@ describe('daemon pool: faults', function () {
       expect(ids[3]).to.not.equal(ids[2]);
       expect(ids[3]).to.equal(ids[4]).and.equal(ids[5]);
       expect(ids[6]).to.not.equal(ids[5]);
-      expect(mountOf(h).stats().restarts.maxRequests).to.be.at.least(2);
+      expect((await poolOf(h)).restarts!.maxRequests).to.be.at.least(2);
     });
   });
 
@@ -174,7 +175,7 @@ describe('daemon pool: faults', function () {
         expect(r.status).to.equal(503);
         expect(r.text).to.not.match(/does-not-exist/);
         expect((await get(h, '/hello')).status).to.equal(200);
-        expect(mountOf(h, '/broken').loadError).to.match(/does-not-exist/);
+        expect((await poolOf(h, '/broken')).loadError).to.match(/does-not-exist/);
         expect(log.lines.some((l) => /does-not-exist/.test(l))).to.equal(true);
       },
     );
@@ -182,7 +183,6 @@ describe('daemon pool: faults', function () {
 
   it('roll(): fresh workers take over with no request dropped', async () => {
     await withHost([{ url: '/', module: KITCHEN, pool: { threads: 2 } }], async (h) => {
-      const m = mountOf(h);
       const before = new Set<string>();
       for (let i = 0; i < 6; i++) before.add((await get(h, '/thread')).text);
       let stop = false;
@@ -193,7 +193,7 @@ describe('daemon pool: faults', function () {
           for (const r of rs) statuses.push(r.status);
         }
       })();
-      await m.roll();
+      await h.host.reload();
       await sleep(300);
       stop = true;
       await load;
@@ -202,8 +202,8 @@ describe('daemon pool: faults', function () {
       const after = new Set<string>();
       for (let i = 0; i < 6; i++) after.add((await get(h, '/thread')).text);
       for (const t of after) expect(before.has(t)).to.equal(false);
-      expect(m.stats().restarts.roll).to.equal(2);
-      expect(m.stats().threads).to.equal(2);
+      expect((await poolOf(h)).restarts!.roll).to.equal(2);
+      expect((await poolOf(h)).threads).to.equal(2);
     });
   });
 
@@ -214,8 +214,12 @@ describe('daemon pool: faults', function () {
       module,
       interface: 'auto',
       maxBodySize: 1024,
+      stripPrefix: true,
+      bufferBody: 0,
+      bodyTimeoutMs: 1000,
+      maxUrlLength: 1024,
       watch: false,
-      pool: { threads: 1, minThreads: 1, concurrency: 1, maxRequests: 0, maxRequestsJitter: 0, requestTimeoutMs: 0, queueSize: 0, queueTimeoutMs: 0, idleTimeoutMs: 0, env: {} },
+      pool: { threads: 1, minThreads: 1, concurrency: 1, maxRequests: 0, maxRequestsJitter: 0, requestTimeoutMs: 0, queueSize: 0, queueTimeoutMs: 0, idleTimeoutMs: 0, startTimeoutMs: 1000, env: {} },
     });
     expect(await checkApp(cfg(KITCHEN))).to.equal(undefined);
     expect(await checkApp(cfg(BROKEN))).to.match(/broken\.mjs failed to load: .*does-not-exist/);

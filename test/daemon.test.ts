@@ -62,11 +62,12 @@ describe('daemon pool: requests and responses', function () {
     expect(await res.body.text()).to.equal('cookies');
   });
 
-  it('gives the app the full URL, the mount, the client address and the request id', async () => {
+  it('gives the app the mount-relative URL, the mount (also as X-Forwarded-Prefix), the client address and the request id', async () => {
     const res = await request(h.url('/pre/fix/info?x=1&y=%20z'), { headers: { host: 'app.example:8443', 'x-test': 'abc', 'x-request-id': 'rid-123' } });
     const body = (await res.body.json()) as Record<string, unknown>;
-    expect(body.url).to.equal('http://app.example:8443/pre/fix/info?x=1&y=%20z');
+    expect(body.url).to.equal('http://app.example:8443/info?x=1&y=%20z');
     expect(body.mount).to.equal('/pre/fix');
+    expect(body.prefix).to.equal('/pre/fix');
     expect(body.method).to.equal('GET');
     expect(body.xTest).to.equal('abc');
     expect(body.remoteAddress).to.match(/127\.0\.0\.1|::1/);

@@ -3,7 +3,8 @@
 import { expect } from 'chai';
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { AccessLog } from '../native-front/log/access-log.js';
+import { formatAccess } from '../native-front/log/access-log.js';
+import { LogFile } from '../native-front/log/destination.js';
 import { spawnHostd, startHost, type HostdProcess } from './helpers/host.js';
 import { eventually, getJson, getText, makeSite, type Site } from './fixtures/ops/kit.js';
 
@@ -134,9 +135,9 @@ describe('ops: error log file and --trust-proxy (in process)', function () {
 
   it('hands lines still waiting for the end of the turn to the file on close()', async () => {
     const file = join(site.root, 'same-turn.log');
-    const log = new AccessLog(file);
+    const log = new LogFile(file, 1);
     const rec = { vhost: '*', mount: '', method: 'GET', host: 'h', remoteAddress: '192.0.2.1', referer: '', userAgent: '', requestId: 'r', status: 200, bytes: 1, durationMs: 0 };
-    for (let i = 0; i < 50; i++) log.write({ ...rec, url: `/same-turn/${i}` });
+    for (let i = 0; i < 50; i++) log.write(formatAccess({ ...rec, url: `/same-turn/${i}` }, 'combined'));
     await log.close(); // same turn: the batch has not been handed over yet
     expect(await lines(file)).to.have.length(50);
   });

@@ -126,11 +126,11 @@ describe('ops: programmatic reload and mount', function () {
     const v1 = { serverName: ['*'], listen: 0, static: [{ url: '/', dir: pub }], apps: [{ url: '/app', module: site.appFile, pool: { threads: 1 } }] };
     const h = await startHost([v1]);
     try {
-      const pool = () => (h.host.routes.find((r) => r.mount.url === '/app')!.handler as unknown as { stats(): { restarts: Record<string, number> } }).stats();
+      const pool = async () => ((await h.host.status()).hosts.flatMap((v) => v.mounts).find((m) => m.url === '/app') as { pool: { restarts: Record<string, number> } }).pool;
       await h.host.reload([{ ...v1, static: [{ url: '/', dir: pub }, { url: '/files', dir: pub }] }]);
       expect(h.host.generation).to.equal(2);
       expect((await getText(h.url('/files/index.html'))).text).to.equal('static hello\n');
-      expect(pool().restarts.roll).to.equal(1);
+      expect((await pool()).restarts.roll).to.equal(1);
 
       let err: unknown;
       await h.host.reload([{ ...v1, static: [{ url: '/', dir: join(site.root, 'nowhere') }] }]).catch((e) => (err = e));
@@ -141,7 +141,7 @@ describe('ops: programmatic reload and mount', function () {
       h.host.mount({ serverName: ['*'], listen: 0 }, { url: '/more', dir: pub });
       await eventually(async () => (await getText(h.url('/more/index.html'))).status === 200, 5000, 'the new mount');
       expect(h.host.generation).to.equal(3);
-      expect(pool().restarts.roll).to.equal(1);
+      expect((await pool()).restarts.roll).to.equal(1);
     } finally {
       await h.close();
     }

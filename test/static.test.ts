@@ -21,7 +21,7 @@ interface Backend {
   kind: 'host' | 'harness';
   port: number;
   url(p?: string): string;
-  stats(): FileCacheStats;
+  stats(): Promise<FileCacheStats>;
   logs: string[];
   close(): Promise<void>;
 }
@@ -50,13 +50,13 @@ async function startBackend(site: string): Promise<Backend> {
     if (helpers) {
       const log = helpers.quietLog();
       const h = await helpers.startHost([{ serverName: ['*'], listen: 0, static: mounts(site) }], { errorLog: log });
-      return { kind: 'host', port: h.port, url: h.url, stats: () => h.host.cache.stats(), logs: log.lines, close: h.close };
+      return { kind: 'host', port: h.port, url: h.url, stats: async () => (await h.host.status()).staticCache, logs: log.lines, close: h.close };
     }
   }
   const h = await startStaticHarness(
     mounts(site).map((m) => staticMount(m.url, site, { ...m, index: m.index ?? 'index.html', dotfiles: !!m.dotfiles, followSymlinks: !!m.followSymlinks, precompressed: m.precompressed ?? true, immutable: !!m.immutable })),
   );
-  return { kind: 'harness', port: h.port, url: h.url, stats: () => h.cache.stats(), logs: h.logs, close: h.close };
+  return { kind: 'harness', port: h.port, url: h.url, stats: async () => h.cache.stats(), logs: h.logs, close: h.close };
 }
 
 async function get(url: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' | 'POST' | 'DELETE' | 'OPTIONS' = 'GET') {
@@ -149,9 +149,9 @@ describe('static files (socket)', function () {
         expect(bin.headers['content-length']).to.equal(String(100 * 1024));
         expect(sha(bin.body)).to.equal(sha(tree.files['data.bin']));
       }
-      const before = be.stats();
+      const before = await be.stats();
       await get(url('/data.bin'));
-      const after = be.stats();
+      const after = await be.stats();
       expect(after.hits).to.equal(before.hits + 1);
       expect(after.entries).to.be.at.least(2);
     });
@@ -189,7 +189,7 @@ describe('static files (socket)', function () {
       const statuses = [...out.matchAll(/HTTP\/1\.1 (\d+)/g)].map((m) => m[1]);
       expect(statuses).to.deep.equal(['200', '200', '404', '200']);
       expect(out).to.match(/Content-Length: 1572864\r\n/);
-      expect(out).to.match(/Content-Length: 10\r\n/); // the 404's length, body not sent
+      expect(out).to.match(/Content-Length: 14\r\n/); // the 404's length ("404 Not Found\n"), body not sent
       expect(out.endsWith('\r\n\r\nHello, static world!\n')).to.equal(true);
       expect(out.split('Hello, static world!').length).to.equal(2); // the body appears once
     });
@@ -478,7 +478,7 @@ describe('static files (socket)', function () {
       const r = await get(url('/missing.txt'));
       expect(r.status).to.equal(404);
       expect(r.headers['content-type']).to.equal('text/plain; charset=utf-8');
-      expect(r.text).to.equal('Not Found\n');
+      expect(r.text).to.equal('404 Not Found\n');
     });
   });
 
@@ -590,10 +590,10 @@ describe('static files (socket)', function () {
         ['/hello.txt', 200, 21],
         ['/hello.txt', 206, 5],
         ['/hello.txt', 200, 0],
-        ['/nope.txt', 404, 10],
-        ['/docs', 301, 18],
+        ['/nope.txt', 404, 14],
+        ['/docs', 301, 22],
         ['/big.bin', 200, 1536 * 1024],
-        ['/hello.txt', 405, 19],
+        ['/hello.txt', 405, 23],
       ]);
       expect(h.logs.filter((l) => l.includes('done called'))).to.deep.equal([]);
     });

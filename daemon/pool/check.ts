@@ -2,7 +2,7 @@
 // user code may have top-level side effects), and report why it does not load.
 import { Piscina } from 'piscina';
 import type { ResolvedApp } from '../../shared/config/types.js';
-import type { CheckResult, CheckTask } from '../../shared/protocol.js';
+import type { CheckResult, CheckTask } from '../../shared/protocol/index.js';
 import { workerEnv, workerFilename } from './worker-file.js';
 
 export interface CheckOptions {

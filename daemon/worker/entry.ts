@@ -1,14 +1,16 @@
 // The worker thread's entry (piscina's `filename`). Piscina runs exactly one task per worker:
 // either `check` (load the app once, report) or `serve`, which never resolves: the worker
-// serves its MessagePort until the front terminates the thread (after DRAINED, or when it must
-// kill it). One task per thread means a recycled or rolled worker is always a fresh isolate.
+// serves its ports until the pool terminates it (after `drained`, or when it must kill it). One
+// task per thread means a recycled or rolled worker is always a fresh isolate.
 import { threadId } from 'node:worker_threads';
 import { loadApp } from '../app/load.js';
-import { AddressQuery } from '../../shared/address-query.js';
-import * as P from '../../shared/protocol.js';
+import { AddressQuery } from '../../shared/protocol/address-query.js';
+import { Board } from '../../shared/protocol/board.js';
+import { ControlOutbox, decodeToWorkerControl, LOG_ERROR, LOG_INFO, type CheckResult, type CheckTask, type ServeTask } from '../../shared/protocol/index.js';
 import { installLightFetchGlobals } from './globals.js';
+import { FrontLink } from './link.js';
 import { forwardConsole } from './log-forward.js';
-import { WorkerServer } from './serve.js';
+import { WorkerServer } from './server.js';
 
 // loadApp's message names the module, the reason and the (source-mapped) location: one line,
 // fit for `hostd check` and the error log.
@@ -16,13 +18,13 @@ function loadErrorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-async function serve(task: P.ServeTask): Promise<never> {
-  const out = new P.Outbox(task.port);
+async function serve(task: ServeTask): Promise<never> {
+  const control = new ControlOutbox(task.control);
   let server: WorkerServer | null = null;
-  forwardConsole((level, text) => out.push4(P.LOG, level, text, ''));
+  forwardConsole((level, text) => control.log(level, text, ''));
   process.on('unhandledRejection', (reason) => {
     const text = reason instanceof Error ? (reason.stack ?? reason.message) : String(reason);
-    out.push4(P.LOG, P.LOG_ERROR, `unhandled rejection: ${text}`, '');
+    control.log(LOG_ERROR, `unhandled rejection: ${text}`, '');
   });
   installLightFetchGlobals(); // before the app is imported: it may keep a reference to Response
   try {
@@ -30,24 +32,27 @@ async function serve(task: P.ServeTask): Promise<never> {
       interface: task.interface,
       cacheDir: task.cacheDir,
       entry: task.entry,
-      notice: (text) => out.push4(P.LOG, P.LOG_INFO, text, ''),
+      notice: (text) => control.log(LOG_INFO, text, ''),
     });
-    const addresses = new AddressQuery(task.address, task.port);
-    server = new WorkerServer(app.fetch, task.env, task.mount, out, new Float64Array(task.started), addresses);
-    out.push4(P.READY, threadId, '', app.interface);
+    const board = new Board(task.board);
+    // Node-style apps get the prefix stripped by their adapter (req.url relative, req.originalUrl whole).
+    const s = new WorkerServer(app.fetch, task.env, task.mount, task.stripPrefix && app.interface === 'fetch', control, board);
+    s.links = task.links.map((port, i) => new FrontLink(i, port, s, board, new AddressQuery(task.addresses[i], port)));
+    server = s;
+    control.ready(threadId, '');
   } catch (err) {
-    out.push4(P.READY, threadId, loadErrorText(err), '');
+    control.ready(threadId, loadErrorText(err));
   }
-  out.flush();
-  // Listen even after a load failure: the open port keeps this thread alive until the front
+  control.flush();
+  // Listen even after a load failure: the open port keeps this thread alive until the pool
   // terminates it, so a failed load is reported once rather than as an exit.
-  task.port.on('message', (batch: unknown[]) => {
-    if (server !== null) server.onBatch(batch);
+  task.control.on('message', (batch: unknown[]) => {
+    if (server !== null) decodeToWorkerControl(batch, server);
   });
   return new Promise<never>(() => {});
 }
 
-async function check(task: P.CheckTask): Promise<P.CheckResult> {
+async function check(task: CheckTask): Promise<CheckResult> {
   // What the app prints while loading travels back with the result: this thread's own stdout
   // would mix it into the report, and may not be flushed before the thread is torn down.
   const output: string[] = [];
@@ -61,6 +66,6 @@ async function check(task: P.CheckTask): Promise<P.CheckResult> {
   }
 }
 
-export default function run(task: P.ServeTask | P.CheckTask): Promise<unknown> {
+export default function run(task: ServeTask | CheckTask): Promise<unknown> {
   return task.kind === 'check' ? check(task) : serve(task);
 }

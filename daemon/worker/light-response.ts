@@ -16,7 +16,7 @@
 // The serve loop reads a still-light response through lightParts(): no stream, no reader, no
 // promise turns.
 
-import { TRANSFER_MIN } from '../../shared/protocol.js';
+import { TRANSFER_MIN } from '../../shared/protocol/index.js';
 import { copyOwned } from './buffer-pool.js';
 import { forwardToReal } from './delegate.js';
 

@@ -2,7 +2,7 @@
 // A worker's process.stdout/stderr would otherwise be piped, untagged, into the host process's
 // own stdout: console.* and direct stream writes are both redirected into LOG messages.
 import { format } from 'node:util';
-import { LOG_ERROR, LOG_INFO, LOG_WARN } from '../../shared/protocol.js';
+import { LOG_ERROR, LOG_INFO, LOG_WARN } from '../../shared/protocol/index.js';
 
 export type LogSink = (level: number, text: string) => void;
 

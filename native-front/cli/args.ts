@@ -14,6 +14,8 @@ export interface CliArgs {
   errorLog?: string;
   gracefulTimeout?: string;
   trustProxy?: string;
+  statusTokenFile?: string;
+  fronts?: number;
 }
 
 export const USAGE = `Usage: hostd [check] [options]
@@ -28,7 +30,10 @@ Commands:
 Options:
   --sites DIR|FILE            vhost files (*.yaml, *.yml, *.json); repeatable; default ./sites
   --listen PORT|HOST:PORT     override every vhost's listen address
-  --status HOST:PORT          internal listener with /metrics, /status and /healthz
+  --status HOST:PORT|PATH     internal listener with /metrics, /status and /healthz
+                              (a path: a Unix socket)
+  --status-token-file FILE    the status listener requires "Authorization: Bearer <token in FILE>"
+  --fronts N                  front threads accepting connections (default: 1)
   --access-log FILE|-|off     access log destination (default: - = stdout)
   --log-format combined|json  access log format (default: combined)
   --error-log FILE|-          error log destination (default: - = stderr)
@@ -51,6 +56,8 @@ export function parseCli(argv: string[]): CliArgs {
         sites: { type: 'string', multiple: true },
         listen: { type: 'string' },
         status: { type: 'string' },
+        'status-token-file': { type: 'string' },
+        fronts: { type: 'string' },
         'access-log': { type: 'string' },
         'log-format': { type: 'string' },
         'error-log': { type: 'string' },
@@ -69,6 +76,11 @@ export function parseCli(argv: string[]): CliArgs {
   const format = v['log-format'] ?? 'combined';
   if (format !== 'combined' && format !== 'json')
     throw new HostdError('HOSTD_USAGE', `--log-format must be "combined" or "json", not "${format}"`);
+  let fronts: number | undefined;
+  if (v.fronts !== undefined) {
+    fronts = Number(v.fronts);
+    if (!/^\d+$/.test(v.fronts) || fronts < 1) throw new HostdError('HOSTD_USAGE', `--fronts must be a whole number of threads, at least 1, not "${v.fronts}"`);
+  }
   let sites = v.sites ?? [];
   if (sites.length === 0 && !v.help && !v.version) {
     if (!existsSync('sites')) throw new HostdError('HOSTD_USAGE', 'no --sites given and no ./sites directory here');
@@ -84,5 +96,7 @@ export function parseCli(argv: string[]): CliArgs {
     errorLog: v['error-log'],
     gracefulTimeout: v['graceful-timeout'],
     trustProxy: v['trust-proxy'],
+    statusTokenFile: v['status-token-file'],
+    fronts,
   };
 }

@@ -1,31 +1,14 @@
-// An `apps` mount on the front: the MountHandler the router calls for dynamic requests. It copies
-// the request out of uWS synchronously and hands it to the mount's daemon pool.
+// An `apps` mount on the front: the MountHandler the router calls for dynamic requests. It checks
+// the request's framing (what uWS v20.30 would let through), copies the request out of uWS
+// synchronously and hands it to the mount's pool dispatcher on this front.
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { DaemonPool } from '../../daemon/pool/pool.js';
-import type { PoolStats } from '../../daemon/pool/types.js';
-import { checkApp as checkInWorker, type CheckOptions } from '../../daemon/pool/check.js';
+import type { Dispatcher } from '../../daemon/dispatch/dispatcher.js';
 import type { ResolvedApp, ResolvedVhost } from '../../shared/config/types.js';
-import type { ErrorLog, MountHandler, RequestContext } from '../mount.js';
-import { sendStatus } from '../respond.js';
-import { headersTooLarge, MAX_HEADER_BYTES } from '../ops/limits.js';
+import type { Logger } from '../../shared/log.js';
+import { sendStatus } from '../http/answer.js';
+import type { MountHandler, RequestContext } from '../mount.js';
+import { headerBytes, MAX_HEADER_BYTES } from '../ops/limits.js';
 import { FrontExchange, type MountShared } from './front-exchange.js';
-
-export type { PoolStats } from '../../daemon/pool/types.js';
-
-export interface AppMount extends MountHandler {
-  /** Set when the app failed to load: logged at startup; the mount answers 503. */
-  readonly loadError?: string;
-  stats(): PoolStats;
-  /** Start fresh workers, then retire the old ones gracefully (reload, code change). */
-  roll(): Promise<void>;
-}
-
-export interface AppMountDeps {
-  log: ErrorLog;
-  vhost: ResolvedVhost;
-  /** Where compiled TypeScript/JSX goes (loadApp's cacheDir). */
-  cacheDir?: string;
-}
 
 /**
  * The method as the app sees it. uWS v20.30 reports it lowercased (getCaseSensitiveMethod() too),
@@ -61,104 +44,127 @@ const collect = (k: string, v: string): void => {
   collecting.push(k, v);
 };
 
-class UwsAppMount implements AppMount, MountShared {
-  readonly log: ErrorLog;
-  readonly vhostName: string;
-  readonly mountLabel: string;
+const DECIMAL = /^[0-9]{1,15}$/;
+
+/**
+ * How the request says its body is framed, or why that is refused. uWS v20.30 takes the first of
+ * two Content-Length headers and reads "chunked, gzip", "xchunked" or "chunkedx" as chunked:
+ * forms a proxy in front may read differently (request smuggling). Anything but one decimal
+ * Content-Length, or Transfer-Encoding exactly "chunked" without a Content-Length, is refused.
+ */
+function framing(h: readonly string[]): { length: number; chunked: boolean } | string {
+  let length = -1;
+  let chunked = false;
+  for (let i = 0; i < h.length; i += 2) {
+    const k = h[i];
+    if (k === 'content-length') {
+      if (length >= 0) return 'more than one Content-Length';
+      const v = h[i + 1];
+      if (!DECIMAL.test(v)) return 'a Content-Length that is not a decimal number';
+      length = Number(v);
+    } else if (k === 'transfer-encoding') {
+      if (chunked) return 'more than one Transfer-Encoding';
+      if (h[i + 1].toLowerCase() !== 'chunked') return 'a Transfer-Encoding other than "chunked"';
+      chunked = true;
+    }
+  }
+  if (chunked && length >= 0) return 'both Content-Length and Transfer-Encoding';
+  return { length, chunked };
+}
+
+const BODY_SWEEP_MS = 250;
+
+/** The vhost's first plain name, else localhost with its port: what request.url says without a Host. */
+export function fallbackHost(vhost: ResolvedVhost): string {
+  return vhost.serverNames.find((n) => n !== '*' && !n.includes('*')) ?? `localhost:${vhost.listen.port}`;
+}
+
+export class AppMount implements MountHandler, MountShared {
   readonly maxBodySize: number;
-  private readonly fallbackHost: string;
+  readonly bufferBody: number;
+  /** Requests whose body is still arriving (bodyTimeout). */
+  private readonly receiving = new Set<FrontExchange>();
+  private sweeper: NodeJS.Timeout | null = null;
 
   constructor(
     readonly cfg: ResolvedApp,
-    deps: AppMountDeps,
-    readonly pool: DaemonPool,
+    /** The host apps see in request.url when the client sent no Host (see fallbackHost()). */
+    private readonly fallbackHost: string,
+    readonly dispatcher: Dispatcher,
+    readonly log: Logger,
   ) {
-    this.log = deps.log;
-    this.vhostName = deps.vhost.serverNames[0] ?? '*';
-    this.mountLabel = cfg.url || '/';
     this.maxBodySize = cfg.maxBodySize > 0 ? cfg.maxBodySize : Number.MAX_SAFE_INTEGER;
-    const named = deps.vhost.serverNames.find((n) => n !== '*' && !n.includes('*'));
-    this.fallbackHost = named ?? `localhost:${deps.vhost.listen.port}`;
+    this.bufferBody = cfg.bufferBody;
   }
 
-  get loadError(): string | undefined {
-    return this.pool.loadError || undefined;
+  private refuse(res: HttpResponse, ctx: RequestContext, status: number, why: string, extra?: Record<string, unknown>): void {
+    this.log.warn(why, { requestId: ctx.requestId, status, ...extra });
+    ctx.done(status, sendStatus(res, status, { close: true, head: ctx.method === 'head' }));
   }
 
   handle(res: HttpResponse, req: HttpRequest, ctx: RequestContext): void {
-    if (this.pool.loadError) {
-      ctx.done(503, sendStatus(res, 503, { headers: { 'Retry-After': '5' }, head: ctx.method === 'head' }));
+    if (this.dispatcher.loadError) {
+      ctx.done(503, sendStatus(res, 503, { headers: { 'Retry-After': '5' }, head: ctx.method === 'head', close: ctx.closeConnection }));
       return;
     }
-    const method = appMethod(ctx.method);
-    const cl = req.getHeader('content-length');
-    const te = req.getHeader('transfer-encoding');
-    let hasBody = false;
-    if (cl !== '') {
-      const n = Number(cl);
-      if (!Number.isSafeInteger(n) || n < 0) {
-        ctx.done(400, sendStatus(res, 400, { close: true }));
-        return;
-      }
-      if (n > this.maxBodySize) {
-        this.log.warn('request body over maxBodySize', { vhost: this.vhostName, mount: this.mountLabel, requestId: ctx.requestId, contentLength: n, limit: this.maxBodySize });
-        ctx.done(413, sendStatus(res, 413, { close: true }));
-        return;
-      }
-      hasBody = n > 0;
-    } else if (te !== '') hasBody = true;
-    // A body on GET/HEAD cannot be given to a Request; uWS still reads and discards it.
-    if (hasBody && (method === 'GET' || method === 'HEAD')) hasBody = false;
-
+    if (ctx.url.length + ctx.query.length > this.cfg.maxUrlLength) {
+      return this.refuse(res, ctx, 414, 'request target over maxUrlLength', { limit: this.cfg.maxUrlLength });
+    }
     collecting = [];
     req.forEach(collect);
     const headers = collecting;
     collecting = [];
-    if (headersTooLarge(headers)) {
-      this.log.warn('request header fields too large', { vhost: this.vhostName, mount: this.mountLabel, requestId: ctx.requestId, limit: MAX_HEADER_BYTES });
-      ctx.done(431, sendStatus(res, 431, { close: true, head: method === 'HEAD' }));
-      return;
+    const frame = framing(headers);
+    if (typeof frame === 'string') return this.refuse(res, ctx, 400, `refused request framing: ${frame}`);
+    if (headerBytes(headers) > MAX_HEADER_BYTES) {
+      return this.refuse(res, ctx, 431, 'request header fields too large', { limit: MAX_HEADER_BYTES });
     }
-
+    if (frame.length > this.maxBodySize) {
+      return this.refuse(res, ctx, 413, 'request body over maxBodySize', { contentLength: frame.length, limit: this.maxBodySize });
+    }
+    const method = appMethod(ctx.method);
+    // A body on GET/HEAD cannot be given to a Request; uWS still reads and discards it.
+    const hasBody = (frame.length > 0 || frame.chunked) && method !== 'GET' && method !== 'HEAD';
     const host = ctx.host !== '' ? ctx.host : this.fallbackHost;
     const url = (ctx.secure ? 'https://' : 'http://') + host + ctx.url + (ctx.query !== '' ? '?' + ctx.query : '');
     const ex = new FrontExchange(this, res, ctx, method, url, headers, hasBody);
     res.onAborted(() => ex.onAborted());
-    if (hasBody) res.onData((chunk, isLast) => ex.onData(chunk, isLast));
-    this.pool.submit(ex);
+    if (!hasBody) return this.submit(ex);
+    res.onData((chunk, isLast) => ex.onData(chunk, isLast));
+    this.receiving.add(ex);
+    this.sweeper ??= setInterval(() => this.sweepBodies(), BODY_SWEEP_MS);
+    // Bodies larger than bufferBody take a worker as soon as bufferBody bytes are in (onData).
+    if (this.bufferBody === 0) this.submit(ex);
   }
 
-  stats(): PoolStats {
-    return this.pool.stats();
+  submit(ex: FrontExchange): void {
+    ex.submitted = true;
+    this.dispatcher.submit(ex);
   }
 
-  roll(): Promise<void> {
-    return this.pool.roll();
+  bodyDone(ex: FrontExchange): void {
+    this.receiving.delete(ex);
+    if (this.receiving.size === 0 && this.sweeper !== null) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
   }
 
-  close(deadlineMs?: number): Promise<void> {
-    return this.pool.close(deadlineMs);
+  /** Bodies arriving slower than bufferBody per bodyTimeout get 408 (slow clients cost memory, not workers). */
+  private sweepBodies(): void {
+    const now = performance.now();
+    const limit = this.cfg.bodyTimeoutMs;
+    for (const ex of this.receiving) {
+      if (!ex.uploadPaused && now - ex.windowStart > limit) ex.bodyTooSlow(limit);
+    }
   }
-}
 
-/** Starts the mount's pool (loading the app in every worker) and returns its handler. Never throws for a bad app. */
-export async function createAppMount(cfg: ResolvedApp, deps: AppMountDeps): Promise<AppMount> {
-  const vhostName = deps.vhost.serverNames[0] ?? '*';
-  const pool = new DaemonPool(
-    cfg,
-    {
-      info: (msg, f) => deps.log.info(msg, { vhost: vhostName, ...f }),
-      warn: (msg, f) => deps.log.warn(msg, { vhost: vhostName, ...f }),
-      error: (msg, f) => deps.log.error(msg, { vhost: vhostName, ...f }),
-    },
-    { cacheDir: deps.cacheDir },
-  );
-  // A load error is kept on the mount (loadError) for the caller to report; the mount answers 503.
-  await pool.start();
-  return new UwsAppMount(cfg, deps, pool);
-}
+  close(): Promise<void> {
+    // The pool (and this front's dispatcher for it) is closed by the control thread.
+    return Promise.resolve();
+  }
 
-/** `hostd check`: loads the module once in a worker; resolves with the load error or undefined. */
-export function checkApp(cfg: ResolvedApp, opts: CheckOptions = {}): Promise<string | undefined> {
-  return checkInWorker(cfg, opts);
+  cut(): void {
+    for (const ex of this.receiving) ex.bodyTooSlow(0);
+  }
 }

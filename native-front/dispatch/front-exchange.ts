@@ -1,58 +1,43 @@
-// One app request on the front thread: copies what it needs out of the uWS request, streams the
-// body to the pool with upload backpressure, and writes the worker's response back with
-// response backpressure (tryEnd/onWritable for a known length, chunked write otherwise).
+// One app request on the front thread: copies what it needs out of the uWS request, reads the
+// body (up to bufferBody before the request takes a worker, then streamed with upload
+// backpressure), and writes the worker's response back with response backpressure.
 import { Buffer } from 'node:buffer';
 import type { HttpResponse } from 'uWebSockets.js';
-import type { Exchange } from '../../daemon/pool/types.js';
-import type { WorkerSlot } from '../../daemon/pool/slot.js';
-import type { DaemonPool } from '../../daemon/pool/pool.js';
-import { UPLOAD_WINDOW } from '../../shared/protocol.js';
-import type { ErrorLog, RequestContext } from '../mount.js';
-import { sendStatus, writeStatus } from '../respond.js';
+import type { Dispatcher } from '../../daemon/dispatch/dispatcher.js';
+import type { Exchange, Ticket } from '../../daemon/dispatch/types.js';
+import type { Logger } from '../../shared/log.js';
+import { UPLOAD_WINDOW } from '../../shared/protocol/index.js';
+import { endBodyless, sendStatus } from '../http/answer.js';
+import { BodySink, type WriteResult } from '../http/sink.js';
+import { isBodyless, writeStatus } from '../http/status.js';
+import type { RequestContext } from '../mount.js';
 
 /** What every exchange of one mount shares. */
 export interface MountShared {
-  readonly pool: DaemonPool;
-  readonly log: ErrorLog;
-  readonly vhostName: string;
-  readonly mountLabel: string;
+  readonly dispatcher: Dispatcher;
+  readonly log: Logger;
   readonly maxBodySize: number;
+  readonly bufferBody: number;
+  /** A request is ready to take a worker (its body is buffered, or too large to buffer). */
+  submit(ex: FrontExchange): void;
+  /** The body finished arriving (or the request ended): stop watching its rate. */
+  bodyDone(ex: FrontExchange): void;
 }
 
 const RETRY_AFTER = { 'Retry-After': '1' };
 
 /** The response resFull is writing (one at a time: cork runs its callback synchronously). */
-const full = {
-  ex: null as FrontExchange | null,
-  status: 0,
-  headers: null as string[] | null,
-  body: null as string | Uint8Array | null,
-  bytes: 0,
-};
+const full = { ex: null as FrontExchange | null, status: 0, headers: null as string[] | null, body: null as string | Uint8Array | null, bytes: 0 };
 const writeFullCorked = (): void => {
   full.bytes = full.ex!.writeFull(full.status, full.headers!, full.body);
 };
 
-/**
- * Ends a response that has no body on the wire (HEAD, 204, 304). uWS v20.30: endWithoutBody(n)
- * with a length leaves the connection unusable, end(body) on HEAD sends the body anyway, and a
- * non-number argument aborts the process; so Content-Length (the length a GET would have had)
- * is written by hand and endWithoutBody() gets no argument. `close`: a Connection: close header
- * the client honours (the request body was not read). Must run corked.
- */
-function endBodyless(res: HttpResponse, status: number, contentLength: number, close: boolean): void {
-  if (contentLength >= 0 && status !== 204) res.writeHeader('Content-Length', String(contentLength));
-  if (close) res.writeHeader('Connection', 'close');
-  res.endWithoutBody();
-}
-
 export class FrontExchange implements Exchange {
   id = 0;
-  slot: WorkerSlot | null = null;
+  ticket: Ticket | null = null;
   readonly arrival: number;
   finished = false;
   bodySent = false;
-  readonly hasBody: boolean;
   readonly isHead: boolean;
 
   // upload
@@ -61,20 +46,18 @@ export class FrontExchange implements Exchange {
   private bodyTotal = 0;
   private unacked = 0;
   private paused = false;
+  /** Handed to the dispatcher (after buffering the body, or at once when there is none). */
+  submitted = false;
+  /** bodyTimeout: when the current bufferBody-sized part of the body started, and its bytes so far. */
+  windowStart: number;
+  private windowBytes = 0;
 
   // response
   private status = 0;
   private resHeaders: string[] | null = null;
-  private headWritten = false;
-  private contentLength = -1;
-  private written = 0;
-  private blocked = false;
-  private writableHooked = false;
+  private sink: BodySink | null = null;
   private queued: Uint8Array[] | null = null;
-  /** tryEnd leftovers: the chunk and the write offset it started at. */
-  private pendingChunk: Uint8Array | null = null;
-  private pendingBase = 0;
-  /** write() bytes uWS buffered under backpressure, credited on drain. */
+  /** Bytes written but not yet taken by the socket, credited to the worker on drain. */
   private pendingCredit = 0;
   private endPending = false;
 
@@ -85,19 +68,15 @@ export class FrontExchange implements Exchange {
     readonly method: string,
     readonly url: string,
     readonly headers: string[],
-    hasBody: boolean,
+    readonly hasBody: boolean,
   ) {
     this.arrival = ctx.start;
-    this.hasBody = hasBody;
+    this.windowStart = ctx.start;
     this.isHead = method === 'HEAD';
   }
 
   get remoteAddress(): string {
     return this.ctx.remoteAddress;
-  }
-  /** Part of the request body was never read: the answer closes the connection instead of reusing it. */
-  private get bodyUnread(): boolean {
-    return this.hasBody && !this.bodyComplete;
   }
   get knownRemoteAddress(): string | null {
     return this.ctx.knownRemoteAddress;
@@ -105,13 +84,21 @@ export class FrontExchange implements Exchange {
   get requestId(): string {
     return this.ctx.requestId;
   }
+  /** Part of the request body was never read: the answer closes the connection instead of reusing it. */
+  private get closeAfter(): boolean {
+    return (this.hasBody && !this.bodyComplete) || this.ctx.closeConnection;
+  }
+  private get written(): number {
+    return this.sink === null ? 0 : this.sink.written;
+  }
 
   // ------------------------------------------------------------ client side events
 
   onAborted(): void {
     if (this.finished) return;
     this.finished = true;
-    this.m.pool.abort(this);
+    this.m.dispatcher.abort(this);
+    this.m.bodyDone(this);
     this.ctx.done(499, this.written);
   }
 
@@ -119,45 +106,58 @@ export class FrontExchange implements Exchange {
     if (this.finished) return;
     const n = chunk.byteLength;
     this.bodyTotal += n;
-    if (this.bodyTotal > this.m.maxBodySize) {
-      this.tooLarge();
-      return;
-    }
+    if (this.bodyTotal > this.m.maxBodySize) return this.tooLarge();
     if (n > 0) {
       const copy = chunk.slice(0); // uWS reuses chunk's memory after this callback
       this.unacked += n;
-      if (this.slot !== null) {
-        this.m.pool.sendBody(this, copy);
+      this.windowBytes += n;
+      if (this.windowBytes >= this.m.bufferBody) {
+        this.windowBytes = 0;
+        this.windowStart = performance.now();
+      }
+      if (this.ticket !== null) {
+        this.m.dispatcher.sendBody(this, copy);
         this.bodySent = true;
       } else (this.bodyBuf ??= []).push(copy);
     }
     if (isLast) {
       this.bodyComplete = true;
-      if (this.slot !== null) this.m.pool.sendEnd(this);
+      this.m.bodyDone(this);
+      if (this.ticket !== null) this.m.dispatcher.sendEnd(this);
     } else if (!this.paused && this.unacked > UPLOAD_WINDOW) {
       this.paused = true;
       this.res.pause();
     }
+    if (!this.submitted && (isLast || this.bodyTotal > this.m.bufferBody)) this.m.submit(this);
   }
 
   private tooLarge(): void {
-    this.m.pool.abort(this);
+    this.m.dispatcher.abort(this);
+    this.m.bodyDone(this);
     this.m.log.warn('request body over maxBodySize', this.fields({ limit: this.m.maxBodySize }));
-    if (this.headWritten) {
-      this.cut(413);
-      return;
-    }
-    this.resumeIfPaused();
-    this.finished = true;
-    // Close: the rest of the body is not going to be read.
-    const bytes = sendStatus(this.res, 413, { close: true });
-    this.ctx.done(413, bytes);
+    if (this.sink !== null) return this.cut(413);
+    this.answerError(413);
+  }
+
+  /** The body arrived slower than bodyTimeout allows (see app-mount.ts). */
+  bodyTooSlow(timeoutMs: number): void {
+    if (this.finished) return;
+    this.m.dispatcher.abort(this);
+    this.m.log.warn('request body too slow: 408', this.fields({ bodyTimeoutMs: timeoutMs, received: this.bodyTotal }));
+    if (this.sink !== null) return this.cut(408);
+    this.answerError(408);
+  }
+
+  /** Paused by upload backpressure: the client is not the slow one. */
+  get uploadPaused(): boolean {
+    return this.paused;
   }
 
   uploadCredit(bytes: number): void {
     this.unacked -= bytes;
     if (this.paused && !this.finished && this.unacked <= UPLOAD_WINDOW / 2) {
       this.paused = false;
+      this.windowStart = performance.now();
       this.res.resume();
     }
   }
@@ -175,15 +175,16 @@ export class FrontExchange implements Exchange {
     const buf = this.bodyBuf;
     if (buf !== null) {
       this.bodyBuf = null;
-      for (const ab of buf) this.m.pool.sendBody(this, ab);
+      for (const ab of buf) this.m.dispatcher.sendBody(this, ab);
       this.bodySent = true;
     }
-    if (this.bodyComplete && this.hasBody) this.m.pool.sendEnd(this);
+    if (this.bodyComplete && this.hasBody) this.m.dispatcher.sendEnd(this);
   }
 
   resFull(status: number, headers: string[], body: string | Uint8Array | null): void {
     if (this.finished) return;
     this.finished = true;
+    this.m.bodyDone(this);
     // Corked through a shared callback and module state: no closure per response.
     full.ex = this;
     full.status = status;
@@ -195,7 +196,6 @@ export class FrontExchange implements Exchange {
     full.ex = null;
     full.headers = null;
     full.body = null;
-    this.written = bytes;
     this.ctx.done(status, bytes);
   }
 
@@ -205,8 +205,8 @@ export class FrontExchange implements Exchange {
     this.resumeIfPaused();
     writeStatus(res, status);
     const cl = this.writeHeaders(headers);
-    const close = this.bodyUnread;
-    if (this.isHead || status === 204 || status === 304) {
+    const close = this.closeAfter;
+    if (isBodyless(status, this.isHead)) {
       endBodyless(res, status, cl, close);
       return 0;
     }
@@ -228,10 +228,10 @@ export class FrontExchange implements Exchange {
     if (this.finished) {
       // Bytes past a completed response (the app sent more than its Content-Length): discard,
       // but keep crediting so the worker reaches its end instead of stalling.
-      if (this.slot !== null) this.m.pool.credit(this, chunk.byteLength);
+      this.m.dispatcher.credit(this, chunk.byteLength);
       return;
     }
-    if (this.blocked) {
+    if (this.sink !== null && this.sink.blocked) {
       (this.queued ??= []).push(chunk);
       return;
     }
@@ -240,7 +240,7 @@ export class FrontExchange implements Exchange {
 
   resEnd(): void {
     if (this.finished) return;
-    if (this.blocked) {
+    if (this.sink !== null && this.sink.blocked) {
       this.endPending = true;
       return;
     }
@@ -260,29 +260,28 @@ export class FrontExchange implements Exchange {
     this.answerError(status);
   }
 
-  // ------------------------------------------------------------ writing
-
-  private answerError(status: number): void {
-    if (this.headWritten) {
-      this.cut(this.status);
-      return;
-    }
+  /** Past the drain deadline: cut a response still streaming. */
+  cut(status = this.status): void {
+    if (this.finished) return;
     this.finished = true;
-    this.resumeIfPaused();
-    const close = this.bodyUnread;
-    const bytes = sendStatus(this.res, status, { headers: status === 503 ? RETRY_AFTER : undefined, head: this.isHead, close });
-    this.ctx.done(status, bytes);
-  }
-
-  /** The head already went out: the only honest signal left is to cut the connection. */
-  private cut(status: number): void {
-    this.finished = true;
+    this.m.bodyDone(this);
     this.ctx.done(status, this.written);
     this.res.close();
   }
 
+  // ------------------------------------------------------------ writing
+
+  private answerError(status: number): void {
+    if (this.sink !== null) return this.cut(this.status); // the head went out: cutting is the only honest signal
+    this.finished = true;
+    this.m.bodyDone(this);
+    this.resumeIfPaused();
+    const bytes = sendStatus(this.res, status, { headers: status === 503 ? RETRY_AFTER : undefined, head: this.isHead, close: this.closeAfter || status === 408 });
+    this.ctx.done(status, bytes);
+  }
+
   private fields(extra: Record<string, unknown>): Record<string, unknown> {
-    return { vhost: this.m.vhostName, mount: this.m.mountLabel, requestId: this.ctx.requestId, ...extra };
+    return { requestId: this.ctx.requestId, ...extra };
   }
 
   /** Writes the app's headers minus framing ones uWS owns; returns its Content-Length or -1. */
@@ -303,118 +302,77 @@ export class FrontExchange implements Exchange {
   }
 
   private writeHead(): void {
-    this.headWritten = true;
     this.resumeIfPaused();
     writeStatus(this.res, this.status);
-    this.contentLength = this.writeHeaders(this.resHeaders ?? []);
-    this.hookWritable();
-  }
-
-  private hookWritable(): void {
-    if (!this.writableHooked) {
-      this.writableHooked = true;
-      this.res.onWritable((offset) => this.onWritable(offset));
-    }
+    const cl = this.writeHeaders(this.resHeaders ?? []);
+    if (this.closeAfter) this.res.writeHeader('Connection', 'close');
+    this.sink = new BodySink(this.res, cl, (done) => this.drained(done));
   }
 
   /** Must run corked. */
   private writeChunk(chunk: Uint8Array): void {
-    if (!this.headWritten) this.writeHead();
-    const res = this.res;
+    if (this.sink === null) this.writeHead();
     const n = chunk.byteLength;
-    if (this.contentLength >= 0) {
-      const base = res.getWriteOffset();
-      const [ok, done] = res.tryEnd(chunk, this.contentLength);
-      if (done) {
-        this.written = this.contentLength;
-        this.m.pool.credit(this, n); // the worker may be waiting for it before it sees its end
-        this.finishOk();
-        return;
-      }
-      if (!ok) {
-        this.blocked = true;
-        this.pendingChunk = chunk;
-        this.pendingBase = base;
-        return;
-      }
-      this.written += n;
-    } else {
-      this.written += n;
-      if (!res.write(chunk)) {
-        // uWS buffered it; the worker hears about these bytes when the socket drains.
-        this.blocked = true;
-        this.pendingCredit += n;
-        return;
-      }
+    const r: WriteResult = this.sink!.write(chunk);
+    if (r === 'blocked') {
+      this.pendingCredit += n;
+      return;
     }
-    this.m.pool.credit(this, n);
+    this.m.dispatcher.credit(this, n); // the worker may be waiting for it before it sends its end
+    if (r === 'done') this.finishOk();
   }
 
-  private onWritable(offset: number): boolean {
-    if (this.finished) return true;
-    const chunk = this.pendingChunk;
-    if (chunk !== null) {
-      const [ok, done] = this.res.tryEnd(chunk.subarray(offset - this.pendingBase), this.contentLength);
-      if (done) {
-        this.written = this.contentLength;
-        this.m.pool.credit(this, chunk.byteLength);
-        this.finishOk();
-        return true;
-      }
-      if (!ok) return false;
-      this.pendingChunk = null;
-      this.written += chunk.byteLength;
-      this.m.pool.credit(this, chunk.byteLength);
-    } else if (this.pendingCredit > 0) {
-      this.m.pool.credit(this, this.pendingCredit);
+  private drained(done: boolean): void {
+    if (this.finished) return;
+    if (this.pendingCredit > 0) {
+      this.m.dispatcher.credit(this, this.pendingCredit);
       this.pendingCredit = 0;
     }
-    this.blocked = false;
+    if (done) return this.finishOk();
     const q = this.queued;
-    if (q !== null) {
-      while (q.length > 0 && !this.blocked && !this.finished) this.writeChunk(q.shift()!);
-    }
-    if (!this.blocked && this.endPending && !this.finished) this.writeEnd();
-    return true;
+    this.res.cork(() => {
+      while (q !== null && q.length > 0 && !this.sink!.blocked && !this.finished) this.writeChunk(q.shift()!);
+      if (!this.sink!.blocked && this.endPending && !this.finished) this.writeEnd();
+    });
   }
 
   /** Must run corked. */
   private writeEnd(): void {
     const res = this.res;
-    if (!this.headWritten) {
+    if (this.sink === null) {
       // Head and end with no body bytes in between.
-      this.headWritten = true;
       this.finished = true;
+      this.m.bodyDone(this);
       this.resumeIfPaused();
       writeStatus(res, this.status);
       const cl = this.writeHeaders(this.resHeaders ?? []);
-      const bodyless = this.isHead || this.status === 204 || this.status === 304;
-      if (bodyless || cl > 0) {
-        if (!bodyless) {
-          // Promised bytes that never came.
-          this.m.log.error('app response shorter than its Content-Length', this.fields({ contentLength: cl }));
-          this.cut(this.status);
-          return;
-        }
-        endBodyless(res, this.status, cl, this.bodyUnread);
-      } else res.end('', this.bodyUnread);
+      const bodyless = isBodyless(this.status, this.isHead);
+      if (!bodyless && cl > 0) {
+        // Promised bytes that never came.
+        this.m.log.error('app response shorter than its Content-Length', this.fields({ contentLength: cl }));
+        this.finished = false;
+        return this.cut(this.status);
+      }
+      if (bodyless) endBodyless(res, this.status, cl, this.closeAfter);
+      else res.end('', this.closeAfter);
       this.ctx.done(this.status, 0);
       return;
     }
-    if (this.contentLength >= 0) {
+    if (this.sink.total >= 0) {
       // tryEnd completes the response when all bytes are out; reaching here means fewer came.
-      this.m.log.error('app response shorter than its Content-Length', this.fields({ contentLength: this.contentLength, sent: this.written }));
-      this.cut(this.status);
-      return;
+      this.m.log.error('app response shorter than its Content-Length', this.fields({ contentLength: this.sink.total, sent: this.written }));
+      return this.cut(this.status);
     }
     this.finished = true;
+    this.m.bodyDone(this);
     res.end();
     this.ctx.done(this.status, this.written);
   }
 
   private finishOk(): void {
-    // The worker's RES_END is still to come; until then the exchange stays attached (see resBody).
+    // The worker's resEnd is still to come; until then the exchange stays attached (see resBody).
     this.finished = true;
+    this.m.bodyDone(this);
     this.ctx.done(this.status, this.written);
   }
 }

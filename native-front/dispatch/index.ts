@@ -1,2 +1,2 @@
-// Dispatch of dynamic (apps) mounts to their daemon pools.
-export { createAppMount, checkApp, type AppMount, type AppMountDeps, type PoolStats } from './app-mount.js';
+// Dispatch of dynamic (apps) mounts to their pools' dispatchers on this front.
+export { AppMount, fallbackHost } from './app-mount.js';

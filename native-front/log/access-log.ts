@@ -1,6 +1,6 @@
 // The access log: Apache's combined format by default, or JSON lines. One line per request,
-// written when the response completes.
-import { LogFile } from './destination.js';
+// formatted on the front that answered it when the response completes; the lines of one event
+// loop turn go to the control thread as one string, and the control thread's LogFile writes them.
 
 export type LogFormat = 'combined' | 'json';
 
@@ -40,42 +40,53 @@ function clfTime(now: number): string {
 
 const quote = (s: string) => (s ? `"${s.replace(/["\\]/g, '\\$&').replace(/[\x00-\x1f\x7f]/g, '')}"` : '"-"');
 
-export class AccessLog extends LogFile {
-  constructor(
-    target: string,
-    readonly format: LogFormat = 'combined',
-  ) {
-    super(target, 1);
-  }
-
-  write(r: AccessRecord): void {
-    const now = Date.now();
-    if (this.format === 'json') {
-      this.emit(
-        JSON.stringify({
-          time: new Date(now).toISOString(),
-          vhost: r.vhost,
-          mount: r.mount || '/',
-          method: r.method,
-          path: r.url,
-          status: r.status,
-          bytes: r.bytes,
-          duration_ms: Math.round(r.durationMs * 1000) / 1000,
-          request_id: r.requestId,
-          client: r.remoteAddress,
-          host: r.host,
-          referer: r.referer || undefined,
-          user_agent: r.userAgent || undefined,
-        }) + '\n',
-      );
-      return;
-    }
-    // %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"
-    this.emit(
-      `${r.remoteAddress || '-'} - - ${clfTime(now)} ${quote(`${r.method} ${r.url} HTTP/1.1`)} ${r.status} ${
-        r.bytes > 0 ? r.bytes : '-'
-      } ${quote(r.referer)} ${quote(r.userAgent)}\n`,
+/** One access-log line (with its newline). */
+export function formatAccess(r: AccessRecord, format: LogFormat, now = Date.now()): string {
+  if (format === 'json') {
+    return (
+      JSON.stringify({
+        time: new Date(now).toISOString(),
+        vhost: r.vhost,
+        mount: r.mount || '/',
+        method: r.method,
+        path: r.url,
+        status: r.status,
+        bytes: r.bytes,
+        duration_ms: Math.round(r.durationMs * 1000) / 1000,
+        request_id: r.requestId,
+        client: r.remoteAddress,
+        host: r.host,
+        referer: r.referer || undefined,
+        user_agent: r.userAgent || undefined,
+      }) + '\n'
     );
   }
+  // %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"
+  return `${r.remoteAddress || '-'} - - ${clfTime(now)} ${quote(`${r.method} ${r.url} HTTP/1.1`)} ${r.status} ${
+    r.bytes > 0 ? r.bytes : '-'
+  } ${quote(r.referer)} ${quote(r.userAgent)}\n`;
+}
 
+/** A front's access log: formats each record and hands the turn's lines to `sink` as one string. */
+export class AccessWriter {
+  private pending = '';
+  private readonly handOverBound = () => this.handOver();
+
+  constructor(
+    readonly format: LogFormat,
+    private readonly sink: (text: string) => void,
+  ) {}
+
+  write(r: AccessRecord): void {
+    if (this.pending === '') setImmediate(this.handOverBound);
+    this.pending += formatAccess(r, this.format);
+  }
+
+  /** Hands over what is pending now (before a stats read or shutdown). */
+  handOver(): void {
+    if (this.pending === '') return;
+    const text = this.pending;
+    this.pending = '';
+    this.sink(text);
+  }
 }

@@ -1,15 +1,27 @@
 // A log file: stdout/stderr or a file, written asynchronously through sonic-boom (pino's
 // writer: buffers while a write is in flight, so a busy second becomes a few large writes) and
-// reopenable on SIGUSR1 after logrotate renamed the file. The access and error logs extend it.
+// reopenable on SIGUSR1 after logrotate renamed the file. The access and error logs use it on
+// the control thread.
 //
 // Lines reach sonic-boom as one string per event-loop turn instead of one call per line:
 // sonic-boom measures the UTF-8 length of the string it is appending to on every write, so at
-// tens of thousands of lines a second (the access log; the error log when apps print per
-// request), line by line, that alone took a twentieth of the front thread.
+// tens of thousands of lines a second, line by line, that alone took a twentieth of a thread.
+//
+// A destination that cannot keep up (a slow disk, a full pipe nobody reads) must never stall or
+// bloat hostd: sonic-boom buffers up to MAX_BUFFERED bytes, then drops what does not fit, and
+// the lines dropped are counted (hostd_log_dropped_lines_total).
 import sonicBoom from 'sonic-boom';
 
 // sonic-boom is CommonJS: Node's ESM import sees only its module.exports.
 const { SonicBoom } = sonicBoom;
+
+const MAX_BUFFERED = 16 * 1024 * 1024;
+
+function countLines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
 
 export class LogFile {
   private readonly boom: InstanceType<typeof SonicBoom>;
@@ -18,20 +30,25 @@ export class LogFile {
   /** Lines of this turn not yet handed to sonic-boom. */
   private pending = '';
   private readonly handOverBound = () => this.handOver();
+  /** Lines dropped because the destination could not keep up. */
+  dropped = 0;
 
   /** `target` is a file path, or "-" for the standard stream `fd`. */
   constructor(target: string, fd: 1 | 2) {
     this.toFd = target === '-' || target === '';
-    this.boom = this.toFd
-      ? new SonicBoom({ fd, sync: false })
-      : new SonicBoom({ dest: target, mkdir: true, append: true, sync: false });
+    const common = { sync: false, maxLength: MAX_BUFFERED };
+    this.boom = this.toFd ? new SonicBoom({ fd, ...common }) : new SonicBoom({ dest: target, mkdir: true, append: true, ...common });
     this.boom.on('error', (err: Error) => process.stderr.write(`hostd: log ${target}: ${err.message}\n`));
+    this.boom.on('drop', (data: string) => {
+      this.dropped += countLines(String(data));
+    });
   }
 
-  protected emit(line: string): void {
+  /** Appends text (whole lines) to this turn's batch. */
+  write(text: string): void {
     if (this.closed) return;
     if (this.pending === '') setImmediate(this.handOverBound);
-    this.pending += line;
+    this.pending += text;
   }
 
   private handOver(): void {

@@ -15,13 +15,29 @@ export function hostnameOf(hostHeader: string): string {
   return h;
 }
 
+/**
+ * RFC 9110 `uri-host [ ":" port ]`: a reg-name of unreserved and sub-delim characters (no
+ * percent-encoding: no client needs it, and decoded it could smuggle "/" or "@" into the URL an
+ * app builds), an IPv4 address, or an IP literal in brackets; an optional decimal port. "" (an
+ * empty Host, allowed for targets without an authority) is valid too.
+ */
+const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9\-._~!$&'()*+,;=]*)(?::[0-9]{1,5})?$/;
+
+export function isValidHost(hostHeader: string): boolean {
+  return VALID_HOST.test(hostHeader);
+}
+
+/** What VhostTable.match answers for a Host header that is not a valid host (the front answers 400). */
+export const INVALID_HOST: unique symbol = Symbol('invalid Host header');
+
 export class VhostTable<T> {
   private readonly exact = new Map<string, T>();
   private wildcards: { suffix: string; value: T }[] = [];
   private fallback: T | undefined;
   // Raw Host header → result. Clients send a handful of distinct Host values, so this skips the
-  // lowercase/port-strip work on the hot path; bounded so random Host headers cannot grow it.
-  private readonly memo = new Map<string, T | undefined>();
+  // validation and lowercase/port-strip work on the hot path; bounded so random Host headers
+  // cannot grow it.
+  private readonly memo = new Map<string, T | undefined | typeof INVALID_HOST>();
 
   add(serverNames: readonly string[], isDefault: boolean, value: T): void {
     for (const name of serverNames) {
@@ -34,10 +50,10 @@ export class VhostTable<T> {
     this.memo.clear();
   }
 
-  match(hostHeader: string): T | undefined {
+  match(hostHeader: string): T | undefined | typeof INVALID_HOST {
     const memo = this.memo.get(hostHeader);
     if (memo !== undefined || this.memo.has(hostHeader)) return memo;
-    const value = this.lookup(hostnameOf(hostHeader));
+    const value = isValidHost(hostHeader) ? this.lookup(hostnameOf(hostHeader)) : INVALID_HOST;
     if (this.memo.size >= 256) this.memo.clear();
     this.memo.set(hostHeader, value);
     return value;

@@ -1,13 +1,9 @@
 // Writing static answers into uWS responses: the response plan (which representation, which
-// status, which bytes) and the header/body writers for each kind of answer.
-//
-// uWS 20.30 quirks these writers work around (checked on the wire):
-// - res.end(body) on a HEAD request sends the body bytes anyway, which corrupts the next
-//   response on a keep-alive connection;
-// - res.endWithoutBody(n) with a length drops the response and kills the connection.
-// So HEAD answers write Content-Length by hand and call endWithoutBody() with no argument.
+// status, which bytes) and the header writers for each kind of answer. Bodyless endings go
+// through the front's response toolkit (http/answer.ts), which knows uWS v20.30's quirks.
 import { Buffer } from 'node:buffer';
 import type { HttpResponse } from 'uWebSockets.js';
+import { endBodyless, endWith } from '../http/answer.js';
 import { noneMatch, notModifiedSince } from './conditional.js';
 import { chooseCoding } from './encoding.js';
 import type { Representation, StaticResource } from './file-cache.js';
@@ -152,11 +148,11 @@ export function writeHead(res: HttpResponse, r: StaticResource, p: Plan, cacheCo
  * Answers 304 / 416 / HEAD without a body (bodies of 200/206 GETs are the caller's). Returns
  * the body bytes sent. Must run corked.
  */
-export function writeBodyless(res: HttpResponse, r: StaticResource, p: Plan, cacheControl: string, isGet: boolean): number {
+export function writeBodyless(res: HttpResponse, r: StaticResource, p: Plan, cacheControl: string, isGet: boolean, close: boolean): number {
   if (p.status === 304) {
     res.writeStatus('304 Not Modified');
     writeValidators(res, r, p.rep, cacheControl);
-    res.endWithoutBody();
+    endBodyless(res, 304, -1, close);
     return 0;
   }
   if (p.status === 416) {
@@ -164,46 +160,10 @@ export function writeBodyless(res: HttpResponse, r: StaticResource, p: Plan, cac
     res.writeHeader('Content-Range', p.rep.unsatisfiedRange);
     res.writeHeader('Content-Type', TEXT);
     writeValidators(res, r, p.rep, cacheControl);
-    return endText(res, 'Range Not Satisfiable\n', isGet);
+    return endWith(res, 'Range Not Satisfiable\n', !isGet, close);
   }
   // HEAD 200
   writeHead(res, r, p, cacheControl);
-  res.writeHeader('Content-Length', p.rep.sizeText);
-  res.endWithoutBody();
+  endBodyless(res, 200, p.rep.size, close);
   return 0;
-}
-
-/** Ends with a short text body (or, for HEAD, just its length). */
-function endText(res: HttpResponse, body: string, isGet: boolean): number {
-  if (isGet) {
-    res.end(body);
-    return body.length;
-  }
-  res.writeHeader('Content-Length', String(body.length));
-  res.endWithoutBody();
-  return 0;
-}
-
-const REASONS: Record<number, string> = {
-  301: 'Moved Permanently',
-  400: 'Bad Request',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
-
-/** A short plain-text error (or redirect) answer. Corks itself. Returns body bytes sent. */
-export function sendSimple(res: HttpResponse, status: number, isGet: boolean, headerName?: string, headerValue?: string): number {
-  const reason = REASONS[status] ?? 'Error';
-  let sent = 0;
-  res.cork(() => {
-    res.writeStatus(`${status} ${reason}`);
-    res.writeHeader('Content-Type', TEXT);
-    res.writeHeader('X-Content-Type-Options', 'nosniff');
-    if (headerName !== undefined) res.writeHeader(headerName, headerValue!);
-    sent = endText(res, `${reason}\n`, isGet);
-  });
-  return sent;
 }

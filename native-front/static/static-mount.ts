@@ -8,15 +8,17 @@
 import { realpathSync } from 'node:fs';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ResolvedStatic } from '../../shared/config/types.js';
-import type { ErrorLog, MountHandler, RequestContext } from '../mount.js';
+import { mountLabel, type Logger } from '../../shared/log.js';
+import type { MountHandler, RequestContext } from '../mount.js';
 import type { FileCache, StaticResource } from './file-cache.js';
 import { closeHandles, loadResource, type LoadOptions } from './load.js';
 import { resolveUrlPath } from './resolve-path.js';
-import { HeaderSnapshot, planResponse, sendSimple, writeBodyless, writeHead, type HeaderSource, type Plan } from './respond.js';
+import { sendStatus } from '../http/answer.js';
+import { HeaderSnapshot, planResponse, writeBodyless, writeHead, type HeaderSource, type Plan } from './respond.js';
 import { FileStream } from './stream-file.js';
 
 export interface StaticMountDeps {
-  log: ErrorLog;
+  log: Logger;
   cache: FileCache;
 }
 
@@ -27,16 +29,21 @@ const URL_INDEX_MAX = 8192;
 const hitPlan: Plan = { status: 200, rep: null!, start: 0, end: 0 };
 
 /** Writes a whole answer for a representation whose bytes are in memory. Must run corked. */
-function writeFromMemory(res: HttpResponse, r: StaticResource, p: Plan, cacheControl: string, isGet: boolean): number {
-  if (!isGet || p.status === 304 || p.status === 416) return writeBodyless(res, r, p, cacheControl, isGet);
+function writeFromMemory(res: HttpResponse, r: StaticResource, p: Plan, cacheControl: string, isGet: boolean, close: boolean): number {
+  if (!isGet || p.status === 304 || p.status === 416) return writeBodyless(res, r, p, cacheControl, isGet, close);
   writeHead(res, r, p, cacheControl);
   const body = p.rep.body!;
   if (p.status === 200) {
-    res.end(body);
+    res.end(body, close);
     return body.length;
   }
-  res.end(body.subarray(p.start, p.end + 1));
+  res.end(body.subarray(p.start, p.end + 1), close);
   return p.end + 1 - p.start;
+}
+
+/** A short text answer (error, redirect) for a static request. */
+function answer(res: HttpResponse, ctx: RequestContext, status: number, isGet: boolean, headers?: Record<string, string>): number {
+  return sendStatus(res, status, { head: !isGet, headers, close: ctx.closeConnection });
 }
 
 class StaticMount implements MountHandler {
@@ -52,7 +59,7 @@ class StaticMount implements MountHandler {
 
   constructor(
     private readonly cfg: ResolvedStatic,
-    private readonly log: ErrorLog,
+    private readonly log: Logger,
     private readonly cache: FileCache,
   ) {
     // The resolver hands over a realpath'd dir; do it again (startup, sync is fine) so a
@@ -61,7 +68,7 @@ class StaticMount implements MountHandler {
     try {
       root = realpathSync(cfg.dir);
     } catch (err) {
-      log.warn('static directory not found', { mount: cfg.url || '/', dir: cfg.dir, code: (err as NodeJS.ErrnoException).code });
+      log.warn('static directory not found', { mount: mountLabel(cfg.url), dir: cfg.dir, code: (err as NodeJS.ErrnoException).code });
     }
     this.root = root.length > 1 && root.endsWith('/') ? root.slice(0, -1) : root;
     this.prefixLen = cfg.url.length;
@@ -82,7 +89,7 @@ class StaticMount implements MountHandler {
     const method = ctx.method;
     const isGet = method === 'get';
     if (!isGet && method !== 'head') {
-      ctx.done(405, sendSimple(res, 405, true, 'Allow', 'GET, HEAD'));
+      ctx.done(405, answer(res, ctx, 405, true, { Allow: 'GET, HEAD' }));
       return;
     }
     const url = ctx.url;
@@ -94,13 +101,13 @@ class StaticMount implements MountHandler {
 
     if (!url.startsWith(this.cfg.url)) {
       // The router matches raw URLs on segment boundaries, so this does not happen.
-      ctx.done(404, sendSimple(res, 404, isGet));
+      ctx.done(404, answer(res, ctx, 404, isGet));
       return;
     }
     const resolved = resolveUrlPath(this.root, url.slice(this.prefixLen), { dotfiles: this.cfg.dotfiles });
     if (!resolved.ok) {
       if (resolved.status === 400) this.log.warn('static: refused path', this.fields(ctx, { url, reason: resolved.reason }));
-      ctx.done(resolved.status, sendSimple(res, resolved.status, isGet));
+      ctx.done(resolved.status, answer(res, ctx, resolved.status, isGet));
       return;
     }
     const target = resolved.trailingSlash
@@ -120,7 +127,7 @@ class StaticMount implements MountHandler {
   private serveHit(res: HttpResponse, req: HeaderSource, ctx: RequestContext, r: StaticResource, isGet: boolean): void {
     planResponse(req, r, isGet, hitPlan);
     // Inside the uWS route handler the socket is already corked: no cork() round trip needed.
-    ctx.done(hitPlan.status, writeFromMemory(res, r, hitPlan, this.cacheControl, isGet));
+    ctx.done(hitPlan.status, writeFromMemory(res, r, hitPlan, this.cacheControl, isGet, ctx.closeConnection));
   }
 
   private remember(url: string, r: StaticResource): void {
@@ -169,14 +176,14 @@ class StaticMount implements MountHandler {
           // Keep the URL as sent (still encoded) and the query; collapse leading slashes so
           // "//evil.example" can never become a protocol-relative Location.
           const location = `${ctx.url.replace(/^\/+/, '/')}/${ctx.query !== '' ? `?${ctx.query}` : ''}`;
-          done(301, sendSimple(res, 301, isGet, 'Location', location));
+          done(301, answer(res, ctx, 301, isGet, { Location: location }));
           return release();
         }
         if (result.kind === 'error') {
           if (result.status !== 404) {
             this.log.error(`static: ${result.reason}`, this.fields(ctx, { path, status: result.status, err: result.err }));
           }
-          done(result.status, sendSimple(res, result.status, isGet));
+          done(result.status, answer(res, ctx, result.status, isGet));
           return release();
         }
 
@@ -194,14 +201,17 @@ class StaticMount implements MountHandler {
         if (!streaming) {
           let bytes = 0;
           res.cork(() => {
-            bytes = writeFromMemory(res, r, plan, this.cacheControl, isGet);
+            bytes = writeFromMemory(res, r, plan, this.cacheControl, isGet, ctx.closeConnection);
           });
           done(plan.status, bytes);
           return release();
         }
 
         const s = new FileStream(res, fh, plan.start, plan.end + 1 - plan.start, {
-          writeHead: () => writeHead(res, r, plan, this.cacheControl),
+          writeHead: () => {
+            writeHead(res, r, plan, this.cacheControl);
+            if (ctx.closeConnection) res.writeHeader('Connection', 'close');
+          },
           end: (outcome, bytes, err) => {
             this.streams.delete(s);
             if (outcome === 'error') {
@@ -218,13 +228,13 @@ class StaticMount implements MountHandler {
     ).catch((err: unknown) => {
       // A bug, not an fs condition (load.ts turns those into results).
       this.log.error('static: internal error', this.fields(ctx, { path, err }));
-      if (!aborted && !finished && stream === null) done(500, sendSimple(res, 500, isGet));
+      if (!aborted && !finished && stream === null) done(500, answer(res, ctx, 500, isGet));
       release();
     });
   }
 
   private fields(ctx: RequestContext, extra: Record<string, unknown>): Record<string, unknown> {
-    return { vhost: ctx.vhost.serverNames[0], mount: this.cfg.url || '/', requestId: ctx.requestId, ...extra };
+    return { vhost: ctx.vhost.serverNames[0], mount: mountLabel(this.cfg.url), requestId: ctx.requestId, ...extra };
   }
 
   /** Waits for in-flight misses and streams; past the deadline, cuts the remaining streams. */

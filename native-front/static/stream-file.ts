@@ -1,9 +1,9 @@
 // Streams a byte range of an open file into a uWS response with backpressure: one read in
 // flight, into one reused buffer; the next read starts only once uWS has taken the whole
-// previous chunk (tryEnd ok), otherwise we wait for onWritable and offer the rest of the same
-// chunk. A slow client therefore costs one chunk of memory, not the file.
+// previous chunk (the front's BodySink), so a slow client costs one chunk of memory, not the file.
 import type { FileHandle } from 'node:fs/promises';
 import type { HttpResponse } from 'uWebSockets.js';
+import { BodySink, type WriteResult } from '../http/sink.js';
 
 export const CHUNK_BYTES = 256 * 1024;
 
@@ -16,15 +16,14 @@ export interface StreamHooks {
 
 export class FileStream {
   private readonly buf: Buffer;
+  private readonly sink: BodySink;
   private pos: number; // file position of the next read
   private remaining: number; // bytes still to read from the file
-  private chunk: Buffer | null = null; // read but not yet fully accepted by uWS
-  private chunkOffset = 0; // response write offset at which `chunk` starts
-  private sent = 0; // body bytes uWS has accepted
   private reading = false;
   private started = false;
   private finished = false;
   private aborted = false;
+  private closed = false;
 
   constructor(
     private readonly res: HttpResponse,
@@ -36,11 +35,11 @@ export class FileStream {
     this.pos = start;
     this.remaining = length;
     this.buf = Buffer.allocUnsafeSlow(Math.max(1, Math.min(CHUNK_BYTES, length)));
+    this.sink = new BodySink(res, length, (done) => this.after(done ? 'done' : 'ok'));
   }
 
   /** Begins streaming. The caller has registered res.onAborted and forwards it to `abort()`. */
   start(): void {
-    this.res.onWritable((offset) => this.onWritable(offset));
     if (this.length === 0) {
       // Nothing to read (an empty range cannot happen, but an empty file can).
       this.res.cork(() => {
@@ -78,61 +77,38 @@ export class FileStream {
     if (bytesRead <= 0) {
       // Read error, or the file shrank below the Content-Length already promised: the only
       // honest thing left is to cut the connection.
-      if (!this.started) this.started = true;
       this.res.cork(() => this.res.close());
       this.finish('error', err ?? new Error('file shrank while streaming'));
       return;
     }
     this.pos += bytesRead;
     this.remaining -= bytesRead;
-    this.chunk = bytesRead === this.buf.length ? this.buf : this.buf.subarray(0, bytesRead);
-    let ok = false;
-    let done = false;
+    const chunk = bytesRead === this.buf.length ? this.buf : this.buf.subarray(0, bytesRead);
+    let result: WriteResult = 'ok';
     this.res.cork(() => {
       if (!this.started) {
         this.started = true;
         this.hooks.writeHead();
       }
-      this.chunkOffset = this.res.getWriteOffset();
-      [ok, done] = this.res.tryEnd(this.chunk!, this.length);
+      result = this.sink.write(chunk);
     });
-    this.afterWrite(ok, done);
+    this.after(result);
   }
 
-  private onWritable(offset: number): boolean {
-    if (this.chunk === null || this.finished) return true;
-    let ok = false;
-    let done = false;
-    this.res.cork(() => {
-      [ok, done] = this.res.tryEnd(this.chunk!.subarray(offset - this.chunkOffset), this.length);
-    });
-    this.afterWrite(ok, done);
-    return ok;
-  }
-
-  private afterWrite(ok: boolean, done: boolean): void {
-    if (done) {
-      this.sent = this.length;
-      this.chunk = null;
-      this.finish('ok');
-    } else if (ok) {
-      this.sent = this.chunkOffset + this.chunk!.length;
-      this.chunk = null;
-      this.readNext();
-    } else {
-      this.sent = this.res.getWriteOffset();
-      // wait for onWritable
-    }
+  private after(result: WriteResult): void {
+    if (this.finished) return;
+    if (result === 'done') this.finish('ok');
+    else if (result === 'ok') this.readNext();
+    // blocked: the sink calls back when the socket took the chunk
   }
 
   private finish(outcome: 'ok' | 'aborted' | 'error', err?: unknown): void {
     if (this.finished) return;
     this.finished = true;
     if (!this.reading) this.closeFile();
-    this.hooks.end(outcome, this.sent, err);
+    this.hooks.end(outcome, this.sink.written, err);
   }
 
-  private closed = false;
   private closeFile(): void {
     if (this.closed) return;
     this.closed = true;

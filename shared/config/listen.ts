@@ -45,3 +45,8 @@ function validPort(p: number): boolean {
 export function formatListen(a: ListenAddress): string {
   return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
+
+/** Identifies a mount across configuration generations: its address, its vhost's names, its URL. */
+export function mountKey(vhost: { listen: ListenAddress; serverNames: readonly string[] }, mountUrl: string): string {
+  return `${formatListen(vhost.listen)}|${vhost.serverNames.join(',')}|${mountUrl}`;
+}

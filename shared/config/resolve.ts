@@ -32,6 +32,11 @@ export const DEFAULTS = Object.freeze({
   queueSize: 1024,
   queueTimeoutMs: 30_000,
   idleTimeoutMs: 0,
+  startTimeoutMs: 30_000,
+  stripPrefix: true,
+  bufferBody: 64 * 1024,
+  bodyTimeoutMs: 30_000,
+  maxUrlLength: 16 * 1024,
 });
 
 export const MODULE_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts', '.tsx', '.jsx'];
@@ -277,18 +282,26 @@ function resolveApp(m: unknown, p: ConfigPath, ctx: Ctx, shapeDone = false): Res
       module = undefined;
     }
   }
-  let maxBodySize = DEFAULTS.maxBodySize;
-  if (typeof m.maxBodySize === 'string') {
-    const n = parseSize(m.maxBodySize);
-    if (n === undefined) ctx.problems.add([...p, 'maxBodySize'], `${describeValue(m.maxBodySize)} is not a size ${SIZE_HINT}`);
-    else maxBodySize = n;
-  } else if (typeof m.maxBodySize === 'number') {
-    maxBodySize = m.maxBodySize;
-  }
+  const maxBodySize = size(m.maxBodySize, [...p, 'maxBodySize'], DEFAULTS.maxBodySize, ctx);
+  const bufferBody = size(m.bufferBody, [...p, 'bufferBody'], DEFAULTS.bufferBody, ctx);
+  const maxUrlLength = size(m.maxUrlLength, [...p, 'maxUrlLength'], DEFAULTS.maxUrlLength, ctx);
+  const bodyTimeoutMs = duration(m.bodyTimeout, [...p, 'bodyTimeout'], DEFAULTS.bodyTimeoutMs, ctx, false);
   const pool = resolvePool(m.pool, [...p, 'pool'], ctx);
   const iface = m.interface === 'fetch' || m.interface === 'node' || m.interface === 'auto' ? m.interface : DEFAULTS.interface;
   if (url === undefined || module === undefined || !pool) return undefined;
-  const r: ResolvedApp = { kind: 'app', url, module, interface: iface, maxBodySize, pool, watch: bool(m.watch, DEFAULTS.watch) };
+  const r: ResolvedApp = {
+    kind: 'app',
+    url,
+    module,
+    interface: iface,
+    maxBodySize,
+    stripPrefix: bool(m.stripPrefix, DEFAULTS.stripPrefix),
+    bufferBody,
+    bodyTimeoutMs,
+    maxUrlLength,
+    pool,
+    watch: bool(m.watch, DEFAULTS.watch),
+  };
   if (typeof m.touchFile === 'string' && m.touchFile !== '') r.touchFile = path.resolve(ctx.baseDir, m.touchFile);
   return r;
 }
@@ -307,6 +320,7 @@ function resolvePool(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedPool | undefi
   const requestTimeoutMs = duration(o.requestTimeout, [...p, 'requestTimeout'], DEFAULTS.requestTimeoutMs, ctx, false);
   const queueTimeoutMs = duration(o.queueTimeout, [...p, 'queueTimeout'], DEFAULTS.queueTimeoutMs, ctx, false);
   const idleTimeoutMs = duration(o.idleTimeout, [...p, 'idleTimeout'], DEFAULTS.idleTimeoutMs, ctx, true);
+  const startTimeoutMs = duration(o.startTimeout, [...p, 'startTimeout'], DEFAULTS.startTimeoutMs, ctx, false);
   const env: Record<string, string> = {};
   if (isObject(o.env)) {
     for (const [k, val] of Object.entries(o.env)) {
@@ -323,10 +337,23 @@ function resolvePool(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedPool | undefi
     queueSize: int('queueSize', DEFAULTS.queueSize),
     queueTimeoutMs,
     idleTimeoutMs,
+    startTimeoutMs,
     env,
   };
   if (typeof o.memoryLimitMb === 'number' && Number.isInteger(o.memoryLimitMb)) pool.memoryLimitMb = o.memoryLimitMb;
   return pool;
+}
+
+/** A size: bytes, or "512k", "10mb" (the schema checked the type). */
+function size(v: unknown, p: ConfigPath, def: number, ctx: Ctx): number {
+  if (typeof v === 'number') return v;
+  if (typeof v !== 'string') return def;
+  const n = parseSize(v);
+  if (n === undefined) {
+    ctx.problems.add(p, `${describeValue(v)} is not a size ${SIZE_HINT}`);
+    return def;
+  }
+  return n;
 }
 
 function duration(v: unknown, p: ConfigPath, def: number, ctx: Ctx, zeroOk: boolean): number {

@@ -26,6 +26,7 @@ export interface PoolConfig {
   idleTimeout?: Duration; // reap idle workers above minThreads; 0 = never
   minThreads?: number;
   env?: Record<string, string>;
+  startTimeout?: Duration; // an app load (import) longer than this fails like a load error; default 30s
 }
 
 export interface AppMountConfig {
@@ -33,6 +34,10 @@ export interface AppMountConfig {
   module: string;
   interface?: 'fetch' | 'node' | 'auto';
   maxBodySize?: number | string; // bytes, or "10mb"
+  stripPrefix?: boolean; // fetch apps see mount-relative URLs; default true
+  bufferBody?: number | string; // request bodies up to this size are read by the front before a worker is taken; default 64k
+  bodyTimeout?: Duration; // each bufferBody-sized part of a request body must arrive within this; default 30s
+  maxUrlLength?: number | string; // request target (path + query) longer than this gets 414; default 16k
   pool?: PoolConfig;
   watch?: boolean;
   touchFile?: string;
@@ -84,6 +89,7 @@ export interface ResolvedPool {
   queueTimeoutMs: number;
   memoryLimitMb?: number;
   idleTimeoutMs: number;
+  startTimeoutMs: number;
   env: Record<string, string>;
 }
 
@@ -93,6 +99,10 @@ export interface ResolvedApp {
   module: string; // absolute path
   interface: 'fetch' | 'node' | 'auto';
   maxBodySize: number; // bytes
+  stripPrefix: boolean;
+  bufferBody: number; // bytes
+  bodyTimeoutMs: number;
+  maxUrlLength: number; // bytes
   pool: ResolvedPool;
   watch: boolean;
   touchFile?: string; // absolute path

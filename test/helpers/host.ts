@@ -23,6 +23,7 @@ export async function startHost(sites: VhostConfig[], opts: Omit<HostOptions, 's
     sites: sites.map((s) => ({ listen: 0, ...s })),
   });
   await host.listen();
+  await host.ready(); // tests start from loaded apps; listen() alone does not wait for them
   const port = host.addresses[0].port;
   return {
     host,

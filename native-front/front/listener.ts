@@ -1,20 +1,14 @@
-// One listen address: a uWS App (or SSLApp with one certificate per SNI name) whose single
-// catch-all route hands every request to the front's router. The routing table is swapped on
-// reload without touching the socket; for TLS, reload re-registers every SNI name, which makes
-// uWS read the certificate files again, also without touching the socket.
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { createSecureContext } from 'node:tls';
+// One listen address on one front: a uWS App (or SSLApp with one certificate per SNI name) whose
+// single catch-all route hands every request to the front's router. Every front binds the same
+// address (uWS sets SO_REUSEPORT; the kernel spreads connections over the fronts). The routing
+// table is swapped on reload without touching the socket; for TLS, reload re-registers every SNI
+// name, which makes uWS read the certificate files again, also without touching the socket.
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import type { ListenAddress, ResolvedVhost, TlsConfig } from '../shared/config/types.js';
-import { HostdError } from '../shared/errors.js';
-import { loadUws } from './uws.js';
+import { formatListen } from '../../shared/config/listen.js';
+import type { ListenAddress, ResolvedVhost, TlsConfig } from '../../shared/config/types.js';
+import { HostdError } from '../../shared/errors.js';
+import { loadUws } from '../uws.js';
 
-export type RequestHandler = (listener: Listener, res: HttpResponse, req: HttpRequest) => void;
-
-export function listenKey(a: ListenAddress): string {
-  return `${a.host}:${a.port}`;
-}
 
 /** The certificate for clients without SNI (or with a name no vhost has): the catch-all's, else the first. */
 export function defaultTls(vhosts: readonly ResolvedVhost[]): TlsConfig | undefined {
@@ -22,35 +16,7 @@ export function defaultTls(vhosts: readonly ResolvedVhost[]): TlsConfig | undefi
   return (tlsHosts.find((v) => v.isDefault || v.serverNames.includes('*')) ?? tlsHosts[0])?.tls;
 }
 
-/**
- * Reads every vhost's certificate and key and checks they load and match (uWS itself would
- * silently serve without them). Rejects with every problem, naming the vhost file.
- */
-export async function validateTls(vhosts: readonly ResolvedVhost[]): Promise<Map<string, string>> {
-  const fingerprints = new Map<string, string>();
-  const problems = await Promise.all(
-    vhosts.map(async (v) => {
-      if (!v.tls) return undefined;
-      try {
-        const [cert, key] = await Promise.all([readFile(v.tls.cert), readFile(v.tls.key)]);
-        createSecureContext({ cert, key, passphrase: v.tls.passphrase });
-        fingerprints.set(tlsKey(v.tls), createHash('sha256').update(cert).update(key).digest('hex'));
-        return undefined;
-      } catch (err) {
-        const e = err as NodeJS.ErrnoException;
-        const why = e.code === 'ENOENT' || e.code === 'EACCES' ? `${e.code}: ${e.path ?? ''}` : e.message;
-        return `${v.file}: tls: certificate ${v.tls.cert} / key ${v.tls.key} do not load (${why})`;
-      }
-    }),
-  );
-  const found = problems.filter((p): p is string => p !== undefined);
-  if (found.length) throw new HostdError('HOSTD_CONFIG', found.join('\n'));
-  return fingerprints;
-}
-
-export function tlsKey(tls: TlsConfig): string {
-  return `${tls.cert}|${tls.key}`;
-}
+export type RequestHandler = (listener: Listener, res: HttpResponse, req: HttpRequest) => void;
 
 export class Listener {
   readonly key: string;
@@ -75,7 +41,7 @@ export class Listener {
     private readonly onRequest: RequestHandler,
     opts: { defaultCert?: string; bindPort?: number } = {},
   ) {
-    this.key = listenKey(address);
+    this.key = formatListen(address);
     this.route = (res, req) => this.onRequest(this, res, req);
     const uws = loadUws();
     const first = defaultTls(vhosts);
@@ -115,10 +81,11 @@ export class Listener {
     }
   }
 
-  listen(): Promise<number> {
+  listen(port = this.bindPort): Promise<number> {
     const app = this.app;
     return new Promise((resolve, reject) => {
-      app.listen(this.address.host, this.bindPort, (socket) => {
+      if (this.socket) return resolve(this.port);
+      app.listen(this.address.host, port, (socket) => {
         if (!socket) {
           reject(
             new HostdError(
@@ -139,6 +106,11 @@ export class Listener {
   close(): void {
     if (this.socket) loadUws().us_listen_socket_close(this.socket);
     this.socket = undefined;
+  }
+
+  /** Accepts again on the port bound before (after pause()). */
+  resume(): Promise<number> {
+    return this.listen(this.port);
   }
 
   get listening(): boolean {

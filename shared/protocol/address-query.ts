@@ -10,7 +10,7 @@
 // (id, seq) and waits until slot 0 reaches seq; the sequence number tells a late answer to an
 // abandoned question from the answer it is waiting for.
 import type { MessagePort } from 'node:worker_threads';
-import { ADDR_QUERY } from './protocol.js';
+import { TO_FRONT } from './table.js';
 
 const BYTES_AT = 8;
 const MAX_BYTES = 120; // an IPv6 address with a zone id fits with room to spare
@@ -49,7 +49,7 @@ export class AddressQuery {
   ask(id: number): string {
     const seq = ++this.seq;
     // Straight onto the port, not into the per-tick batch: the worker is about to block.
-    this.port.postMessage([ADDR_QUERY, id, seq]);
+    this.port.postMessage([TO_FRONT.addrQuery.tag, id, seq]);
     const deadline = performance.now() + ANSWER_TIMEOUT_MS;
     for (;;) {
       const seen = Atomics.load(this.slots, 0);

@@ -1,0 +1,2 @@
+export declare const threadEntries: Record<'worker' | 'front', string>;
+export declare const bundleOptions: import('esbuild').BuildOptions;

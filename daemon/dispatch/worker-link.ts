@@ -1,0 +1,133 @@
+// One front's data port to one daemon worker: its outbox, the requests it carries, and the
+// worker's answers decoded into Exchange calls.
+import type { MessagePort } from 'node:worker_threads';
+import { IdTable } from '../../shared/id-table.js';
+import { answerAddress } from '../../shared/protocol/address-query.js';
+import { Board } from '../../shared/protocol/board.js';
+import { decodeToFront, TRANSFER_MIN, WorkerOutbox, type FrontHandlers } from '../../shared/protocol/index.js';
+import type { Exchange, Ticket, WorkerAttach } from './types.js';
+
+/** What a link needs from its dispatcher. */
+export interface LinkOwner {
+  /** The app asked for a client address: from now on send it with every request. */
+  wantAddresses(): void;
+  /** A worker slot was freed: move queued requests. */
+  pump(): void;
+  unknownMessage(tag: number): void;
+}
+
+export class WorkerLink implements FrontHandlers {
+  readonly key: number;
+  readonly board: Board;
+  readonly out: WorkerOutbox;
+  readonly inflight = new IdTable<Exchange>();
+  readonly limit: number;
+  nextId = 0;
+  /** performance.now() when an unanswered ping went out; 0 when none is outstanding. */
+  pingSentAt = 0;
+  pingSeq = 0;
+  /** The control thread has been asked to retire it (request limit reached). */
+  retireAsked = false;
+  /** The control thread has been asked to terminate it (it did not answer a ping). */
+  killAsked = false;
+  gone = false;
+  private readonly port: MessagePort;
+  private readonly addressBuf: SharedArrayBuffer;
+
+  constructor(
+    a: WorkerAttach,
+    private readonly owner: LinkOwner,
+  ) {
+    this.key = a.key;
+    this.board = new Board(a.board);
+    this.limit = a.limit;
+    this.port = a.port;
+    this.addressBuf = a.address;
+    this.out = new WorkerOutbox(a.port);
+    a.port.on('message', (batch: unknown[]) => {
+      if (this.gone) return;
+      const bad = decodeToFront(batch, this);
+      if (bad !== 0) owner.unknownMessage(bad);
+      owner.pump();
+    });
+    a.port.unref(); // an idle pool must not keep the process alive; the listeners do that
+  }
+
+  /** This link as the opaque handle an exchange holds while the worker serves it. */
+  get ticket(): Ticket {
+    return this as unknown as Ticket;
+  }
+
+  /** Hands `ex` to the worker under a fresh id (the caller has claimed a slot on the board). */
+  send(ex: Exchange, address: string | null): void {
+    const id = ++this.nextId;
+    ex.id = id;
+    ex.ticket = this.ticket;
+    this.inflight.set(id, ex);
+    this.out.reqHead(id, ex.method, ex.url, ex.headers, address, ex.requestId, ex.hasBody);
+  }
+
+  /** The worker is done with request `id` (or the front gave up on it): forget it, free its slot. */
+  release(id: number): Exchange | undefined {
+    const ex = this.inflight.get(id);
+    if (ex !== undefined) {
+      this.inflight.delete(id);
+      this.board.release();
+      ex.ticket = null;
+    }
+    return ex;
+  }
+
+  /** Ends the link (the worker is gone): returns the exchanges it still carried. */
+  close(): Exchange[] {
+    this.gone = true;
+    this.out.close();
+    this.port.close();
+    const left = this.inflight.values();
+    this.inflight.clear();
+    for (const ex of left) ex.ticket = null;
+    return left;
+  }
+
+  // ------------------------------------------------------------ worker → front
+
+  resHead(id: number, status: number, headers: string[]): void {
+    this.inflight.get(id)?.resHead(status, headers);
+  }
+
+  resBody(id: number, chunk: Uint8Array): void {
+    this.inflight.get(id)?.resBody(chunk);
+  }
+
+  resEnd(id: number): void {
+    this.release(id)?.resEnd();
+  }
+
+  resFull(id: number, status: number, headers: string[], body: string | Uint8Array | null): void {
+    this.release(id)?.resFull(status, headers, body);
+    // uWS has copied or sent the bytes by now: the buffer goes back to the worker for reuse.
+    if (body instanceof Uint8Array && body.byteLength >= TRANSFER_MIN && !this.gone) {
+      const ab = body.buffer as ArrayBuffer;
+      this.out.bufReturn(ab);
+      this.out.transfer(ab);
+    }
+  }
+
+  resError(id: number, status: number, detail: string): void {
+    this.release(id)?.resError(status, detail);
+  }
+
+  reqCredit(id: number, bytes: number): void {
+    this.inflight.get(id)?.uploadCredit(bytes);
+  }
+
+  pong(seq: number): void {
+    if (seq === this.pingSeq) this.pingSentAt = 0;
+  }
+
+  addrQuery(id: number, seq: number): void {
+    this.owner.wantAddresses();
+    const ex = this.inflight.get(id);
+    answerAddress(this.addressBuf, seq, ex !== undefined ? ex.remoteAddress : '');
+  }
+}

@@ -1,0 +1,219 @@
+// Making a configuration the running one, in named steps. Order matters for a reload that drops
+// nothing: everything that can fail (certificates, new pools loading their app, rolled pools, new
+// sockets) happens first while the old configuration keeps serving; then every front swaps its
+// routing tables in one synchronous step; then what is gone retires in the background, finishing
+// its in-flight requests. On a failure before the swap, whatever was started is stopped and the
+// old configuration stays in place untouched.
+import { createServer } from 'node:net';
+import { DaemonPool } from '../../daemon/pool/pool.js';
+import { formatListen, mountKey } from '../../shared/config/listen.js';
+import type { ListenAddress, ResolvedApp, ResolvedVhost } from '../../shared/config/types.js';
+import { HostdError } from '../../shared/errors.js';
+import { mountLabel, type Logger } from '../../shared/log.js';
+import { fallbackHost } from '../dispatch/index.js';
+import { defaultTls } from '../front/listener.js';
+import type { ListenerPlan, MountPlan } from '../front/messages.js';
+import type { FrontSet } from './fronts.js';
+import { tlsKey, validateTls } from './tls.js';
+
+export interface LivePool {
+  fingerprint: string;
+  pool: DaemonPool;
+  vhostName: string;
+  /** Stops the watch/touchFile watcher of the mount. */
+  unwatch?: () => void;
+}
+
+export interface BoundListener {
+  address: ListenAddress;
+  port: number;
+  secure: boolean;
+}
+
+/** The running configuration, as the control thread keeps it. */
+export interface Live {
+  vhosts: ResolvedVhost[];
+  listeners: Map<string, BoundListener>;
+  pools: Map<string, LivePool>;
+  generation: number;
+}
+
+export interface ApplyEnv {
+  fronts: FrontSet;
+  log: Logger;
+  gracefulMs: number;
+  newPool(mount: ResolvedApp, vhostName: string): DaemonPool;
+  watch(mount: ResolvedApp, pool: DaemonPool): (() => void) | undefined;
+  /** Rejects when the host starts closing: a reload waiting for apps to load gives up. */
+  cancelled: Promise<never>;
+  /** Pools retired by this apply, still finishing their requests. */
+  retiring: Set<Promise<void>>;
+}
+
+export interface ApplyOptions {
+  /** Reload: a pool that fails to load fails the whole apply. At startup it answers 503 instead. */
+  strict: boolean;
+  /** Reload: unchanged pools roll their workers (fresh code). */
+  roll: boolean;
+}
+
+interface Plan {
+  vhosts: ResolvedVhost[];
+  pools: Map<string, LivePool>;
+  created: LivePool[];
+  rolled: DaemonPool[];
+  retired: LivePool[];
+  mounts: MountPlan[];
+  listeners: ListenerPlan[];
+}
+
+/** Step 1: what stays, what is new, what goes. */
+function plan(env: ApplyEnv, live: Live, vhosts: ResolvedVhost[], opts: ApplyOptions): Plan {
+  const p: Plan = { vhosts, pools: new Map(), created: [], rolled: [], retired: [], mounts: [], listeners: [] };
+  for (const vhost of vhosts) {
+    const vhostName = vhost.serverNames[0] ?? '*';
+    for (const mount of vhost.mounts) {
+      const key = mountKey(vhost, mount.url);
+      const fingerprint = JSON.stringify(mount);
+      const m: MountPlan = { key, fingerprint, vhostName, mount, fallbackHost: fallbackHost(vhost) };
+      p.mounts.push(m);
+      if (mount.kind !== 'app' || p.pools.has(key)) continue;
+      let lp = live.pools.get(key);
+      if (lp && lp.fingerprint === fingerprint) {
+        if (opts.roll) p.rolled.push(lp.pool);
+      } else {
+        lp = { fingerprint, vhostName, pool: env.newPool(mount, vhostName) };
+        p.created.push(lp);
+      }
+      p.pools.set(key, lp);
+      m.pool = lp.pool.id;
+    }
+  }
+  for (const [key, lp] of live.pools) if (p.pools.get(key) !== lp) p.retired.push(lp);
+  return p;
+}
+
+/** Step 2: certificates, new pools (their dispatchers open on every front first), rolls. */
+async function start(env: ApplyEnv, p: Plan, opts: ApplyOptions): Promise<void> {
+  const certs = await validateTls(p.vhosts);
+  const byAddress = new Map<string, ResolvedVhost[]>();
+  for (const v of p.vhosts) {
+    const k = formatListen(v.listen);
+    byAddress.set(k, [...(byAddress.get(k) ?? []), v]);
+  }
+  for (const [key, group] of byAddress) {
+    const tls = defaultTls(group);
+    p.listeners.push({ key, address: group[0].listen, vhosts: group, defaultCert: tls ? (certs.get(tlsKey(tls)) ?? '') : '' });
+  }
+  for (const lp of p.created) {
+    const pool = lp.pool;
+    env.fronts.broadcast({ t: 'poolOpen', open: { pool: pool.id, cfg: pool.cfg.pool, mountUrl: pool.cfg.url, vhostName: lp.vhostName, queued: pool.queued } });
+  }
+  const starting = p.created.map((lp) =>
+    lp.pool.start().then((err) => {
+      if (!err) return;
+      if (opts.strict) throw new HostdError('HOSTD_APP_LOAD', `apps ${mountLabel(lp.pool.cfg.url)}: ${lp.pool.cfg.module} failed to load: ${err.split('\n')[0]}`);
+      env.log.error('app failed to load; its mount answers 503', { vhost: lp.vhostName, mount: mountLabel(lp.pool.cfg.url), module: lp.pool.cfg.module, error: err });
+    }),
+  );
+  // At startup nothing waits for apps to load: other vhosts and the status listener serve at once,
+  // and requests for a loading app wait in its queue. A reload waits, to fail whole if one fails.
+  if (!opts.strict) {
+    for (const s of starting) s.catch(() => undefined);
+    return;
+  }
+  const outcomes = await Promise.race([Promise.allSettled([...starting, ...p.rolled.map((pool) => pool.roll())]), env.cancelled]);
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** Fails with a clear message when another process already listens on a new address. */
+function probeFree(a: ListenAddress): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE')
+        reject(new HostdError('HOSTD_ADDRESS_IN_USE', `cannot listen on ${formatListen(a)}: another process already listens there`));
+      else resolve(); // EADDRNOTAVAIL and the like: uWS's own bind reports them
+    });
+    srv.listen({ host: a.host, port: a.port, exclusive: true }, () => srv.close(() => resolve()));
+  });
+}
+
+/**
+ * Step 3: every front builds its new handlers and opens new sockets. Front 0 first: an
+ * ephemeral port it binds is the port the others bind too (SO_REUSEPORT).
+ */
+async function bind(env: ApplyEnv, live: Live, p: Plan): Promise<Record<string, number>> {
+  for (const l of p.listeners) if (!live.listeners.has(l.key) && l.address.port !== 0) await probeFree(l.address);
+  const { fronts } = env;
+  try {
+    const first = await fronts.request(0, { t: 'prepare', listeners: p.listeners, mounts: p.mounts });
+    const ports = first.ports ?? {};
+    if (fronts.count > 1) {
+      const listeners = p.listeners.map((l) => (l.address.port === 0 ? { ...l, bindPort: ports[l.key] } : l));
+      await Promise.all(Array.from({ length: fronts.count - 1 }, (_, i) => fronts.request(i + 1, { t: 'prepare', listeners, mounts: p.mounts })));
+    }
+    return ports;
+  } catch (err) {
+    await fronts.requestAll({ t: 'abort' });
+    throw err instanceof HostdError ? err : new HostdError('HOSTD_LISTEN', (err as Error).message);
+  }
+}
+
+/** Step 4: the swap, on every front; then the control thread's own books. */
+async function swap(env: ApplyEnv, live: Live, p: Plan, ports: Record<string, number>): Promise<void> {
+  await env.fronts.requestAll({ t: 'commit' });
+  const listeners = new Map<string, BoundListener>();
+  for (const l of p.listeners) {
+    listeners.set(l.key, { address: l.address, port: ports[l.key], secure: l.vhosts.some((v) => v.tls) });
+    if (!live.listeners.has(l.key)) env.log.info('listening', { address: origin(listeners.get(l.key)!) });
+  }
+  for (const [k, l] of live.listeners) if (!listeners.has(k)) env.log.info('stopped listening', { address: origin(l) });
+  for (const lp of p.retired) lp.unwatch?.();
+  // Watchers start with the mount going live (not before: a failed reload must leave none behind).
+  for (const lp of p.created) lp.unwatch = env.watch(lp.pool.cfg, lp.pool);
+  live.listeners = listeners;
+  live.pools = p.pools;
+  live.vhosts = p.vhosts;
+  live.generation++;
+}
+
+/** Step 5: retired pools finish their requests in the background; close() waits for them. */
+function retire(env: ApplyEnv, p: Plan): void {
+  for (const lp of p.retired) {
+    const done: Promise<void> = lp.pool
+      .close(env.gracefulMs)
+      .catch((err) => env.log.error('retiring mount failed', { mount: mountLabel(lp.pool.cfg.url), err }))
+      .finally(() => {
+        env.fronts.broadcast({ t: 'poolDispose', pool: lp.pool.id });
+        env.retiring.delete(done);
+      });
+    env.retiring.add(done);
+  }
+}
+
+/** Stops pools an apply started before it failed. */
+async function undo(env: ApplyEnv, p: Plan): Promise<void> {
+  await Promise.allSettled(
+    p.created.map((lp) => lp.pool.close(0).finally(() => env.fronts.broadcast({ t: 'poolDispose', pool: lp.pool.id }))),
+  );
+}
+
+export function origin(l: BoundListener): string {
+  const host = l.address.host.includes(':') ? `[${l.address.host}]` : l.address.host;
+  return `${l.secure ? 'https' : 'http'}://${host}:${l.port}`;
+}
+
+export async function apply(env: ApplyEnv, live: Live, vhosts: ResolvedVhost[], opts: ApplyOptions): Promise<void> {
+  const p = plan(env, live, vhosts, opts);
+  try {
+    await start(env, p, opts);
+    const ports = await bind(env, live, p);
+    await swap(env, live, p, ports);
+  } catch (err) {
+    await undo(env, p);
+    throw err;
+  }
+  retire(env, p);
+}

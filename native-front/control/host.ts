@@ -1,0 +1,322 @@
+// The Host: one hostd instance, on the control (main) thread. It resolves the configuration
+// (vhost files and objects), starts the fronts (front 0 on this thread, the rest in worker
+// threads) and the app pools, applies every configuration in named steps (apply.ts) and drains
+// on close. createHost() is the programmatic API; the CLI is a thin shell around it.
+import { availableParallelism } from 'node:os';
+import { DaemonPool } from '../../daemon/pool/pool.js';
+import type { AppMountConfig, ConfigProblem, Duration, ResolvedApp, ResolvedVhost, StaticMountConfig, VhostConfig } from '../../shared/config/types.js';
+import { formatProblem, parseDuration } from '../../shared/config/index.js';
+import { errorText, HostdError } from '../../shared/errors.js';
+import { mountLabel, withFields, type Logger } from '../../shared/log.js';
+import { LogFile } from '../log/destination.js';
+import { FileErrorLog } from '../log/error-log.js';
+import type { LogFormat } from '../log/access-log.js';
+import { watchApp } from '../ops/code-watch.js';
+import { FdWatch } from '../ops/descriptors.js';
+import { TrustProxy } from '../trust-proxy.js';
+import { loadUws } from '../uws.js';
+import { apply, origin, type ApplyEnv, type Live } from './apply.js';
+import { resolveSites } from './config.js';
+import { FrontSet } from './fronts.js';
+import { statusJson, type StatusJson } from './report.js';
+import { drain } from './shutdown.js';
+import { parseStatusAddress, startStatusServer, type StatusServer } from './status-server.js';
+
+export interface HostOptions {
+  /** Vhost objects (as in a vhost file) and/or paths of vhost files or directories of them. */
+  sites?: Array<VhostConfig | string>;
+  /** Where relative paths in vhost objects resolve from; default process.cwd(). */
+  baseDir?: string;
+  /** PORT or HOST:PORT overriding every vhost's listen (the CLI's --listen). */
+  listen?: string;
+  /** Access log: a file, "-" for stdout (the default), or false/"off" for none. */
+  accessLog?: string | false;
+  logFormat?: LogFormat;
+  /** Error log: a file or "-" for stderr (the default), or a Logger object. */
+  errorLog?: string | Logger;
+  /** CIDRs of proxies whose X-Forwarded-For / X-Forwarded-Proto are believed. */
+  trustProxy?: string | string[];
+  /** How long close() lets in-flight requests finish; default 30s. */
+  gracefulTimeout?: Duration;
+  /** HOST:PORT or a Unix socket path of the internal /metrics, /status, /healthz listener (the CLI's --status). */
+  status?: string;
+  /** A file holding the bearer token the status listener requires (the CLI's --status-token-file). */
+  statusTokenFile?: string;
+  /** Front threads (the CLI's --fronts); default 1. */
+  fronts?: number;
+  /** Static file memory cache bounds (bytes, per front). */
+  fileCache?: { maxBytes?: number; maxFileBytes?: number };
+}
+
+/** A config error carrying every problem found. */
+export class ConfigError extends HostdError {
+  constructor(readonly problems: ConfigProblem[]) {
+    super('HOSTD_CONFIG', problems.map(formatProblem).join('\n'));
+  }
+}
+
+export type MountConfig = StaticMountConfig | AppMountConfig;
+
+export class Host {
+  private readonly errorLog: Logger;
+  private readonly ownErrorLog: FileErrorLog | undefined;
+  private readonly accessLog: LogFile | undefined;
+  readonly gracefulMs: number;
+  readonly frontCount: number;
+  private fronts: FrontSet | undefined;
+  private sites: Array<VhostConfig | string>;
+  private readonly extraMounts: Array<{ vhost: VhostConfig; mount: MountConfig }> = [];
+  private readonly live: Live = { vhosts: [], listeners: new Map(), pools: new Map(), generation: 0 };
+  private readonly retiring = new Set<Promise<void>>();
+  private nextPoolId = 0;
+  private state: 'new' | 'listening' | 'closing' | 'closed' = 'new';
+  private closing: Promise<void> | undefined;
+  private statusServer: StatusServer | undefined;
+  readonly fdWatch: FdWatch;
+  /** Set the moment close() is called, before queued work: /healthz turns 503 at once. */
+  private drainRequested = false;
+  private cancel!: (err: Error) => void;
+  private readonly cancelled: Promise<never>;
+  /** Serialises listen/reload/close: each waits for the one before it. */
+  private queue: Promise<unknown> = Promise.resolve();
+  readonly startedAt = Date.now();
+
+  constructor(private readonly options: HostOptions) {
+    loadUws(); // fail fast, before anything else, when only the JS fallback is available
+    this.sites = options.sites ?? [];
+    if (typeof options.errorLog === 'object') this.errorLog = options.errorLog;
+    else this.errorLog = this.ownErrorLog = new FileErrorLog(options.errorLog ?? '-');
+    const accessTarget = options.accessLog === undefined ? '-' : options.accessLog;
+    if (accessTarget !== false && accessTarget !== 'off') this.accessLog = new LogFile(accessTarget, 1);
+    const proxies = this.trustProxyList();
+    if (proxies.length) new TrustProxy(proxies); // a usage error, before anything starts
+    const graceful = options.gracefulTimeout === undefined ? 30_000 : parseDuration(options.gracefulTimeout);
+    if (graceful === undefined) throw new HostdError('HOSTD_USAGE', `gracefulTimeout: "${options.gracefulTimeout}" is not a duration (use 500ms, 30s, 2m)`);
+    this.gracefulMs = graceful;
+    const n = options.fronts ?? 1;
+    if (!Number.isInteger(n) || n < 1 || n > Math.max(64, availableParallelism() * 4))
+      throw new HostdError('HOSTD_USAGE', `fronts: ${n} is not a number of front threads (1 to ${Math.max(64, availableParallelism() * 4)})`);
+    this.frontCount = n;
+    if (options.status) parseStatusAddress(options.status); // a usage error, before anything starts
+    this.cancelled = new Promise<never>((_, reject) => (this.cancel = reject));
+    this.cancelled.catch(() => undefined);
+    this.fdWatch = new FdWatch((paused, open, limit) => {
+      this.fronts?.broadcast({ t: 'accept', paused });
+      if (paused) this.errorLog.error('out of file descriptors: not accepting connections for now', { open, limit });
+      else this.errorLog.info('file descriptors available again: accepting connections', { open, limit });
+    });
+  }
+
+  get log(): Logger {
+    return this.errorLog;
+  }
+
+  private trustProxyList(): string[] {
+    const t = this.options.trustProxy;
+    return (typeof t === 'string' ? t.split(',') : (t ?? [])).map((s) => s.trim()).filter(Boolean);
+  }
+
+  /** Adds a mount to the vhost with the same serverName and listen (created when absent). */
+  mount(vhost: VhostConfig, mount: MountConfig): this {
+    this.extraMounts.push({ vhost, mount });
+    // On a running host: add it without rolling the other pools (a reload would roll them all).
+    if (this.state === 'listening')
+      void this.serialise(async () => {
+        if (this.state === 'listening') await this.apply(await this.resolve(), { strict: true, roll: false });
+      }).catch((err) => {
+        this.extraMounts.splice(this.extraMounts.findIndex((m) => m.mount === mount), 1);
+        this.errorLog.error('mount failed', { err: (err as Error).message });
+      });
+    return this;
+  }
+
+  /** Validates the whole configuration; rejects with a ConfigError listing every problem. */
+  check(): Promise<readonly ResolvedVhost[]> {
+    return this.resolve();
+  }
+
+  /** Resolves when every listener is bound (apps may still be loading: their requests wait). */
+  listen(): Promise<void> {
+    return this.serialise(async () => {
+      if (this.state !== 'new') throw new HostdError('HOSTD_CLOSED', `listen() on a host that is ${this.state}`);
+      const vhosts = await this.resolve();
+      await this.fdWatch.start();
+      this.fronts = await FrontSet.start(
+        this.frontCount,
+        { accessLog: this.accessLog ? (this.options.logFormat ?? 'combined') : null, trustProxy: this.trustProxyList(), fileCache: this.options.fileCache ?? {}, gracefulMs: this.gracefulMs },
+        {
+          log: (level, msg, fields) => this.errorLog[level](msg, fields),
+          access: (text) => this.accessLog?.write(text),
+          retire: (pool, key) => this.poolById(pool)?.retireKey(key),
+          kill: (pool, key) => this.poolById(pool)?.killKey(key),
+          fatal: (front, error) => this.fatal(front, error),
+        },
+      );
+      if (this.options.status) {
+        this.statusServer = await startStatusServer(this, this.options.status, this.options.statusTokenFile);
+        this.errorLog.info('status endpoint', { status: `${this.statusServer.origin}/status` });
+      }
+      await this.apply(vhosts, { strict: false, roll: false });
+      this.state = 'listening';
+    });
+  }
+
+  /**
+   * Re-reads the configuration (or takes `next` as the new sites) and applies it: new mounts and
+   * pools start before old ones retire, app pools roll their workers (code changes included).
+   * On any problem the running configuration stays and the returned promise rejects.
+   */
+  reload(next?: Array<VhostConfig | string>): Promise<void> {
+    return this.serialise(async () => {
+      if (this.state !== 'listening' || this.drainRequested) throw new HostdError('HOSTD_CLOSED', `reload() on a host that is ${this.drainRequested ? 'closing' : this.state}`);
+      const previous = this.sites;
+      if (next) this.sites = next;
+      try {
+        await this.apply(await this.resolve(), { strict: true, roll: true });
+      } catch (err) {
+        this.sites = previous;
+        throw err;
+      }
+    });
+  }
+
+  /** Stops accepting, lets in-flight requests finish (up to gracefulTimeout), stops the pools. */
+  close(): Promise<void> {
+    if (!this.drainRequested) {
+      this.drainRequested = true;
+      // A reload still waiting for apps to load gives up now rather than delay the drain.
+      this.cancel(new HostdError('HOSTD_CLOSED', 'the host is closing'));
+    }
+    this.closing ??= this.serialise(() => this.shutdown());
+    return this.closing;
+  }
+
+  /** True from the moment close() starts draining. */
+  get draining(): boolean {
+    return this.drainRequested || this.state === 'closing' || this.state === 'closed';
+  }
+
+  /** The port of the --status listener, when it is a TCP one. */
+  get statusPort(): number | undefined {
+    return this.statusServer?.port;
+  }
+
+  /** The addresses actually bound (ports resolved when the config said 0). */
+  get addresses(): { host: string; port: number; secure: boolean }[] {
+    return [...this.live.listeners.values()].map((l) => ({ host: l.address.host, port: l.port, secure: l.secure }));
+  }
+
+  /** The running configuration. */
+  get config(): readonly ResolvedVhost[] {
+    return this.live.vhosts;
+  }
+
+  get generation(): number {
+    return this.live.generation;
+  }
+
+  /**
+   * Resolves once every app of the running configuration has finished loading, or failed to (its
+   * mount then answers 503). listen() does not wait for apps: requests for a loading app wait in
+   * its queue.
+   */
+  async ready(): Promise<void> {
+    await Promise.all([...this.live.pools.values()].map((lp) => lp.pool.ready()));
+  }
+
+  /** What /status says: hosts, mounts, pools, workers, queues, counters. */
+  async status(): Promise<StatusJson> {
+    return statusJson(this, this.fronts ? await this.fronts.stats() : [], this.live);
+  }
+
+  /** Lines the log destinations dropped because they could not keep up. */
+  get droppedLogLines(): number {
+    return (this.accessLog?.dropped ?? 0) + (this.ownErrorLog?.dropped ?? 0);
+  }
+
+  /** Reopens log files (SIGUSR1, after logrotate). */
+  reopenLogs(): void {
+    this.accessLog?.reopen();
+    this.ownErrorLog?.reopen();
+  }
+
+  private poolById(id: number): DaemonPool | undefined {
+    for (const lp of this.live.pools.values()) if (lp.pool.id === id) return lp.pool;
+    return undefined;
+  }
+
+  private fatal(front: number, error: string): void {
+    this.errorLog.error('a front thread failed; hostd cannot go on with fewer fronts and exits', { front, error });
+    process.stderr.write(`hostd: front ${front} failed: ${error}\n`);
+    void this.flushLogs().finally(() => process.exit(70));
+  }
+
+  private serialise<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(step, step);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async resolve(): Promise<ResolvedVhost[]> {
+    const { vhosts, problems } = await resolveSites(this.sites, this.extraMounts, { baseDir: this.options.baseDir ?? process.cwd(), listen: this.options.listen });
+    if (problems.length) throw new ConfigError(problems);
+    return vhosts;
+  }
+
+  private applyEnv(): ApplyEnv {
+    return {
+      fronts: this.fronts!,
+      log: this.errorLog,
+      gracefulMs: this.gracefulMs,
+      newPool: (mount, vhostName) => new DaemonPool(++this.nextPoolId, mount, this.fronts!, withFields(this.errorLog, { vhost: vhostName })),
+      watch: (mount, pool) => (mount.watch || mount.touchFile ? this.watch(mount, pool) : undefined),
+      cancelled: this.cancelled,
+      retiring: this.retiring,
+    };
+  }
+
+  private apply(vhosts: ResolvedVhost[], opts: { strict: boolean; roll: boolean }): Promise<void> {
+    return apply(this.applyEnv(), this.live, vhosts, opts);
+  }
+
+  private watch(mount: ResolvedApp, pool: DaemonPool): () => void {
+    return watchApp(mount, (reason) => {
+      this.errorLog.info('code changed; rolling the pool', { mount: mountLabel(mount.url), reason });
+      pool.roll().catch((err) => this.errorLog.error('rolling the pool failed; the old workers keep serving', { mount: mountLabel(mount.url), err }));
+    });
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.state === 'new') {
+      this.state = 'closed';
+      await this.flushLogs();
+      return;
+    }
+    this.state = 'closing';
+    this.fdWatch.stop();
+    const fronts = this.fronts!;
+    try {
+      await drain(fronts, this.live, this.errorLog, this.gracefulMs, this.retiring);
+    } catch (err) {
+      this.errorLog.error('shutdown: draining failed', { error: errorText(err) });
+    }
+    this.statusServer?.close();
+    this.state = 'closed';
+    this.errorLog.info('stopped');
+    await this.flushLogs();
+  }
+
+  private async flushLogs(): Promise<void> {
+    await this.accessLog?.close();
+    if (this.ownErrorLog) await this.ownErrorLog.close();
+  }
+}
+
+/** Validates the configuration and prepares a host; call listen() to serve. */
+export async function createHost(options: HostOptions = {}): Promise<Host> {
+  const host = new Host(options);
+  if (options.sites?.length) await host.check();
+  return host;
+}
+
+export { origin };

@@ -1,0 +1,159 @@
+// What /status and /metrics say, built on demand: the control thread's own books (pools,
+// configuration) plus every front's counters, summed.
+import { mountKey } from '../../shared/config/listen.js';
+import type { ResolvedPool } from '../../shared/config/types.js';
+import { mountLabel } from '../../shared/log.js';
+import type { FrontStats, MountCounters } from '../front/messages.js';
+import { LATENCY_BUCKETS_S } from '../ops/mount-stats.js';
+import type { Host } from './host.js';
+import type { Live } from './apply.js';
+
+/** A pool's settings as /status shows them: env names, never values (they are often secrets). */
+function poolConfig(cfg: ResolvedPool): Omit<ResolvedPool, 'env'> & { env: string[] } {
+  return { ...cfg, env: Object.keys(cfg.env) };
+}
+
+function sumCounters(all: MountCounters[]): Omit<MountCounters, 'key'> {
+  const out = { byClass: [0, 0, 0, 0, 0, 0], buckets: new Array<number>(LATENCY_BUCKETS_S.length + 1).fill(0), latencySum: 0, count: 0, bytes: 0 };
+  for (const c of all) {
+    c.byClass.forEach((n, i) => (out.byClass[i] += n));
+    c.buckets.forEach((n, i) => (out.buckets[i] += n));
+    out.latencySum += c.latencySum;
+    out.count += c.count;
+    out.bytes += c.bytes;
+  }
+  return out;
+}
+
+export function statusJson(host: Host, fronts: FrontStats[], live: Live) {
+  const counters = new Map<string, MountCounters[]>();
+  for (const f of fronts) for (const m of f.mounts) counters.set(m.key, [...(counters.get(m.key) ?? []), m]);
+  const poolFronts = (id: number) => fronts.flatMap((f) => f.pools.filter((p) => p.pool === id));
+  const cache = { entries: 0, bytes: 0, hits: 0, misses: 0 };
+  for (const f of fronts) {
+    cache.entries += f.cache.entries;
+    cache.bytes += f.cache.bytes;
+    cache.hits += f.cache.hits;
+    cache.misses += f.cache.misses;
+  }
+  const fd = host.fdWatch.report();
+  return {
+    state: host.draining ? 'draining' : 'serving',
+    uptimeSeconds: Math.round((Date.now() - host.startedAt) / 1000),
+    generation: host.generation,
+    fronts: fronts.map((f) => ({ index: f.index, inFlight: f.inFlight })),
+    inFlight: fronts.reduce((n, f) => n + f.inFlight, 0),
+    unrouted: fronts.reduce((n, f) => n + f.unrouted, 0),
+    listeners: host.addresses,
+    hosts: live.vhosts.map((v) => ({
+      file: v.file,
+      serverNames: v.serverNames,
+      listen: `${v.listen.host}:${v.listen.port}`,
+      tls: Boolean(v.tls),
+      mounts: v.mounts.map((m) => {
+        const key = mountKey(v, m.url);
+        const stats = sumCounters(counters.get(key) ?? []);
+        const base = { url: mountLabel(m.url), kind: m.kind, requests: stats.count, counters: stats };
+        if (m.kind === 'static') return { ...base, dir: m.dir };
+        const lp = live.pools.get(key);
+        const ps = lp?.pool.stats();
+        const per = lp ? poolFronts(lp.pool.id) : [];
+        const busy = new Set(per.flatMap((p) => p.busyWorkers)).size;
+        const threads = ps?.threads ?? 0;
+        return {
+          ...base,
+          module: m.module,
+          pool: {
+            config: poolConfig(m.pool),
+            threads,
+            busy,
+            idle: Math.max(0, threads - busy),
+            queued: per.reduce((n, p) => n + p.queued, 0),
+            inFlight: per.reduce((n, p) => n + p.inFlight, 0),
+            requests: per.reduce((n, p) => n + p.requests, 0),
+            restarts: ps?.restarts,
+            memoryMb: ps?.memory.map((b) => Math.round(b / 1048576)),
+            loadError: ps?.loadError || undefined,
+          },
+        };
+      }),
+    })),
+    staticCache: cache,
+    descriptors: { limit: fd.limit, open: fd.open, acceptPaused: fd.paused, pauses: fd.pauses, pausedSeconds: Math.round(fd.pausedSeconds * 1000) / 1000 },
+    logDroppedLines: host.droppedLogLines,
+  };
+}
+
+export type StatusJson = ReturnType<typeof statusJson>;
+
+const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+/** Prometheus text exposition format 0.0.4. */
+export function renderMetrics(s: StatusJson): string {
+  const out: string[] = [];
+  const family = (name: string, type: string, help: string) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  const mounts = s.hosts.flatMap((h) => h.mounts.map((m) => ({ vhost: h.serverNames[0] ?? '*', m })));
+  const labels = (vhost: string, url: string) => `vhost="${esc(vhost)}",mount="${esc(url)}"`;
+
+  family('hostd_requests_total', 'counter', 'Responses by virtual host, mount and status class (aborted = client went away).');
+  const classes = ['aborted', '1xx', '2xx', '3xx', '4xx', '5xx'];
+  for (const { vhost, m } of mounts)
+    m.counters.byClass.forEach((n, i) => out.push(`hostd_requests_total{${labels(vhost, m.url)},kind="${m.kind}",status="${classes[i]}"} ${n}`));
+  out.push(`hostd_requests_total{vhost="",mount="",kind="none",status="unrouted"} ${s.unrouted}`);
+
+  family('hostd_request_duration_seconds', 'histogram', 'Time from request arrival to response end.');
+  for (const { vhost, m } of mounts) {
+    const l = labels(vhost, m.url);
+    let cumulative = 0;
+    LATENCY_BUCKETS_S.forEach((le, i) => {
+      cumulative += m.counters.buckets[i];
+      out.push(`hostd_request_duration_seconds_bucket{${l},le="${le}"} ${cumulative}`);
+    });
+    cumulative += m.counters.buckets[LATENCY_BUCKETS_S.length];
+    out.push(`hostd_request_duration_seconds_bucket{${l},le="+Inf"} ${cumulative}`);
+    out.push(`hostd_request_duration_seconds_sum{${l}} ${m.counters.latencySum}`);
+    out.push(`hostd_request_duration_seconds_count{${l}} ${m.counters.count}`);
+  }
+
+  family('hostd_response_bytes_total', 'counter', 'Response body bytes sent.');
+  for (const { vhost, m } of mounts) out.push(`hostd_response_bytes_total{${labels(vhost, m.url)}} ${m.counters.bytes}`);
+
+  family('hostd_requests_in_flight', 'gauge', 'Requests being served now.');
+  out.push(`hostd_requests_in_flight ${s.inFlight}`);
+
+  const pools = mounts.flatMap(({ vhost, m }) => ('pool' in m && m.pool ? [{ l: labels(vhost, m.url), p: m.pool }] : []));
+  family('hostd_pool_queue_depth', 'gauge', 'Requests waiting for a worker.');
+  for (const { l, p } of pools) out.push(`hostd_pool_queue_depth{${l}} ${p.queued}`);
+  family('hostd_pool_workers', 'gauge', 'Worker threads by state.');
+  for (const { l, p } of pools) {
+    out.push(`hostd_pool_workers{${l},state="busy"} ${p.busy}`);
+    out.push(`hostd_pool_workers{${l},state="idle"} ${p.idle}`);
+  }
+  family('hostd_pool_worker_restarts_total', 'counter', 'Workers replaced, by reason.');
+  for (const { l, p } of pools)
+    for (const [reason, n] of Object.entries(p.restarts ?? {})) out.push(`hostd_pool_worker_restarts_total{${l},reason="${esc(reason)}"} ${n}`);
+
+  family('hostd_static_cache_hits_total', 'counter', 'Static files served from the memory cache.');
+  out.push(`hostd_static_cache_hits_total ${s.staticCache.hits}`);
+  family('hostd_static_cache_misses_total', 'counter', 'Static files read from disk.');
+  out.push(`hostd_static_cache_misses_total ${s.staticCache.misses}`);
+  family('hostd_static_cache_bytes', 'gauge', 'Bytes held by the static file caches of all fronts.');
+  out.push(`hostd_static_cache_bytes ${s.staticCache.bytes}`);
+
+  family('hostd_accept_paused_total', 'counter', 'Times the fronts stopped accepting for lack of file descriptors (the kernel refuses connections meanwhile).');
+  out.push(`hostd_accept_paused_total ${s.descriptors.pauses}`);
+  family('hostd_accept_paused_seconds_total', 'counter', 'Seconds spent not accepting for lack of file descriptors.');
+  out.push(`hostd_accept_paused_seconds_total ${s.descriptors.pausedSeconds}`);
+  family('hostd_open_fds', 'gauge', 'File descriptors open in the hostd process.');
+  out.push(`hostd_open_fds ${s.descriptors.open}`);
+  family('hostd_log_dropped_lines_total', 'counter', 'Log lines dropped because the destination could not keep up.');
+  out.push(`hostd_log_dropped_lines_total ${s.logDroppedLines}`);
+
+  family('hostd_fronts', 'gauge', 'Front threads serving.');
+  out.push(`hostd_fronts ${s.fronts.length}`);
+  family('hostd_config_generation', 'gauge', 'Configuration generation (increments on every reload).');
+  out.push(`hostd_config_generation ${s.generation}`);
+  family('hostd_uptime_seconds', 'gauge', 'Seconds since start.');
+  out.push(`hostd_uptime_seconds ${s.uptimeSeconds}`);
+  return out.join('\n') + '\n';
+}

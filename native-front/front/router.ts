@@ -1,0 +1,132 @@
+// The front's request path: listener → virtual host (Host header) → mount (longest prefix) →
+// the mount's handler, with a Context that feeds the access log and metrics when the response
+// completes. Runs on every front thread and never blocks.
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { ResolvedMount, ResolvedVhost } from '../../shared/config/types.js';
+import { mountLabel, type Logger } from '../../shared/log.js';
+import { sendStatus } from '../http/answer.js';
+import type { AccessRecord, AccessWriter } from '../log/access-log.js';
+import type { MountHandler } from '../mount.js';
+import { MountStats } from '../ops/mount-stats.js';
+import { acceptRequestId, newRequestId } from '../request-id.js';
+import { MountTable } from '../routing/mount-match.js';
+import { hostnameOf, INVALID_HOST, VhostTable } from '../routing/host-match.js';
+import type { TrustProxy } from '../trust-proxy.js';
+import { Context, peerAddress } from './context.js';
+import type { Listener } from './listener.js';
+
+export interface MountRoute {
+  readonly key: string;
+  readonly mount: ResolvedMount;
+  readonly handler: MountHandler;
+  readonly stats: MountStats;
+}
+
+export interface VhostRoute {
+  readonly vhost: ResolvedVhost;
+  /** The vhost's first serverName: its name in logs and metrics. */
+  readonly name: string;
+  readonly mounts: MountTable<MountRoute>;
+}
+
+export type RoutingTable = VhostTable<VhostRoute>;
+
+export class Router {
+  /** Requests handed to a mount whose response has not completed. */
+  inFlight = 0;
+  /** Requests that reached no mount: counted for /metrics. */
+  unrouted = 0;
+  /** Answer everything with Connection: close (graceful shutdown). */
+  draining = false;
+  /** Called whenever inFlight drops to zero. */
+  onIdle: (() => void) | null = null;
+  /** Per listener key: the routing table of the current configuration generation. */
+  private readonly tables = new Map<string, RoutingTable>();
+
+  constructor(
+    readonly log: Logger,
+    readonly accessLog: AccessWriter | null,
+    readonly trustProxy: TrustProxy | null,
+  ) {}
+
+  setTable(listenerKey: string, table: RoutingTable | undefined): void {
+    if (table) this.tables.set(listenerKey, table);
+    else this.tables.delete(listenerKey);
+  }
+
+  requestDone(): void {
+    if (--this.inFlight === 0) this.onIdle?.();
+  }
+
+  /** Answers a request the router handles itself (no vhost, bad Host, no mount, redirect), logging it. */
+  private answer(res: HttpResponse, req: HttpRequest, host: string, vhost: string, status: number, headers?: Record<string, string>, body?: string): void {
+    this.unrouted++;
+    const rec = this.accessLog && this.unroutedRecord(res, req, host, vhost);
+    const bytes = sendStatus(res, status, { headers, body, head: req.getMethod() === 'head', close: this.draining || status === 400 });
+    if (rec) this.accessLog!.write({ ...rec, status, bytes });
+  }
+
+  /** The access log record of a request the router answers itself; read before answering. */
+  private unroutedRecord(res: HttpResponse, req: HttpRequest, host: string, vhost: string): Omit<AccessRecord, 'status' | 'bytes'> {
+    const peer = peerAddress(res);
+    const trust = this.trustProxy;
+    const query = req.getQuery();
+    return {
+      vhost,
+      mount: '-',
+      method: req.getMethod().toUpperCase(),
+      url: query ? `${req.getUrl()}?${query}` : req.getUrl(),
+      host,
+      remoteAddress: trust && trust.trusts(peer) ? trust.client(peer, req.getHeader('x-forwarded-for')) : peer,
+      referer: req.getHeader('referer'),
+      userAgent: req.getHeader('user-agent'),
+      requestId: acceptRequestId(req.getHeader('x-request-id')) ?? newRequestId(),
+      durationMs: 0,
+    };
+  }
+
+  /** The uWS route handler of every listener. */
+  readonly handle = (listener: Listener, res: HttpResponse, req: HttpRequest): void => {
+    const host = req.getHeader('host');
+    const vhostRoute = this.tables.get(listener.key)?.match(host);
+    if (vhostRoute === INVALID_HOST) return this.answer(res, req, host, '-', 400, undefined, 'Invalid Host header\n');
+    if (vhostRoute === undefined) {
+      if (host === '') return this.answer(res, req, host, '-', 400, undefined, 'Missing Host header\n');
+      return this.answer(res, req, host, '-', 404, undefined, 'No virtual host here for this name\n');
+    }
+    const url = req.getUrl();
+    const vhost = vhostRoute.vhost;
+    if (vhost.redirectHttps !== undefined && !listener.secure) {
+      const query = req.getQuery();
+      const port = vhost.redirectHttps === 443 ? '' : `:${vhost.redirectHttps}`;
+      const location = `https://${hostnameOf(host)}${port}${url}${query ? `?${query}` : ''}`;
+      return this.answer(res, req, host, vhostRoute.name, 308, { Location: location });
+    }
+    const route = vhostRoute.mounts.match(url);
+    if (route === undefined) return this.answer(res, req, host, vhostRoute.name, 404);
+    const ctx = new Context(this, vhostRoute, route, res, req, host, url, listener.secure);
+    this.inFlight++;
+    try {
+      route.handler.handle(res, req, ctx);
+    } catch (err) {
+      // A mount's bug must not take the front down; answer if the mount had not started to.
+      this.log.error('mount handler threw', { vhost: vhostRoute.name, mount: mountLabel(route.mount.url), requestId: ctx.requestId, err });
+      try {
+        ctx.done(500, sendStatus(res, 500));
+      } catch {
+        ctx.done(500, 0);
+      }
+    }
+  };
+}
+
+/** Builds one listener's routing table from its vhosts and their mount routes. */
+export function buildTable(vhosts: readonly ResolvedVhost[], routeFor: (vhost: ResolvedVhost, mount: ResolvedMount) => MountRoute): RoutingTable {
+  const table: RoutingTable = new VhostTable();
+  for (const vhost of vhosts) {
+    const mounts = new MountTable<MountRoute>();
+    for (const m of vhost.mounts) mounts.add(m.url, routeFor(vhost, m));
+    table.add(vhost.serverNames, vhost.isDefault, { vhost, name: vhost.serverNames[0] ?? '*', mounts });
+  }
+  return table;
+}

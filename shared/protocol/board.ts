@@ -1,0 +1,82 @@
+// A worker's board: a small SharedArrayBuffer the control thread, every front and the worker
+// itself read and write without messages.
+//
+// - state (control writes, fronts read when picking a worker): starting, ready, retiring, dead;
+// - inflight (fronts add and subtract): requests handed to this worker and not yet answered, over
+//   all fronts, so a worker's `concurrency` holds whatever front the requests came through;
+// - served (fronts add): requests handed to it, for maxRequests;
+// - memory (the worker writes every few hundred ms): its isolate's heap plus external and
+//   ArrayBuffer bytes, for memoryLimitMb (V8's heap limit alone does not see Buffers);
+// - started[front] (the worker writes right before it hands a request to the app): the id of the
+//   last request of that front it started. When a worker dies, requests above it were never seen
+//   by the app and can be sent to another worker; exact even when the app never yields.
+
+export const WORKER_STARTING = 0;
+export const WORKER_READY = 1;
+export const WORKER_RETIRING = 2;
+export const WORKER_DEAD = 3;
+
+const I_STATE = 0;
+const I_INFLIGHT = 1;
+const I_SERVED = 2;
+const F_MEMORY = 2; // Float64 index (byte 16)
+const F_STARTED = 3; // Float64 index of front 0's watermark (byte 24)
+
+export function boardBytes(fronts: number): number {
+  return 8 * (F_STARTED + fronts);
+}
+
+export class Board {
+  private readonly ints: Int32Array;
+  private readonly floats: Float64Array;
+
+  constructor(readonly buffer: SharedArrayBuffer) {
+    this.ints = new Int32Array(buffer, 0, 4);
+    this.floats = new Float64Array(buffer);
+  }
+
+  get state(): number {
+    return Atomics.load(this.ints, I_STATE);
+  }
+  set state(s: number) {
+    Atomics.store(this.ints, I_STATE, s);
+  }
+
+  get inflight(): number {
+    return Atomics.load(this.ints, I_INFLIGHT);
+  }
+
+  /** Takes one of the worker's `limit` request slots; false when it has none free. */
+  claim(limit: number): boolean {
+    if (Atomics.add(this.ints, I_INFLIGHT, 1) < limit) return true;
+    Atomics.sub(this.ints, I_INFLIGHT, 1);
+    return false;
+  }
+
+  release(): void {
+    Atomics.sub(this.ints, I_INFLIGHT, 1);
+  }
+
+  /** Counts one more request handed over; returns the new total. */
+  served(): number {
+    return Atomics.add(this.ints, I_SERVED, 1) + 1;
+  }
+
+  get servedCount(): number {
+    return Atomics.load(this.ints, I_SERVED);
+  }
+
+  get memory(): number {
+    return this.floats[F_MEMORY];
+  }
+  set memory(bytes: number) {
+    this.floats[F_MEMORY] = bytes;
+  }
+
+  started(front: number): number {
+    return this.floats[F_STARTED + front];
+  }
+  setStarted(front: number, id: number): void {
+    this.floats[F_STARTED + front] = id;
+  }
+}

@@ -1,0 +1,43 @@
+// What piscina hands a worker thread: exactly one task per thread, `serve` (never resolves: the
+// worker serves its ports until the pool terminates it) or `check` (load once, report).
+import type { MessagePort } from 'node:worker_threads';
+
+export type AppInterface = 'fetch' | 'node' | 'auto';
+
+export interface ServeTask {
+  kind: 'serve';
+  /** The control port: lifecycle and log lines (TO_CONTROL / TO_WORKER_CONTROL). */
+  control: MessagePort;
+  /** One data port per front, indexed by front (TO_WORKER / TO_FRONT). */
+  links: MessagePort[];
+  /** This worker's shared counters (board.ts). */
+  board: SharedArrayBuffer;
+  /** Per front: where that front answers this worker's client-address questions (address-query.ts). */
+  addresses: SharedArrayBuffer[];
+  modulePath: string;
+  interface: AppInterface;
+  /** The mount prefix ("" for the root). */
+  mount: string;
+  /** Fetch apps see mount-relative URLs (the prefix goes to X-Forwarded-Prefix). */
+  stripPrefix: boolean;
+  env: Record<string, string>;
+  cacheDir?: string;
+  /** The module compiled once by the pool (TypeScript/JSX); unset: the worker loads modulePath itself. */
+  entry?: string;
+}
+
+/** `hostd check`: load the module once and report. */
+export interface CheckTask {
+  kind: 'check';
+  modulePath: string;
+  interface: AppInterface;
+  cacheDir?: string;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  error?: string;
+  interface?: 'fetch' | 'node';
+  /** What the app printed while loading, one entry per console call or stream write. */
+  output: string[];
+}
