@@ -6,7 +6,8 @@ import { rm } from 'node:fs/promises';
 await rm('dist', { recursive: true, force: true });
 await build({
   entryPoints: {
-    cli: 'native-front/cli.ts',
+    // The executable: installs signal handlers, then loads native-front/cli.ts or the supervisor.
+    cli: 'native-front/supervisor/boot.ts',
     index: 'index.ts',
     worker: 'daemon/worker/entry.ts',
   },

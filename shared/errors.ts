@@ -6,7 +6,9 @@ export type HostdErrorCode =
   | 'HOSTD_LISTEN'
   | 'HOSTD_APP_LOAD'
   | 'HOSTD_USAGE'
-  | 'HOSTD_CLOSED';
+  | 'HOSTD_CLOSED'
+  | 'HOSTD_SIGNAL_REFUSED'
+  | 'HOSTD_PROCESS_REFUSED';
 
 export class HostdError extends Error {
   readonly code: HostdErrorCode;

@@ -7,8 +7,11 @@ import { loadApp } from '../app/load.js';
 import { AddressQuery } from '../../shared/address-query.js';
 import * as P from '../../shared/protocol.js';
 import { installLightFetchGlobals } from './globals.js';
+import { installProcessGuard } from './guard.js';
 import { forwardConsole } from './log-forward.js';
 import { WorkerServer } from './serve.js';
+
+installProcessGuard(); // before any app is imported: apps cannot signal or abort the host
 
 // loadApp's message names the module, the reason and the (source-mapped) location: one line,
 // fit for `hostd check` and the error log.

@@ -313,6 +313,7 @@ function resolvePool(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedPool | undefi
       if (typeof val === 'string' || typeof val === 'number' || typeof val === 'boolean') env[k] = String(val);
     }
   }
+  const passEnv = Array.isArray(o.passEnv) ? [...new Set(o.passEnv.filter((n): n is string => typeof n === 'string'))] : [];
   const pool: ResolvedPool = {
     threads,
     minThreads,
@@ -325,6 +326,7 @@ function resolvePool(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedPool | undefi
     idleTimeoutMs,
     env,
   };
+  if (passEnv.length) pool.passEnv = passEnv;
   if (typeof o.memoryLimitMb === 'number' && Number.isInteger(o.memoryLimitMb)) pool.memoryLimitMb = o.memoryLimitMb;
   return pool;
 }

@@ -26,6 +26,7 @@ export interface PoolConfig {
   idleTimeout?: Duration; // reap idle workers above minThreads; 0 = never
   minThreads?: number;
   env?: Record<string, string>;
+  passEnv?: string[]; // names of hostd's environment variables passed to the workers (Apache's PassEnv)
 }
 
 export interface AppMountConfig {
@@ -85,6 +86,7 @@ export interface ResolvedPool {
   memoryLimitMb?: number;
   idleTimeoutMs: number;
   env: Record<string, string>;
+  passEnv?: string[]; // names only; values are read from hostd's environment when workers start
 }
 
 export interface ResolvedApp {
