@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { Backoff } from '../native-front/supervisor/backoff.js';
 import { runCli } from './helpers/host.js';
 import { alive, attackSite, catches, freePort, get, getJson, KILL_AT_LOAD_APP, startCli, until200, type Hostd } from './fixtures/contain/proc.js';
 
@@ -56,8 +57,13 @@ describe('contain: an app cannot signal or abort the host (--no-supervisor)', fu
     await refused('/kill?target=self&sig=9&raw=1');
   });
 
-  it('refuses signals to the parent, the process group, every process, another process group and a thread of hostd', async () => {
-    for (const target of ['parent', 'group', 'all', 'pgid', 'thread']) await refused(`/kill?target=${target}&sig=SIGTERM`);
+  it("refuses signals to the parent, hostd's process group (0 or by number), every process and a thread of hostd", async () => {
+    for (const target of ['parent', 'group', 'all', 'pgid', 'pgrp', 'thread']) await refused(`/kill?target=${target}&sig=SIGTERM`);
+  });
+
+  it("lets an app signal its own detached child's process group", async () => {
+    const r = await getJson<Attempt & { childSignal: string }>(`${base}/kill-child-group`);
+    expect(r).to.include({ ok: true, childSignal: 'SIGTERM' });
   });
 
   it('allows signal 0 (a liveness probe) at its own pid', async () => {
@@ -190,6 +196,16 @@ describe('contain: the supervisor', function () {
     } finally {
       await rm(site.root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('contain: the supervisor backoff', () => {
+  it('waits 100 ms, doubling per death in a row up to 10 s, and starts over after a minute of serving', () => {
+    const b = new Backoff();
+    const delays = Array.from({ length: 9 }, () => b.next(5_000));
+    expect(delays).to.deep.equal([100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000]);
+    expect(b.next(60_000)).to.equal(100);
+    expect(b.next(0)).to.equal(200);
   });
 });
 

@@ -5,8 +5,9 @@
 // - `process.kill(pid, sig)` / `process._kill`: refused (HOSTD_SIGNAL_REFUSED) when the target is
 //   hostd's pid, any thread of it (Linux delivers kill(tid) to the whole thread group), its parent
 //   (the supervisor, or init/systemd when unsupervised), pid 0 (our process group), -1 (every
-//   process we may signal) or any negative pid (a process group). Signal 0 (an existence probe)
-//   is allowed everywhere: it delivers nothing.
+//   process we may signal), or the process group (negative pid) of hostd or of its parent. Other
+//   groups stay allowed: `process.kill(-child.pid)` is how an app stops a detached child and its
+//   descendants. Signal 0 (an existence probe) is allowed everywhere: it delivers nothing.
 // - `process.abort()`: Node 20 already refuses it in workers; we refuse it first with our code
 //   so that the attempt is logged even when the app catches the error.
 // - `os.setPriority(pid, n)` aimed at another thread of hostd (the front thread's tid is the pid):
@@ -21,7 +22,7 @@
 // a child process the app starts (`child_process.execSync('kill -9 ' + process.pid)`, or
 // `process.binding('spawn_sync')`); writes to /proc/self/mem. Worker threads share the process:
 // they contain faults (throws, exits, busy loops, heap exhaustion), not hostile code.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import os from 'node:os';
 import { HostdError } from '../../shared/errors.js';
@@ -30,12 +31,30 @@ import { reportToHost } from './log-forward.js';
 
 const signalNames = new Map<number, string>(Object.entries(os.constants.signals).map(([name, n]) => [n, name]));
 
+/** The process group of `pid` (field 5 of /proc/PID/stat), or undefined where there is no /proc. */
+function processGroup(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses; the last ')' ends it.
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Why signalling `pid` would hit hostd, or undefined when it would not. */
 export function hostTarget(pid: number): string | undefined {
   if (pid === process.pid) return 'hostd itself';
   if (pid === 0) return "hostd's process group";
   if (pid === -1) return 'every process hostd may signal';
-  if (pid < 0) return `process group ${-pid}`;
+  if (pid < 0) {
+    const group = -pid;
+    const ours = processGroup(process.pid);
+    // Without /proc we cannot tell whose group it is: refuse every group.
+    if (ours === undefined || group === ours || group === process.pid) return `hostd's process group ${group}`;
+    if (group === processGroup(process.ppid) || group === process.ppid) return `the process group ${group} of hostd's parent`;
+    return undefined;
+  }
   if (pid === process.ppid) return "hostd's parent (its supervisor)";
   // A thread id of this process: kill(2) delivers to the whole thread group.
   if (existsSync(`/proc/${process.pid}/task/${pid}`)) return `thread ${pid} of hostd`;
