@@ -7,7 +7,8 @@ import { bundleOptions, threadEntries } from './build-options.mjs';
 await rm('dist', { recursive: true, force: true });
 await build({
   ...bundleOptions,
-  entryPoints: { cli: 'native-front/cli.ts', index: 'index.ts', ...threadEntries },
+  // cli: the executable installs signal handlers first, then loads native-front/cli.ts or the supervisor.
+  entryPoints: { cli: 'native-front/supervisor/boot.ts', index: 'index.ts', ...threadEntries },
   outdir: 'dist',
   sourcemap: true,
   splitting: true,

@@ -5,12 +5,20 @@ import { describeSites, formatProblem, loadSites, mountSource } from '../shared/
 import { HostdError } from '../shared/errors.js';
 import { parseCli, USAGE, type CliArgs } from './cli/args.js';
 import { checkApp } from '../daemon/pool/check.js';
-import { ConfigError, createHost, type Host } from './control/host.js';
-import { loadUws } from './uws.js';
+import { serve } from './cli/serve.js';
 
 function version(): string {
-  // dist/cli.js and native-front/cli.ts both sit one folder below package.json.
-  return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+  // native-front/cli.ts sits one folder below package.json; built, this code is in dist/chunks/.
+  const require = createRequire(import.meta.url);
+  for (const path of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = require(path) as { name?: string; version: string };
+      if (pkg.name === 'hostd') return pkg.version;
+    } catch {
+      // not there: try the next
+    }
+  }
+  return 'unknown';
 }
 
 async function check(args: CliArgs): Promise<number> {
@@ -37,67 +45,6 @@ async function check(args: CliArgs): Promise<number> {
   }
   process.stdout.write(describeSites(vhosts));
   return 0;
-}
-
-async function serve(args: CliArgs): Promise<number> {
-  // Node starts its inspector on SIGUSR1 unless a listener exists: install ours before anything
-  // slow (pools loading apps), so a logrotate run during startup cannot open a debugger port.
-  let reopen: (() => void) | undefined;
-  process.on('SIGUSR1', () => reopen?.());
-  loadUws();
-  let host: Host;
-  try {
-    host = await createHost({
-      sites: args.sites,
-      listen: args.listen,
-      accessLog: args.accessLog,
-      logFormat: args.logFormat,
-      errorLog: args.errorLog,
-      gracefulTimeout: args.gracefulTimeout,
-      trustProxy: args.trustProxy,
-      status: args.status,
-      statusTokenFile: args.statusTokenFile,
-      fronts: args.fronts,
-    });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(err.message + '\n');
-      return 1;
-    }
-    throw err;
-  }
-  await host.listen();
-
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    host.log.info('signal received, draining', { signal });
-    void host.close().then(
-      () => {
-        process.exit(0);
-      },
-      (err) => {
-        process.stderr.write(`hostd: shutdown failed: ${(err as Error).message}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => {
-    if (stopping) return;
-    host.log.info('SIGHUP: reloading configuration');
-    host.reload().then(
-      () => host.log.info('reloaded', { generation: host.generation }),
-      (err) => host.log.error('reload failed; still serving the previous configuration', { error: (err as Error).message }),
-    );
-  });
-  reopen = () => {
-    host.reopenLogs();
-    host.log.info('SIGUSR1: log files reopened');
-  };
-  return -1; // keep running
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -9,7 +9,9 @@ export type HostdErrorCode =
   | 'HOSTD_APP_START_TIMEOUT'
   | 'HOSTD_USAGE'
   | 'HOSTD_CLOSED'
-  | 'HOSTD_FRONT_FAILED';
+  | 'HOSTD_FRONT_FAILED'
+  | 'HOSTD_SIGNAL_REFUSED'
+  | 'HOSTD_PROCESS_REFUSED';
 
 export class HostdError extends Error {
   readonly code: HostdErrorCode;

@@ -28,7 +28,7 @@ describe('daemon pool: requests and responses', function () {
         {
           serverName: ['*'],
           apps: [
-            { url: '/', module: KITCHEN, maxBodySize: 8 * 1024 * 1024, pool: { threads: 2, env: { GREETING: 'hej' } } },
+            { url: '/', module: KITCHEN, maxBodySize: 8 * 1024 * 1024, pool: { threads: 2, env: { GREETING: 'hej' }, passEnv: ['HOSTD_TEST_VAR'] } },
             { url: '/pre/fix', module: KITCHEN, pool: { threads: 1 } },
             { url: '/addr', module: KITCHEN, pool: { threads: 2 } },
           ],
@@ -48,7 +48,7 @@ describe('daemon pool: requests and responses', function () {
     expect(await res.text()).to.equal('hello world');
   });
 
-  it('passes the pool env as `env` and into process.env', async () => {
+  it('passes the pool env as `env`, and a passEnv variable of the host into process.env', async () => {
     const body = await (await fetch(h.url('/env'))).json();
     expect(body.env).to.deep.equal({ GREETING: 'hej' });
     expect(body.processEnv).to.equal('from-parent');

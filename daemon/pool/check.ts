@@ -18,7 +18,7 @@ export async function checkApp(cfg: ResolvedApp, opts: CheckOptions = {}): Promi
     minThreads: 0,
     maxThreads: 1,
     atomics: 'disabled',
-    env: workerEnv(cfg.pool.env),
+    env: workerEnv(cfg.pool),
     resourceLimits: cfg.pool.memoryLimitMb ? { maxOldGenerationSizeMb: cfg.pool.memoryLimitMb } : undefined,
   });
   try {

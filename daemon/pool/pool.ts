@@ -109,7 +109,7 @@ export class DaemonPool {
       concurrentTasksPerWorker: 1,
       idleTimeout: 1000,
       atomics: 'disabled',
-      env: workerEnv(pool.env),
+      env: workerEnv(pool),
       resourceLimits: pool.memoryLimitMb ? { maxOldGenerationSizeMb: pool.memoryLimitMb } : undefined,
     });
     this.piscina.on('error', (err: unknown) => this.log.error('daemon pool error', { error: errorText(err) }));

@@ -9,8 +9,11 @@ import { Board } from '../../shared/protocol/board.js';
 import { ControlOutbox, decodeToWorkerControl, LOG_ERROR, LOG_INFO, type CheckResult, type CheckTask, type ServeTask } from '../../shared/protocol/index.js';
 import { installLightFetchGlobals } from './globals.js';
 import { FrontLink } from './link.js';
+import { installProcessGuard } from './guard.js';
 import { forwardConsole } from './log-forward.js';
 import { WorkerServer } from './server.js';
+
+installProcessGuard(); // before any app is imported: apps cannot signal or abort the host
 
 // loadApp's message names the module, the reason and the (source-mapped) location: one line,
 // fit for `hostd check` and the error log.

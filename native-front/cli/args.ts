@@ -16,6 +16,8 @@ export interface CliArgs {
   trustProxy?: string;
   statusTokenFile?: string;
   fronts?: number;
+  /** false with --no-supervisor: serve in this process instead of under the supervisor. */
+  supervisor: boolean;
 }
 
 export const USAGE = `Usage: hostd [check] [options]
@@ -39,10 +41,13 @@ Options:
   --error-log FILE|-          error log destination (default: - = stderr)
   --graceful-timeout DURATION how long SIGTERM lets requests finish (default: 30s)
   --trust-proxy CIDR[,CIDR]   believe X-Forwarded-For/-Proto from these peers
+  --no-supervisor             serve in this process; by default a small parent process runs
+                              the server as its child and restarts it if it dies
   -h, --help                  show this help
   -v, --version               print the version
 
 Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the configuration; SIGUSR1 reopens logs.
+(The supervisor forwards them to the server.)
 Exit codes: 0 success, 1 configuration or runtime error, 2 usage error.`;
 
 export function parseCli(argv: string[]): CliArgs {
@@ -63,6 +68,7 @@ export function parseCli(argv: string[]): CliArgs {
         'error-log': { type: 'string' },
         'graceful-timeout': { type: 'string' },
         'trust-proxy': { type: 'string' },
+        'no-supervisor': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -98,5 +104,6 @@ export function parseCli(argv: string[]): CliArgs {
     trustProxy: v['trust-proxy'],
     statusTokenFile: v['status-token-file'],
     fronts,
+    supervisor: !v['no-supervisor'],
   };
 }

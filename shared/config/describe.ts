@@ -82,5 +82,6 @@ function describePool(p: ResolvedPool): string {
   ];
   const env = Object.keys(p.env);
   if (env.length) parts.push(`env ${env.join(', ')}`);
+  if (p.passEnv?.length) parts.push(`passEnv ${p.passEnv.join(', ')}`);
   return parts.join(', ');
 }

@@ -327,6 +327,7 @@ function resolvePool(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedPool | undefi
       if (typeof val === 'string' || typeof val === 'number' || typeof val === 'boolean') env[k] = String(val);
     }
   }
+  const passEnv = Array.isArray(o.passEnv) ? [...new Set(o.passEnv.filter((n): n is string => typeof n === 'string'))] : [];
   const pool: ResolvedPool = {
     threads,
     minThreads,
@@ -340,6 +341,7 @@ function resolvePool(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedPool | undefi
     startTimeoutMs,
     env,
   };
+  if (passEnv.length) pool.passEnv = passEnv;
   if (typeof o.memoryLimitMb === 'number' && Number.isInteger(o.memoryLimitMb)) pool.memoryLimitMb = o.memoryLimitMb;
   return pool;
 }

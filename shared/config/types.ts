@@ -27,6 +27,7 @@ export interface PoolConfig {
   minThreads?: number;
   env?: Record<string, string>;
   startTimeout?: Duration; // an app load (import) longer than this fails like a load error; default 30s
+  passEnv?: string[]; // names of hostd's environment variables passed to the workers (Apache's PassEnv)
 }
 
 export interface AppMountConfig {
@@ -91,6 +92,7 @@ export interface ResolvedPool {
   idleTimeoutMs: number;
   startTimeoutMs: number;
   env: Record<string, string>;
+  passEnv?: string[]; // names only; values are read from hostd's environment when workers start
 }
 
 export interface ResolvedApp {
