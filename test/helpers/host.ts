@@ -47,15 +47,33 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * hostd runs under its supervisor by default (a parent process and the serving child): tests
+ * start it in a process group of its own and kill the whole group when they must, so no serving
+ * child outlives a test.
+ */
+function spawnCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv }): ChildProcess {
+  return spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, detached: true });
+}
+
+/** SIGKILL for the process and everything in its group. */
+export function killGroup(proc: ChildProcess): void {
+  try {
+    if (proc.pid !== undefined) process.kill(-proc.pid, 'SIGKILL');
+  } catch {
+    proc.kill('SIGKILL');
+  }
+}
+
 /** Runs `hostd ARGS` to completion. */
 export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env } });
+    const proc = spawnCli(args, opts);
     let stdout = '';
     let stderr = '';
-    proc.stdout.on('data', (d) => (stdout += d));
-    proc.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs ?? 20_000);
+    proc.stdout!.on('data', (d) => (stdout += d));
+    proc.stderr!.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => killGroup(proc), opts.timeoutMs ?? 20_000);
     proc.on('error', reject);
     proc.on('close', (code) => {
       clearTimeout(timer);
@@ -82,7 +100,7 @@ export interface HostdProcess {
  */
 export function spawnHostd(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<HostdProcess> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env } });
+    const proc = spawnCli(args, opts);
     let out = '';
     let err = '';
     const waiters: { pattern: RegExp; resolve: () => void }[] = [];
@@ -102,7 +120,7 @@ export function spawnHostd(args: string[], opts: { cwd?: string; env?: NodeJS.Pr
       stderr: () => err,
       stop: async (signal = 'SIGTERM') => {
         if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-        const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+        const timer = setTimeout(() => killGroup(proc), 15_000);
         const code = await exited;
         clearTimeout(timer);
         return code;
@@ -115,7 +133,7 @@ export function spawnHostd(args: string[], opts: { cwd?: string; env?: NodeJS.Pr
         }),
     };
     const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
+      killGroup(proc);
       reject(new Error(`hostd did not start:\n${err}`));
     }, opts.timeoutMs ?? 20_000);
     void exited.then((code) => {
