@@ -217,6 +217,40 @@ describe('apps that call listen() on several servers', function () {
   });
 });
 
+describe('apps written as their own process, in a pool', function () {
+  this.timeout(30_000);
+  let hostd: HostdProcess;
+  let dir: string;
+  const get = client(() => hostd);
+
+  before(async () => {
+    dir = await writeSites({
+      late: site('late.test', join(NODE, 'late-second-server.mjs')),
+      chdir: site('chdir.test', join(NODE, 'chdir-app.mjs')),
+      cwd: site('cwd.test', join(NODE, 'cwd-app.mjs')),
+    });
+    hostd = await spawnHostd(['--sites', dir, '--listen', '127.0.0.1:0', '--access-log', 'off']);
+  });
+  after(async () => {
+    await hostd?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a server with another handler, listened on after the app was taken, is logged; the first keeps serving', async () => {
+    await hostd.waitFor(/listen\(3001\) at late-second-server\.mjs:11 \(request handler: second\(\)\) after hostd took listen\(3000\) at late-second-server\.mjs:6 \(request handler: first\(\)\) as the app/);
+    const res = await get('late.test', '/');
+    expect(await res.body.text()).to.equal('first');
+  });
+
+  it("process.chdir() moves the worker's own directory: process.cwd() and path.resolve() follow, other pools and hostd do not", async () => {
+    const res = await get('chdir.test', '/');
+    expect(await res.body.json()).to.deep.equal({ cwd: NODE, resolved: join(NODE, 'x.txt'), missing: 'ENOENT' });
+    const other = await get('cwd.test', '/');
+    expect(await other.body.json()).to.deep.equal({ cwd: ROOT.replace(/\/$/, '') });
+    expect(hostd.stderr()).to.include(`the app called process.chdir(${NODE})`);
+  });
+});
+
 describe('a Next.js app (App Router), built with `next build` and served from its standalone output', function () {
   const APP = join(FW, 'next');
   let hostd: HostdProcess;
