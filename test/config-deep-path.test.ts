@@ -12,8 +12,8 @@ import { formatProblem, resolveVhost } from '../shared/config/index.js';
 import { ROOT } from './helpers/host.js';
 
 const FILES = ['test/config.test.ts', 'test/cli-check.test.ts'];
-/** Not copied: installed packages (linked), git, and build output of the Next.js fixture. */
-const SKIP = new Set(['node_modules', '.git', '.next']);
+/** Not copied: installed packages (linked), git, the Next.js fixture's build, local notes and bench output. */
+const SKIP = new Set(['node_modules', '.git', '.next', '.bench', '.notes']);
 
 describe('config tests from a checkout path over 120 characters long', function () {
   this.timeout(120_000);
