@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 // The `hostd` command: parse flags, then either validate (`check`) or serve until a signal.
 import { createRequire } from 'node:module';
-import { describeSites, formatProblem, loadSites, mountSource } from '../shared/config/index.js';
 import { HostdError } from '../shared/errors.js';
 import { parseCli, USAGE, type CliArgs } from './cli/args.js';
-import { checkApp } from '../daemon/pool/check.js';
+import { check } from './cli/check.js';
 import { serve } from './cli/serve.js';
 
 function version(): string {
@@ -19,32 +18,6 @@ function version(): string {
     }
   }
   return 'unknown';
-}
-
-async function check(args: CliArgs): Promise<number> {
-  const { vhosts, problems } = await loadSites(args.sites, { listen: args.listen });
-  const appProblems = await Promise.all(
-    vhosts.flatMap((v) =>
-      v.mounts.flatMap((m) =>
-        m.kind === 'app'
-          ? [
-              checkApp(m, { onOutput: (text) => process.stderr.write(`${m.module}: ${text}\n`) }).then((error) => {
-                if (!error) return undefined;
-                const src = mountSource(m);
-                return formatProblem({ file: v.file, line: src?.line('module') ?? 0, message: `${src?.path ?? 'apps'}.module: ${error}` });
-              }),
-            ]
-          : [],
-      ),
-    ),
-  );
-  const lines = [...problems.map(formatProblem), ...appProblems.filter((p): p is string => p !== undefined)];
-  if (lines.length) {
-    process.stderr.write(lines.join('\n') + '\n');
-    return 1;
-  }
-  process.stdout.write(describeSites(vhosts));
-  return 0;
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -5,18 +5,38 @@
 // module exports none (Phusion Passenger does the same for Node apps), runs the listen callback
 // as if the port were open, and tells the error log.
 //
+// One app often listens on several servers: Fastify's `listen({ port })` binds `localhost`,
+// which is ::1 and 127.0.0.1, with a server for each; dual-stack apps listen on 0.0.0.0 and ::.
+// Those servers share one request handler, so they are one app. Only servers whose 'request'
+// listeners differ are different apps, and hostd cannot guess which of them the mount means.
+//
 // Servers without 'request' listeners (raw TCP, an app's own side channel) listen as usual.
 import net from 'node:net';
+import { basename } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 
 type Listen = (...args: unknown[]) => net.Server;
+type Handler = (...args: unknown[]) => unknown;
 
-const servers: net.Server[] = [];
+/** One intercepted listen() call. */
+interface Listened {
+  server: net.Server;
+  /** What listen() was asked for, as the log shows it: "3000", "127.0.0.1:3000", "/tmp/app.sock". */
+  target: string;
+  /** Where the app called listen() from: "server.mjs:12" (its own code, not a framework's). */
+  site: string;
+  /** The server's 'request' listeners when it listened: what makes two servers one app. */
+  handlers: Handler[];
+}
+
+const calls: Listened[] = [];
+/** The server loadApp took as the app, once it has; later servers are checked against it. */
+let chosen: Listened | null = null;
 let arrived: (() => void) | null = null;
 let installed = false;
+let say: { notice: (text: string) => void; warn: (text: string) => void } = { notice: () => {}, warn: () => {} };
 
 interface Target {
-  /** As the log shows it: "3000", "127.0.0.1:3000", "/tmp/app.sock". */
   text: string;
   /** What server.address() answers. */
   address: string | { address: string; family: string; port: number };
@@ -31,17 +51,57 @@ function targetOf(args: unknown[]): Target {
   const port = Number(o !== null ? (o.port ?? 0) : (a ?? 0)) || 0;
   const host = o !== null ? o.host : b;
   const h = typeof host === 'string' ? host : '';
+  // `localhost` answers as the address Node would most likely have bound, so that code comparing
+  // it with dns.lookup('localhost') results (Fastify does) sees an IP, not a name.
+  const ip = h === '' ? '::' : h === 'localhost' ? '127.0.0.1' : h;
   return {
-    text: h ? `${h}:${port}` : String(port),
-    address: { address: h || '::', family: h === '' || h.includes(':') ? 'IPv6' : 'IPv4', port },
+    text: h ? `${h.includes(':') ? `[${h}]` : h}:${port}` : String(port),
+    address: { address: ip, family: ip.includes(':') ? 'IPv6' : 'IPv4', port },
   };
 }
 
 /**
- * Replaces net.Server.prototype.listen in this worker thread (once; never on the main thread,
- * where loadApp also runs in tests). `notice` gets one line per intercepted call.
+ * Where listen() was called from: the first frame in the app's own code ("server.mjs:12"), else
+ * the first in a package ("fastify/lib/server.js:262": a framework listening after an await).
  */
-export function captureListen(notice: (text: string) => void): void {
+function callSite(below: Handler): string {
+  const holder: { stack?: string } = {};
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 30;
+  Error.captureStackTrace(holder, below); // frames from the caller of `below` on
+  Error.stackTraceLimit = limit;
+  let fallback = '';
+  for (const f of (holder.stack ?? '').split('\n').slice(1)) {
+    const m = /\(?(?:file:\/\/)?(\/[^():\s]+):(\d+):\d+\)?\s*$/.exec(f);
+    if (!m) continue;
+    const [, file, line] = m as unknown as [string, string, string];
+    const pkg = file.lastIndexOf('/node_modules/');
+    if (pkg < 0) return `${basename(file)}:${line}`;
+    fallback ||= `${file.slice(pkg + '/node_modules/'.length)}:${line}`;
+  }
+  return fallback || 'an unknown place';
+}
+
+/** Same listeners, same order: the same app (Express's app function, Fastify's httpHandler). */
+function sameHandlers(a: Handler[], b: Handler[]): boolean {
+  return a.length === b.length && a.every((h, i) => h === b[i]);
+}
+
+function handlerName(handlers: Handler[]): string {
+  return handlers.map((h) => (h.name ? `${h.name}()` : 'an anonymous function')).join(' + ');
+}
+
+function describeCall(c: Listened): string {
+  return `listen(${c.target}) at ${c.site} (request handler: ${handlerName(c.handlers)})`;
+}
+
+/**
+ * Replaces net.Server.prototype.listen in this worker thread (once; never on the main thread,
+ * where loadApp also runs in tests). `notice` gets one line per intercepted call; `warn` gets
+ * a server listened on after the app was chosen whose handler is another one.
+ */
+export function captureListen(notice: (text: string) => void, warn: (text: string) => void = notice): void {
+  say = { notice, warn };
   if (installed || isMainThread) return; // the hostd process's own servers are not the app's
   installed = true;
   const original = net.Server.prototype.listen as unknown as Listen;
@@ -49,8 +109,19 @@ export function captureListen(notice: (text: string) => void): void {
     if (this.listenerCount('request') === 0) return original.apply(this, args);
     const cb = typeof args[args.length - 1] === 'function' ? (args.pop() as () => void) : undefined;
     const t = targetOf(args);
-    if (!servers.includes(this)) servers.push(this);
-    notice(`the app called listen(${t.text}): hostd serves its requests on this mount and binds no port of its own`);
+    const call: Listened = { server: this, target: t.text, site: callSite(listen as Handler), handlers: this.listeners('request') as Handler[] };
+    const twin = calls.find((c) => c.server !== this && sameHandlers(c.handlers, call.handlers));
+    if (!calls.some((c) => c.server === this)) calls.push(call);
+    say.notice(
+      `the app called listen(${t.text}): hostd serves its requests on this mount and binds no port of its own` +
+        (twin ? ` (same request handler as listen(${twin.target}): one app)` : ''),
+    );
+    if (chosen && chosen.server !== this && !sameHandlers(chosen.handlers, call.handlers)) {
+      say.warn(
+        `the app called ${describeCall(call)} after hostd took ${describeCall(chosen)} as the app; ` +
+          `that server's requests are not served (export the app hostd should serve, or mount each in its own module)`,
+      );
+    }
     this.address = () => t.address; // what the app's callback may ask for: the address it wanted
     if (cb) this.once('listening', cb);
     process.nextTick(() => this.emit('listening'));
@@ -64,10 +135,11 @@ export function captureListen(notice: (text: string) => void): void {
 /**
  * The HTTP server the app called listen() on, waiting up to `waitMs` for one (apps often
  * listen after an asynchronous start: a database connection, a config fetch). Null when none
- * came; an error when several did, since which one is the app is then a guess.
+ * came. Several servers with one request handler are one app (the first is returned); servers
+ * with different handlers are an error that names each, since which one is the app is a guess.
  */
 export async function listenedServer(waitMs: number): Promise<net.Server | null> {
-  if (servers.length === 0 && waitMs > 0) {
+  if (calls.length === 0 && waitMs > 0) {
     let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
       arrived = resolve;
@@ -76,6 +148,17 @@ export async function listenedServer(waitMs: number): Promise<net.Server | null>
     clearTimeout(timer);
     arrived = null;
   }
-  if (servers.length > 1) throw new Error(`the app called listen() on ${servers.length} HTTP servers; export the one hostd should serve`);
-  return servers[0] ?? null;
+  const first = calls[0];
+  if (!first) return null;
+  const apps: Listened[] = [];
+  for (const c of calls) if (!apps.some((a) => sameHandlers(a.handlers, c.handlers))) apps.push(c);
+  if (apps.length > 1) {
+    throw new Error(
+      `the app called listen() on ${apps.length} HTTP servers with different request handlers: ` +
+        `${apps.map(describeCall).join('; ')}. hostd serves one app per mount: export the one it should ` +
+        `serve (export default / module.exports), or mount each from its own module`,
+    );
+  }
+  chosen = first;
+  return first.server;
 }

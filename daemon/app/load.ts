@@ -9,6 +9,7 @@ import { HostdError } from '../../shared/errors.js';
 import { compileApp, defaultCacheDir, needsCompile } from './compile.js';
 import { detect, DetectError } from './detect.js';
 import { captureListen, listenedServer } from './listen-capture.js';
+import { workerChdir } from './worker-chdir.js';
 import type { LoadAppOptions, LoadedApp } from './types.js';
 
 export { compileApp, needsCompile } from './compile.js';
@@ -85,7 +86,10 @@ export async function loadApp(modulePath: string, opts: LoadAppOptions & LoadApp
   if (!entry) {
     entry = needsCompile(modulePath) ? await compileApp(modulePath, opts.cacheDir ?? defaultCacheDir()) : modulePath;
   }
-  captureListen(opts.notice ?? (() => {}));
+  // Before the app's code runs: what a module written to be its own process does at the top.
+  const notice = opts.notice ?? (() => {});
+  captureListen(notice, opts.warn ?? notice);
+  workerChdir(notice);
   let ns: Record<string, unknown>;
   try {
     ns = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;

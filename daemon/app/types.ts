@@ -30,4 +30,6 @@ export interface LoadAppOptions {
   cacheDir?: string;
   /** Lines for the error log about how the app was taken in (see listen-capture.ts). */
   notice?: (text: string) => void;
+  /** Lines for the error log at warning level (a second, different server after the app was taken); defaults to notice. */
+  warn?: (text: string) => void;
 }

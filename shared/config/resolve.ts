@@ -278,7 +278,7 @@ function resolveApp(m: unknown, p: ConfigPath, ctx: Ctx, shapeDone = false): Res
   if (typeof m.module === 'string' && m.module !== '') {
     module = existingFile(m.module, [...p, 'module'], ctx);
     if (module && !MODULE_EXTENSIONS.includes(path.extname(module).toLowerCase())) {
-      ctx.problems.add([...p, 'module'], `${describeValue(m.module)} is not a JavaScript or TypeScript module (${MODULE_EXTENSIONS.join(' ')})`);
+      ctx.problems.add([...p, 'module'], `${describeValue(m.module, 'path')} is not a JavaScript or TypeScript module (${MODULE_EXTENSIONS.join(' ')})`);
       module = undefined;
     }
   }

@@ -102,10 +102,35 @@ function typeWords(t: unknown): string {
   return list.map((x) => words[String(x)] ?? String(x)).join(' or ');
 }
 
-/** A short description of a value for messages: "30 sec" quoted, lists and mappings by kind. */
-export function describeValue(v: unknown): string {
+/** Strings up to this many characters are shown whole in messages. */
+const SHOWN_WHOLE = 60;
+
+/**
+ * A long value shortened in the middle, keeping both ends ("aaaa…zzzz", SHOWN_WHOLE characters):
+ * the start says what it is, the end is where values that share a start differ.
+ */
+export function shortenMiddle(text: string, max = SHOWN_WHOLE): string {
+  if (text.length <= max) return text;
+  const head = Math.ceil((max - 1) / 2);
+  return `${text.slice(0, head)}…${text.slice(text.length - (max - 1 - head))}`;
+}
+
+/**
+ * Whether a value may be a file path (module, dir, cert, touchFile, or a path given where a
+ * number was expected): those are never shortened, since the part cut is the file name a
+ * user needs. Anything with a slash counts.
+ */
+function mayBePath(text: string): boolean {
+  return text.includes('/') || text.includes('\\');
+}
+
+/**
+ * A short description of a value for messages: "30 sec" quoted, lists and mappings by kind.
+ * Long strings are shortened in the middle, paths never (`kind: 'path'`, or anything with a slash).
+ */
+export function describeValue(v: unknown, kind: 'value' | 'path' = 'value'): string {
   if (v === null || v === undefined) return 'nothing';
-  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? v.slice(0, 57) + '...' : v);
+  if (typeof v === 'string') return JSON.stringify(kind === 'path' || mayBePath(v) ? v : shortenMiddle(v));
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
   return String(v);
