@@ -19,12 +19,12 @@ const BIG = 64 * 64 * 1024;
 const PRODUCTION = { NODE_ENV: undefined };
 
 /** A vhost file with one app mount (and any static mounts), written for `hostd --sites`. */
-function site(name: string, module: string, opts: { url?: string; statics?: { url: string; dir: string }[] } = {}): string {
+function site(name: string, module: string, opts: { url?: string; statics?: { url: string; dir: string }[]; passEnv?: string[] } = {}): string {
   const statics = (opts.statics ?? []).map((s) => `  - url: ${s.url}\n    dir: ${JSON.stringify(s.dir)}\n    maxAge: 31536000\n    immutable: true\n`);
   return (
     `serverName: ${name}\n` +
     (statics.length ? `static:\n${statics.join('')}` : '') +
-    `apps:\n  - url: ${opts.url ?? '/'}\n    module: ${JSON.stringify(module)}\n    pool: { threads: 1 }\n`
+    `apps:\n  - url: ${opts.url ?? '/'}\n    module: ${JSON.stringify(module)}\n    pool: { threads: 1${opts.passEnv ? `, passEnv: ${JSON.stringify(opts.passEnv)}` : ''} }\n`
   );
 }
 
@@ -99,7 +99,8 @@ describe('frameworks as their getting-started guides write them, under hostd', f
     sitesDir = await writeSites({
       express: site('express.test', join(FW, 'express/app.js')),
       'express-sub': site('express-sub.test', join(FW, 'express/app.js'), { url: '/shop' }),
-      fastify: site('fastify.test', join(FW, 'fastify/server.js')),
+      // Workers start from a minimal environment: the localhost shim (NODE_OPTIONS) is passed on.
+      fastify: site('fastify.test', join(FW, 'fastify/server.js'), { passEnv: ['NODE_OPTIONS'] }),
       koa: site('koa.test', join(FW, 'koa/app.js')),
       hono: site('hono.test', join(FW, 'hono/src/index.ts')),
       'hono-sub': site('hono-sub.test', join(FW, 'hono/src/index.ts'), { url: '/hono' }),

@@ -164,6 +164,10 @@ export class Dispatcher implements LinkOwner {
 
   // ---------------------------------------------------------------- front → worker
 
+  linkDrained(key: number): void {
+    this.report.drained(key);
+  }
+
   wantAddresses(): void {
     this.wantsAddress = true;
   }

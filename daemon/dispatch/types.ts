@@ -62,6 +62,8 @@ export interface PoolReporter {
   kill(key: number): void;
   /** This front freed a worker slot while other fronts have requests queued. */
   pumpOthers(): void;
+  /** The retired worker has answered everything this front sent it. */
+  drained(key: number): void;
 }
 
 /** One front's view of a pool, summed over fronts for /status and /metrics. */

@@ -13,6 +13,8 @@ export interface LinkOwner {
   wantAddresses(): void;
   /** A worker slot was freed: move queued requests. */
   pump(): void;
+  /** The worker said it has answered everything this front sent it. */
+  linkDrained(key: number): void;
   unknownMessage(tag: number): void;
 }
 
@@ -123,6 +125,10 @@ export class WorkerLink implements FrontHandlers {
 
   pong(seq: number): void {
     if (seq === this.pingSeq) this.pingSentAt = 0;
+  }
+
+  drained(): void {
+    this.owner.linkDrained(this.key);
   }
 
   addrQuery(id: number, seq: number): void {

@@ -171,7 +171,6 @@ export class DaemonPool {
         else if (level === LOG_WARN) this.log.warn(text, fields);
         else this.log.info(text, fields);
       },
-      drained: () => this.kill(w, 'retired'),
     };
     w.controlPort.on('message', (batch: unknown[]) => {
       if (w.state === 'dead') return;
@@ -285,6 +284,14 @@ export class DaemonPool {
   retireKey(key: number): void {
     const w = this.workers.find((x) => x.key === key);
     if (w) this.retire(w, 'maxRequests');
+  }
+
+  /** Front `front` has every answer of retired worker `key`; once all have, the thread ends. */
+  frontDrained(key: number, front: number): void {
+    const w = this.workers.find((x) => x.key === key);
+    if (!w) return;
+    w.drainedFronts.add(front);
+    if (w.drainedFronts.size >= this.fronts.count) this.kill(w, 'retired');
   }
 
   /** A front found worker `key` stuck (no answer to a ping after a request timed out). */

@@ -25,6 +25,8 @@ export class PoolWorker {
   servedAtSweep = 0;
   idleSince = performance.now();
   killedFor: KillReason | null = null;
+  /** Fronts that have every answer of this retiring worker (it is terminated once all have). */
+  readonly drainedFronts = new Set<number>();
   readonly ready: Promise<string>; // resolves with the load error ("" when the app loaded)
   resolveReady!: (loadError: string) => void;
   /** Resolves when the thread is gone. */

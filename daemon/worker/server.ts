@@ -30,6 +30,8 @@ export class WorkerServer {
   private readonly waits = new Set<Promise<unknown>>();
   private retiring = false;
   private drainedSent = false;
+  /** Request heads received over all ports (see maybeDrained). */
+  private received = 0;
   private readonly runDeferredBound = () => this.runDeferred();
 
   constructor(
@@ -38,7 +40,7 @@ export class WorkerServer {
     readonly mount: string,
     readonly stripPrefix: boolean,
     private readonly control: ControlOutbox,
-    board: Board,
+    private readonly board: Board,
   ) {
     const sample = () => {
       const h = v8.getHeapStatistics();
@@ -70,6 +72,7 @@ export class WorkerServer {
 
   /** A request's head arrived: start it now, or after the ones already waiting. */
   admit(r: WorkerRequest): void {
+    this.received++;
     // Retired and drained, about to be terminated: a request a front sent in the meantime is not
     // started (the watermark stays below it), so that front sends it to another worker.
     if (this.drainedSent) return;
@@ -121,8 +124,14 @@ export class WorkerServer {
 
   private maybeDrained(): void {
     if (!this.retiring || this.drainedSent || this.waits.size > 0 || this.deferredHead < this.deferred.length) return;
+    // The retire order travels on the control port, requests on the data ports: requests the
+    // fronts handed over before they saw this worker retiring may still be on their way.
+    if (this.received < this.board.servedCount) return;
     for (const l of this.links) if (l.size > 0) return;
     this.drainedSent = true;
-    this.control.drained();
+    for (const l of this.links) {
+      l.out.drained();
+      l.out.flush();
+    }
   }
 }

@@ -19,6 +19,8 @@ export interface FrontHandlers {
   access(text: string): void;
   retire(pool: number, key: number): void;
   kill(pool: number, key: number): void;
+  /** Front `front` has every answer of the retired worker `key`. */
+  drained(pool: number, key: number, front: number): void;
   /** A front failed: the host cannot go on at reduced capacity unnoticed. */
   fatal(front: number, error: string): void;
 }
@@ -80,6 +82,8 @@ export class FrontSet implements PoolFronts {
         return this.handlers.retire(e.pool, e.key);
       case 'kill':
         return this.handlers.kill(e.pool, e.key);
+      case 'drained':
+        return this.handlers.drained(e.pool, e.key, front);
       case 'pumpOthers':
         for (let i = 0; i < this.count; i++) if (i !== front) this.post(i, { t: 'pump', pool: e.pool });
         return;

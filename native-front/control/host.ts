@@ -149,6 +149,7 @@ export class Host {
           access: (text) => this.accessLog?.write(text),
           retire: (pool, key) => this.poolById(pool)?.retireKey(key),
           kill: (pool, key) => this.poolById(pool)?.killKey(key),
+          drained: (pool, key, front) => this.poolById(pool)?.frontDrained(key, front),
           fatal: (front, error) => this.fatal(front, error),
         },
       );

@@ -88,6 +88,6 @@ export type FrontEvent =
   | { t: 'reply'; seq: number; error?: string; ports?: Record<string, number>; stats?: FrontStats }
   | { t: 'log'; level: Level; msg: string; fields?: Record<string, unknown> }
   | { t: 'access'; text: string }
-  | { t: 'retire' | 'kill'; pool: number; key: number }
+  | { t: 'retire' | 'kill' | 'drained'; pool: number; key: number }
   | { t: 'pumpOthers'; pool: number }
   | { t: 'fatal'; error: string };

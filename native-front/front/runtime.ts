@@ -238,6 +238,7 @@ export class FrontRuntime {
     const report: PoolReporter = {
       retire: (key) => this.send({ t: 'retire', pool, key }),
       kill: (key) => this.send({ t: 'kill', pool, key }),
+      drained: (key) => this.send({ t: 'drained', pool, key }),
       pumpOthers: () => {
         // At most one relay per pool per turn.
         if (this.pumpRequested.has(pool)) return;

@@ -74,11 +74,16 @@ export const TO_FRONT = {
   pong: msg(16, ['seq', 'num']),
   /** The app asked for the client address of a request sent without it (address-query.ts). */
   addrQuery: msg(17, ['id', 'num'], ['seq', 'num']),
+  /**
+   * The worker retired and answered everything: nothing more comes on this port. Sent on every
+   * data port after the last response, so a front has every answer before it lets go of the worker.
+   */
+  drained: msg(18),
 } as const satisfies Table;
 
 /** Control thread → worker, on its control port. */
 export const TO_WORKER_CONTROL = {
-  /** Finish what is in flight on every data port, await waitUntil promises, then answer drained. */
+  /** Finish what is in flight on every data port, await waitUntil promises, then say drained on each. */
   retire: msg(30),
 } as const satisfies Table;
 
@@ -88,8 +93,6 @@ export const TO_CONTROL = {
   ready: msg(40, ['threadId', 'num'], ['loadError', 'str']),
   /** A line for the error log; requestId "" when unknown. */
   log: msg(41, ['level', 'num'], ['text', 'str'], ['requestId', 'str']),
-  /** Retirement complete: the pool terminates the thread. */
-  drained: msg(42),
 } as const satisfies Table;
 
 export const LOG_INFO = 0;
