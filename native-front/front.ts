@@ -12,7 +12,8 @@ import { acceptRequestId, newRequestId } from './request-id.js';
 import { sendStatus } from './respond.js';
 import { MountTable } from './routing/mount-match.js';
 import { VhostTable, hostnameOf } from './routing/host-match.js';
-import { TrustProxy, unmap } from './trust-proxy.js';
+import { TrustProxy } from './trust-proxy.js';
+import { peerAddressOf } from './proxy-protocol/index.js';
 
 export interface MountRoute {
   readonly mount: ResolvedMount;
@@ -35,11 +36,13 @@ export interface FrontOptions {
   trustProxy?: TrustProxy;
 }
 
-const textDecoder = new TextDecoder();
-
-/** The peer's address. uWS v20.30 answers this with a getpeername() syscall per call: read it at most once per request. */
+/**
+ * The peer's address. uWS v20.30 answers this with a getpeername() syscall per call: read it at most once per request.
+ * proxyProtocol (issue 14, branch proxies): peerAddressOf also reads the address a PROXY header named on connections relayed by
+ * the gateway (which arrive over a Unix socket, so uWS has no peer address for them).
+ */
 function peerAddress(res: HttpResponse): string {
-  return unmap(textDecoder.decode(res.getRemoteAddressAsText()));
+  return peerAddressOf(res);
 }
 
 class Context implements RequestContext {

@@ -9,6 +9,8 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from '
 import type { ListenAddress, ResolvedVhost, TlsConfig } from '../shared/config/types.js';
 import { HostdError } from '../shared/errors.js';
 import { loadUws } from './uws.js';
+// proxyProtocol (issue 14, branch proxies): the lead ports this into the new listener.
+import { listenWithProxyProtocol, type ProxyProtocolListen } from './proxy-protocol/index.js';
 
 export type RequestHandler = (listener: Listener, res: HttpResponse, req: HttpRequest) => void;
 
@@ -57,6 +59,8 @@ export class Listener {
   readonly secure: boolean;
   private readonly app: TemplatedApp;
   private socket: us_listen_socket | undefined;
+  /** proxyProtocol (issue 14, branch proxies): the gateway and Unix socket instead of `socket`. */
+  private proxied: ProxyProtocolListen | undefined;
   /** The port actually bound (differs from address.port when that is 0). */
   port = 0;
   /** SNI names registered on the SSLApp (re-registered on every update). */
@@ -117,6 +121,15 @@ export class Listener {
 
   listen(): Promise<number> {
     const app = this.app;
+    // proxyProtocol (issue 14, branch proxies): uWS listens on a private Unix socket behind a
+    // gateway that owns the public port (native-front/proxy-protocol/index.ts).
+    if (this.address.proxyProtocol) {
+      return listenWithProxyProtocol(app, this.address.host, this.bindPort).then((pp) => {
+        this.proxied = pp;
+        this.port = pp.port;
+        return pp.port;
+      });
+    }
     return new Promise((resolve, reject) => {
       app.listen(this.address.host, this.bindPort, (socket) => {
         if (!socket) {
@@ -139,10 +152,12 @@ export class Listener {
   close(): void {
     if (this.socket) loadUws().us_listen_socket_close(this.socket);
     this.socket = undefined;
+    this.proxied?.close(); // proxyProtocol (issue 14, branch proxies)
+    this.proxied = undefined;
   }
 
   get listening(): boolean {
-    return this.socket !== undefined;
+    return this.socket !== undefined || this.proxied !== undefined;
   }
 
   /** "http://host:port" as bound, for logs. */
