@@ -126,13 +126,28 @@ export class ProxyProtocolGateway {
     const destination = header.command === 'proxy' && header.destination ? header.destination : local;
     const upstream = connect({ path: this.opts.target, allowHalfOpen: true });
     upstream.write(rest.length ? Buffer.concat([encodeV2(source, destination), rest]) : encodeV2(source, destination));
-    socket.pipe(upstream);
-    upstream.pipe(socket);
+    relayOneWay(socket, upstream);
+    relayOneWay(upstream, socket);
     upstream.on('error', () => socket.destroy());
     upstream.once('close', () => socket.destroy());
     socket.once('close', () => upstream.destroy());
     socket.resume();
   }
+}
+
+/**
+ * Copies `from` to `to` with backpressure (pause until drained) and forwards the end of input.
+ * Plain listeners instead of stream.pipe: pipe's bookkeeping per chunk measurably costs on a
+ * path every byte of the listener takes.
+ */
+function relayOneWay(from: Socket, to: Socket): void {
+  from.on('data', (chunk: Buffer) => {
+    if (!to.write(chunk)) {
+      from.pause();
+      to.once('drain', () => from.resume());
+    }
+  });
+  from.once('end', () => to.end());
 }
 
 /**

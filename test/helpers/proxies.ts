@@ -175,6 +175,8 @@ export function startHaproxy(bin: string, cfg: string, ports: number[]): Promise
 export interface VarnishProcess extends ServerProcess {
   /** `varnishstat -1` counters (MAIN.cache_hit, MAIN.cache_miss, ...). */
   stats(): Record<string, number>;
+  /** The backend requests Varnish made so far (`varnishlog -d -b`): method, URL and status of each. */
+  backendRequests(): { method: string; url: string; status: number }[];
 }
 
 /**
@@ -189,6 +191,7 @@ export async function startVarnish(bin: string, vcl: string, port: number, extra
   const args = ['-F', '-j', 'none', '-n', join(dir, 'work'), '-a', `127.0.0.1:${port}`, '-f', join(dir, 'default.vcl'), '-s', 'malloc,64m', '-T', 'none', ...params];
   const server = await startProcess('varnishd', bin, args, dir, [port]);
   const statBin = findBinary('varnishstat') ?? 'varnishstat';
+  const logBin = findBinary('varnishlog') ?? 'varnishlog';
   return {
     ...server,
     stats: () => {
@@ -200,6 +203,18 @@ export async function startVarnish(bin: string, vcl: string, port: number, extra
         if (m) counters[m[1]] = Number(m[2]);
       }
       return counters;
+    },
+    backendRequests: () => {
+      const r = spawnSync(logBin, ['-d', '-b', '-n', join(dir, 'work'), '-i', 'BereqMethod,BereqURL,BerespStatus'], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`varnishlog failed: ${r.stderr}`);
+      return r.stdout
+        .split(/^\*/m)
+        .map((block) => ({
+          method: /BereqMethod\s+(\S+)/.exec(block)?.[1] ?? '',
+          url: /BereqURL\s+(\S+)/.exec(block)?.[1] ?? '',
+          status: Number(/BerespStatus\s+(\d+)/.exec(block)?.[1] ?? 0),
+        }))
+        .filter((b) => b.method !== '');
     },
   };
 }
