@@ -9,6 +9,7 @@ await build({
     cli: 'native-front/cli.ts',
     index: 'index.ts',
     worker: 'daemon/worker/entry.ts',
+    'proxy-gateway': 'native-front/proxy-protocol/gateway-thread.ts',
   },
   outdir: 'dist',
   bundle: true,

@@ -255,7 +255,8 @@ function exchange(port: number, chunks: Buffer[], want = 1): Promise<{ replies: 
   });
 }
 
-describe('deploy: PROXY protocol gateway in front of uWS (listenWithProxyProtocol, peerAddressOf)', () => {
+for (const thread of [true, false])
+describe(`deploy: PROXY protocol gateway in front of uWS (listenWithProxyProtocol, ${thread ? 'on its own thread' : 'in the calling thread'})`, () => {
   let app: TemplatedApp;
   let pp: ProxyProtocolListen;
   const refused: string[] = [];
@@ -275,10 +276,10 @@ describe('deploy: PROXY protocol gateway in front of uWS (listenWithProxyProtoco
       }
       res.end(`${peerAddressOf(res)} ${url}`);
     });
-    pp = await listenWithProxyProtocol(app, '127.0.0.1', 0, { headerTimeoutMs: 300, onRefused: (_peer, why) => refused.push(why) });
+    pp = await listenWithProxyProtocol(app, '127.0.0.1', 0, { thread, headerTimeoutMs: 300, onRefused: (_peer, why) => refused.push(why) });
   });
 
-  after(() => pp?.close());
+  after(() => pp?.destroy());
 
   const req = (path: string) => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: a\r\n\r\n`);
   const src = (address: string, port = 40000) => ({ address, port });
@@ -320,18 +321,20 @@ describe('deploy: PROXY protocol gateway in front of uWS (listenWithProxyProtoco
   });
 
   it('refuses connections with no header, a malformed one, or one not finished in time', async () => {
-    const before = { ...pp.gateway.stats };
+    const before = (await pp.stats()).stats;
+    const refusedBefore = refused.length;
     const noHeader = await exchange(pp.port, [req('/')]);
     const malformed = await exchange(pp.port, [Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 1 99999\r\n'), req('/')]);
     const late = await exchange(pp.port, [Buffer.from('PROXY TCP4 1.2.3')]);
     for (const r of [noHeader, malformed, late]) expect(r).to.deep.equal({ replies: [], closed: true });
-    expect(pp.gateway.stats.refused - before.refused).to.equal(3);
+    expect((await pp.stats()).stats.refused - before.refused).to.equal(3);
+    await pollUntil('three refusals reported', () => refused.length - refusedBefore === 3);
     expect(refused.slice(-3)).to.deep.equal(['not a PROXY protocol header', 'v1: ports must be decimal 0..65535 without leading zeros', 'no complete PROXY header within 300 ms']);
   });
 
   it('close() stops accepting; a relayed connection already open is still answered', async () => {
     const uws = loadUws();
-    const second = await listenWithProxyProtocol(uws.App().any('/*', (res) => void res.end(peerAddressOf(res))), '127.0.0.1', 0);
+    const second = await listenWithProxyProtocol(uws.App().any('/*', (res) => void res.end(peerAddressOf(res))), '127.0.0.1', 0, { thread });
     const s = connect(second.port, '127.0.0.1');
     let got = '';
     s.on('data', (d) => (got += d));
@@ -343,5 +346,23 @@ describe('deploy: PROXY protocol gateway in front of uWS (listenWithProxyProtoco
     s.write(req('/2'));
     await pollUntil('the answer on the open connection', () => got.endsWith('192.0.2.30'));
     s.destroy();
+    // The port is free the moment close() returns: a reload can bind it again at once.
+    const again = await listenWithProxyProtocol(uws.App().any('/*', (res) => void res.end('again')), '127.0.0.1', second.port, { thread });
+    expect(again.port).to.equal(second.port);
+    again.destroy();
+  });
+
+  it('destroy() cuts connections still open', async () => {
+    const uws = loadUws();
+    const third = await listenWithProxyProtocol(uws.App().any('/*', (res) => void res.end(peerAddressOf(res))), '127.0.0.1', 0, { thread });
+    const s = connect(third.port, '127.0.0.1');
+    let got = '';
+    s.on('data', (d) => (got += d));
+    const closed = new Promise((r) => s.on('close', r));
+    s.write(Buffer.concat([encodeV2(src('192.0.2.31'), dst), req('/1')]));
+    await pollUntil('the answer', () => got.includes('192.0.2.31'));
+    expect((await third.stats()).connections).to.equal(1);
+    third.destroy();
+    await closed;
   });
 });

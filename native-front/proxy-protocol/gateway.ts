@@ -72,6 +72,22 @@ export class ProxyProtocolGateway {
   /** Stops accepting; relayed connections go on until either side closes them. */
   close(): void {
     if (this.server.listening) this.server.close();
+    this.checkDrained();
+  }
+
+  /** Resolves once close() was called and the last connection has ended. */
+  drained(): Promise<void> {
+    return new Promise((resolve) => {
+      this.onDrained.push(resolve);
+      this.checkDrained();
+    });
+  }
+
+  private readonly onDrained: (() => void)[] = [];
+
+  private checkDrained(): void {
+    if (this.server.listening || this.sockets.size > 0) return;
+    for (const f of this.onDrained.splice(0)) f();
   }
 
   /** Cuts every connection at once (after a graceful timeout). */
@@ -87,7 +103,10 @@ export class ProxyProtocolGateway {
 
   private accept(socket: Socket): void {
     this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      if (this.onDrained.length) this.checkDrained();
+    });
     let received: Buffer | undefined;
     const done = () => {
       clearTimeout(timer);

@@ -1,0 +1,149 @@
+// A PROXY-protocol gateway on its own worker thread (gateway-thread.ts), driven by messages.
+// Same behaviour as ProxyProtocolGateway in the calling thread; only where the relay's CPU goes
+// differs. Which file the thread runs:
+// - built package: dist/proxy-gateway.js beside the bundle (this code may sit in dist/chunks/);
+// - from TypeScript sources (tests, development): gateway-thread.ts bundled once per process with
+//   esbuild into node_modules/.cache/hostd/, as daemon/pool/worker-file.ts does for app workers
+//   (worker threads do not inherit tsx).
+import { createHash } from 'node:crypto';
+import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { HostdError } from '../../shared/errors.js';
+import type { GatewayOptions, GatewayStats } from './gateway.js';
+
+export type ToGateway = { type: 'close' } | { type: 'destroy' } | { type: 'stats'; id: number };
+export type FromGateway =
+  | { type: 'listening'; port: number }
+  | { type: 'error'; message: string }
+  | { type: 'refused'; peer: string; reason: string }
+  | { type: 'stats'; id: number; stats: GatewayStats; connections: number };
+
+export interface GatewayThreadOptions extends GatewayOptions {
+  /** The thread died (a bug, or out of memory): the listener no longer accepts connections. */
+  onError?: (err: Error) => void;
+}
+
+export class GatewayThread {
+  private nextId = 0;
+  private readonly pending = new Map<number, (s: { stats: GatewayStats; connections: number }) => void>();
+  /** Resolves when the thread has ended (drained after close(), or destroyed). */
+  readonly exited: Promise<void>;
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly port: number,
+    /** Set to 1 by the thread once its public socket is closed. */
+    private readonly closedFlag: Int32Array,
+  ) {
+    this.exited = new Promise((r) =>
+      worker.once('exit', () => {
+        Atomics.store(closedFlag, 0, 1);
+        r();
+      }),
+    );
+    worker.on('message', (m: FromGateway) => {
+      if (m.type === 'stats') {
+        this.pending.get(m.id)?.({ stats: m.stats, connections: m.connections });
+        this.pending.delete(m.id);
+      }
+    });
+  }
+
+  /** Starts the thread; resolves once it listens on the public address. */
+  static async start(opts: GatewayThreadOptions): Promise<GatewayThread> {
+    const { onRefused, onError, ...data } = opts;
+    const closedFlag = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(await gatewayThreadFile(), { workerData: { ...data, closedFlag }, name: `hostd proxy-protocol ${opts.host}:${opts.port}` });
+    return new Promise((resolve, reject) => {
+      let started = false;
+      worker.on('message', (m: FromGateway) => {
+        if (m.type === 'listening') {
+          started = true;
+          resolve(new GatewayThread(worker, m.port, closedFlag));
+        } else if (m.type === 'error') reject(new HostdError('HOSTD_LISTEN', m.message));
+        else if (m.type === 'refused') onRefused?.(m.peer, m.reason);
+      });
+      worker.on('error', (err) => (started ? onError?.(err) : reject(err)));
+      worker.once('exit', (code) => {
+        if (!started) reject(new HostdError('HOSTD_LISTEN', `the PROXY-protocol gateway thread for ${opts.host}:${opts.port} exited with ${code}`));
+      });
+    });
+  }
+
+  /** Counters and open connections, from the thread. */
+  stats(): Promise<{ stats: GatewayStats; connections: number }> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      this.post({ type: 'stats', id });
+    });
+  }
+
+  /**
+   * Stops accepting. Synchronous like uWS's us_listen_socket_close: it returns once the thread has
+   * closed the public socket (a reload may bind the same port next), waiting for it on a shared
+   * flag for at most a second (the thread's answer takes one turn of its event loop). Relayed
+   * connections finish, then the thread ends.
+   */
+  close(): void {
+    if (Atomics.load(this.closedFlag, 0) === 1) return;
+    this.post({ type: 'close' });
+    Atomics.wait(this.closedFlag, 0, 0, 1000);
+  }
+
+  /** Cuts every connection and ends the thread. */
+  destroyAll(): void {
+    this.post({ type: 'destroy' });
+  }
+
+  private post(m: ToGateway): void {
+    try {
+      this.worker.postMessage(m);
+    } catch {
+      // the thread has ended already
+    }
+  }
+}
+
+let fromSources: Promise<string> | null = null;
+
+/** The file the gateway thread runs (see the top of this file). */
+export function gatewayThreadFile(): Promise<string> {
+  const here = fileURLToPath(import.meta.url);
+  if (!here.endsWith('.ts')) {
+    let dir = dirname(here);
+    while (basename(dir) === 'chunks') dir = dirname(dir);
+    return Promise.resolve(join(dir, 'proxy-gateway.js'));
+  }
+  fromSources ??= bundle(join(dirname(here), 'gateway-thread.ts'), resolve(dirname(here), '../..'));
+  return fromSources;
+}
+
+async function bundle(entry: string, root: string): Promise<string> {
+  const { build } = await import('esbuild');
+  const result = await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    packages: 'external',
+    sourcemap: 'inline',
+    write: false,
+    logLevel: 'silent',
+  });
+  const code = result.outputFiles[0].contents;
+  const dir = join(root, 'node_modules', '.cache', 'hostd');
+  const file = join(dir, `proxy-gateway-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
+  try {
+    await stat(file);
+  } catch {
+    await mkdir(dir, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, code);
+    await rename(tmp, file); // atomic: concurrent test processes never see a half-written file
+  }
+  return file;
+}
