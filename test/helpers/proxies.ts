@@ -19,12 +19,14 @@ export function findBinary(name: string): string | undefined {
 }
 
 /**
- * Skips the calling suite when `bin` is not installed (a developer machine without it). CI's
- * .ci/run installs all three, so there the tests run. Call from a `before` hook.
+ * Skips the calling suite when `bin` is not installed (a developer machine without it). In CI
+ * (CI=true, as .ci/run is run there) .ci/run has installed all three, so a missing one is a
+ * failure, never a silent skip. Call from a `before` hook.
  */
 export function requireBinary(ctx: Mocha.Context, bin: string, pkg: string): string {
   const path = findBinary(bin);
   if (path) return path;
+  if (process.env.CI) throw new Error(`${bin} is not installed, and CI is set: .ci/run should have installed ${pkg}`);
   console.log(`      skipped: ${bin} is not installed (apt-get install ${pkg}; .ci/run installs it in CI)`);
   ctx.skip();
 }
