@@ -4,6 +4,7 @@
 export const threadEntries = {
   worker: 'daemon/worker/entry.ts',
   front: 'native-front/front/thread.ts',
+  'proxy-gateway': 'native-front/proxy-protocol/gateway-thread.ts',
 };
 
 export const bundleOptions = {

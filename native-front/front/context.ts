@@ -5,14 +5,15 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ResolvedMount, ResolvedVhost } from '../../shared/config/types.js';
 import type { RequestContext } from '../mount.js';
 import { acceptRequestId, newRequestId } from '../request-id.js';
-import { unmap } from '../trust-proxy.js';
+import { peerAddressOf } from '../proxy-protocol/index.js';
 import type { MountRoute, Router, VhostRoute } from './router.js';
 
-const textDecoder = new TextDecoder();
-
-/** The peer's address. uWS v20.30 answers this with a getpeername() syscall per call: read it at most once per request. */
+/**
+ * The peer's address. uWS v20.30 answers this with a getpeername() syscall per call: read it at
+ * most once per request. On a proxyProtocol listener it is the client the PROXY header named.
+ */
 export function peerAddress(res: HttpResponse): string {
-  return unmap(textDecoder.decode(res.getRemoteAddressAsText()));
+  return peerAddressOf(res);
 }
 
 export class Context implements RequestContext {

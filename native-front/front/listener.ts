@@ -8,6 +8,7 @@ import { formatListen } from '../../shared/config/listen.js';
 import type { ListenAddress, ResolvedVhost, TlsConfig } from '../../shared/config/types.js';
 import { HostdError } from '../../shared/errors.js';
 import { loadUws } from '../uws.js';
+import { listenWithProxyProtocol, type ProxyProtocolListen } from '../proxy-protocol/index.js';
 
 
 /** The certificate for clients without SNI (or with a name no vhost has): the catch-all's, else the first. */
@@ -23,6 +24,8 @@ export class Listener {
   readonly secure: boolean;
   private readonly app: TemplatedApp;
   private socket: us_listen_socket | undefined;
+  /** proxyProtocol: the gateway (which owns the public port) and uWS's Unix socket behind it, instead of `socket`. */
+  private proxied: ProxyProtocolListen | undefined;
   /** The port actually bound (differs from address.port when that is 0). */
   port = 0;
   /** SNI names registered on the SSLApp (re-registered on every update). */
@@ -83,6 +86,16 @@ export class Listener {
 
   listen(port = this.bindPort): Promise<number> {
     const app = this.app;
+    // proxyProtocol: uWS listens on a private Unix socket behind a gateway that owns the public
+    // port (native-front/proxy-protocol/index.ts); only front 0 opens it (see runtime.ts).
+    if (this.address.proxyProtocol) {
+      if (this.proxied) return Promise.resolve(this.port);
+      return listenWithProxyProtocol(app, this.address.host, port).then((pp) => {
+        this.proxied = pp;
+        this.port = pp.port;
+        return pp.port;
+      });
+    }
     return new Promise((resolve, reject) => {
       if (this.socket) return resolve(this.port);
       app.listen(this.address.host, port, (socket) => {
@@ -106,6 +119,8 @@ export class Listener {
   close(): void {
     if (this.socket) loadUws().us_listen_socket_close(this.socket);
     this.socket = undefined;
+    this.proxied?.close();
+    this.proxied = undefined;
   }
 
   /** Accepts again on the port bound before (after pause()). */
@@ -114,7 +129,7 @@ export class Listener {
   }
 
   get listening(): boolean {
-    return this.socket !== undefined;
+    return this.socket !== undefined || this.proxied !== undefined;
   }
 
   /** "http://host:port" as bound, for logs. */

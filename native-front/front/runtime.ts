@@ -147,8 +147,16 @@ export class FrontRuntime {
     for (const plan of mounts) p.mounts.set(plan.key, this.mountFor(plan, p));
     const ports: Record<string, number> = {};
     for (const plan of listeners) {
+      // A PROXY-protocol listener's gateway owns its port alone (node:net has no SO_REUSEPORT):
+      // front 0 serves it, the other fronts route nothing there.
+      if (plan.address.proxyProtocol && this.init.index !== 0) continue;
       const existing = this.listeners.get(plan.key);
-      if (existing && existing.secure === plan.vhosts.some((v) => v.tls) && existing.defaultCert === plan.defaultCert) {
+      if (
+        existing &&
+        existing.secure === plan.vhosts.some((v) => v.tls) &&
+        existing.defaultCert === plan.defaultCert &&
+        !!existing.address.proxyProtocol === !!plan.address.proxyProtocol
+      ) {
         p.keep.set(plan.key, existing);
         ports[plan.key] = existing.port;
         continue;
@@ -197,7 +205,8 @@ export class FrontRuntime {
     if (!p) return;
     this.prepared = null;
     for (const plan of p.listeners) {
-      const l = p.keep.get(plan.key)!;
+      const l = p.keep.get(plan.key);
+      if (l === undefined) continue; // a PROXY-protocol listener on a front other than 0
       if (!p.opened.includes(l)) l.update(plan.vhosts); // TLS: re-register SNI names, re-reading certificates
       this.router.setTable(
         plan.key,

@@ -56,6 +56,18 @@ export function checkConflicts(vhosts: ResolvedVhost[]): ConfigProblem[] {
         }
       }
     }
+    // proxyProtocol is a property of the socket: every vhost on the address must say the same.
+    const firstProxied = list.find((v) => v.listen.proxyProtocol);
+    if (firstProxied) {
+      for (const v of list) {
+        if (v.listen.proxyProtocol) continue;
+        problems.push({
+          file: v.file,
+          line: lineOfVhostKey(v, 'listen'),
+          message: `listen: ${address} expects a PROXY protocol header for ${where(firstProxied, 'listen')}; every vhost on one address must set the same proxyProtocol`,
+        });
+      }
+    }
     if (firstTls && firstPlain) {
       // Report every vhost of the kind that came second, naming the first of the other kind.
       const laterIsTls = list.indexOf(firstTls) > list.indexOf(firstPlain);

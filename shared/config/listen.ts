@@ -37,6 +37,17 @@ export function parseListen(v: unknown): ListenAddress | undefined {
   return validPort(port) ? { host, port } : undefined;
 }
 
+/**
+ * The mapping form, `{ port, host?, proxyProtocol? }`: the same address as "host:port" plus the
+ * settings a string cannot carry. Undefined when host or port is not valid.
+ */
+export function parseListenMapping(m: { port: number; host?: string; proxyProtocol?: boolean }): ListenAddress | undefined {
+  const host = m.host?.trim();
+  const address = host === undefined ? parseListen(m.port) : parseListen(host.includes(':') ? `[${host}]:${m.port}` : `${host}:${m.port}`);
+  if (address && m.proxyProtocol) address.proxyProtocol = true;
+  return address;
+}
+
 function validPort(p: number): boolean {
   return Number.isInteger(p) && p >= 0 && p <= 65535;
 }

@@ -4,7 +4,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseDuration, parseSize } from './duration.js';
-import { DEFAULT_LISTEN, parseListen } from './listen.js';
+import { DEFAULT_LISTEN, parseListen, parseListenMapping } from './listen.js';
 import { normalizeMountUrl, normalizeServerName } from './names.js';
 import { checkShape, describeValue, pathText, prefix } from './schema.js';
 import type { SchemaPart } from './schema.js';
@@ -196,8 +196,12 @@ function resolveVhostObject(obj: unknown, ctx: Ctx, file: string, override?: Lis
     else P.add(['listen'], `${LISTEN_EXPECTED}, got ${describeValue(obj.listen)}`);
   } else if (typeof obj.listen === 'number') {
     listen = parseListen(obj.listen) ?? listen; // range errors come from the schema
+  } else if (isObject(obj.listen)) {
+    listen = listenMapping(obj.listen, ctx) ?? listen;
   }
-  if (override) listen = { ...override };
+  // --listen moves the address; whether connections carry a PROXY header stays the file's say
+  // (the proxy in front still sends it).
+  if (override) listen = listen.proxyProtocol ? { ...override, proxyProtocol: true } : { ...override };
 
   // tls
   let tls: TlsConfig | undefined;
@@ -228,10 +232,25 @@ function resolveVhostObject(obj: unknown, ctx: Ctx, file: string, override?: Lis
   if (Array.isArray(obj.static)) obj.static.forEach((m, i) => addMount(resolveStatic(m, ['static', i], ctx, true), ['static', i]));
   if (Array.isArray(obj.apps)) obj.apps.forEach((m, i) => addMount(resolveApp(m, ['apps', i], ctx, true), ['apps', i]));
 
+  if (listen.proxyProtocol && isObject(obj.tls)) {
+    // uWS reads a PROXY header only inside the TLS stream, and proxies send it before the
+    // handshake: see docs/deploy.md. Terminate TLS at the proxy instead.
+    P.add(['listen', 'proxyProtocol'], 'works on plain HTTP listeners only; with tls, terminate TLS at the proxy and send plain HTTP with the PROXY header');
+  }
+
   const vhost: ResolvedVhost = { file, serverNames: names, isDefault: names.includes('*'), listen, mounts };
   if (tls) vhost.tls = tls;
   if (redirectHttps !== undefined) vhost.redirectHttps = redirectHttps;
   return vhost;
+}
+
+/** `listen: { port, host, proxyProtocol }` (shape already checked by the schema). */
+function listenMapping(m: Record<string, unknown>, ctx: Ctx): ListenAddress | undefined {
+  // A bad port is the schema's to report.
+  if (typeof m.port !== 'number' || !Number.isInteger(m.port) || m.port < 0 || m.port > 65535) return undefined;
+  const address = parseListenMapping({ port: m.port, host: typeof m.host === 'string' ? m.host : undefined, proxyProtocol: m.proxyProtocol === true });
+  if (!address) ctx.problems.add(['listen', 'host'], `expected an IP address or host name, got ${describeValue(m.host)}`);
+  return address;
 }
 
 /** `shapeDone`: the vhost's schema check already covered this mount. */

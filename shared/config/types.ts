@@ -50,10 +50,18 @@ export interface TlsConfig {
   passphrase?: string;
 }
 
+/** The mapping form of `listen`, for settings of the address beyond host and port. */
+export interface ListenConfig {
+  port: number;
+  host?: string; // default 0.0.0.0; an IPv6 address without brackets
+  /** Every connection starts with a PROXY protocol header (v1 or v2); those without are refused. */
+  proxyProtocol?: boolean;
+}
+
 export interface VhostConfig {
   serverName?: string | string[];
   default?: boolean;
-  listen?: number | string;
+  listen?: number | string | ListenConfig;
   tls?: TlsConfig;
   redirectHttps?: boolean | number;
   static?: StaticMountConfig[];
@@ -65,6 +73,8 @@ export interface VhostConfig {
 export interface ListenAddress {
   host: string; // "0.0.0.0" when the file gave only a port
   port: number;
+  /** Connections must start with a PROXY protocol header (native-front/proxy-protocol). */
+  proxyProtocol?: boolean;
 }
 
 export interface ResolvedStatic {
