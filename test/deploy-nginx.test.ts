@@ -18,7 +18,9 @@ interface Echo {
 
 async function startPair(): Promise<HostdProcess[]> {
   return Promise.all(
-    [0, 1].map(() => spawnHostd(['--sites', SITE, '--listen', '127.0.0.1:0', '--trust-proxy', '127.0.0.1', '--access-log', 'off'])),
+    // --no-supervisor: each instance is one process the test kills outright (a real box would
+    // restart it, with systemd's Restart=always or hostd's own supervisor).
+    [0, 1].map(() => spawnHostd(['--no-supervisor', '--sites', SITE, '--listen', '127.0.0.1:0', '--trust-proxy', '127.0.0.1', '--access-log', 'off'])),
   );
 }
 
