@@ -1,4 +1,5 @@
-// hostd as a real process, the way users run it: `node dist/cli.js --sites DIR`, access log off.
+// hostd as a real process, the way users run it: `node dist/cli.js --sites DIR`, access log off,
+// with --no-supervisor so that the process measured (its main thread: front 0) is the one serving.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ export async function startHostd(o: { repo: string; sites: string; port: number;
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` (npm run bench does it for you)`);
   let lastError: unknown;
   for (const accessLog of ['off', '/dev/null']) {
-    const server = startServer('hostd', process.execPath, [...(o.nodeArgs ?? []), cli, '--sites', o.sites, '--access-log', accessLog, ...(o.extraArgs ?? [])], { cwd: o.repo });
+    const server = startServer('hostd', process.execPath, [...(o.nodeArgs ?? []), cli, '--no-supervisor', '--sites', o.sites, '--access-log', accessLog, ...(o.extraArgs ?? [])], { cwd: o.repo });
     try {
       await waitForHttp(server, o.port, o.probePath, 30000);
       return { server, accessLog };

@@ -13,7 +13,7 @@ import { BodyFeeder } from './body-feeder.js';
 import { allocOwned, copyOwned, recycle } from './buffer-pool.js';
 import { canBeLight, HostdRequest, LazySignal, LightRequest } from './light-request.js';
 import { flatHeaders, GlobalResponse, isLightResponse, lightParts, markBodyTaken, realResponse } from './light-response.js';
-import { byteLength, directBody, headerAt, mountRelative, setHeader, toBytes } from './response-parts.js';
+import { byteLength, directBody, headerAt, mountRelative, responseHead, setHeader, toBytes } from './response-parts.js';
 import type { WorkerServer } from './server.js';
 
 const noop = () => {};
@@ -353,12 +353,13 @@ export class FrontLink implements WorkerHandlers {
       const body = this.takePending(r);
       if (!r.headSent) {
         r.headSent = true;
+        const head = responseHead(r.headers!);
         if (r.ended) {
-          this.out.resFull(r.id, r.status, r.headers!, body);
+          this.out.resFull(r.id, r.status, head.name, head.rest, head.contentLength, body);
           this.finish(r);
           continue;
         }
-        this.out.resHead(r.id, r.status, r.headers!);
+        this.out.resHead(r.id, r.status, head.name, head.rest, head.contentLength);
       }
       // (only a whole body can be a string, and a whole body always goes out in resFull)
       if (body !== null) this.out.resBody(r.id, body as Uint8Array);

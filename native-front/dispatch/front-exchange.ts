@@ -27,9 +27,9 @@ export interface MountShared {
 const RETRY_AFTER = { 'Retry-After': '1' };
 
 /** The response resFull is writing (one at a time: cork runs its callback synchronously). */
-const full = { ex: null as FrontExchange | null, status: 0, headers: null as string[] | null, body: null as string | Uint8Array | null, bytes: 0 };
+const full = { ex: null as FrontExchange | null, body: null as string | Uint8Array | null, bytes: 0 };
 const writeFullCorked = (): void => {
-  full.bytes = full.ex!.writeFull(full.status, full.headers!, full.body);
+  full.bytes = full.ex!.writeFull(full.body);
 };
 
 export class FrontExchange implements Exchange {
@@ -52,9 +52,11 @@ export class FrontExchange implements Exchange {
   windowStart: number;
   private windowBytes = 0;
 
-  // response
+  // response: status and the head block the worker preformatted (see TO_FRONT in the protocol)
   private status = 0;
-  private resHeaders: string[] | null = null;
+  private headName = '';
+  private headRest = '';
+  private contentLength = -1;
   private sink: BodySink | null = null;
   private queued: Uint8Array[] | null = null;
   /** Bytes written but not yet taken by the socket, credited to the worker on drain. */
@@ -181,33 +183,31 @@ export class FrontExchange implements Exchange {
     if (this.bodyComplete && this.hasBody) this.m.dispatcher.sendEnd(this);
   }
 
-  resFull(status: number, headers: string[], body: string | Uint8Array | null): void {
+  resFull(status: number, headName: string, headRest: string, contentLength: number, body: string | Uint8Array | null): void {
     if (this.finished) return;
     this.finished = true;
     this.m.bodyDone(this);
+    this.resHead(status, headName, headRest, contentLength);
     // Corked through a shared callback and module state: no closure per response.
     full.ex = this;
-    full.status = status;
-    full.headers = headers;
     full.body = body;
     full.bytes = 0;
     this.res.cork(writeFullCorked);
     const bytes = full.bytes;
     full.ex = null;
-    full.headers = null;
     full.body = null;
     this.ctx.done(status, bytes);
   }
 
   /** resFull's writes; runs corked. */
-  writeFull(status: number, headers: string[], body: string | Uint8Array | null): number {
+  writeFull(body: string | Uint8Array | null): number {
     const res = this.res;
+    const status = this.status;
     this.resumeIfPaused();
-    writeStatus(res, status);
-    const cl = this.writeHeaders(headers);
+    this.writeStatusAndHeaders();
     const close = this.closeAfter;
     if (isBodyless(status, this.isHead)) {
-      endBodyless(res, status, cl, close);
+      endBodyless(res, status, this.contentLength, close);
       return 0;
     }
     if (body === null) {
@@ -218,10 +218,12 @@ export class FrontExchange implements Exchange {
     return typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
   }
 
-  resHead(status: number, headers: string[]): void {
+  resHead(status: number, headName: string, headRest: string, contentLength: number): void {
     // Written with the first body bytes: uWS only completes the header block then anyway.
     this.status = status;
-    this.resHeaders = headers;
+    this.headName = headName;
+    this.headRest = headRest;
+    this.contentLength = contentLength;
   }
 
   resBody(chunk: Uint8Array): void {
@@ -284,29 +286,17 @@ export class FrontExchange implements Exchange {
     return { requestId: this.ctx.requestId, ...extra };
   }
 
-  /** Writes the app's headers minus framing ones uWS owns; returns its Content-Length or -1. */
-  private writeHeaders(h: string[]): number {
-    let cl = -1;
-    const res = this.res;
-    for (let i = 0; i < h.length; i += 2) {
-      const k = h[i];
-      if (k === 'content-length') {
-        const v = Number(h[i + 1]);
-        if (Number.isSafeInteger(v) && v >= 0) cl = v;
-        continue;
-      }
-      if (k === 'transfer-encoding' || k === 'connection' || k === 'keep-alive') continue;
-      res.writeHeader(k, h[i + 1]);
-    }
-    return cl;
+  /** The status line and the app's header block: one native call for all the headers. */
+  private writeStatusAndHeaders(): void {
+    writeStatus(this.res, this.status);
+    if (this.headName !== '') this.res.writeHeader(this.headName, this.headRest);
   }
 
   private writeHead(): void {
     this.resumeIfPaused();
-    writeStatus(this.res, this.status);
-    const cl = this.writeHeaders(this.resHeaders ?? []);
+    this.writeStatusAndHeaders();
     if (this.closeAfter) this.res.writeHeader('Connection', 'close');
-    this.sink = new BodySink(this.res, cl, (done) => this.drained(done));
+    this.sink = new BodySink(this.res, this.contentLength, (done) => this.drained(done));
   }
 
   /** Must run corked. */
@@ -344,8 +334,8 @@ export class FrontExchange implements Exchange {
       this.finished = true;
       this.m.bodyDone(this);
       this.resumeIfPaused();
-      writeStatus(res, this.status);
-      const cl = this.writeHeaders(this.resHeaders ?? []);
+      this.writeStatusAndHeaders();
+      const cl = this.contentLength;
       const bodyless = isBodyless(this.status, this.isHead);
       if (!bodyless && cl > 0) {
         // Promised bytes that never came.
