@@ -61,7 +61,10 @@ export class DaemonPool {
   private spawnFailures = 0;
   private starting = true;
   closing = false;
-  private closed: Promise<void> | null = null;
+  private closing$: Promise<void> | null = null;
+  /** Resolves once the pool has closed (its threads are gone). */
+  readonly closed: Promise<void>;
+  private resolveClosed!: () => void;
   /** Set when the app does not load: the mount answers 503. */
   loadError = '';
   /** TypeScript/JSX compiled once here for every worker (see compile()). */
@@ -78,6 +81,7 @@ export class DaemonPool {
   ) {
     this.log = withFields(log, { mount: mountLabel(cfg.url) });
     this.target = Math.max(1, cfg.pool.threads);
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -347,8 +351,8 @@ export class DaemonPool {
 
   /** Stop taking requests, let queued and in-flight ones finish (up to the deadline), stop workers. */
   close(deadlineMs = 30_000): Promise<void> {
-    this.closed ??= this.doClose(deadlineMs);
-    return this.closed;
+    this.closing$ ??= this.doClose(deadlineMs).finally(() => this.resolveClosed());
+    return this.closing$;
   }
 
   private async doClose(deadlineMs: number): Promise<void> {

@@ -69,6 +69,8 @@ export class Host {
   private readonly live: Live = { vhosts: [], listeners: new Map(), pools: new Map(), generation: 0 };
   private readonly retiring = new Set<Promise<void>>();
   private nextPoolId = 0;
+  /** Every pool that has not finished closing, live or retiring, by id (fronts report by id). */
+  private readonly pools = new Map<number, DaemonPool>();
   private state: 'new' | 'listening' | 'closing' | 'closed' = 'new';
   private closing: Promise<void> | undefined;
   private statusServer: StatusServer | undefined;
@@ -242,8 +244,14 @@ export class Host {
   }
 
   private poolById(id: number): DaemonPool | undefined {
-    for (const lp of this.live.pools.values()) if (lp.pool.id === id) return lp.pool;
-    return undefined;
+    return this.pools.get(id);
+  }
+
+  private newPool(mount: ResolvedApp, vhostName: string): DaemonPool {
+    const pool = new DaemonPool(++this.nextPoolId, mount, this.fronts!, withFields(this.errorLog, { vhost: vhostName }));
+    this.pools.set(pool.id, pool);
+    void pool.closed.then(() => this.pools.delete(pool.id));
+    return pool;
   }
 
   private fatal(front: number, error: string): void {
@@ -269,7 +277,7 @@ export class Host {
       fronts: this.fronts!,
       log: this.errorLog,
       gracefulMs: this.gracefulMs,
-      newPool: (mount, vhostName) => new DaemonPool(++this.nextPoolId, mount, this.fronts!, withFields(this.errorLog, { vhost: vhostName })),
+      newPool: (mount, vhostName) => this.newPool(mount, vhostName),
       watch: (mount, pool) => (mount.watch || mount.touchFile ? this.watch(mount, pool) : undefined),
       cancelled: this.cancelled,
       retiring: this.retiring,

@@ -132,7 +132,11 @@ export class AppMount implements MountHandler, MountShared {
     if (!hasBody) return this.submit(ex);
     res.onData((chunk, isLast) => ex.onData(chunk, isLast));
     this.receiving.add(ex);
-    this.sweeper ??= setInterval(() => this.sweepBodies(), BODY_SWEEP_MS);
+    if (this.sweeper === null) {
+      // Started with the first body and kept (a timer per request body would cost more than the sweep).
+      this.sweeper = setInterval(() => this.sweepBodies(), BODY_SWEEP_MS);
+      this.sweeper.unref();
+    }
     // Bodies larger than bufferBody take a worker as soon as bufferBody bytes are in (onData).
     if (this.bufferBody === 0) this.submit(ex);
   }
@@ -144,10 +148,6 @@ export class AppMount implements MountHandler, MountShared {
 
   bodyDone(ex: FrontExchange): void {
     this.receiving.delete(ex);
-    if (this.receiving.size === 0 && this.sweeper !== null) {
-      clearInterval(this.sweeper);
-      this.sweeper = null;
-    }
   }
 
   /** Bodies arriving slower than bufferBody per bodyTimeout get 408 (slow clients cost memory, not workers). */
@@ -161,6 +161,8 @@ export class AppMount implements MountHandler, MountShared {
 
   close(): Promise<void> {
     // The pool (and this front's dispatcher for it) is closed by the control thread.
+    if (this.sweeper !== null) clearInterval(this.sweeper);
+    this.sweeper = null;
     return Promise.resolve();
   }
 
