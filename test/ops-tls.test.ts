@@ -24,7 +24,7 @@ function probe(port: number, servername: string | undefined, host = servername ?
       s.on('end', () => resolve({ cert, body: data.split('\r\n\r\n').slice(1).join('\r\n\r\n') }));
     });
     s.on('error', reject);
-    s.setTimeout(5000, () => s.destroy(new Error('TLS probe timed out')));
+    s.setTimeout(10_000, () => s.destroy(new Error('TLS probe timed out (10 s of silence)')));
   });
 }
 
