@@ -13,12 +13,24 @@ export function hostdCli(repo: string): string {
  * Starts hostd and waits until it answers on `port` (probing `probePath`). Uses
  * `--access-log off`; a hostd too old to know "off" gets `--access-log /dev/null` instead.
  */
-export async function startHostd(o: { repo: string; sites: string; port: number; probePath: string; extraArgs?: string[]; nodeArgs?: string[] }): Promise<{ server: Server; accessLog: string }> {
+export async function startHostd(o: {
+  repo: string;
+  sites: string;
+  port: number;
+  probePath: string;
+  extraArgs?: string[];
+  nodeArgs?: string[];
+}): Promise<{ server: Server; accessLog: string }> {
   const cli = hostdCli(o.repo);
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` (npm run bench does it for you)`);
   let lastError: unknown;
   for (const accessLog of ['off', '/dev/null']) {
-    const server = startServer('hostd', process.execPath, [...(o.nodeArgs ?? []), cli, '--no-supervisor', '--sites', o.sites, '--access-log', accessLog, ...(o.extraArgs ?? [])], { cwd: o.repo });
+    const server = startServer(
+      'hostd',
+      process.execPath,
+      [...(o.nodeArgs ?? []), cli, '--no-supervisor', '--sites', o.sites, '--access-log', accessLog, ...(o.extraArgs ?? [])],
+      { cwd: o.repo },
+    );
     try {
       await waitForHttp(server, o.port, o.probePath, 30000);
       return { server, accessLog };

@@ -69,7 +69,6 @@ if (!WRK) {
   process.exit(1);
 }
 
-
 const rounds = Number(opts.rounds ?? (opts.quick ? 1 : 3));
 const durationS = Number(opts.duration ?? (opts.quick ? 2 : 5));
 const warmupS = Number(opts.warmup ?? 1);
@@ -78,8 +77,18 @@ const quietWaitMs = Number(opts['quiet-wait'] ?? 10) * 1000;
 let quietBudgetMs = quietWaitMs * 12; // in all: a busy box must not make the bench endless
 const QUIET_BUSY = 0.1;
 let noisyRounds = 0;
-const without = new Set(opts.without.flatMap((w) => w.split(',')).map((w) => w.trim()).filter(Boolean));
-const withExtra = new Set(opts.with.flatMap((w) => w.split(',')).map((w) => w.trim()).filter(Boolean));
+const without = new Set(
+  opts.without
+    .flatMap((w) => w.split(','))
+    .map((w) => w.trim())
+    .filter(Boolean),
+);
+const withExtra = new Set(
+  opts.with
+    .flatMap((w) => w.split(','))
+    .map((w) => w.trim())
+    .filter(Boolean),
+);
 if (!withExtra.has('raw-uws-fetch')) without.add('raw-uws-fetch'); // opt-in: informational only
 const NGINX = nginxVersion();
 if (!NGINX && !without.has('nginx')) {
@@ -100,7 +109,8 @@ const all = every.filter((s) => onlyList.length === 0 || onlyList.includes(s.gro
 const wanted = new Set<ServerName>(all.flatMap((s) => s.servers).filter((n) => !without.has(n)));
 
 const load1 = os.loadavg()[0];
-if (load1 > 0.5) console.log(`bench: note: load average is ${load1.toFixed(2)} before starting; other work on this machine skews the figures`);
+if (load1 > 0.5)
+  console.log(`bench: note: load average is ${load1.toFixed(2)} before starting; other work on this machine skews the figures`);
 if (os.cpus().length !== 2) console.log(`bench: note: the targets are for a 2-core machine; this one has ${os.cpus().length}`);
 console.log(`bench: ${rounds} interleaved round(s) of ${durationS} s per server (warm-up ${warmupS} s), wrk -t1 -c${connections}`);
 
@@ -117,12 +127,22 @@ let hostdAccessLog: string | undefined;
 
 try {
   if (ports['raw-uws']) {
-    const s = startServer('raw-uws', process.execPath, [...tsx, join(benchDir, 'baselines', 'raw-uws.ts'), '--port', String(ports['raw-uws']), '--files', fixtures.files], { cwd: repo });
+    const s = startServer(
+      'raw-uws',
+      process.execPath,
+      [...tsx, join(benchDir, 'baselines', 'raw-uws.ts'), '--port', String(ports['raw-uws']), '--files', fixtures.files],
+      { cwd: repo },
+    );
     servers.push(s);
     await waitForHttp(s, ports['raw-uws']!, '/hello');
   }
   if (wanted.has('node-http')) {
-    const s = startServer('node-http', process.execPath, [...tsx, join(benchDir, 'baselines', 'node-http.ts'), '--port', String(ports['node-http'])], { cwd: repo });
+    const s = startServer(
+      'node-http',
+      process.execPath,
+      [...tsx, join(benchDir, 'baselines', 'node-http.ts'), '--port', String(ports['node-http'])],
+      { cwd: repo },
+    );
     servers.push(s);
     await waitForHttp(s, ports['node-http']!, '/hello');
   }
@@ -134,7 +154,13 @@ try {
   if (wanted.has('hostd')) {
     const nodeArgs = opts['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
     if (opts['cpu-prof']) rmSync(profileDir, { recursive: true, force: true });
-    const { server, accessLog } = await startHostd({ repo, sites: fixtures.sites, port: ports.hostd!, probePath: `/${STATIC_FILES[0].name}`, nodeArgs });
+    const { server, accessLog } = await startHostd({
+      repo,
+      sites: fixtures.sites,
+      port: ports.hostd!,
+      probePath: `/${STATIC_FILES[0].name}`,
+      nodeArgs,
+    });
     servers.push(server);
     hostdAccessLog = accessLog;
   }
@@ -156,7 +182,12 @@ for (const sc of all) {
   for (const n of names) {
     try {
       const file = STATIC_FILES.find((f) => f.scenario === sc.id);
-      await verify(ports[n]!, { ...sc, path: pathFor(n, sc) }, hostHeader(n, sc.group), file ? readFileSync(join(fixtures.files, file.name)) : undefined);
+      await verify(
+        ports[n]!,
+        { ...sc, path: pathFor(n, sc) },
+        hostHeader(n, sc.group),
+        file ? readFileSync(join(fixtures.files, file.name)) : undefined,
+      );
       const wrkOpts = wrkOptions(n, sc);
       if (warmupS > 0) await runWrk({ ...wrkOpts, durationS: warmupS });
       active.push(n);
@@ -171,7 +202,8 @@ for (const sc of all) {
       if (sr.failed) continue;
       try {
         const t0 = Date.now();
-        const busyBefore = quietWaitMs > 0 && quietBudgetMs > 0 ? await waitForQuiet(QUIET_BUSY, Math.min(quietWaitMs, quietBudgetMs)) : undefined;
+        const busyBefore =
+          quietWaitMs > 0 && quietBudgetMs > 0 ? await waitForQuiet(QUIET_BUSY, Math.min(quietWaitMs, quietBudgetMs)) : undefined;
         quietBudgetMs -= Date.now() - t0;
         if (busyBefore !== undefined && busyBefore > QUIET_BUSY) {
           noisyRounds++;
@@ -181,8 +213,14 @@ for (const sc of all) {
         const cpu0 = pgid ? groupCpu(pgid) : undefined;
         const r = await runWrk(wrkOptions(n, sc));
         const cpu1 = pgid ? groupCpu(pgid) : undefined;
-        const per = (a?: number, b?: number) => (a !== undefined && b !== undefined && b >= a && r.requests > 0 ? ((b - a) * 1e6) / r.requests : undefined);
-        sr.rounds.push({ ...toRound(round, r), busyBefore, cpuUsPerReq: per(cpu0?.total, cpu1?.total), mainCpuUsPerReq: per(cpu0?.main, cpu1?.main) });
+        const per = (a?: number, b?: number) =>
+          a !== undefined && b !== undefined && b >= a && r.requests > 0 ? ((b - a) * 1e6) / r.requests : undefined;
+        sr.rounds.push({
+          ...toRound(round, r),
+          busyBefore,
+          cpuUsPerReq: per(cpu0?.total, cpu1?.total),
+          mainCpuUsPerReq: per(cpu0?.main, cpu1?.main),
+        });
         process.stdout.write(`${n} ${Math.round(r.rps)}/s${r.errors ? ` (${r.errors} err)` : ''}  `);
         const proc = servers.find((s) => s.name === (n === 'raw-uws-fetch' ? 'raw-uws' : n));
         if (proc && (proc.proc.exitCode !== null || proc.proc.signalCode !== null)) {
@@ -226,17 +264,41 @@ for (const s of servers) await s.stop(s.name === 'hostd' ? 15000 : 2000);
 const checks = check(results, TARGETS);
 console.log(`\n\n${table(results)}`);
 console.log(checksText(checks));
-if (noisyRounds > 0) console.log(`\nbench: note: ${noisyRounds} round(s) started while other work kept the CPUs over ${QUIET_BUSY * 100}% busy (marked "[N% busy]" above); treat those figures with care`);
+if (noisyRounds > 0)
+  console.log(
+    `\nbench: note: ${noisyRounds} round(s) started while other work kept the CPUs over ${QUIET_BUSY * 100}% busy (marked "[N% busy]" above); treat those figures with care`,
+  );
 
 const gitCommit = (() => {
-  try { return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim(); } catch { return undefined; }
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
 })();
 const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string };
 const out = {
   date: new Date().toISOString(),
-  machine: { loadavg1AtStart: load1, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGb: Math.round(os.totalmem() / 2 ** 30), kernel: os.release() },
+  machine: {
+    loadavg1AtStart: load1,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    memGb: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+  },
   versions: { hostd: pkg.version, commit: gitCommit, node: process.version, wrk: WRK, nginx: NGINX },
-  method: { quietGate: { maxBusy: QUIET_BUSY, maxWaitMs: quietWaitMs }, noisyRounds, rounds, durationS, warmupS, threads: 1, connections, interleaved: true, hostdAccessLog, without: [...without] },
+  method: {
+    quietGate: { maxBusy: QUIET_BUSY, maxWaitMs: quietWaitMs },
+    noisyRounds,
+    rounds,
+    durationS,
+    warmupS,
+    threads: 1,
+    connections,
+    interleaved: true,
+    hostdAccessLog,
+    without: [...without],
+  },
   scenarios: results,
   checks,
 };

@@ -44,9 +44,35 @@ export function scenarios(benchDir: string): Scenario[] {
     servers: ['hostd', 'raw-uws', 'nginx'],
   }));
   const dynamic: Scenario[] = [
-    { id: 'hello', label: 'dynamic hello', group: 'dynamic', path: DYNAMIC_PATHS.hello, method: 'GET', expectLength: Buffer.byteLength(HELLO_BODY), expectBody: HELLO_BODY, servers: ['hostd', 'raw-uws', 'raw-uws-fetch', 'node-http'] },
-    { id: 'echo', label: 'POST echo 1 KiB', group: 'dynamic', path: DYNAMIC_PATHS.echo, method: 'POST', script: join(benchDir, 'echo.lua'), expectLength: ECHO_SIZE, servers: ['hostd', 'raw-uws', 'raw-uws-fetch', 'node-http'] },
-    { id: 'big', label: 'dynamic 64 KB', group: 'dynamic', path: DYNAMIC_PATHS.big, method: 'GET', expectLength: BIG_SIZE, servers: ['hostd', 'raw-uws', 'raw-uws-fetch', 'node-http'] },
+    {
+      id: 'hello',
+      label: 'dynamic hello',
+      group: 'dynamic',
+      path: DYNAMIC_PATHS.hello,
+      method: 'GET',
+      expectLength: Buffer.byteLength(HELLO_BODY),
+      expectBody: HELLO_BODY,
+      servers: ['hostd', 'raw-uws', 'raw-uws-fetch', 'node-http'],
+    },
+    {
+      id: 'echo',
+      label: 'POST echo 1 KiB',
+      group: 'dynamic',
+      path: DYNAMIC_PATHS.echo,
+      method: 'POST',
+      script: join(benchDir, 'echo.lua'),
+      expectLength: ECHO_SIZE,
+      servers: ['hostd', 'raw-uws', 'raw-uws-fetch', 'node-http'],
+    },
+    {
+      id: 'big',
+      label: 'dynamic 64 KB',
+      group: 'dynamic',
+      path: DYNAMIC_PATHS.big,
+      method: 'GET',
+      expectLength: BIG_SIZE,
+      servers: ['hostd', 'raw-uws', 'raw-uws-fetch', 'node-http'],
+    },
   ];
   return [...statics, ...dynamic];
 }

@@ -21,8 +21,10 @@ export function verify(port: number, s: Scenario, host?: string, expectBytes?: B
       res.on('end', () => {
         const got = Buffer.concat(chunks);
         const want = s.expectBody ?? (body ? body.toString() : undefined);
-        if (res.statusCode !== 200) return reject(new Error(`${s.method} ${s.path}: status ${res.statusCode} (${got.subarray(0, 200).toString()})`));
-        if (got.length !== s.expectLength) return reject(new Error(`${s.method} ${s.path}: ${got.length} bytes, expected ${s.expectLength}`));
+        if (res.statusCode !== 200)
+          return reject(new Error(`${s.method} ${s.path}: status ${res.statusCode} (${got.subarray(0, 200).toString()})`));
+        if (got.length !== s.expectLength)
+          return reject(new Error(`${s.method} ${s.path}: ${got.length} bytes, expected ${s.expectLength}`));
         if (want !== undefined && got.toString() !== want) return reject(new Error(`${s.method} ${s.path}: wrong body`));
         if (expectBytes && !got.equals(expectBytes)) return reject(new Error(`${s.method} ${s.path}: bytes differ from the file`));
         resolve();
