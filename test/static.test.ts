@@ -12,6 +12,7 @@ import { expect } from 'chai';
 import { request } from 'undici';
 import type { StaticMountConfig } from '../shared/config/types.js';
 import type { FileCacheStats } from '../native-front/static/index.js';
+import { DEFAULT_COMPRESSION } from '../shared/config/resolve.js';
 import { startStaticHarness, staticMount } from './fixtures/static/harness.js';
 import { buildTree, SECRET, type Tree } from './fixtures/static/tree.js';
 
@@ -31,7 +32,8 @@ function mounts(site: string): StaticMountConfig[] {
     { url: '/', dir: site },
     { url: '/p', dir: site, maxAge: 3600, immutable: true },
     { url: '/cached', dir: site, maxAge: 60 },
-    { url: '/open', dir: site, dotfiles: true, followSymlinks: true, precompressed: false, index: false },
+    // compression: false, so "precompressed: false ignores siblings" sees the file itself.
+    { url: '/open', dir: site, dotfiles: true, followSymlinks: true, precompressed: false, index: false, compression: false },
   ];
 }
 
@@ -54,7 +56,7 @@ async function startBackend(site: string): Promise<Backend> {
     }
   }
   const h = await startStaticHarness(
-    mounts(site).map((m) => staticMount(m.url, site, { ...m, index: m.index ?? 'index.html', dotfiles: !!m.dotfiles, followSymlinks: !!m.followSymlinks, precompressed: m.precompressed ?? true, immutable: !!m.immutable })),
+    mounts(site).map((m) => staticMount(m.url, site, { ...m, index: m.index ?? 'index.html', dotfiles: !!m.dotfiles, followSymlinks: !!m.followSymlinks, precompressed: m.precompressed ?? true, immutable: !!m.immutable, compression: m.compression === false ? { ...DEFAULT_COMPRESSION, enabled: false } : undefined })),
   );
   return { kind: 'harness', port: h.port, url: h.url, stats: () => h.cache.stats(), logs: h.logs, close: h.close };
 }
