@@ -68,6 +68,13 @@ export function negotiateCoding(acceptEncoding: string, hasBr = true, hasGzip = 
 
 // ---- Content-Type ----
 
+/**
+ * Overrides of the database: mime-db 1.54 marks application/octet-stream compressible, but it
+ * is the type of "unknown bytes" (archives, images served without an extension); compressing
+ * those costs CPU for nothing. A mount that wants it lists it in `types`.
+ */
+const NOT_COMPRESSIBLE = new Set(['application/octet-stream']);
+
 const typeMemo = new Map<string, boolean>();
 const typeMemoBySettings = new WeakMap<readonly string[], Map<string, boolean>>();
 
@@ -101,7 +108,7 @@ export function isCompressibleType(contentType: string, types: readonly string[]
   let hit = m.get(contentType);
   if (hit === undefined) {
     const t = mediaType(contentType);
-    hit = types !== null ? matchesList(t, types) : compressible(t) === true;
+    hit = types !== null ? matchesList(t, types) : compressible(t) === true && !NOT_COMPRESSIBLE.has(t);
     if (m.size >= MEMO_MAX) m.clear();
     m.set(contentType, hit);
   }
