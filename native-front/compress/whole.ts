@@ -1,11 +1,13 @@
 // Whole-body compression off the front thread: zlib's asynchronous API does the work on
-// libuv's threadpool, so a 100 KB body (gzip 6: ~6 ms, brotli 5: ~3.5 ms on the 2-core CI box)
+// libuv's threadpool, so a 100 KB body (gzip 6 and brotli 5: 3.5-9 ms each on the 2-core CI box)
 // never stalls the event loop that serves everyone else.
 //
-// Measured with `node --import tsx bench/compress-cost.ts` (100 KB of TypeScript source):
-//   gzip 1 3.3 ms 2.81x | gzip 6 6.3 ms 3.27x | gzip 9 11.7 ms 3.27x
-//   br 4 1.9 ms 3.13x   | br 5 3.5 ms 3.35x   | br 6 4.4 ms 3.38x | br 9 20 ms 3.41x | br 11 210 ms 3.71x
-// hence the defaults gzip 6 and brotli 5 (DEFAULT_COMPRESSION).
+// Measured with `node --import tsx bench/compress-cost.ts` (100 KB of TypeScript source, CPU
+// time and ratio; the box was shared, figures vary by ~2x between runs):
+//   gzip 1 2.4 ms 2.85x | gzip 6 3.5 ms 3.34x | gzip 9 6.9 ms 3.34x
+//   br 4 2.4 ms 3.22x   | br 5 4.6 ms 3.47x   | br 6 7.4 ms 3.51x | br 9 26 ms 3.55x | br 11 186 ms 3.85x
+// hence the defaults gzip 6 and brotli 5 (DEFAULT_COMPRESSION): brotli 11 is 40-60 times the
+// time for ~10%, far too slow to run per request.
 //
 // The threadpool is shared with fs calls (4 threads by default, UV_THREADPOOL_SIZE): each job
 // is one threadpool task (chunkSize sized to the input), and callers that may ask for the same
