@@ -10,9 +10,10 @@
 // time for ~10%, far too slow to run per request.
 //
 // The threadpool is shared with fs calls (4 threads by default, UV_THREADPOOL_SIZE): each job
-// is one threadpool task (chunkSize sized to the input), and callers that may ask for the same
-// output concurrently coalesce (static/load.ts, cache entries) so a burst of misses does not
-// queue a burst of identical jobs in front of file reads.
+// is one threadpool task (chunkSize sized to the input), at most half the pool runs whole-body
+// jobs at once (the rest queue here, in JavaScript), so file reads of static misses always
+// find a free thread; and callers that may ask for the same output concurrently coalesce
+// (static/load.ts, cache entries) so a burst of misses does not queue identical jobs.
 import zlib from 'node:zlib';
 import type { Coding } from './negotiate.js';
 
@@ -56,14 +57,36 @@ export function zlibOptions(coding: Coding, levels: Levels, sizeHint: number): z
   return { chunkSize: chunkSizeFor(sizeHint), params };
 }
 
+const POOL = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+/** Whole-body jobs allowed on the threadpool at once. */
+export const MAX_JOBS = Math.max(1, Math.floor(POOL / 2));
+let running = 0;
+const queued: (() => void)[] = [];
+
 /**
  * Compresses a whole body on the threadpool. The result owns its memory (never a slice of a
  * shared pool slab), so it can be kept in a cache as it is.
  */
 export function compressBody(body: Uint8Array, coding: Coding, levels: Levels): Promise<Buffer> {
+  if (running < MAX_JOBS) {
+    running++;
+    return run(body, coding, levels);
+  }
+  return new Promise<void>((go) => queued.push(go)).then(() => run(body, coding, levels));
+}
+
+/** A job finished: its slot goes to the next queued job, else it is freed. */
+function release(): void {
+  const next = queued.shift();
+  if (next !== undefined) next();
+  else running--;
+}
+
+function run(body: Uint8Array, coding: Coding, levels: Levels): Promise<Buffer> {
   const t0 = performance.now();
   return new Promise<Buffer>((resolve, reject) => {
     const done = (err: Error | null, out: Buffer) => {
+      release();
       if (err) return reject(err);
       counters[coding]++;
       counters.bytesIn += body.length;
@@ -77,7 +100,13 @@ export function compressBody(body: Uint8Array, coding: Coding, levels: Levels): 
       }
       resolve(out);
     };
-    if (coding === 'gzip') zlib.gzip(body, zlibOptions('gzip', levels, body.length) as zlib.ZlibOptions, done);
-    else zlib.brotliCompress(body, zlibOptions('br', levels, body.length) as zlib.BrotliOptions, done);
+    try {
+      if (coding === 'gzip') zlib.gzip(body, zlibOptions('gzip', levels, body.length) as zlib.ZlibOptions, done);
+      else zlib.brotliCompress(body, zlibOptions('br', levels, body.length) as zlib.BrotliOptions, done);
+    } catch (err) {
+      // Bad options throw synchronously (levels are checked by the config schema; a hand-built one may not be).
+      release();
+      reject(err as Error);
+    }
   });
 }
