@@ -687,8 +687,8 @@ export class Filler {
     this.whole = null;
     const stale = this.stale !== null && this.stale.live && this.cache.now() < this.stale.sieUntil ? this.stale : null;
     this.finish(stale !== null ? 'stale' : 'pass', stale);
-    if (before && stale !== null) {
-      this.cache.countStale();
+    if (before && stale !== null && this.purpose !== 'refresh') {
+      this.cache.countStale(); // a client is answered with it (a refresh has none)
       return stale;
     }
     return null;
