@@ -604,7 +604,7 @@ export class Filler {
       cache.remove(stale, false); // a 304 for something we do not hold: forget it
     }
     if (status >= 500 && stale !== null && cache.now() < stale.sieUntil) {
-      cache.countStale();
+      if (this.purpose !== 'refresh') cache.countStale();
       this.state = 'done';
       this.finish('stale', stale);
       return { kind: 'serve', entry: stale, label: 'STALE' };
