@@ -29,7 +29,7 @@ pid ${o.prefix}/nginx.pid;
 error_log ${o.prefix}/error.log warn;
 events { worker_connections 4096; }
 http {
-  types { application/octet-stream bin; text/html html; }
+  types { application/octet-stream bin; text/html html; text/plain txt; }
   default_type application/octet-stream;
   access_log off;
   sendfile on;
@@ -39,6 +39,14 @@ http {
   open_file_cache_valid 60s;
   open_file_cache_min_uses 1;
   open_file_cache_errors on;
+  # On-the-fly compression for the text scenario, at hostd's default gzip level (6; nginx's own
+  # default is 1). Only text/plain is listed: the .bin scenarios are unaffected (wrk sends no
+  # Accept-Encoding for them anyway).
+  gzip on;
+  gzip_comp_level 6;
+  gzip_min_length 1024;
+  gzip_types text/plain;
+  gzip_vary on;
   keepalive_timeout 75s;
   keepalive_requests 1000000; # wrk holds its connections for the whole run, like uWS allows
   client_body_temp_path ${o.prefix}/body;

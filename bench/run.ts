@@ -51,7 +51,7 @@ if (opts.help) {
   console.log(`usage: npm run bench [-- options]
   --quick               1 round of 2 s per server (default: 3 rounds of 5 s, 1 s warm-up)
   --only static|dynamic run one group of scenarios; or scenario ids, comma-separated:
-                        static-1k, static-100k, static-10m, hello, echo, big
+                        static-1k, static-100k, static-10m, static-100k-gzip, hello, echo, big
   --rounds N --duration SECONDS --warmup SECONDS --connections N
   --without NAME[,NAME] leave out servers (hostd, raw-uws, nginx, node-http)
   --with raw-uws-fetch  also measure the bench/apps fetch handlers run in-process by raw uWS
@@ -181,13 +181,8 @@ for (const sc of all) {
   process.stdout.write(`\n${sc.label} (${sc.method} ${sc.path}): `);
   for (const n of names) {
     try {
-      const file = STATIC_FILES.find((f) => f.scenario === sc.id);
-      await verify(
-        ports[n]!,
-        { ...sc, path: pathFor(n, sc) },
-        hostHeader(n, sc.group),
-        file ? readFileSync(join(fixtures.files, file.name)) : undefined,
-      );
+      const file = sc.file ?? STATIC_FILES.find((f) => f.scenario === sc.id)?.name;
+      await verify(ports[n]!, { ...sc, path: pathFor(n, sc) }, hostHeader(n, sc.group), file ? readFileSync(join(fixtures.files, file)) : undefined);
       const wrkOpts = wrkOptions(n, sc);
       if (warmupS > 0) await runWrk({ ...wrkOpts, durationS: warmupS });
       active.push(n);
@@ -247,13 +242,14 @@ function pathFor(n: ServerName, sc: (typeof all)[number]): string {
 
 function wrkOptions(n: ServerName, sc: (typeof all)[number]) {
   const host = hostHeader(n, sc.group);
+  const headers = { ...sc.headers, ...(host ? { Host: host } : {}) };
   return {
     url: `http://127.0.0.1:${ports[n]}${pathFor(n, sc)}`,
     threads: 1,
     connections,
     durationS,
     script: sc.script,
-    headers: host ? { Host: host } : undefined,
+    headers: Object.keys(headers).length > 0 ? headers : undefined,
   };
 }
 

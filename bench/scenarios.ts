@@ -2,7 +2,7 @@
 // issues 2 (static) and 3 (dynamic) they are judged against.
 
 import { join } from 'node:path';
-import { BIG_SIZE, DYNAMIC_PATHS, ECHO_SIZE, HELLO_BODY, STATIC_FILES } from './payloads.js';
+import { BIG_SIZE, DYNAMIC_PATHS, ECHO_SIZE, HELLO_BODY, STATIC_FILES, TEXT_FILE } from './payloads.js';
 
 export type ServerName = 'hostd' | 'raw-uws' | 'raw-uws-fetch' | 'nginx' | 'node-http';
 export type Group = 'static' | 'dynamic';
@@ -19,6 +19,12 @@ export interface Scenario {
   expectLength: number;
   expectBody?: string;
   servers: ServerName[];
+  /** Request headers wrk (and the check) send. */
+  headers?: Record<string, string>;
+  /** The answer must carry this Content-Encoding; length and bytes are checked after decoding. */
+  expectEncoding?: 'gzip';
+  /** The fixture file whose bytes the (decoded) answer must equal. */
+  file?: string;
 }
 
 export interface Target {
@@ -74,7 +80,19 @@ export function scenarios(benchDir: string): Scenario[] {
       servers: ['hostd', 'raw-uws', 'raw-uws-fetch', 'node-http'],
     },
   ];
-  return [...statics, ...dynamic];
+  const compressed: Scenario = {
+    id: TEXT_FILE.scenario,
+    label: TEXT_FILE.label,
+    group: 'static',
+    path: `/${TEXT_FILE.name}`,
+    method: 'GET',
+    expectLength: TEXT_FILE.size,
+    servers: ['hostd', 'nginx'],
+    headers: { 'Accept-Encoding': 'gzip' },
+    expectEncoding: 'gzip',
+    file: TEXT_FILE.name,
+  };
+  return [...statics, compressed, ...dynamic];
 }
 
 export const TARGETS: Target[] = [
@@ -82,6 +100,7 @@ export const TARGETS: Target[] = [
   { scenario: 'static-1k', kind: 'ratio', against: 'raw-uws', min: 0.9, target: true, source: 'issue 2' },
   { scenario: 'static-100k', kind: 'ratio', against: 'nginx', min: 1.1, target: true, source: 'issue 2' },
   { scenario: 'static-10m', kind: 'ratio', against: 'nginx', min: 0.8, target: true, source: 'issue 2' },
+  { scenario: 'static-100k-gzip', kind: 'ratio', against: 'nginx', min: 3, target: true, source: 'issue 14' },
   { scenario: 'hello', kind: 'ratio', against: 'raw-uws', min: 0.85, target: true, source: 'issue 3' },
   { scenario: 'hello', kind: 'ratio', against: 'node-http', min: 2, target: true, source: 'issue 3' },
   { scenario: 'hello', kind: 'p99', maxMs: 2, target: true, source: 'issue 3' },

@@ -341,7 +341,7 @@ describe('config: resolved vhosts', () => {
     );
     expect(bad.vhost).to.equal(undefined);
     expect(bad.problems.map(formatProblem)).to.deep.equal([
-      '<api>: unknown key "extra" (known keys: serverName, default, listen, tls, redirectHttps, static, apps)',
+      '<api>: unknown key "extra" (known keys: serverName, default, listen, tls, redirectHttps, static, apps, compression)',
       '<api>: serverName[1]: expected a host name, got 3',
       '<api>: static[0].maxAge: must be at least 0, got -1',
       `<api>: static[0].dir: directory not found: ${abs('good/nope')}`,

@@ -11,6 +11,7 @@ import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import { request } from 'undici';
 import type { FileCacheStats } from '../native-front/static/index.js';
+import { DEFAULT_COMPRESSION } from '../shared/config/resolve.js';
 import type { StaticMountConfig } from '../shared/config/types.js';
 import {
   buildTree,
@@ -43,7 +44,8 @@ function mounts(site: string): StaticMountConfig[] {
     { url: '/', dir: site },
     { url: '/p', dir: site, maxAge: 3600, immutable: true },
     { url: '/cached', dir: site, maxAge: 60 },
-    { url: '/open', dir: site, dotfiles: true, followSymlinks: true, precompressed: false, index: false },
+    // compression: false, so "precompressed: false ignores siblings" sees the file itself.
+    { url: '/open', dir: site, dotfiles: true, followSymlinks: true, precompressed: false, index: false, compression: false },
   ];
 }
 
@@ -63,6 +65,7 @@ async function startBackend(site: string): Promise<Backend> {
         followSymlinks: !!m.followSymlinks,
         precompressed: m.precompressed ?? true,
         immutable: !!m.immutable,
+        compression: m.compression === false ? { ...DEFAULT_COMPRESSION, enabled: false } : undefined,
       }),
     ),
   );

@@ -2,6 +2,10 @@
 // precomputed, so a hit is answered with no fs call and no string building. One cache per host,
 // shared by all static mounts; bounded by total bytes, least recently used out first.
 //
+// Representations: the file, its .br/.gz siblings, and for compressible files without a
+// sibling the compressed forms hostd made once for this version (load.ts), so a hit never
+// compresses. They live and die with the entry: a changed file drops them all.
+//
 // Freshness: an entry is revalidated (async fs.stat of the file and its .br/.gz siblings, which
 // also notices a sibling appearing) at most once per `revalidateMs` (1 s), triggered by a hit.
 // The hit that triggers it is served from memory; if the stat shows a change (mtime, size or
@@ -29,6 +33,11 @@ export interface Representation {
   readonly unsatisfiedRange: string;
   /** The header block of its 200/206 answers, preformatted for one mount's Cache-Control (see respond.ts). */
   head: { cacheControl: string; bytes: Buffer } | null;
+  /**
+   * Made by hostd from the identity bytes (no sibling file): weak ETag, and Range requests are
+   * answered from the identity representation instead (see respond.ts planResponse).
+   */
+  readonly generated?: boolean;
 }
 
 /** What the cache watches for one path: -1 inode means "did not exist (or was not a file)". */

@@ -11,7 +11,8 @@ import type { ResolvedStatic } from '../../shared/config/types.js';
 import { mountLabel, type Logger } from '../../shared/log.js';
 import type { MountHandler, RequestContext } from '../mount.js';
 import type { FileCache, StaticResource } from './file-cache.js';
-import { closeHandles, loadResource, type LoadOptions } from './load.js';
+import { DEFAULT_COMPRESSION } from '../compress/index.js';
+import { closeHandles, compressionKey, loadResource, type LoadOptions } from './load.js';
 import { resolveUrlPath } from './resolve-path.js';
 import { sendStatus } from '../http/answer.js';
 import { HeaderSnapshot, planResponse, writeBodyless, writeHead, type HeaderSource, type Plan } from './respond.js';
@@ -75,13 +76,15 @@ class StaticMount implements MountHandler {
     this.cacheControl =
       cfg.maxAge !== undefined ? `public, max-age=${Math.max(0, Math.floor(cfg.maxAge))}${cfg.immutable ? ', immutable' : ''}` : '';
     // Mounts that differ in what they would serve for one path must not share cache entries.
-    this.keyPrefix = `${cfg.precompressed ? 'z' : '-'}${cfg.followSymlinks ? 'l' : '-'}:`;
+    const z = cfg.compression ?? DEFAULT_COMPRESSION;
+    this.keyPrefix = `${cfg.precompressed ? 'z' : '-'}${cfg.followSymlinks ? 'l' : '-'}${compressionKey(z)}:`;
     this.loadOpts = {
       root: this.root,
       index: cfg.index,
       precompressed: cfg.precompressed,
       followSymlinks: cfg.followSymlinks,
       maxFileBytes: cache.maxFileBytes,
+      compression: z.enabled ? z : undefined,
     };
   }
 

@@ -12,6 +12,24 @@ export interface StaticMountConfig {
   dotfiles?: boolean; // serve dotfiles and dot-directories; default false (404)
   followSymlinks?: boolean; // follow symlinks that resolve outside dir; default false (404)
   precompressed?: boolean; // serve .br/.gz siblings; default true
+  compression?: boolean | CompressionConfig; // on-the-fly gzip/brotli; default on for text types
+}
+
+/** Compression of responses by the front (static files and app responses). */
+export interface CompressionConfig {
+  enabled?: boolean; // default true
+  minSize?: number | string; // bytes or "1k"; smaller bodies go uncompressed; default 1 KiB
+  types?: string[]; // MIME types ("text/html", "application/*") to compress; default: the compressible database
+  level?: { gzip?: number; br?: number }; // gzip 1-9 (default 6), brotli quality 0-11 (default 5)
+}
+
+/** The front's response cache for an app mount (RFC 9111 shared-cache semantics). */
+export interface CacheConfig {
+  maxSize: number | string; // bytes held by the mount's entries (LRU beyond)
+  maxObjectSize?: number | string; // largest body stored; default maxSize / 8
+  header?: string | false; // X-Cache: HIT|MISS|STALE header name; false = none; default "X-Cache"
+  cookies?: 'bypass' | 'ignore'; // requests with Cookie: not cached (default) or cached like others
+  lockTimeout?: Duration; // a request waiting for another's fetch of the same URL gives up and fetches itself after this; default 5s
 }
 
 export interface PoolConfig {
@@ -42,6 +60,8 @@ export interface AppMountConfig {
   pool?: PoolConfig;
   watch?: boolean;
   touchFile?: string;
+  compression?: boolean | CompressionConfig;
+  cache?: CacheConfig;
 }
 
 export interface TlsConfig {
@@ -66,6 +86,7 @@ export interface VhostConfig {
   redirectHttps?: boolean | number;
   static?: StaticMountConfig[];
   apps?: AppMountConfig[];
+  compression?: boolean | CompressionConfig; // default for this vhost's mounts
 }
 
 // ---- resolved ----
@@ -87,6 +108,23 @@ export interface ResolvedStatic {
   dotfiles: boolean;
   followSymlinks: boolean;
   precompressed: boolean;
+  /** Absent: the defaults (DEFAULT_COMPRESSION in resolve.ts). */
+  compression?: ResolvedCompression;
+}
+
+export interface ResolvedCompression {
+  enabled: boolean;
+  minSize: number; // bytes
+  types: string[] | null; // null: the compressible database decides
+  level: { gzip: number; br: number };
+}
+
+export interface ResolvedCache {
+  maxSize: number; // bytes
+  maxObjectSize: number; // bytes
+  header: string | null; // null: no X-Cache header
+  cookies: 'bypass' | 'ignore';
+  lockTimeoutMs: number;
 }
 
 export interface ResolvedPool {
@@ -118,6 +156,10 @@ export interface ResolvedApp {
   pool: ResolvedPool;
   watch: boolean;
   touchFile?: string; // absolute path
+  /** Absent: the defaults (DEFAULT_COMPRESSION in resolve.ts). */
+  compression?: ResolvedCompression;
+  /** Absent: no response cache on this mount. */
+  cache?: ResolvedCache;
 }
 
 export type ResolvedMount = ResolvedStatic | ResolvedApp;
