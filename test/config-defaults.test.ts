@@ -99,7 +99,35 @@ describe('config: the schema’s defaults are the resolver’s', () => {
     vhost = r.vhost!;
     const st = vhost.mounts.find((m): m is ResolvedStatic => m.kind === 'static')!;
     const app = vhost.mounts.find((m): m is ResolvedApp => m.kind === 'app')!;
-    const objects: Record<string, object> = { '': vhost, static: st, apps: app, 'apps.pool': app.pool };
+    // compression and cache are objects only when written: resolve them written empty (all defaults).
+    const full = resolveVhost(
+      {
+        serverName: 'x.test',
+        compression: {},
+        static: [{ url: '/', dir: '.', compression: {} }],
+        apps: [{ url: '/app', module: './app.mjs', compression: {}, cache: { maxSize: '1mb' } }],
+      },
+      { file: '<test>', baseDir: dir },
+    );
+    expect(full.problems).to.deep.equal([]);
+    const fst = full.vhost!.mounts.find((m): m is ResolvedStatic => m.kind === 'static')!;
+    const fapp = full.vhost!.mounts.find((m): m is ResolvedApp => m.kind === 'app')!;
+    // The vhost's compression is inherited by its mounts: read it from one that sets none.
+    const inherit = resolveVhost({ serverName: 'x.test', compression: {}, static: [{ url: '/', dir: '.' }] }, { file: '<test>', baseDir: dir });
+    const ist = inherit.vhost!.mounts[0] as ResolvedStatic;
+    const objects: Record<string, object> = {
+      '': vhost,
+      static: st,
+      apps: app,
+      'apps.pool': app.pool,
+      compression: ist.compression!,
+      'compression.level': ist.compression!.level,
+      'static.compression': fst.compression!,
+      'static.compression.level': fst.compression!.level,
+      'apps.compression': fapp.compression!,
+      'apps.compression.level': fapp.compression!.level,
+      'apps.cache': fapp.cache!,
+    };
     objectAt = (p) => {
       const o = objects[p.join('.')];
       if (!o) throw new Error(`no resolved object for schema path ${p.join('.')}; teach this test where it goes`);
