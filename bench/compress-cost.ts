@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
-import { compressBody } from '../native-front/compress/index.js';
+import { compressBody } from '../shared/compress/index.js';
 import { benchText } from './text.js';
 
 const repo = dirname(dirname(fileURLToPath(import.meta.url)));

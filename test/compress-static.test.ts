@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import { request } from 'undici';
-import { compressionCounters } from '../native-front/compress/index.js';
+import { compressionCounters } from '../shared/compress/index.js';
 import { startHost, type TestHost } from './helpers/host.js';
 
 const run = promisify(execFile);

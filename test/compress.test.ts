@@ -7,7 +7,7 @@ import { request } from 'undici';
 import {
   addVaryAcceptEncoding, chooseEncoding, compressBody, DEFAULT_COMPRESSION, isCompressibleType, negotiateEncoding, StreamCompressor, weakEtag,
   type EncodingInput,
-} from '../native-front/compress/index.js';
+} from '../shared/compress/index.js';
 import { startCacheFront, type CacheFront } from './fixtures/cache/front.js';
 
 const html = (over: Partial<EncodingInput> = {}): EncodingInput => ({ acceptEncoding: 'gzip, br', contentType: 'text/html; charset=utf-8', size: 5000, ...over });

@@ -10,7 +10,8 @@
 // calls terminate() on that worker_threads Worker; piscina sees the exit and forgets it. One task
 // per worker also means a replacement is always a fresh isolate.
 import { Piscina } from 'piscina';
-import type { ResolvedApp } from '../../shared/config/types.js';
+import { DEFAULT_COMPRESSION } from '../../shared/config/resolve.js';
+import type { ResolvedApp, ResolvedCompression } from '../../shared/config/types.js';
 import { errorText, HostdError } from '../../shared/errors.js';
 import { mountLabel, withFields, type Logger } from '../../shared/log.js';
 import { decodeToControl, LOG_ERROR, LOG_WARN, type ControlHandlers, type ServeTask } from '../../shared/protocol/index.js';
@@ -38,6 +39,12 @@ export interface PoolStats {
   loadError: string;
   /** Memory of each live worker (heap + external), bytes. */
   memory: number[];
+}
+
+/** The mount's compression settings (on by default for text types), or null when off. */
+function compressionOf(cfg: ResolvedApp): ResolvedCompression | null {
+  const c = cfg.compression ?? DEFAULT_COMPRESSION;
+  return c.enabled ? c : null;
 }
 
 function classify(err: unknown): RestartReason {
@@ -193,6 +200,7 @@ export class DaemonPool {
       interface: this.cfg.interface,
       mount: this.cfg.url,
       stripPrefix: this.cfg.stripPrefix,
+      compression: compressionOf(this.cfg),
       env: pool.env,
       cacheDir: this.opts.cacheDir,
       entry: this.entry,

@@ -13,6 +13,8 @@ import { BodyFeeder } from './body-feeder.js';
 import { allocOwned, copyOwned, recycle } from './buffer-pool.js';
 import { canBeLight, HostdRequest, LazySignal, LightRequest } from './light-request.js';
 import { flatHeaders, GlobalResponse, isLightResponse, lightParts, markBodyTaken, realResponse } from './light-response.js';
+import type { StreamCompressor } from '../../shared/compress/index.js';
+import { compressWhole, encodeHeaders, streamCompressor, type CompressRequest } from './compress-response.js';
 import { byteLength, directBody, headerAt, mountRelative, responseHead, setHeader, toBytes } from './response-parts.js';
 import type { WorkerServer } from './server.js';
 
@@ -39,6 +41,9 @@ export class WorkerRequest {
   unacked = 0;
   creditWait: (() => void) | null = null;
   reader: ReadableStreamDefaultReader<unknown> | null = null;
+  /** What the request says about compression (null: the mount does not compress). */
+  compress: CompressRequest | null = null;
+  compressor: StreamCompressor | null = null;
   constructor(
     readonly link: FrontLink,
     readonly id: number,
@@ -158,6 +163,10 @@ export class FrontLink implements WorkerHandlers {
     const s = this.server;
     const flat = head.headers;
     setHeader(flat, 'x-request-id', r.requestId);
+    if (s.compression !== null && !r.isHead) {
+      const ae = headerAt(flat, 'accept-encoding');
+      r.compress = { acceptEncoding: ae < 0 ? '' : flat[ae + 1], isRange: headerAt(flat, 'range') >= 0 };
+    }
     let url = head.url;
     if (s.stripPrefix && s.mount !== '') {
       url = mountRelative(url, s.mount);
@@ -246,6 +255,10 @@ export class FrontLink implements WorkerHandlers {
       return;
     }
     r.reader = body.getReader(); // throws for a body already read: respond() answers 500
+    if (r.compress !== null) {
+      const coding = encodeHeaders(r.headers, r.status, -1, r.compress, this.server.compression!);
+      if (coding !== null) r.compressor = streamCompressor(coding, this.server.compression!);
+    }
     this.markDirty(r); // the head goes out this tick even if the first chunk takes a while (SSE)
     void this.pump(r);
   }
@@ -259,6 +272,20 @@ export class FrontLink implements WorkerHandlers {
         // HEAD gets the length the GET would have had, unless the app said otherwise.
         if (headerAt(r.headers!, 'content-length') < 0) r.headers!.push('content-length', String(n));
       } else if (n > 0) {
+        const coding = r.compress === null ? null : encodeHeaders(r.headers!, r.status, n, r.compress, this.server.compression!);
+        if (coding !== null) {
+          compressWhole(body, coding, this.server.compression!).then(
+            (bytes) => {
+              if (r.finished) return;
+              r.whole = bytes;
+              // compressBody's result owns its whole buffer: large ones are handed over, not copied.
+              r.transferWhole = bytes.byteLength >= TRANSFER_MIN && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+              this.markDirty(r);
+            },
+            (err) => this.fail(r, 500, `compressing the response failed: ${errorText(err)}`),
+          );
+          return;
+        }
         if (typeof body !== 'string' && n >= TRANSFER_MIN && light !== null) {
           markBodyTaken(light); // ours alone (the light response copied it into the buffer pool): hand it over
           r.transferWhole = true;
@@ -278,16 +305,19 @@ export class FrontLink implements WorkerHandlers {
         const { done, value } = await reader.read();
         if (r.finished) break;
         if (done) {
+          if (r.compressor !== null) this.queueBytes(r, await r.compressor.end());
+          if (r.finished) break;
           r.ended = true;
           this.markDirty(r);
           return;
         }
-        const bytes = toBytes(value);
+        let bytes = toBytes(value);
+        if (r.compressor !== null && bytes.byteLength > 0) {
+          bytes = await r.compressor.push(bytes); // flushed: an event reaches the client at once
+          if (r.finished) break;
+        }
         if (bytes.byteLength === 0) continue;
-        (r.pending ??= []).push(bytes);
-        r.pendingBytes += bytes.byteLength;
-        r.unacked += bytes.byteLength;
-        this.markDirty(r);
+        this.queueBytes(r, bytes);
       }
       reader.cancel().catch(noop);
     } catch (err) {
@@ -296,6 +326,14 @@ export class FrontLink implements WorkerHandlers {
   }
 
   // ------------------------------------------------------------ sending
+
+  private queueBytes(r: WorkerRequest, bytes: Uint8Array): void {
+    if (bytes.byteLength === 0) return;
+    (r.pending ??= []).push(bytes);
+    r.pendingBytes += bytes.byteLength;
+    r.unacked += bytes.byteLength;
+    this.markDirty(r);
+  }
 
   private markDirty(r: WorkerRequest): void {
     if (!r.dirty) {
@@ -382,6 +420,7 @@ export class FrontLink implements WorkerHandlers {
     r.finished = true;
     r.pending = null;
     r.whole = null;
+    r.compressor?.destroy();
     this.reqs.delete(r.id);
     if (r.creditWait) {
       const w = r.creditWait;

@@ -1,7 +1,7 @@
 // One stored response: its status, headers, identity body, freshness (computed once, at store or
 // renewal time, so a hit is a clock comparison), and the compressed forms of its body, made
 // lazily on the threadpool the first time a client asks for one and then kept beside it.
-import { compressBody, negotiateCoding, weakEtag, type Coding, type CompressionSettings } from '../compress/index.js';
+import { compressBody, negotiateCoding, weakEtag, type Coding, type CompressionSettings } from '../../shared/compress/index.js';
 
 export type XCacheLabel = 'HIT' | 'MISS' | 'STALE';
 

@@ -34,7 +34,7 @@
 //   past lockTimeout). A response found uncacheable marks the key "pass" for passTtl (Varnish's
 //   hit-for-miss) so later requests for it go straight to the app in parallel, not one by one.
 import CachePolicy from 'http-cache-semantics';
-import { DEFAULT_COMPRESSION, isCompressionCandidate, negotiateCoding, type CompressionSettings } from '../compress/index.js';
+import { DEFAULT_COMPRESSION, isCompressionCandidate, negotiateCoding, type CompressionSettings } from '../../shared/compress/index.js';
 import { noneMatch, notModifiedSince } from '../static/conditional.js';
 import type { ResolvedCache, ResolvedCompression } from '../../shared/config/types.js';
 import { parseDirectives, type Directives } from './directives.js';

@@ -10,7 +10,7 @@
 // endWithoutBody() without an argument.
 import { STATUS_CODES } from 'node:http';
 import type { HttpResponse } from 'uWebSockets.js';
-import { addVaryAcceptEncoding } from '../compress/index.js';
+import { addVaryAcceptEncoding } from '../../shared/compress/index.js';
 import { noneMatch, notModifiedSince } from '../static/conditional.js';
 import { decideRange, ifRangeAllows } from '../static/ranges.js';
 import type { CachedEntry, CodingIndex, XCacheLabel } from './entry.js';

@@ -9,7 +9,7 @@
 // representation be chosen per request, nginx's on-the-fly gzip does not compress ranges
 // either (it answers the whole compressed body), and compressed output is not promised
 // byte-identical across zlib versions, which a resumed download would need.
-import { negotiateCoding, type Coding } from '../compress/index.js';
+import { negotiateCoding, type Coding } from '../../shared/compress/index.js';
 
 export type { Coding };
 

@@ -11,7 +11,7 @@
 import { constants as C, type Stats } from 'node:fs';
 import { open, realpath, type FileHandle } from 'node:fs/promises';
 import mime from 'mime-types';
-import { compressBody, isCompressionCandidate, type Coding, type CompressionSettings } from '../compress/index.js';
+import { compressBody, isCompressionCandidate, type Coding, type CompressionSettings } from '../../shared/compress/index.js';
 import type { FileStamp, Representation, StaticResource } from './file-cache.js';
 import { isInside } from './resolve-path.js';
 

@@ -11,7 +11,7 @@ import type { ResolvedStatic } from '../../shared/config/types.js';
 import { mountLabel, type Logger } from '../../shared/log.js';
 import type { MountHandler, RequestContext } from '../mount.js';
 import type { FileCache, StaticResource } from './file-cache.js';
-import { DEFAULT_COMPRESSION } from '../compress/index.js';
+import { DEFAULT_COMPRESSION } from '../../shared/compress/index.js';
 import { closeHandles, compressionKey, loadResource, type LoadOptions } from './load.js';
 import { resolveUrlPath } from './resolve-path.js';
 import { sendStatus } from '../http/answer.js';

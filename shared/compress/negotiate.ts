@@ -14,8 +14,8 @@
 //   response is a candidate, whatever this client asked for; so caches keep them apart.
 import compressible from 'compressible';
 import Negotiator from 'negotiator';
-import { DEFAULT_COMPRESSION } from '../../shared/config/resolve.js';
-import type { ResolvedCompression } from '../../shared/config/types.js';
+import { DEFAULT_COMPRESSION } from '../config/resolve.js';
+import type { ResolvedCompression } from '../config/types.js';
 
 export type Coding = 'br' | 'gzip';
 

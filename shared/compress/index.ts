@@ -1,5 +1,6 @@
-// Response compression for the front: the negotiation rules, whole-body compression on the
-// threadpool, and per-chunk-flushed streaming compression. No uWS in here: callers write bytes.
+// Response compression, for static files on the fronts and app responses in the workers: the
+// negotiation rules, whole-body compression on the threadpool, and per-chunk-flushed streaming
+// compression. No uWS in here: callers write bytes.
 export {
   addVaryAcceptEncoding, chooseEncoding, DEFAULT_COMPRESSION, isCompressibleType, isCompressionCandidate, mediaType,
   negotiateCoding, negotiateEncoding, weakEtag,
