@@ -328,6 +328,9 @@ export class DaemonPool {
 
   /** Fresh workers first, then the old ones retire gracefully: nothing is dropped. */
   async roll(): Promise<void> {
+    // A roll during the first load (a SIGHUP right after start) waits for it: killing the
+    // workers still loading would read as a load failure.
+    if (this.loading) await this.loading;
     if (this.closing) return;
     const previousEntry = this.entry;
     this.entry = await this.compile(); // code changes are picked up here

@@ -6,10 +6,11 @@
 // client's conditionals (If-None-Match with weak comparison, else If-Modified-Since: 304), and a
 // single Range on the identity bytes (206/416; multi-range gets the whole body, as static does).
 //
-// uWS 20.30 quirks (see static/respond.ts): HEAD writes Content-Length by hand and ends with
-// endWithoutBody() without an argument.
-import { STATUS_CODES } from 'node:http';
+// Bodyless answers (HEAD, 304, 204) end through the front's toolkit (http/answer.ts), which knows
+// uWS v20.30's quirks.
 import type { HttpResponse } from 'uWebSockets.js';
+import { endBodyless } from '../http/answer.js';
+import { statusLine } from '../http/status.js';
 import { addVaryAcceptEncoding } from '../../shared/compress/index.js';
 import { noneMatch, notModifiedSince } from '../static/conditional.js';
 import { decideRange, ifRangeAllows } from '../static/ranges.js';
@@ -32,10 +33,6 @@ const EMPTY = Buffer.alloc(0);
 const CODING_NAMES = ['', 'gzip', 'br'] as const;
 /** Headers of the stored response that a 304 repeats (RFC 9110 §15.4.5), besides ETag and Vary. */
 const IN_304 = new Set(['cache-control', 'content-location', 'expires', 'last-modified']);
-
-function statusLine(status: number): string {
-  return `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
-}
 
 /** "Age" header value with the X-Cache line after it, memoised per cache, label and age. */
 const ageLines = new WeakMap<ResponseCache, Map<string, string>>();
@@ -121,7 +118,7 @@ export function writeHit(res: HttpResponse, cache: ResponseCache, e: CachedEntry
     res.writeStatus('304 Not Modified');
     res.writeHeader('ETag', block304(e, c));
     res.writeHeader('Age', age);
-    res.endWithoutBody();
+    endBodyless(res, 304, -1, false);
     written.status = 304;
     written.bytes = 0;
     return written;
@@ -160,12 +157,8 @@ export function writeHit(res: HttpResponse, cache: ResponseCache, e: CachedEntry
   res.writeHeader('Age', age);
   const body = c === 0 ? e.body : e.coded[c]!;
   written.status = e.status;
-  if (isHead) {
-    res.writeHeader('Content-Length', String(body.length));
-    res.endWithoutBody();
-    written.bytes = 0;
-  } else if (e.status === 204) {
-    res.endWithoutBody();
+  if (isHead || e.status === 204) {
+    endBodyless(res, e.status, body.length, false);
     written.bytes = 0;
   } else {
     res.end(body);
@@ -206,5 +199,5 @@ export function writeNotModified(res: HttpResponse, cache: ResponseCache, header
     if (n === 'etag' || n === 'vary' || IN_304.has(n)) res.writeHeader(n, headers[i + 1]);
   }
   if (cache.header !== null) res.writeHeader(cache.header, 'MISS');
-  res.endWithoutBody();
+  endBodyless(res, 304, -1, false);
 }

@@ -167,7 +167,7 @@ async function bind(env: ApplyEnv, live: Live, p: Plan): Promise<Record<string, 
     else if (fronts.count > 1) l.bindPort = await freePort(l.address.host);
   }
   try {
-    const replies = await fronts.requestAll({ t: 'prepare', listeners: p.listeners, mounts: p.mounts });
+    const replies = await fronts.requestAll({ t: 'prepare', listeners: p.listeners, mounts: p.mounts, roll: p.rolled.length > 0 });
     return replies[0].ports ?? {};
   } catch (err) {
     await fronts.requestAll({ t: 'abort' });

@@ -227,6 +227,17 @@ export class Host {
     await Promise.all([...this.live.pools.values()].map((lp) => lp.pool.ready()));
   }
 
+  /**
+   * Drops app responses from the response caches of every front: one URL (path and query as
+   * requested), or every URL under a prefix; of one host (as in the Host header) or all.
+   * Resolves with how many entries were dropped.
+   */
+  async purge(what: { url?: string; prefix?: string; host?: string }): Promise<number> {
+    if (!this.fronts) return 0;
+    const replies = await this.fronts.requestAll({ t: 'purge', ...what });
+    return replies.reduce((n, r) => n + (r.purged ?? 0), 0);
+  }
+
   /** What /status says: hosts, mounts, pools, workers, queues, counters. */
   async status(): Promise<StatusJson> {
     return statusJson(this, this.fronts ? await this.fronts.stats() : [], this.live);

@@ -13,6 +13,14 @@ function poolConfig(cfg: ResolvedPool): Omit<ResolvedPool, 'env'> & { env: strin
   return { ...cfg, env: Object.keys(cfg.env) };
 }
 
+/** Sums counter objects field by field (every front keeps its own). */
+function sumFields<T extends object>(all: readonly T[]): T | null {
+  if (all.length === 0) return null;
+  const out = { ...all[0] } as Record<string, number>;
+  for (const c of all.slice(1)) for (const [k, v] of Object.entries(c)) if (typeof v === 'number') out[k] += v;
+  return out as T;
+}
+
 function sumCounters(all: MountCounters[]): Omit<MountCounters, 'key'> {
   const out = { byClass: [0, 0, 0, 0, 0, 0], buckets: new Array<number>(LATENCY_BUCKETS_S.length + 1).fill(0), latencySum: 0, count: 0, bytes: 0 };
   for (const c of all) {
@@ -22,7 +30,8 @@ function sumCounters(all: MountCounters[]): Omit<MountCounters, 'key'> {
     out.count += c.count;
     out.bytes += c.bytes;
   }
-  return out;
+  const caches = all.flatMap((c) => (c.cache === null ? [] : [c.cache]));
+  return { ...out, cache: sumFields(caches) };
 }
 
 export function statusJson(host: Host, fronts: FrontStats[], live: Live) {
@@ -52,8 +61,8 @@ export function statusJson(host: Host, fronts: FrontStats[], live: Live) {
       tls: Boolean(v.tls),
       mounts: v.mounts.map((m) => {
         const key = mountKey(v, m.url);
-        const stats = sumCounters(counters.get(key) ?? []);
-        const base = { url: mountLabel(m.url), kind: m.kind, requests: stats.count, counters: stats };
+        const { cache: responseCache, ...sums } = sumCounters(counters.get(key) ?? []);
+        const base = { url: mountLabel(m.url), kind: m.kind, requests: sums.count, counters: sums, ...(responseCache ? { cache: responseCache } : {}) };
         if (m.kind === 'static') return { ...base, dir: m.dir };
         const lp = live.pools.get(key);
         const ps = lp?.pool.stats();
@@ -132,6 +141,20 @@ export function renderMetrics(s: StatusJson): string {
   family('hostd_pool_worker_restarts_total', 'counter', 'Workers replaced, by reason.');
   for (const { l, p } of pools)
     for (const [reason, n] of Object.entries(p.restarts ?? {})) out.push(`hostd_pool_worker_restarts_total{${l},reason="${esc(reason)}"} ${n}`);
+
+  const caches = mounts.flatMap(({ vhost, m }) => ('cache' in m && m.cache ? [{ l: labels(vhost, m.url), c: m.cache }] : []));
+  const cacheFamilies: Array<[string, string, string, (c: NonNullable<(typeof caches)[number]['c']>) => number]> = [
+    ['hostd_cache_hits_total', 'counter', 'App responses answered from the response cache.', (c) => c.hits],
+    ['hostd_cache_misses_total', 'counter', 'Requests the response cache sent to the app.', (c) => c.misses],
+    ['hostd_cache_stale_total', 'counter', 'Answers from stale entries (stale-while-revalidate, stale-if-error).', (c) => c.staleServes],
+    ['hostd_cache_coalesced_total', 'counter', 'Requests that waited for another request fetching the same entry.', (c) => c.coalescedWaits],
+    ['hostd_cache_bytes', 'gauge', 'Bytes held by the response cache.', (c) => c.bytes],
+    ['hostd_cache_entries', 'gauge', 'Entries in the response cache.', (c) => c.entries],
+  ];
+  for (const [name, type, help, get] of cacheFamilies) {
+    family(name, type, help);
+    for (const { l, c } of caches) out.push(`${name}{${l}} ${get(c)}`);
+  }
 
   family('hostd_static_cache_hits_total', 'counter', 'Static files served from the memory cache.');
   out.push(`hostd_static_cache_hits_total ${s.staticCache.hits}`);

@@ -8,6 +8,8 @@ import type { Logger } from '../../shared/log.js';
 import { sendStatus } from '../http/answer.js';
 import type { MountHandler, RequestContext } from '../mount.js';
 import { headerBytes, MAX_HEADER_BYTES } from '../ops/limits.js';
+import { HeaderSnapshot, ResponseCache, sendHit, writeHit, type CacheStats, type Filler, type Lookup } from '../cache/index.js';
+import { CacheTap, fillHeaders, RefreshExchange } from './cached.js';
 import { FrontExchange, type MountShared } from './front-exchange.js';
 
 /**
@@ -95,7 +97,11 @@ export class AppMount implements MountHandler, MountShared {
   ) {
     this.maxBodySize = cfg.maxBodySize > 0 ? cfg.maxBodySize : Number.MAX_SAFE_INTEGER;
     this.bufferBody = cfg.bufferBody;
+    this.cache = cfg.cache ? ResponseCache.fromConfig(cfg.cache, cfg.compression) : null;
   }
+
+  /** The mount's response cache on this front (`cache:` on the mount), or null. */
+  readonly cache: ResponseCache | null;
 
   private refuse(res: HttpResponse, ctx: RequestContext, status: number, why: string, extra?: Record<string, unknown>): void {
     this.log.warn(why, { requestId: ctx.requestId, status, ...extra });
@@ -103,6 +109,16 @@ export class AppMount implements MountHandler, MountShared {
   }
 
   handle(res: HttpResponse, req: HttpRequest, ctx: RequestContext): void {
+    let lookup: Lookup | null = null;
+    if (this.cache !== null) {
+      lookup = this.cache.lookup(ctx.method, ctx.host, ctx.query !== '' ? `${ctx.url}?${ctx.query}` : ctx.url, req);
+      if (lookup.kind === 'hit') {
+        // Answered by the front from memory, inside the handler (corked already): no worker, no copy.
+        const w = writeHit(res, this.cache, lookup.entry, req, ctx.method === 'head', 'HIT');
+        ctx.done(w.status, w.bytes);
+        return;
+      }
+    }
     if (this.dispatcher.loadError) {
       ctx.done(503, sendStatus(res, 503, { headers: { 'Retry-After': '5' }, head: ctx.method === 'head', close: ctx.closeConnection }));
       return;
@@ -127,6 +143,7 @@ export class AppMount implements MountHandler, MountShared {
     const hasBody = (frame.length > 0 || frame.chunked) && method !== 'GET' && method !== 'HEAD';
     const host = ctx.host !== '' ? ctx.host : this.fallbackHost;
     const url = (ctx.secure ? 'https://' : 'http://') + host + ctx.url + (ctx.query !== '' ? '?' + ctx.query : '');
+    if (lookup !== null && lookup.kind !== 'bypass') return this.fromCache(res, req, ctx, lookup, method, url, headers);
     const ex = new FrontExchange(this, res, ctx, method, url, headers, hasBody);
     res.onAborted(() => ex.onAborted());
     if (!hasBody) return this.submit(ex);
@@ -139,6 +156,74 @@ export class AppMount implements MountHandler, MountShared {
     }
     // Bodies larger than bufferBody take a worker as soon as bufferBody bytes are in (onData).
     if (this.bufferBody === 0) this.submit(ex);
+  }
+
+  /** The cache said stale, fetch or wait (requests without a body: GET and HEAD). */
+  private fromCache(res: HttpResponse, req: HttpRequest, ctx: RequestContext, first: Lookup, method: string, url: string, headers: string[]): void {
+    const cache = this.cache!;
+    const isHead = method === 'HEAD';
+    if (first.kind === 'stale') {
+      if (first.refresh !== null) this.refresh(first.refresh, url, headers, ctx.requestId);
+      const w = writeHit(res, cache, first.entry, req, isHead, 'STALE');
+      ctx.done(w.status, w.bytes);
+      return;
+    }
+    const snapshot = new HeaderSnapshot(headers);
+    let gone = false;
+    const ex = new FrontExchange(this, res, ctx, method, url, headers, false);
+    res.onAborted(() => {
+      gone = true;
+      ex.onAborted();
+    });
+    const act = (r: Lookup): void => {
+      if (gone) {
+        if (r.kind === 'fetch') r.filler.abort();
+        else if (r.kind === 'stale' && r.refresh !== null) this.refresh(r.refresh, url, headers, ctx.requestId);
+        return;
+      }
+      switch (r.kind) {
+        case 'wait':
+          void r.promise.then(act);
+          return;
+        case 'hit':
+        case 'stale': {
+          if (r.kind === 'stale' && r.refresh !== null) this.refresh(r.refresh, url, headers, ctx.requestId);
+          ex.finished = true;
+          const w = sendHit(res, cache, r.entry, snapshot, isHead, r.kind === 'hit' ? 'HIT' : 'STALE');
+          ctx.done(w.status, w.bytes);
+          return;
+        }
+        case 'fetch':
+          ex.tap = new CacheTap(cache, r.filler, snapshot);
+          ex.headers = fillHeaders(r.filler, headers);
+          return this.submit(ex);
+        case 'bypass':
+          return this.submit(ex);
+      }
+    };
+    act(first);
+  }
+
+  /** Refreshes a stale entry in the background (stale-while-revalidate): a request with no client. */
+  private refresh(filler: Filler, url: string, headers: string[], requestId: string): void {
+    this.dispatcher.submit(new RefreshExchange(this.dispatcher, filler, this.log, 'GET', url, fillHeaders(filler, headers), requestId));
+  }
+
+  /** A reload rolled the app (same configuration): what it answered before may have changed. */
+  reloaded(): void {
+    this.cache?.clear();
+  }
+
+  purge(what: { url?: string; prefix?: string; host?: string }): number {
+    if (this.cache === null) return 0;
+    let n = 0;
+    if (what.url !== undefined) n += this.cache.purge(what.url, what.host);
+    if (what.prefix !== undefined) n += this.cache.purgePrefix(what.prefix, what.host);
+    return n;
+  }
+
+  cacheStats(): CacheStats | null {
+    return this.cache?.stats() ?? null;
   }
 
   submit(ex: FrontExchange): void {

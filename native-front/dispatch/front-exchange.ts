@@ -11,6 +11,7 @@ import { endBodyless, sendStatus } from '../http/answer.js';
 import { BodySink, type WriteResult } from '../http/sink.js';
 import { isBodyless, writeStatus } from '../http/status.js';
 import type { RequestContext } from '../mount.js';
+import { headHeaders, type CacheTap } from './cached.js';
 
 /** What every exchange of one mount shares. */
 export interface MountShared {
@@ -62,6 +63,10 @@ export class FrontExchange implements Exchange {
   /** Bytes written but not yet taken by the socket, credited to the worker on drain. */
   private pendingCredit = 0;
   private endPending = false;
+  /** The response cache's view of this request when it fills the cache (see cached.ts). */
+  tap: CacheTap | null = null;
+  /** The client got its answer another way (from the cache): the app's body only feeds the tap. */
+  private answered = false;
 
   constructor(
     private readonly m: MountShared,
@@ -69,7 +74,8 @@ export class FrontExchange implements Exchange {
     private readonly ctx: RequestContext,
     readonly method: string,
     readonly url: string,
-    readonly headers: string[],
+    /** The request headers the app gets (a cache fill swaps in its own: see cached.ts). */
+    public headers: string[],
     readonly hasBody: boolean,
   ) {
     this.arrival = ctx.start;
@@ -99,6 +105,7 @@ export class FrontExchange implements Exchange {
   onAborted(): void {
     if (this.finished) return;
     this.finished = true;
+    this.tap?.filler.abort(new Error('the client went away'));
     this.m.dispatcher.abort(this);
     this.m.bodyDone(this);
     this.ctx.done(499, this.written);
@@ -185,9 +192,17 @@ export class FrontExchange implements Exchange {
 
   resFull(status: number, headName: string, headRest: string, contentLength: number, body: string | Uint8Array | null): void {
     if (this.finished) return;
+    this.setHead(status, headName, headRest, contentLength);
+    if (this.tap !== null) {
+      const bytes = body === null ? null : typeof body === 'string' ? Buffer.from(body) : body;
+      if (this.tapHead(bytes?.byteLength ?? contentLength)) {
+        if (bytes !== null) this.tap.filler.body(bytes);
+        this.tap.filler.end();
+        if (this.answered) return;
+      } else return;
+    }
     this.finished = true;
     this.m.bodyDone(this);
-    this.resHead(status, headName, headRest, contentLength);
     // Corked through a shared callback and module state: no closure per response.
     full.ex = this;
     full.body = body;
@@ -219,6 +234,11 @@ export class FrontExchange implements Exchange {
   }
 
   resHead(status: number, headName: string, headRest: string, contentLength: number): void {
+    this.setHead(status, headName, headRest, contentLength);
+    if (this.tap !== null) this.tapHead(contentLength);
+  }
+
+  private setHead(status: number, headName: string, headRest: string, contentLength: number): void {
     // Written with the first body bytes: uWS only completes the header block then anyway.
     this.status = status;
     this.headName = headName;
@@ -226,7 +246,37 @@ export class FrontExchange implements Exchange {
     this.contentLength = contentLength;
   }
 
+  /**
+   * The cache decides on the head: answer from an entry (a 304 renewed it, stale-if-error), a 304
+   * for the client (the fill goes on), or stream the app's answer on. Returns false when the
+   * filler is done with this response (the client was answered from an entry).
+   */
+  private tapHead(length: number): boolean {
+    const tap = this.tap!;
+    const flat = headHeaders(this.headName, this.headRest, length);
+    const d = tap.filler.head(this.status, flat);
+    if (d.kind === 'serve') {
+      this.answerFrom(() => tap.serve(this.res, d.entry, this.isHead, d.label));
+      return false;
+    }
+    if (d.notModified) {
+      this.answerFrom(() => (tap.notModified(this.res, flat), { status: 304, bytes: 0 }));
+    }
+    return true;
+  }
+
+  /** The client is answered from the cache; what the app still sends only feeds the tap. */
+  private answerFrom(write: () => { status: number; bytes: number }): void {
+    this.answered = true;
+    this.finished = true;
+    this.m.bodyDone(this);
+    this.resumeIfPaused();
+    const w = write();
+    this.ctx.done(w.status, w.bytes);
+  }
+
   resBody(chunk: Uint8Array): void {
+    this.tap?.filler.body(chunk);
     if (this.finished) {
       // Bytes past a completed response (the app sent more than its Content-Length): discard,
       // but keep crediting so the worker reaches its end instead of stalling.
@@ -241,6 +291,7 @@ export class FrontExchange implements Exchange {
   }
 
   resEnd(): void {
+    this.tap?.filler.end();
     if (this.finished) return;
     if (this.sink !== null && this.sink.blocked) {
       this.endPending = true;
@@ -252,11 +303,23 @@ export class FrontExchange implements Exchange {
   resError(status: number, detail: string): void {
     if (this.finished) return;
     this.m.log.error(status >= 500 ? 'app error' : 'bad request', this.fields({ status, error: detail }));
+    if (this.staleIfError(detail)) return;
     this.answerError(status);
+  }
+
+  /** The app failed before its head: a stale entry answers if stale-if-error allows it. */
+  private staleIfError(reason: string): boolean {
+    const tap = this.tap;
+    if (tap === null || this.sink !== null) return false;
+    const stale = tap.filler.abort(new Error(reason));
+    if (stale === null) return false;
+    this.answerFrom(() => tap.serve(this.res, stale, this.isHead, 'STALE'));
+    return true;
   }
 
   fail(status: number, reason: string): void {
     if (this.finished) return;
+    if (this.staleIfError(reason)) return;
     if (status >= 500 && status !== 503) this.m.log.error(reason, this.fields({ status }));
     else this.m.log.warn(reason, this.fields({ status }));
     this.answerError(status);
@@ -290,6 +353,8 @@ export class FrontExchange implements Exchange {
   private writeStatusAndHeaders(): void {
     writeStatus(this.res, this.status);
     if (this.headName !== '') this.res.writeHeader(this.headName, this.headRest);
+    const label = this.tap?.header;
+    if (label) this.res.writeHeader(label, 'MISS');
   }
 
   private writeHead(): void {

@@ -6,6 +6,7 @@ import type { DispatchStats, WorkerAttach } from '../../daemon/dispatch/types.js
 import type { Level } from '../../shared/log.js';
 import type { LogFormat } from '../log/access-log.js';
 import type { FileCacheStats } from '../static/index.js';
+import type { CacheStats } from '../cache/index.js';
 
 /** What a front is told once, when it starts. */
 export interface FrontInit {
@@ -50,7 +51,8 @@ export interface PoolOpen {
 }
 
 export type FrontCommand =
-  | { t: 'prepare'; seq: number; listeners: ListenerPlan[]; mounts: MountPlan[] }
+  /** `roll`: a reload that rolls unchanged app mounts (their cached answers are dropped). */
+  | { t: 'prepare'; seq: number; listeners: ListenerPlan[]; mounts: MountPlan[]; roll: boolean }
   | { t: 'commit'; seq: number }
   | { t: 'abort'; seq: number }
   | { t: 'poolOpen'; open: PoolOpen }
@@ -64,10 +66,13 @@ export type FrontCommand =
   | { t: 'drain' }
   | { t: 'cut' }
   | { t: 'accept'; paused: boolean }
-  | { t: 'stats'; seq: number };
+  | { t: 'stats'; seq: number }
+  | { t: 'purge'; seq: number; url?: string; prefix?: string; host?: string };
 
 export interface MountCounters {
   key: string;
+  /** The mount's response cache, when it has one. */
+  cache: CacheStats | null;
   byClass: number[];
   buckets: number[];
   latencySum: number;
@@ -85,7 +90,7 @@ export interface FrontStats {
 }
 
 export type FrontEvent =
-  | { t: 'reply'; seq: number; error?: string; ports?: Record<string, number>; stats?: FrontStats }
+  | { t: 'reply'; seq: number; error?: string; ports?: Record<string, number>; stats?: FrontStats; purged?: number }
   | { t: 'log'; level: Level; msg: string; fields?: Record<string, unknown> }
   | { t: 'access'; text: string }
   | { t: 'retire' | 'kill' | 'drained'; pool: number; key: number }

@@ -23,6 +23,7 @@ interface LiveMount {
 }
 
 interface Prepared {
+  roll: boolean;
   listeners: ListenerPlan[];
   keep: Map<string, Listener>;
   opened: Listener[];
@@ -81,7 +82,7 @@ export class FrontRuntime {
   private onCommand(cmd: FrontCommand): void {
     switch (cmd.t) {
       case 'prepare':
-        this.prepare(cmd.listeners, cmd.mounts).then(
+        this.prepare(cmd.listeners, cmd.mounts, cmd.roll).then(
           (ports) => this.reply(cmd.seq, { ports }),
           (err: Error) => this.reply(cmd.seq, { error: err.message }),
         );
@@ -134,15 +135,20 @@ export class FrontRuntime {
       case 'stats':
         this.router.accessLog?.handOver();
         return this.reply(cmd.seq, { stats: this.collectStats() });
+      case 'purge': {
+        let purged = 0;
+        for (const m of this.mounts.values()) purged += m.route.handler.purge?.(cmd) ?? 0;
+        return this.reply(cmd.seq, { purged });
+      }
     }
   }
 
   // ---------------------------------------------------------------- reload: prepare, commit, abort
 
   /** Builds handlers for new mounts and opens new listeners; the running configuration is untouched. */
-  private async prepare(listeners: ListenerPlan[], mounts: MountPlan[]): Promise<Record<string, number>> {
+  private async prepare(listeners: ListenerPlan[], mounts: MountPlan[], roll: boolean): Promise<Record<string, number>> {
     if (this.prepared) this.abort();
-    const p: Prepared = { listeners, keep: new Map(), opened: [], closedEarly: [], mounts: new Map(), created: [] };
+    const p: Prepared = { roll, listeners, keep: new Map(), opened: [], closedEarly: [], mounts: new Map(), created: [] };
     this.prepared = p;
     for (const plan of mounts) p.mounts.set(plan.key, this.mountFor(plan, p));
     const ports: Record<string, number> = {};
@@ -222,9 +228,10 @@ export class FrontRuntime {
     this.listeners.clear();
     for (const [k, l] of p.keep) this.listeners.set(k, l);
     if (this.acceptPaused) for (const l of this.listeners.values()) l.close();
-    // Old handlers finish their in-flight requests in the background.
+    // Old handlers finish their in-flight requests in the background; kept ones hear of a roll.
     for (const [k, m] of this.mounts) {
       if (p.mounts.get(k)?.route.handler !== m.route.handler) void m.route.handler.close(this.init.gracefulMs);
+      else if (p.roll) m.route.handler.reloaded?.();
     }
     for (const k of this.stats.keys()) if (!p.mounts.has(k)) this.stats.delete(k);
     this.mounts = p.mounts;
@@ -278,7 +285,15 @@ export class FrontRuntime {
       index: this.init.index,
       inFlight: this.router.inFlight,
       unrouted: this.router.unrouted,
-      mounts: [...this.stats.entries()].map(([key, s]) => ({ key, byClass: s.byClass, buckets: s.buckets, latencySum: s.latencySum, count: s.count, bytes: s.bytes })),
+      mounts: [...this.stats.entries()].map(([key, s]) => ({
+        key,
+        byClass: s.byClass,
+        buckets: s.buckets,
+        latencySum: s.latencySum,
+        count: s.count,
+        bytes: s.bytes,
+        cache: this.mounts.get(key)?.route.handler.cacheStats?.() ?? null,
+      })),
       pools: [...this.dispatchers.entries()].map(([pool, d]) => ({ pool, ...d.stats() })),
       cache: this.fileCache.stats(),
     };
