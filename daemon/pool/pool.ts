@@ -10,7 +10,7 @@
 // calls terminate() on that worker_threads Worker; piscina sees the exit and forgets it. One task
 // per worker also means a replacement is always a fresh isolate.
 import { Piscina } from 'piscina';
-import { DEFAULT_COMPRESSION } from '../../shared/config/resolve.js';
+import { DEFAULT_COMPRESSION } from '../../shared/config/compression.js';
 import type { ResolvedApp, ResolvedCompression } from '../../shared/config/types.js';
 import { errorText, HostdError } from '../../shared/errors.js';
 import { mountLabel, withFields, type Logger } from '../../shared/log.js';

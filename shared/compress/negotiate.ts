@@ -1,7 +1,7 @@
 // Which content coding a response gets: pure functions, memoised so that the per-request cost
 // is a couple of Map lookups.
 //
-// The rules (the issue's, and what nginx's gzip module and Express's `compression` do):
+// The rules (hostd's, and what nginx's gzip module and Express's `compression` do):
 // - only when enabled, for a compressible Content-Type (the `compressible` database, or the
 //   mount's `types` list), for a body of at least minSize bytes (or of unknown size: a stream);
 // - never for a body that already has a Content-Encoding, for Cache-Control: no-transform,
@@ -14,7 +14,7 @@
 //   response is a candidate, whatever this client asked for; so caches keep them apart.
 import compressible from 'compressible';
 import Negotiator from 'negotiator';
-import { DEFAULT_COMPRESSION } from '../config/resolve.js';
+import { DEFAULT_COMPRESSION } from '../config/compression.js';
 import type { ResolvedCompression } from '../config/types.js';
 
 export type Coding = 'br' | 'gzip';

@@ -3,6 +3,9 @@
 // filled, paths made absolute. Every problem is collected; nothing throws.
 import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { mountLabel } from '../log.js';
+import { MODULE_EXTENSIONS } from './modules.js';
+import { DEFAULT_COMPRESSION } from './compression.js';
 import { parseDuration, parseSize } from './duration.js';
 import { DEFAULT_LISTEN, parseListen, parseListenMapping } from './listen.js';
 import { normalizeMountUrl, normalizeServerName } from './names.js';
@@ -40,19 +43,7 @@ export const DEFAULTS = Object.freeze({
   maxUrlLength: 16 * 1024,
 });
 
-/**
- * Compression when neither the vhost nor the mount says otherwise. minSize 1 KiB: below it a
- * response (with its headers) fits one TCP segment either way, so compressing saves no round
- * trip and costs CPU plus two headers. gzip 6 and brotli 5: measured on 100 KB of source text
- * (docs/config.md), brotli 5 is both faster and smaller than gzip 6, and the levels above cost
- * several times more for 1-2% (brotli 11: ~60x the time for 9%).
- */
-export const DEFAULT_COMPRESSION: Readonly<ResolvedCompression> = Object.freeze({
-  enabled: true,
-  minSize: 1024,
-  types: null,
-  level: Object.freeze({ gzip: 6, br: 5 }),
-});
+export { DEFAULT_COMPRESSION } from './compression.js';
 
 export const CACHE_DEFAULTS = Object.freeze({
   header: 'X-Cache',
@@ -62,7 +53,7 @@ export const CACHE_DEFAULTS = Object.freeze({
   objectFraction: 8,
 });
 
-export const MODULE_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts', '.tsx', '.jsx'];
+export { MODULE_EXTENSIONS } from './modules.js';
 
 const LISTEN_EXPECTED = 'expected a port number or "host:port"';
 const DURATION_HINT = '(use 500ms, 30s, 2m, 1h)';
@@ -253,7 +244,7 @@ function resolveVhostObject(obj: unknown, ctx: Ctx, file: string, override?: Lis
   const addMount = (m: ResolvedMount | undefined, p: ConfigPath) => {
     if (!m) return;
     const first = urls.get(m.url);
-    if (first) P.add([...p, 'url'], `"${m.url || '/'}" is already mounted by ${prefix(first).slice(0, -2)} of this vhost`);
+    if (first) P.add([...p, 'url'], `"${mountLabel(m.url)}" is already mounted by ${prefix(first).slice(0, -2)} of this vhost`);
     else urls.set(m.url, p);
     mounts.push(m);
   };

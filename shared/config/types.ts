@@ -1,4 +1,4 @@
-// The vhost file as users write it (design.md "A virtual host file"), and the resolved form the
+// The vhost file as users write it (README "A virtual host file"), and the resolved form the
 // rest of hostd runs on: durations in milliseconds, paths absolute, listen split into host/port.
 
 export type Duration = string | number; // "30s", "500ms", "2m", "1h", or milliseconds
