@@ -64,7 +64,7 @@ describe('compression: static files (socket)', function () {
       'once.css': text(30_000, 7),
       'change.txt': text(5000, 3),
       'sib.js': text(8000, 5),
-      'big.txt': text(400 * 1024, 9), // over the memory cache's per-file limit: streamed from disk
+      'big.txt': text(1536 * 1024, 9), // over the on-the-fly limit (1 MiB): served as it is
     });
     files['sib.js.gz'] = gzipSync(files['sib.js'], { level: 9 });
     for (const [name, bytes] of Object.entries(files)) await writeFile(join(dir, name), bytes);
@@ -143,7 +143,7 @@ describe('compression: static files (socket)', function () {
     expect(out.subarray(split + 4).equals(files['page.html'])).to.equal(true);
   });
 
-  it('does not compress small files, non-compressible types, or files streamed from disk; no Vary then', async () => {
+  it('does not compress small files, non-compressible types, or files over 1 MiB; no Vary then', async () => {
     for (const [path, name] of [['/small.txt', 'small.txt'], ['/under.txt', 'under.txt'], ['/photo.png', 'photo.png'], ['/big.txt', 'big.txt']]) {
       const r = await get(h.url(path), { 'accept-encoding': 'br, gzip' });
       expect(r.status, path).to.equal(200);

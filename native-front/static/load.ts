@@ -100,6 +100,13 @@ export function compressionKey(z: CompressionSettings): string {
 }
 
 /** Compressions in flight, by file version, coding and level: concurrent misses share one. */
+/**
+ * Files compressed on the fly (once per version) up to this size; larger ones are served as they
+ * are unless they have a .br/.gz sibling: brotli at level 5 takes tens of milliseconds per MB of
+ * a worker thread of libuv's pool, fine once per version of a page or a bundle, not of a video.
+ */
+const MAX_GENERATED_BYTES = 1024 * 1024;
+
 const compressing = new Map<string, Promise<Buffer | null>>();
 
 /**
@@ -267,7 +274,13 @@ export async function loadResource(key: string, path: string, trailingSlash: boo
     }
     const contentType = mime.contentType(path.slice(path.lastIndexOf('/') + 1)) || 'application/octet-stream';
     const z = opts.compression;
-    if (z !== undefined && identity.body !== null && (br === null || gzip === null) && isCompressionCandidate({ contentType, size: identity.size }, z)) {
+    if (
+      z !== undefined &&
+      identity.body !== null &&
+      identity.size <= MAX_GENERATED_BYTES &&
+      (br === null || gzip === null) &&
+      isCompressionCandidate({ contentType, size: identity.size }, z)
+    ) {
       [br, gzip] = await Promise.all([br ?? generate(identity, 'br', z), gzip ?? generate(identity, 'gzip', z)]);
     }
     const bytes = (identity.body?.length ?? 0) + (br?.body?.length ?? 0) + (gzip?.body?.length ?? 0);

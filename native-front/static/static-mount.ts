@@ -15,6 +15,7 @@ import { DEFAULT_COMPRESSION } from '../../shared/compress/index.js';
 import { closeHandles, compressionKey, loadResource, type LoadOptions } from './load.js';
 import { resolveUrlPath } from './resolve-path.js';
 import { sendStatus } from '../http/answer.js';
+import { BodySink } from '../http/sink.js';
 import { HeaderSnapshot, planResponse, writeBodyless, writeHead, type HeaderSource, type Plan } from './respond.js';
 import { FileStream } from './stream-file.js';
 
@@ -28,6 +29,37 @@ const URL_INDEX_MAX = 8192;
 
 // The synchronous hit path plans into one preallocated object: no allocation per request.
 const hitPlan: Plan = { status: 200, rep: null!, start: 0, end: 0 };
+
+/**
+ * Bodies from memory at least this large go out through the backpressure sink (tryEnd and
+ * onWritable over the cached bytes) instead of one res.end: res.end copies whatever the socket
+ * does not take at once into uWS's own buffer, per connection, so slow readers of large cached
+ * files would cost a copy each.
+ */
+const SINK_FROM_BYTES = 64 * 1024;
+
+/** A large body from memory: the cached bytes are offered to the socket as it drains. */
+function streamFromMemory(res: HttpResponse, r: StaticResource, p: Plan, cacheControl: string, ctx: RequestContext): void {
+  const body = p.status === 200 ? p.rep.body! : p.rep.body!.subarray(p.start, p.end + 1);
+  let finished = false;
+  const sink = new BodySink(res, body.length, (done) => {
+    if (done && !finished) {
+      finished = true;
+      ctx.done(p.status, body.length);
+    }
+  });
+  res.onAborted(() => {
+    if (finished) return;
+    finished = true;
+    ctx.done(499, sink.written);
+  });
+  writeHead(res, r, p, cacheControl);
+  if (ctx.closeConnection) res.writeHeader('Connection', 'close');
+  if (sink.write(body) === 'done') {
+    finished = true;
+    ctx.done(p.status, body.length);
+  }
+}
 
 /** Writes a whole answer for a representation whose bytes are in memory. Must run corked. */
 function writeFromMemory(res: HttpResponse, r: StaticResource, p: Plan, cacheControl: string, isGet: boolean, close: boolean): number {
@@ -130,6 +162,9 @@ class StaticMount implements MountHandler {
   private serveHit(res: HttpResponse, req: HeaderSource, ctx: RequestContext, r: StaticResource, isGet: boolean): void {
     planResponse(req, r, isGet, hitPlan);
     // Inside the uWS route handler the socket is already corked: no cork() round trip needed.
+    if (isGet && hitPlan.end + 1 - hitPlan.start >= SINK_FROM_BYTES && (hitPlan.status === 200 || hitPlan.status === 206)) {
+      return streamFromMemory(res, r, { ...hitPlan }, this.cacheControl, ctx);
+    }
     ctx.done(hitPlan.status, writeFromMemory(res, r, hitPlan, this.cacheControl, isGet, ctx.closeConnection));
   }
 
