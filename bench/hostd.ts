@@ -20,13 +20,17 @@ export async function startHostd(o: {
   probePath: string;
   extraArgs?: string[];
   nodeArgs?: string[];
+  /** The process's name in the report (default hostd). */
+  name?: string;
+  /** An access log file; default none (`off`). */
+  accessLog?: string;
 }): Promise<{ server: Server; accessLog: string }> {
   const cli = hostdCli(o.repo);
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` (npm run bench does it for you)`);
   let lastError: unknown;
-  for (const accessLog of ['off', '/dev/null']) {
+  for (const accessLog of o.accessLog ? [o.accessLog] : ['off', '/dev/null']) {
     const server = startServer(
-      'hostd',
+      o.name ?? 'hostd',
       process.execPath,
       [...(o.nodeArgs ?? []), cli, '--no-supervisor', '--sites', o.sites, '--access-log', accessLog, ...(o.extraArgs ?? [])],
       { cwd: o.repo },

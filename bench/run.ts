@@ -151,6 +151,24 @@ try {
     servers.push(s);
     await waitForHttp(s, ports.nginx!, `/${STATIC_FILES[0].name}`);
   }
+  if (wanted.has('nginx-log')) {
+    const prefix = `${fixtures.nginxPrefix}-log`;
+    const s = startNginx({ prefix, root: fixtures.files, port: ports['nginx-log']!, accessLog: join(prefix, 'access.log'), name: 'nginx-log' });
+    servers.push(s);
+    await waitForHttp(s, ports['nginx-log']!, `/${STATIC_FILES[0].name}`);
+  }
+  if (wanted.has('hostd-log')) {
+    const { server } = await startHostd({
+      repo,
+      sites: fixtures.sites,
+      port: ports['hostd-log']!,
+      probePath: `/${STATIC_FILES[0].name}`,
+      name: 'hostd-log',
+      accessLog: join(fixtures.root, 'hostd-access.log'),
+      extraArgs: ['--listen', `127.0.0.1:${ports['hostd-log']}`],
+    });
+    servers.push(server);
+  }
   if (wanted.has('hostd')) {
     const nodeArgs = opts['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
     if (opts['cpu-prof']) rmSync(profileDir, { recursive: true, force: true });

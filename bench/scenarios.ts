@@ -4,7 +4,8 @@
 import { join } from 'node:path';
 import { BIG_SIZE, DYNAMIC_PATHS, ECHO_SIZE, HELLO_BODY, STATIC_FILES, TEXT_FILE } from './payloads.js';
 
-export type ServerName = 'hostd' | 'raw-uws' | 'raw-uws-fetch' | 'nginx' | 'node-http';
+/** `hostd-log` / `nginx-log`: the same servers with their access logs on (to a file). */
+export type ServerName = 'hostd' | 'hostd-log' | 'raw-uws' | 'raw-uws-fetch' | 'nginx' | 'nginx-log' | 'node-http';
 export type Group = 'static' | 'dynamic';
 
 export interface Scenario {
@@ -25,14 +26,17 @@ export interface Scenario {
   expectEncoding?: 'gzip';
   /** The fixture file whose bytes the (decoded) answer must equal. */
   file?: string;
+  /** The server the ratios are taken of (default hostd). */
+  subject?: ServerName;
 }
 
 export interface Target {
   scenario: string;
-  /** "ratio": hostd / `against` req/s ≥ min; "p99": hostd's median p99 ≤ maxMs */
-  kind: 'ratio' | 'p99';
+  /** "ratio": hostd / `against` req/s ≥ min; "p99": hostd's median p99 ≤ maxMs; "cpu": hostd's CPU per request / `against`'s ≤ max */
+  kind: 'ratio' | 'p99' | 'cpu';
   against?: ServerName;
   min?: number;
+  max?: number;
   maxMs?: number;
   /** false: printed for information, not a target of the issues */
   target: boolean;
@@ -92,17 +96,22 @@ export function scenarios(benchDir: string): Scenario[] {
     expectEncoding: 'gzip',
     file: TEXT_FILE.name,
   };
-  return [...statics, compressed, ...dynamic];
+  // Logging: both servers write an access log line per request to a file (nginx buffered 64k).
+  const logged: Scenario = { ...statics[0], id: 'static-1k-log', label: 'static 1 KiB, access log on', servers: ['hostd-log', 'nginx-log'], subject: 'hostd-log' };
+  return [...statics, logged, compressed, ...dynamic];
 }
 
 export const TARGETS: Target[] = [
   { scenario: 'static-1k', kind: 'ratio', against: 'nginx', min: 1.4, target: true, source: 'issue 2' },
   { scenario: 'static-1k', kind: 'ratio', against: 'raw-uws', min: 0.9, target: true, source: 'issue 2' },
+  { scenario: 'static-1k-log', kind: 'ratio', against: 'nginx-log', min: 1.3, target: true, source: 'issue 12' },
   { scenario: 'static-100k', kind: 'ratio', against: 'nginx', min: 1.1, target: true, source: 'issue 2' },
   { scenario: 'static-10m', kind: 'ratio', against: 'nginx', min: 0.8, target: true, source: 'issue 2' },
   { scenario: 'static-100k-gzip', kind: 'ratio', against: 'nginx', min: 3, target: true, source: 'issue 14' },
   { scenario: 'hello', kind: 'ratio', against: 'raw-uws', min: 0.85, target: true, source: 'issue 3' },
   { scenario: 'hello', kind: 'ratio', against: 'node-http', min: 2, target: true, source: 'issue 3' },
+  { scenario: 'hello', kind: 'ratio', against: 'node-http', min: 1.5, target: true, source: 'issue 12' },
+  { scenario: 'hello', kind: 'cpu', against: 'raw-uws', max: 1.4, target: true, source: 'issue 12' },
   { scenario: 'hello', kind: 'p99', maxMs: 2, target: true, source: 'issue 3' },
   { scenario: 'echo', kind: 'p99', maxMs: 2, target: false, source: 'issue 3 (p99 bound applied to echo, for information)' },
   { scenario: 'big', kind: 'p99', maxMs: 2, target: false, source: 'issue 3 (p99 bound applied to 64 KB, for information)' },

@@ -50,7 +50,12 @@ export function statusJson(host: Host, fronts: FrontStats[], live: Live) {
     state: host.draining ? 'draining' : 'serving',
     uptimeSeconds: Math.round((Date.now() - host.startedAt) / 1000),
     generation: host.generation,
-    fronts: fronts.map((f) => ({ index: f.index, inFlight: f.inFlight, requests: f.mounts.reduce((n, m) => n + m.count, 0) + f.unrouted })),
+    fronts: fronts.map((f) => ({
+      index: f.index,
+      inFlight: f.inFlight,
+      requests: f.mounts.reduce((n, m) => n + m.count, 0) + f.unrouted,
+      activeMs: Math.round(f.activeMs),
+    })),
     inFlight: fronts.reduce((n, f) => n + f.inFlight, 0),
     unrouted: fronts.reduce((n, f) => n + f.unrouted, 0),
     listeners: host.addresses,

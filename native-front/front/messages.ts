@@ -82,6 +82,8 @@ export interface MountCounters {
 
 export interface FrontStats {
   index: number;
+  /** Milliseconds this front's event loop has been busy since it started (its CPU, near enough). */
+  activeMs: number;
   inFlight: number;
   unrouted: number;
   mounts: MountCounters[];

@@ -2,6 +2,7 @@
 // control thread's commands (front/messages.ts). Front 0 runs on the main thread, the others in
 // worker threads (front/thread.ts); the code is the same, talking to the control thread over a
 // MessagePort either way.
+import { performance } from 'node:perf_hooks';
 import type { MessagePort } from 'node:worker_threads';
 import { Dispatcher } from '../../daemon/dispatch/dispatcher.js';
 import type { PoolReporter } from '../../daemon/dispatch/types.js';
@@ -283,6 +284,7 @@ export class FrontRuntime {
   private collectStats(): FrontStats {
     return {
       index: this.init.index,
+      activeMs: performance.eventLoopUtilization().active,
       inFlight: this.router.inFlight,
       unrouted: this.router.unrouted,
       mounts: [...this.stats.entries()].map(([key, s]) => ({
