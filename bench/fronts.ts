@@ -28,6 +28,7 @@ interface FrontFigures {
   index: number;
   requests: number;
   activeMs: number;
+  cpuMs: number;
 }
 
 async function frontStats(statusPort: number): Promise<FrontFigures[]> {
@@ -68,9 +69,9 @@ for (const sc of scenarios) {
   for (const f of after) {
     const b = before.find((x) => x.index === f.index)!;
     const n = f.requests - b.requests;
-    const busy = f.activeMs - b.activeMs;
+    const cpu = f.cpuMs - b.cpuMs;
     rows.push(
-      `  front ${f.index}: ${((100 * n) / Math.max(1, total)).toFixed(1)}% of requests, ${n > 0 ? ((busy * 1000) / n).toFixed(1) : '—'} µs of its loop per request`,
+      `  front ${f.index}: ${((100 * n) / Math.max(1, total)).toFixed(1)}% of requests, ${n > 0 ? ((cpu * 1000) / n).toFixed(1) : '—'} µs of its thread's CPU per request`,
     );
   }
 }

@@ -55,6 +55,7 @@ export function statusJson(host: Host, fronts: FrontStats[], live: Live) {
       inFlight: f.inFlight,
       requests: f.mounts.reduce((n, m) => n + m.count, 0) + f.unrouted,
       activeMs: Math.round(f.activeMs),
+      cpuMs: Math.round(f.cpuMs),
     })),
     inFlight: fronts.reduce((n, f) => n + f.inFlight, 0),
     unrouted: fronts.reduce((n, f) => n + f.unrouted, 0),

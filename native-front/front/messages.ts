@@ -82,8 +82,10 @@ export interface MountCounters {
 
 export interface FrontStats {
   index: number;
-  /** Milliseconds this front's event loop has been busy since it started (its CPU, near enough). */
+  /** Milliseconds this front's event loop has been busy since it started (wall time, waits for a core included). */
   activeMs: number;
+  /** CPU milliseconds of this front's thread so far (Linux; -1 elsewhere). */
+  cpuMs: number;
   inFlight: number;
   unrouted: number;
   mounts: MountCounters[];

@@ -2,6 +2,7 @@
 // control thread's commands (front/messages.ts). Front 0 runs on the main thread, the others in
 // worker threads (front/thread.ts); the code is the same, talking to the control thread over a
 // MessagePort either way.
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { MessagePort } from 'node:worker_threads';
 import { Dispatcher } from '../../daemon/dispatch/dispatcher.js';
@@ -31,6 +32,23 @@ interface Prepared {
   closedEarly: Listener[];
   mounts: Map<string, LiveMount>;
   created: MountHandler[];
+}
+
+const CLOCK_TICKS_PER_MS = 100 / 1000; // USER_HZ is 100 on Linux
+
+/**
+ * This thread's CPU time: /proc/thread-self is the calling thread's own entry, so the read must
+ * be synchronous (an async read would run on, and measure, a libuv pool thread). It happens only
+ * on a status read, never on the request path.
+ */
+function threadCpuMs(): number {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS_PER_MS;
+  } catch {
+    return -1;
+  }
 }
 
 /** Error fields as text: they cross a thread boundary. */
@@ -285,6 +303,7 @@ export class FrontRuntime {
     return {
       index: this.init.index,
       activeMs: performance.eventLoopUtilization().active,
+      cpuMs: threadCpuMs(),
       inFlight: this.router.inFlight,
       unrouted: this.router.unrouted,
       mounts: [...this.stats.entries()].map(([key, s]) => ({
