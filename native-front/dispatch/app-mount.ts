@@ -240,7 +240,7 @@ export class AppMount implements MountHandler, MountShared {
     const now = performance.now();
     const limit = this.cfg.bodyTimeoutMs;
     for (const ex of this.receiving) {
-      if (!ex.uploadPaused && now - ex.windowStart > limit) ex.bodyTooSlow(limit);
+      if (!ex.body.paused && now - ex.body.windowStart > limit) ex.bodyTooSlow(limit);
     }
   }
 

@@ -6,12 +6,12 @@ import type { HttpResponse } from 'uWebSockets.js';
 import type { Dispatcher } from '../../daemon/dispatch/dispatcher.js';
 import type { Exchange, Ticket } from '../../daemon/dispatch/types.js';
 import type { Logger } from '../../shared/log.js';
-import { UPLOAD_WINDOW } from '../../shared/protocol/index.js';
 import { endBodyless, sendStatus } from '../http/answer.js';
 import { BodySink, type WriteResult } from '../http/sink.js';
 import { isBodyless, writeStatus } from '../http/status.js';
 import type { RequestContext } from '../mount.js';
 import { headHeaders, type CacheTap } from './cached.js';
+import { RequestBody } from './request-body.js';
 
 /** What every exchange of one mount shares. */
 export interface MountShared {
@@ -41,17 +41,10 @@ export class FrontExchange implements Exchange {
   bodySent = false;
   readonly isHead: boolean;
 
-  // upload
-  private bodyBuf: ArrayBuffer[] | null = null;
-  private bodyComplete = false;
-  private bodyTotal = 0;
-  private unacked = 0;
-  private paused = false;
+  /** The request body as it arrives (request-body.ts). */
+  readonly body: RequestBody;
   /** Handed to the dispatcher (after buffering the body, or at once when there is none). */
   submitted = false;
-  /** bodyTimeout: when the current bufferBody-sized part of the body started, and its bytes so far. */
-  windowStart: number;
-  private windowBytes = 0;
 
   // response: status and the head block the worker preformatted (see TO_FRONT in the protocol)
   private status = 0;
@@ -79,7 +72,7 @@ export class FrontExchange implements Exchange {
     readonly hasBody: boolean,
   ) {
     this.arrival = ctx.start;
-    this.windowStart = ctx.start;
+    this.body = new RequestBody(res, m.bufferBody, ctx.start);
     this.isHead = method === 'HEAD';
   }
 
@@ -94,7 +87,7 @@ export class FrontExchange implements Exchange {
   }
   /** Part of the request body was never read: the answer closes the connection instead of reusing it. */
   private get closeAfter(): boolean {
-    return (this.hasBody && !this.bodyComplete) || this.ctx.closeConnection;
+    return (this.hasBody && !this.body.complete) || this.ctx.closeConnection;
   }
   private get written(): number {
     return this.sink === null ? 0 : this.sink.written;
@@ -113,31 +106,20 @@ export class FrontExchange implements Exchange {
 
   onData(chunk: ArrayBuffer, isLast: boolean): void {
     if (this.finished) return;
-    const n = chunk.byteLength;
-    this.bodyTotal += n;
-    if (this.bodyTotal > this.m.maxBodySize) return this.tooLarge();
-    if (n > 0) {
-      const copy = chunk.slice(0); // uWS reuses chunk's memory after this callback
-      this.unacked += n;
-      this.windowBytes += n;
-      if (this.windowBytes >= this.m.bufferBody) {
-        this.windowBytes = 0;
-        this.windowStart = performance.now();
-      }
+    const body = this.body;
+    if (body.total + chunk.byteLength > this.m.maxBodySize) return this.tooLarge();
+    const copy = body.take(chunk, isLast);
+    if (copy !== null) {
       if (this.ticket !== null) {
         this.m.dispatcher.sendBody(this, copy);
         this.bodySent = true;
-      } else (this.bodyBuf ??= []).push(copy);
+      } else body.hold(copy);
     }
     if (isLast) {
-      this.bodyComplete = true;
       this.m.bodyDone(this);
       if (this.ticket !== null) this.m.dispatcher.sendEnd(this);
-    } else if (!this.paused && this.unacked > UPLOAD_WINDOW) {
-      this.paused = true;
-      this.res.pause();
     }
-    if (!this.submitted && (isLast || this.bodyTotal > this.m.bufferBody)) this.m.submit(this);
+    if (!this.submitted && (isLast || body.total > this.m.bufferBody)) this.m.submit(this);
   }
 
   private tooLarge(): void {
@@ -152,42 +134,28 @@ export class FrontExchange implements Exchange {
   bodyTooSlow(timeoutMs: number): void {
     if (this.finished) return;
     this.m.dispatcher.abort(this);
-    this.m.log.warn('request body too slow: 408', this.fields({ bodyTimeoutMs: timeoutMs, received: this.bodyTotal }));
+    this.m.log.warn('request body too slow: 408', this.fields({ bodyTimeoutMs: timeoutMs, received: this.body.total }));
     if (this.sink !== null) return this.cut(408);
     this.answerError(408);
   }
 
-  /** Paused by upload backpressure: the client is not the slow one. */
-  get uploadPaused(): boolean {
-    return this.paused;
-  }
-
   uploadCredit(bytes: number): void {
-    this.unacked -= bytes;
-    if (this.paused && !this.finished && this.unacked <= UPLOAD_WINDOW / 2) {
-      this.paused = false;
-      this.windowStart = performance.now();
-      this.res.resume();
-    }
+    this.body.credit(bytes, this.finished);
   }
 
   private resumeIfPaused(): void {
-    if (this.paused) {
-      this.paused = false;
-      this.res.resume();
-    }
+    this.body.resume();
   }
 
   // ------------------------------------------------------------ pool events
 
   dispatched(): void {
-    const buf = this.bodyBuf;
-    if (buf !== null) {
-      this.bodyBuf = null;
-      for (const ab of buf) this.m.dispatcher.sendBody(this, ab);
+    const held = this.body.release();
+    if (held !== null) {
+      for (const ab of held) this.m.dispatcher.sendBody(this, ab);
       this.bodySent = true;
     }
-    if (this.bodyComplete && this.hasBody) this.m.dispatcher.sendEnd(this);
+    if (this.body.complete && this.hasBody) this.m.dispatcher.sendEnd(this);
   }
 
   resFull(status: number, headName: string, headRest: string, contentLength: number, body: string | Uint8Array | null): void {
