@@ -8,74 +8,21 @@ import type { AddressQuery } from '../../shared/protocol/address-query.js';
 import { IdTable } from '../../shared/id-table.js';
 import { decodeToWorker, FrontOutbox, LOG_ERROR, RESPONSE_WINDOW, TRANSFER_MIN, type WorkerHandlers } from '../../shared/protocol/index.js';
 import { errorText } from '../../shared/errors.js';
-import type { AppContext } from '../app/types.js';
 import { BodyFeeder } from './body-feeder.js';
-import { allocOwned, copyOwned, recycle } from './buffer-pool.js';
-import { canBeLight, HostdRequest, LazySignal, LightRequest } from './light-request.js';
+import { recycle } from './buffer-pool.js';
+import { canBeLight, HostdRequest, LightRequest } from './light-request.js';
 import { flatHeaders, GlobalResponse, isLightResponse, lightParts, markBodyTaken, realResponse } from './light-response.js';
-import type { StreamCompressor } from '../../shared/compress/index.js';
-import { compressWhole, encodeHeaders, streamCompressor, type CompressRequest } from './compress-response.js';
+import { compressWhole, encodeHeaders, streamCompressor } from './compress-response.js';
 import { byteLength, directBody, headerAt, mountRelative, responseHead, setHeader, toBytes } from './response-parts.js';
+import { RequestCtx, WorkerRequest } from './request.js';
 import type { WorkerServer } from './server.js';
 
 const noop = () => {};
 
-/** One request in this worker, from its head to the last message about it. */
-export class WorkerRequest {
-  readonly signal = new LazySignal();
-  body: BodyFeeder | null = null;
-  /** Until the app is called (the server may defer it: see server.ts). */
-  head: { method: string; url: string; headers: string[]; address: string | null } | null;
-  status = 200;
-  headers: string[] | null = null;
-  headSent = false;
-  /** The whole body, known at once (light or direct responses): posted as it is, in resFull. */
-  whole: string | Uint8Array | null = null;
-  /** `whole` is a buffer of ours: transfer it instead of copying it. */
-  transferWhole = false;
-  pending: Uint8Array[] | null = null;
-  pendingBytes = 0;
-  ended = false; // response body complete
-  dirty = false;
-  finished = false; // nothing more goes to the front for this id
-  unacked = 0;
-  creditWait: (() => void) | null = null;
-  reader: ReadableStreamDefaultReader<unknown> | null = null;
-  /** What the request says about compression (null: the mount does not compress). */
-  compress: CompressRequest | null = null;
-  compressor: StreamCompressor | null = null;
-  constructor(
-    readonly link: FrontLink,
-    readonly id: number,
-    readonly isHead: boolean,
-    readonly requestId: string,
-    method: string,
-    url: string,
-    headers: string[],
-    address: string | null,
-  ) {
-    this.head = { method, url, headers, address };
-  }
-}
-
-/** The `ctx` an app gets. The client address comes with the request, or is asked for on first use. */
-class RequestCtx implements AppContext {
-  constructor(
-    readonly waitUntil: (p: Promise<unknown>) => void,
-    readonly mount: string,
-    readonly requestId: string,
-    private address: string | null,
-    private readonly query: AddressQuery,
-    private readonly id: number,
-  ) {}
-  get remoteAddress(): string {
-    return (this.address ??= this.query.ask(this.id));
-  }
-}
-
 export class FrontLink implements WorkerHandlers {
   readonly out: FrontOutbox;
   private readonly reqs = new IdTable<WorkerRequest>();
+  private readonly transferBound = (ab: ArrayBuffer): void => this.out.transfer(ab);
   private dirty: WorkerRequest[] = [];
 
   constructor(
@@ -343,43 +290,6 @@ export class FrontLink implements WorkerHandlers {
     }
   }
 
-  /** Takes the buffered response bytes as one chunk, transferring a copy we own when that pays. */
-  private takePending(r: WorkerRequest): string | Uint8Array | null {
-    const whole = r.whole;
-    if (whole !== null) {
-      r.whole = null;
-      if (typeof whole === 'string') return whole; // strings are cheap to clone: no encoding here
-      if (r.transferWhole) {
-        this.out.transfer(whole.buffer as ArrayBuffer);
-        return whole;
-      }
-      if (whole.byteLength < TRANSFER_MIN) {
-        // Structured clone copies a view's whole ArrayBuffer: slice partial views first.
-        return whole.byteOffset === 0 && whole.byteLength === whole.buffer.byteLength ? whole : whole.slice();
-      }
-      const owned = copyOwned(whole);
-      this.out.transfer(owned.buffer as ArrayBuffer);
-      return owned;
-    }
-    const parts = r.pending;
-    if (parts === null || r.pendingBytes === 0) return null;
-    const total = r.pendingBytes;
-    r.pending = null;
-    r.pendingBytes = 0;
-    if (parts.length === 1 && total < TRANSFER_MIN) {
-      const c = parts[0];
-      return c.byteOffset === 0 && c.byteLength === c.buffer.byteLength ? c : c.slice();
-    }
-    const owned = total >= TRANSFER_MIN ? allocOwned(total) : new Uint8Array(total);
-    let off = 0;
-    for (const p of parts) {
-      owned.set(p, off);
-      off += p.byteLength;
-    }
-    if (total >= TRANSFER_MIN) this.out.transfer(owned.buffer as ArrayBuffer);
-    return owned;
-  }
-
   private flushDirty(): void {
     const list = this.dirty;
     if (list.length === 0) return;
@@ -388,7 +298,7 @@ export class FrontLink implements WorkerHandlers {
       const r = list[i];
       r.dirty = false;
       if (r.finished) continue;
-      const body = this.takePending(r);
+      const body = r.takeBody(this.transferBound);
       if (!r.headSent) {
         r.headSent = true;
         const head = responseHead(r.headers!);

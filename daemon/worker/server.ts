@@ -13,7 +13,8 @@ import { LOG_ERROR, type ControlOutbox } from '../../shared/protocol/index.js';
 import { errorText } from '../../shared/errors.js';
 import type { ResolvedCompression } from '../../shared/config/types.js';
 import type { FetchHandler } from '../app/types.js';
-import type { FrontLink, WorkerRequest } from './link.js';
+import type { FrontLink } from './link.js';
+import type { WorkerRequest } from './request.js';
 
 const BUDGET_MS = 2;
 /** How often the worker writes its memory use to the board (the pool checks it as often). */
