@@ -1,11 +1,12 @@
 // An `apps` mount on the front: the MountHandler the router calls for dynamic requests. It checks
-// the request's framing (what uWS v20.30 would let through), copies the request out of uWS
-// synchronously and hands it to the mount's pool dispatcher on this front.
+// the request's framing (what uWS v20.30 would let through: http/framing.ts), copies the request
+// out of uWS synchronously and hands it to the mount's pool dispatcher on this front.
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Dispatcher } from '../../daemon/dispatch/dispatcher.js';
 import type { ResolvedApp, ResolvedVhost } from '../../shared/config/types.js';
 import type { Logger } from '../../shared/log.js';
 import { sendStatus } from '../http/answer.js';
+import { framing, refuseAndClose, refusedFraming } from '../http/framing.js';
 import type { MountHandler, RequestContext } from '../mount.js';
 import { headerBytes, MAX_HEADER_BYTES } from '../ops/limits.js';
 import { HeaderSnapshot, ResponseCache, sendHit, writeHit, type CacheStats, type Filler, type Lookup } from '../cache/index.js';
@@ -46,34 +47,6 @@ const collect = (k: string, v: string): void => {
   collecting.push(k, v);
 };
 
-const DECIMAL = /^[0-9]{1,15}$/;
-
-/**
- * How the request says its body is framed, or why that is refused. uWS v20.30 takes the first of
- * two Content-Length headers and reads "chunked, gzip", "xchunked" or "chunkedx" as chunked:
- * forms a proxy in front may read differently (request smuggling). Anything but one decimal
- * Content-Length, or Transfer-Encoding exactly "chunked" without a Content-Length, is refused.
- */
-function framing(h: readonly string[]): { length: number; chunked: boolean } | string {
-  let length = -1;
-  let chunked = false;
-  for (let i = 0; i < h.length; i += 2) {
-    const k = h[i];
-    if (k === 'content-length') {
-      if (length >= 0) return 'more than one Content-Length';
-      const v = h[i + 1];
-      if (!DECIMAL.test(v)) return 'a Content-Length that is not a decimal number';
-      length = Number(v);
-    } else if (k === 'transfer-encoding') {
-      if (chunked) return 'more than one Transfer-Encoding';
-      if (h[i + 1].toLowerCase() !== 'chunked') return 'a Transfer-Encoding other than "chunked"';
-      chunked = true;
-    }
-  }
-  if (chunked && length >= 0) return 'both Content-Length and Transfer-Encoding';
-  return { length, chunked };
-}
-
 const BODY_SWEEP_MS = 250;
 
 /** The vhost's first plain name, else localhost with its port: what request.url says without a Host. */
@@ -103,9 +76,10 @@ export class AppMount implements MountHandler, MountShared {
   /** The mount's response cache on this front (`cache:` on the mount), or null. */
   readonly cache: ResponseCache | null;
 
+  /** Refuses the request before any app sees it; nothing after it on the connection is parsed (framing.ts). */
   private refuse(res: HttpResponse, ctx: RequestContext, status: number, why: string, extra?: Record<string, unknown>): void {
     this.log.warn(why, { requestId: ctx.requestId, status, ...extra });
-    ctx.done(status, sendStatus(res, status, { close: true, head: ctx.method === 'head' }));
+    refuseAndClose(res, status, ctx.method === 'head', (s, bytes) => ctx.done(s, bytes));
   }
 
   handle(res: HttpResponse, req: HttpRequest, ctx: RequestContext): void {
@@ -113,6 +87,9 @@ export class AppMount implements MountHandler, MountShared {
     if (this.cache !== null) {
       lookup = this.cache.lookup(ctx.method, ctx.host, ctx.query !== '' ? `${ctx.url}?${ctx.query}` : ctx.url, req);
       if (lookup.kind === 'hit') {
+        // A hit is answered inside the handler: a smuggled request behind it must be refused first.
+        const bad = refusedFraming(req);
+        if (bad !== '') return this.refuse(res, ctx, 400, `refused request framing: ${bad}`);
         // Answered by the front from memory, inside the handler (corked already): no worker, no copy.
         const w = writeHit(res, this.cache, lookup.entry, req, ctx.method === 'head', 'HIT');
         ctx.done(w.status, w.bytes);
