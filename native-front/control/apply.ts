@@ -111,7 +111,7 @@ async function start(env: ApplyEnv, p: Plan, opts: ApplyOptions): Promise<void> 
   }
   const starting = p.created.map((lp) =>
     lp.pool.start().then((err) => {
-      if (!err) return;
+      if (!err || (lp.pool.closing && !opts.strict)) return; // stopped while loading (a failed start-up): not the app's fault
       if (opts.strict) throw new HostdError('HOSTD_APP_LOAD', `apps ${mountLabel(lp.pool.cfg.url)}: ${lp.pool.cfg.module} failed to load: ${err.split('\n')[0]}`);
       env.log.error('app failed to load; its mount answers 503', { vhost: lp.vhostName, mount: mountLabel(lp.pool.cfg.url), module: lp.pool.cfg.module, error: err });
     }),
