@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { DaemonPool } from '../../daemon/pool/pool.js';
 import type { AppMountConfig, ConfigProblem, Duration, ResolvedApp, ResolvedVhost, StaticMountConfig, VhostConfig } from '../../shared/config/types.js';
-import { formatProblem, parseDuration } from '../../shared/config/index.js';
+import { formatProblem, parseDuration, parseSize } from '../../shared/config/index.js';
 import { errorText, HostdError } from '../../shared/errors.js';
 import { mountLabel, withFields, type Logger } from '../../shared/log.js';
 import { LogFile } from '../log/destination.js';
@@ -13,6 +13,7 @@ import { FileErrorLog } from '../log/error-log.js';
 import type { LogFormat } from '../log/access-log.js';
 import { watchApp } from '../ops/code-watch.js';
 import { FdWatch } from '../ops/descriptors.js';
+import { MemoryCeiling } from '../ops/memory-ceiling.js';
 import { TrustProxy } from '../trust-proxy.js';
 import { loadUws } from '../uws.js';
 import { apply, origin, type ApplyEnv, type Live } from './apply.js';
@@ -46,6 +47,11 @@ export interface HostOptions {
   fronts?: number;
   /** Static file memory cache bounds (bytes, per front). */
   fileCache?: { maxBytes?: number; maxFileBytes?: number };
+  /**
+   * A ceiling on the process's resident memory (bytes, or "2g", "1536m"; the CLI's --max-memory):
+   * over it, hostd replaces the largest worker of the pool using the most memory. Default none.
+   */
+  maxMemory?: number | string;
 }
 
 /** A config error carrying every problem found. */
@@ -75,6 +81,8 @@ export class Host {
   private closing: Promise<void> | undefined;
   private statusServer: StatusServer | undefined;
   readonly fdWatch: FdWatch;
+  /** --max-memory (null without one). */
+  readonly memoryCeiling: MemoryCeiling | null = null;
   /** Set the moment close() is called, before queued work: /healthz turns 503 at once. */
   private drainRequested = false;
   private cancel!: (err: Error) => void;
@@ -100,6 +108,12 @@ export class Host {
       throw new HostdError('HOSTD_USAGE', `fronts: ${n} is not a number of front threads (1 to ${Math.max(64, availableParallelism() * 4)})`);
     this.frontCount = n;
     if (options.status) parseStatusAddress(options.status); // a usage error, before anything starts
+    if (options.maxMemory !== undefined) {
+      const bytes = parseSize(options.maxMemory);
+      if (bytes === undefined || bytes < 64 * 1024 * 1024)
+        throw new HostdError('HOSTD_USAGE', `maxMemory: "${options.maxMemory}" is not a size of at least 64m (use 2g, 1536m)`);
+      this.memoryCeiling = new MemoryCeiling(bytes, () => this.pools.values(), this.errorLog);
+    }
     this.cancelled = new Promise<never>((_, reject) => (this.cancel = reject));
     this.cancelled.catch(() => undefined);
     this.fdWatch = new FdWatch((paused, open, limit) => {
@@ -160,6 +174,7 @@ export class Host {
         this.errorLog.info('status endpoint', { status: `${this.statusServer.origin}/status` });
       }
       await this.apply(vhosts, { strict: false, roll: false });
+      this.memoryCeiling?.start();
       this.state = 'listening';
     });
   }
@@ -314,6 +329,7 @@ export class Host {
     }
     this.state = 'closing';
     this.fdWatch.stop();
+    this.memoryCeiling?.stop();
     const fronts = this.fronts!;
     try {
       await drain(fronts, this.live, this.errorLog, this.gracefulMs, this.retiring);

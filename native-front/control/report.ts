@@ -95,6 +95,7 @@ export function statusJson(host: Host, fronts: FrontStats[], live: Live) {
     })),
     staticCache: cache,
     descriptors: { limit: fd.limit, open: fd.open, acceptPaused: fd.paused, pauses: fd.pauses, pausedSeconds: Math.round(fd.pausedSeconds * 1000) / 1000 },
+    memory: { rssBytes: process.memoryUsage.rss(), ...(host.memoryCeiling?.report() ?? { maxBytes: 0, sheds: 0, gaveUp: 0 }) },
     logDroppedLines: host.droppedLogLines,
   };
 }
@@ -175,6 +176,12 @@ export function renderMetrics(s: StatusJson): string {
   out.push(`hostd_accept_paused_seconds_total ${s.descriptors.pausedSeconds}`);
   family('hostd_open_fds', 'gauge', 'File descriptors open in the hostd process.');
   out.push(`hostd_open_fds ${s.descriptors.open}`);
+  family('hostd_resident_memory_bytes', 'gauge', 'Resident memory of the hostd (serving) process.');
+  out.push(`hostd_resident_memory_bytes ${s.memory.rssBytes}`);
+  family('hostd_max_memory_bytes', 'gauge', 'The --max-memory ceiling (0: none).');
+  out.push(`hostd_max_memory_bytes ${s.memory.maxBytes}`);
+  family('hostd_memory_ceiling_sheds_total', 'counter', 'Workers replaced because the process was over --max-memory.');
+  out.push(`hostd_memory_ceiling_sheds_total ${s.memory.sheds}`);
   family('hostd_log_dropped_lines_total', 'counter', 'Log lines dropped because the destination could not keep up.');
   out.push(`hostd_log_dropped_lines_total ${s.logDroppedLines}`);
 
