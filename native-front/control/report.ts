@@ -4,6 +4,7 @@ import { mountKey } from '../../shared/config/listen.js';
 import type { ResolvedPool } from '../../shared/config/types.js';
 import { mountLabel } from '../../shared/log.js';
 import type { FrontStats, MountCounters } from '../front/messages.js';
+import { residentBytes } from '../ops/memory-ceiling.js';
 import { LATENCY_BUCKETS_S } from '../ops/mount-stats.js';
 import type { Host } from './host.js';
 import type { Live } from './apply.js';
@@ -95,7 +96,7 @@ export function statusJson(host: Host, fronts: FrontStats[], live: Live) {
     })),
     staticCache: cache,
     descriptors: { limit: fd.limit, open: fd.open, acceptPaused: fd.paused, pauses: fd.pauses, pausedSeconds: Math.round(fd.pausedSeconds * 1000) / 1000 },
-    memory: { rssBytes: process.memoryUsage.rss(), ...(host.memoryCeiling?.report() ?? { maxBytes: 0, sheds: 0, gaveUp: 0 }) },
+    memory: { rssBytes: residentBytes(), ...(host.memoryCeiling?.report() ?? { maxBytes: 0, sheds: 0, gaveUp: 0 }) },
     logDroppedLines: host.droppedLogLines,
   };
 }

@@ -21,6 +21,20 @@ const SETTLE_MS = 2000;
 const MIN_WORKER_BYTES = 32 * 1024 * 1024;
 const MB = 1024 * 1024;
 
+let lastRss = 0;
+/**
+ * The process's resident set size in bytes. Reading it opens /proc/self/stat: out of descriptors
+ * that fails (EMFILE), and the last figure read stands in.
+ */
+export function residentBytes(): number {
+  try {
+    lastRss = process.memoryUsage.rss();
+  } catch {
+    // keep the last figure
+  }
+  return lastRss;
+}
+
 export interface MemoryCeilingReport {
   /** The ceiling in bytes (0: none). */
   maxBytes: number;
@@ -45,7 +59,7 @@ export class MemoryCeiling {
     private readonly pools: () => Iterable<DaemonPool>,
     private readonly log: Logger,
     /** The process's resident set size in bytes. */
-    private readonly rss: () => number = () => process.memoryUsage.rss(),
+    private readonly rss: () => number = residentBytes,
   ) {}
 
   start(): void {

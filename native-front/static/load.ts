@@ -38,16 +38,23 @@ export interface LoadedResource {
 export type LoadResult =
   | LoadedResource
   | { kind: 'redirect' } // a directory asked for without its trailing slash
-  | { kind: 'error'; status: 403 | 404 | 500; reason: string; err?: unknown };
+  | { kind: 'error'; status: 403 | 404 | 500 | 503; reason: string; err?: unknown };
 
 /** O_NONBLOCK: opening a FIFO must not park a libuv thread waiting for a writer. */
 const OPEN_FLAGS = C.O_RDONLY | (C.O_NONBLOCK ?? 0);
 const NOT_FOUND = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EINVAL']);
 const FORBIDDEN = new Set(['EACCES', 'EPERM']);
+/**
+ * Out of descriptors (the process's or the system's) or kernel memory: the file is fine and a
+ * retry a moment later will likely work, so 503 with Retry-After (the static mount adds it),
+ * not 500. hostd stops accepting before it runs out (ops/descriptors.ts), but an app in a
+ * worker can open files until none are left.
+ */
+const UNAVAILABLE = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN']);
 
 class LoadError extends Error {
   constructor(
-    readonly status: 403 | 404 | 500,
+    readonly status: 403 | 404 | 500 | 503,
     readonly reason: string,
     readonly err?: unknown,
   ) {
@@ -59,6 +66,7 @@ function fsError(err: unknown, what: string): LoadError {
   const code = (err as NodeJS.ErrnoException)?.code ?? '';
   if (NOT_FOUND.has(code)) return new LoadError(404, `${what}: ${code}`);
   if (FORBIDDEN.has(code)) return new LoadError(403, `${what}: ${code}`, err);
+  if (UNAVAILABLE.has(code)) return new LoadError(503, `${what}: ${code}`, err);
   return new LoadError(500, `${what}: ${code || String(err)}`, err);
 }
 

@@ -74,6 +74,9 @@ function writeFromMemory(res: HttpResponse, r: StaticResource, p: Plan, cacheCon
   return p.end + 1 - p.start;
 }
 
+/** Out of descriptors for now (load.ts): come back in a second. */
+const RETRY_SOON = { 'Retry-After': '1' };
+
 /** A short text answer (error, redirect) for a static request. */
 function answer(res: HttpResponse, ctx: RequestContext, status: number, isGet: boolean, headers?: Record<string, string>): number {
   return sendStatus(res, status, { head: !isGet, headers, close: ctx.closeConnection });
@@ -221,7 +224,7 @@ class StaticMount implements MountHandler {
           if (result.status !== 404) {
             this.log.error(`static: ${result.reason}`, this.fields(ctx, { path, status: result.status, err: result.err }));
           }
-          done(result.status, answer(res, ctx, result.status, isGet));
+          done(result.status, answer(res, ctx, result.status, isGet, result.status === 503 ? RETRY_SOON : undefined));
           return release();
         }
 
