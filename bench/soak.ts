@@ -75,7 +75,18 @@ apps:
 const port = await freePort();
 const s = await site(port);
 const errorLog = join(s.root, 'error.log');
-const hostd = startCli(['--sites', s.dir, '--access-log', 'off', '--error-log', errorLog, '--status', '127.0.0.1:0', '--graceful-timeout', '10s']);
+const hostd = startCli([
+  '--sites',
+  s.dir,
+  '--access-log',
+  'off',
+  '--error-log',
+  errorLog,
+  '--status',
+  '127.0.0.1:0',
+  '--graceful-timeout',
+  '10s',
+]);
 const base = `http://127.0.0.1:${port}`;
 let stopping = false;
 let servingPid = 0;
@@ -97,7 +108,13 @@ const keepAlive = new Agent({ connections: 64, keepAliveTimeout: 4000, headersTi
 const faultAgent = new Agent({ headersTimeout: 20_000, bodyTimeout: 20_000 });
 
 /** One HTTP request through undici; records its outcome. */
-async function one(group: Group, kind: string, path: string, expect: number[], opts: { method?: string; body?: Buffer; close?: boolean; agent?: Agent } = {}): Promise<void> {
+async function one(
+  group: Group,
+  kind: string,
+  path: string,
+  expect: number[],
+  opts: { method?: string; body?: Buffer; close?: boolean; agent?: Agent } = {},
+): Promise<void> {
   try {
     const res = await request(`${base}${path}`, {
       method: (opts.method ?? 'GET') as 'GET',
@@ -146,7 +163,12 @@ async function slowUpload(): Promise<void> {
   }
   await c.closed.catch(() => undefined);
   const r = parseResponses(c.text)[0];
-  record('innocent', 'slow upload (8 KiB over 1.6 s)', r ? String(r.status) : c.error || 'closed without answer', r?.status === 200 && r.body === `{"bytes":${size}}`);
+  record(
+    'innocent',
+    'slow upload (8 KiB over 1.6 s)',
+    r ? String(r.status) : c.error || 'closed without answer',
+    r?.status === 200 && r.body === `{"bytes":${size}}`,
+  );
 }
 
 async function slowLoop(): Promise<void> {

@@ -38,7 +38,17 @@ describe('contain: SIGTERM under keep-alive load', function () {
     it(`--fronts ${fronts}: every request hostd took is answered 2xx (Connection: close once draining), none dropped or cut; exit 0`, async () => {
       const port = await freePort();
       const s = await site(port);
-      const hostd = startCli(['--sites', s.dir, '--no-supervisor', '--access-log', 'off', '--graceful-timeout', '20s', '--fronts', String(fronts)]);
+      const hostd = startCli([
+        '--sites',
+        s.dir,
+        '--no-supervisor',
+        '--access-log',
+        'off',
+        '--graceful-timeout',
+        '20s',
+        '--fronts',
+        String(fronts),
+      ]);
       try {
         await hostd.waitFor(/listening address=/);
         const tally = newTally();
@@ -46,14 +56,23 @@ describe('contain: SIGTERM under keep-alive load', function () {
         // 8 busy clients and 8 that idle between requests (so they send during the drain), with
         // requests that take 300 ms among them (so there is a drain to send during).
         const clients = Array.from({ length: 16 }, (_, c) =>
-          keepAliveClient(port, () => (i++ % 50 === 0 ? SLOW : REQUESTS[(i + c) % REQUESTS.length]), tally, () => false, 60_000, c < 8 ? 0 : 200),
+          keepAliveClient(
+            port,
+            () => (i++ % 50 === 0 ? SLOW : REQUESTS[(i + c) % REQUESTS.length]),
+            tally,
+            () => false,
+            60_000,
+            c < 8 ? 0 : 200,
+          ),
         );
         await poll(() => tally.requests >= 2000, 'load under way', 30_000);
         const before = tally.requests;
         hostd.proc.kill('SIGTERM');
         const code = await hostd.exited;
         await Promise.all(clients);
-        console.log(`      ${tally.requests} requests (${tally.requests - before} after SIGTERM), statuses ${JSON.stringify(tally.statuses)}, ${tally.closeAnswers} answered with Connection: close, ${tally.refused} connections refused`);
+        console.log(
+          `      ${tally.requests} requests (${tally.requests - before} after SIGTERM), statuses ${JSON.stringify(tally.statuses)}, ${tally.closeAnswers} answered with Connection: close, ${tally.refused} connections refused`,
+        );
         expect(code).to.equal(0);
         expect(tally.errors).to.deep.equal([]);
         expect(tally.dropped, 'requests sent on an open keep-alive connection that got no answer').to.equal(0);
@@ -77,7 +96,10 @@ describe('contain: SIGTERM under keep-alive load', function () {
     const hostd = startCli(['--sites', s.dir, '--no-supervisor', '--access-log', 'off', '--graceful-timeout', '60s']);
     try {
       await hostd.waitFor(/listening address=/);
-      await writeFile(join(s.dir, 'a.yaml'), `serverName: ["*"]\nlisten: "127.0.0.1:${port}"\napps: [{ url: /other, module: ${JSON.stringify(VICTIM_APP)}, pool: { threads: 1 } }]\n`);
+      await writeFile(
+        join(s.dir, 'a.yaml'),
+        `serverName: ["*"]\nlisten: "127.0.0.1:${port}"\napps: [{ url: /other, module: ${JSON.stringify(VICTIM_APP)}, pool: { threads: 1 } }]\n`,
+      );
       hostd.proc.kill('SIGHUP');
       await hostd.waitFor(/reloaded generation=2/);
       const t0 = performance.now();

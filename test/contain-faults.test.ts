@@ -27,7 +27,10 @@ describe('contain: a worker stuck in a busy loop', function () {
       const threadBefore = await (await request(h.url('/app/thread'))).body.text();
       // Two requests the app starts and would finish in 600 ms, then a busy loop on the same worker.
       const started = [timed('/app/slow?ms=600'), timed('/app/slow?ms=600')];
-      await poll(async () => ((await h.host.status()).hosts[0].mounts[0] as { pool: { inFlight: number } }).pool.inFlight === 2, 'both started');
+      await poll(
+        async () => ((await h.host.status()).hosts[0].mounts[0] as { pool: { inFlight: number } }).pool.inFlight === 2,
+        'both started',
+      );
       const busy = timed('/app/busy');
       const other = await timed('/other/hello');
       const [a, b, loop] = await Promise.all([...started, busy]);

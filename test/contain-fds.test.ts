@@ -42,7 +42,9 @@ describe('contain: out of file descriptors (prlimit --nofile=256:256)', function
   it('400 clients: accepting pauses near the limit without spinning; status and static misses answer; counted in /metrics; accepting resumes', async () => {
     const port = await freePort();
     const s = await site(port);
-    const hostd = startCli(['--sites', s.dir, '--no-supervisor', '--access-log', 'off', '--status', '127.0.0.1:0'], { prefix: ['prlimit', '--nofile=256:256'] });
+    const hostd = startCli(['--sites', s.dir, '--no-supervisor', '--access-log', 'off', '--status', '127.0.0.1:0'], {
+      prefix: ['prlimit', '--nofile=256:256'],
+    });
     const clients: RawConn[] = [];
     try {
       await hostd.waitFor(/listening address=/);
@@ -70,7 +72,9 @@ describe('contain: out of file descriptors (prlimit --nofile=256:256)', function
         for (let i = 0; i < 20; i++) new RawConn(port).socket.on('error', () => undefined);
       }, 50);
       const share = await cpuShare(pid, 2000).finally(() => clearInterval(retry));
-      console.log(`      ${answered} answered 200, ${unavailable} 503, ${refused} refused by the kernel; hostd CPU while paused: ${(share * 100).toFixed(0)}% of a core`);
+      console.log(
+        `      ${answered} answered 200, ${unavailable} 503, ${refused} refused by the kernel; hostd CPU while paused: ${(share * 100).toFixed(0)}% of a core`,
+      );
       expect(share).to.be.below(0.5);
 
       // The status listener answers (it keeps its own listen socket).

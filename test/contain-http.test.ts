@@ -78,13 +78,19 @@ describe('contain: HTTP requests that must not reach an app as sent', function (
     it('answers 400 to every Host that is not uri-host [":" port], and no app sees those requests', async () => {
       for (const host of BAD_HOSTS) {
         const c = await exchange(h.port, `GET /echo/public?from=${encodeURIComponent(host)} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
-        expect(c.responses.map((r) => r.status), `Host: ${host}`).to.deep.equal([400]);
+        expect(
+          c.responses.map((r) => r.status),
+          `Host: ${host}`,
+        ).to.deep.equal([400]);
         expect(c.responses[0].headers.connection).to.equal('close');
         c.destroy();
       }
       for (const host of ['a.test', 'other.test']) {
         const seen = [...(await seenByApp(host, host === 'a.test' ? '/echo' : ''))];
-        expect(seen.filter((p) => p === '/public' || p === '/echo/public' || p === '/admin'), `the app behind ${host}`).to.deep.equal([]);
+        expect(
+          seen.filter((p) => p === '/public' || p === '/echo/public' || p === '/admin'),
+          `the app behind ${host}`,
+        ).to.deep.equal([]);
       }
     });
 
@@ -101,7 +107,10 @@ describe('contain: HTTP requests that must not reach an app as sent', function (
       for (const { host, vhost, prefix } of cases) {
         const path = `${prefix}/url?case=${encodeURIComponent(host)}`;
         const c = await exchange(h.port, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
-        expect(c.responses.map((r) => r.status), `Host: ${host}`).to.deep.equal([200]);
+        expect(
+          c.responses.map((r) => r.status),
+          `Host: ${host}`,
+        ).to.deep.equal([200]);
         const seen = JSON.parse(c.responses[0].body) as { url: string; host: string; pathname: string; search: string };
         c.destroy();
         // The app's URL names the host the client sent (WHATWG URL lowercases it) and the path routed.
@@ -123,7 +132,8 @@ describe('contain: HTTP requests that must not reach an app as sent', function (
         `POST ${t} HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nContent-Length: ${5 + SMUGGLED.length}\r\n\r\nhello${SMUGGLED}`,
       'two differing Content-Length (first longer)': (t) =>
         `POST ${t} HTTP/1.1\r\nHost: a.test\r\nContent-Length: ${5 + SMUGGLED.length}\r\nContent-Length: 5\r\n\r\nhello${SMUGGLED}`,
-      'two equal Content-Length': (t) => `POST ${t} HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello${SMUGGLED}`,
+      'two equal Content-Length': (t) =>
+        `POST ${t} HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello${SMUGGLED}`,
       'Content-Length "+5"': (t) => `POST ${t} HTTP/1.1\r\nHost: a.test\r\nContent-Length: +5\r\n\r\nhello${SMUGGLED}`,
       'Content-Length "0x5"': (t) => `POST ${t} HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0x5\r\n\r\nhello${SMUGGLED}`,
       'Content-Length "5, 5"': (t) => `POST ${t} HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5, 5\r\n\r\nhello${SMUGGLED}`,
@@ -148,11 +158,17 @@ describe('contain: HTTP requests that must not reach an app as sent', function (
           // 1. The attack as one write: the smuggled request is in the same read as the refused one.
           const a = await exchange(h.port, make(target), 2);
           await a.closed;
-          expect(a.responses.map((r) => r.status), `${name}, one write`).to.satisfy((s: number[]) => s.length === 0 || (s.length === 1 && s[0] === 400));
+          expect(
+            a.responses.map((r) => r.status),
+            `${name}, one write`,
+          ).to.satisfy((s: number[]) => s.length === 0 || (s.length === 1 && s[0] === 400));
           // 2. The refused request alone, then the smuggled one once the refusal came back.
           const b = await exchange(h.port, make(target).slice(0, -SMUGGLED.length));
           if (b.responses.length > 0) {
-            expect(b.responses.map((r) => r.status), `${name}, alone`).to.deep.equal([400]);
+            expect(
+              b.responses.map((r) => r.status),
+              `${name}, alone`,
+            ).to.deep.equal([400]);
             expect(b.responses[0].headers.connection).to.equal('close');
           }
           b.send(SMUGGLED);
@@ -164,7 +180,10 @@ describe('contain: HTTP requests that must not reach an app as sent', function (
     }
 
     it('a correctly framed request with a body is still served, on a connection that stays open', async () => {
-      const c = await exchange(h.port, `POST /echo/echo HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`);
+      const c = await exchange(
+        h.port,
+        `POST /echo/echo HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+      );
       expect(c.responses.map((r) => [r.status, r.body])).to.deep.equal([[200, '{"bytes":5}']]);
       c.send(`POST /echo/echo HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\nabc`);
       await c.responsesIn(2);
@@ -178,7 +197,11 @@ describe('contain: HTTP requests that must not reach an app as sent', function (
       const c = await exchange(h.port, `POST /echo/echo HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n`);
       expect(c.responses.map((r) => [r.status, r.body])).to.deep.equal([[200, '{"bytes":5}']]);
       c.destroy();
-      const d = await exchange(h.port, `POST /echo/echo HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n${SMUGGLED}`, 2);
+      const d = await exchange(
+        h.port,
+        `POST /echo/echo HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n${SMUGGLED}`,
+        2,
+      );
       await d.closed;
       expect(d.responses).to.deep.equal([]);
       expect(await seenByApp()).to.not.include('/SMUGGLED');
@@ -231,7 +254,9 @@ describe('contain: HTTP requests that must not reach an app as sent', function (
     });
 
     it('a chunk extension (5;ext=1) gets no answer', async () => {
-      (await noAnswer('POST /echo/echo HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\n\r\n')).destroy();
+      (
+        await noAnswer('POST /echo/echo HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\n\r\n')
+      ).destroy();
     });
 
     it('more than 48 request header fields get no answer; 48 are served', async () => {

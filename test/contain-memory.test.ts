@@ -40,7 +40,10 @@ describe('contain: memory', function () {
     const port = await freePort();
     const s = await site(port, apps);
     const hostd = startCli(['--sites', s.dir, '--access-log', 'off', '--status', '127.0.0.1:0', ...extra]);
-    cleanup.push(() => rm(s.root, { recursive: true, force: true }), () => hostd.stop('SIGKILL'));
+    cleanup.push(
+      () => rm(s.root, { recursive: true, force: true }),
+      () => hostd.stop('SIGKILL'),
+    );
     await hostd.waitFor(/listening address=/);
     await hostd.waitFor(/status endpoint/);
     const status = /status endpoint status=(http:\/\/[^\s]+)\/status/.exec(hostd.stderr())![1];
@@ -68,12 +71,18 @@ describe('contain: memory', function () {
       await poll(async () => (await pool('/app')).restarts.memory === i, `replacement ${i}`);
       expect((await get(`${base}/app/hello`)).status).to.equal(200);
     }
-    await hostd.waitFor(/(daemon worker over memoryLimitMb \(heap \+ external memory\): replacing it[^\n]*\n[^]*){3}/);
-    const settled = await poll(() => {
-      const rss = rssOf(pid);
-      return rss < baseline + 100 * MB ? rss : 0;
-    }, 'RSS back within 100 MB of where it started', 30_000);
-    console.log(`      serving process RSS: ${Math.round(baseline / MB)} MB before, peak seen ${Math.round(peak / MB)} MB, ${Math.round(settled / MB)} MB after`);
+    await hostd.waitFor(/(daemon worker over memoryLimitMb \(heap \+ external memory\): replacing it[\s\S]*){3}/);
+    const settled = await poll(
+      () => {
+        const rss = rssOf(pid);
+        return rss < baseline + 100 * MB ? rss : 0;
+      },
+      'RSS back within 100 MB of where it started',
+      30_000,
+    );
+    console.log(
+      `      serving process RSS: ${Math.round(baseline / MB)} MB before, peak seen ${Math.round(peak / MB)} MB, ${Math.round(settled / MB)} MB after`,
+    );
     expect((await get(`${base}/other/thread`)).text).to.equal(otherThread);
     expect(Object.values((await pool('/other')).restarts).every((n) => n === 0)).to.equal(true);
     expect(await hostd.stop()).to.equal(0);
@@ -96,13 +105,19 @@ describe('contain: memory', function () {
     await hostd.waitFor(/error hostd over --max-memory: replacing the largest worker of the pool using the most memory .*mount=\/leaky/);
     const over = Number(/over --max-memory: replacing [^\n]* rssMb=(\d+)/.exec(hostd.stderr())![1]);
     expect(over).to.be.above(400); // the leak did take the process over the ceiling
-    const settled = await poll(() => {
-      const rss = rssOf(pid);
-      return rss < 400 * MB ? rss : 0;
-    }, 'RSS back under --max-memory', 30_000);
+    const settled = await poll(
+      () => {
+        const rss = rssOf(pid);
+        return rss < 400 * MB ? rss : 0;
+      },
+      'RSS back under --max-memory',
+      30_000,
+    );
     const metrics = (await get(`${status.replace(/\/status$/, '')}/metrics`)).text;
     const sheds = Number(/^hostd_memory_ceiling_sheds_total (\d+)$/m.exec(metrics)![1]);
-    console.log(`      ${calls} leak calls of 100 MB, ${sheds} worker(s) replaced; RSS ${Math.round(baseline / MB)} MB at start, ${over} MB when replaced, ${Math.round(settled / MB)} MB after`);
+    console.log(
+      `      ${calls} leak calls of 100 MB, ${sheds} worker(s) replaced; RSS ${Math.round(baseline / MB)} MB at start, ${over} MB when replaced, ${Math.round(settled / MB)} MB after`,
+    );
     expect(sheds).to.be.within(1, calls);
     expect(metrics).to.match(/^hostd_max_memory_bytes 419430400$/m);
     expect((await pool('/leaky')).restarts.memory).to.equal(sheds);

@@ -41,7 +41,10 @@ describe('contain: slow request bodies', function () {
 
   async function run(app: Partial<AppMountConfig>, attack = true) {
     const log = quietLog();
-    const h = await startHost([{ serverName: ['*'], apps: [{ url: '/app', module: VICTIM_APP, ...app, pool: { threads: 1, queueTimeout: '1s', ...app.pool } }] }], { errorLog: log });
+    const h = await startHost(
+      [{ serverName: ['*'], apps: [{ url: '/app', module: VICTIM_APP, ...app, pool: { threads: 1, queueTimeout: '1s', ...app.pool } }] }],
+      { errorLog: log },
+    );
     const slow = attack ? slowUploads(h.port) : null;
     return { h, slow: slow!, log };
   }
@@ -76,7 +79,11 @@ describe('contain: slow request bodies', function () {
       console.log(`      innocent request answered in ${innocentMs.toFixed(1)} ms among ${SLOW_CLIENTS} slow uploads`);
 
       await Promise.all(slow.conns.map((c) => c.closed));
-      const statuses = slow.conns.map((c) => parseResponses(c.text).map((r) => r.status).join(','));
+      const statuses = slow.conns.map((c) =>
+        parseResponses(c.text)
+          .map((r) => r.status)
+          .join(','),
+      );
       expect(new Set(statuses)).to.deep.equal(new Set(['408']));
       expect(log.lines.filter((l) => /request body too slow: 408/.test(l))).to.have.length(SLOW_CLIENTS);
       // The app never saw one of them.

@@ -21,7 +21,10 @@ async function sites(port: number, hangPool = 'threads: 1, startTimeout: 3s'): P
     join(dir, 'a.yaml'),
     `serverName: [a.test]\nlisten: "127.0.0.1:${port}"\nstatic: [{ url: /s, dir: ../www }]\napps: [{ url: /app, module: ${JSON.stringify(VICTIM_APP)}, pool: { threads: 1 } }]\n`,
   );
-  await writeFile(join(dir, 'hang.yaml'), `serverName: [hang.test]\nlisten: "127.0.0.1:${port}"\napps: [{ url: /, module: ${JSON.stringify(HANG_APP)}, pool: { ${hangPool} } }]\n`);
+  await writeFile(
+    join(dir, 'hang.yaml'),
+    `serverName: [hang.test]\nlisten: "127.0.0.1:${port}"\napps: [{ url: /, module: ${JSON.stringify(HANG_APP)}, pool: { ${hangPool} } }]\n`,
+  );
   return { root, dir };
 }
 
@@ -29,7 +32,12 @@ async function sites(port: number, hangPool = 'threads: 1, startTimeout: 3s'): P
 async function getAs(port: number, host: string, path: string, timeoutMs = 20_000): Promise<{ status: number; text: string }> {
   const { request } = await import('undici');
   try {
-    const res = await request(`http://127.0.0.1:${port}${path}`, { headers: { host }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, reset: true });
+    const res = await request(`http://127.0.0.1:${port}${path}`, {
+      headers: { host },
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      reset: true,
+    });
     return { status: res.statusCode, text: await res.body.text() };
   } catch (err) {
     return { status: 0, text: (err as Error).message };
@@ -45,12 +53,19 @@ describe('contain: an app whose import never settles', function () {
   afterEach(async () => {
     for (const fn of cleanup.splice(0).reverse()) await fn();
   });
-  async function start(extra: string[] = [], hangPool?: string, prepare?: (s: { dir: string; root: string; port: number }) => Promise<void>) {
+  async function start(
+    extra: string[] = [],
+    hangPool?: string,
+    prepare?: (s: { dir: string; root: string; port: number }) => Promise<void>,
+  ) {
     const port = await freePort();
     const s = await sites(port, hangPool);
     await prepare?.({ ...s, port });
     const hostd = startCli(['--sites', s.dir, '--no-supervisor', '--access-log', 'off', '--status', '127.0.0.1:0', ...extra]);
-    cleanup.push(() => rm(s.root, { recursive: true, force: true }), () => hostd.stop('SIGKILL'));
+    cleanup.push(
+      () => rm(s.root, { recursive: true, force: true }),
+      () => hostd.stop('SIGKILL'),
+    );
     return { port, hostd, ...s };
   }
 
@@ -66,9 +81,13 @@ describe('contain: an app whose import never settles', function () {
     expect(hostd.stderr()).to.not.match(STARTUP_TIMEOUT_LOG);
     const r = await queued;
     expect(r.status).to.equal(503);
-    await hostd.waitFor(/error app failed to load; its mount answers 503 .*the app did not finish loading within 3000 ms \(pool\.startTimeout\)/);
+    await hostd.waitFor(
+      /error app failed to load; its mount answers 503 .*the app did not finish loading within 3000 ms \(pool\.startTimeout\)/,
+    );
     expect((await getAs(port, 'hang.test', '/')).status).to.equal(503);
-    const status = JSON.parse((await get(`${statusOrigin(hostd)}/status`)).text) as { hosts: { serverNames: string[]; mounts: { pool?: { loadError?: string } }[] }[] };
+    const status = JSON.parse((await get(`${statusOrigin(hostd)}/status`)).text) as {
+      hosts: { serverNames: string[]; mounts: { pool?: { loadError?: string } }[] }[];
+    };
     expect(status.hosts.find((h) => h.serverNames[0] === 'hang.test')!.mounts[0].pool!.loadError).to.match(/startTimeout/);
     expect(await hostd.stop()).to.equal(0);
   });
@@ -88,7 +107,10 @@ describe('contain: an app whose import never settles', function () {
     await hostd.waitFor(/reload failed; still serving the previous configuration .*startTimeout/, 30_000);
     expect((await getAs(port, 'a.test', '/hung/x')).status).to.equal(404); // the failed reload left nothing behind
     // Fixed file, second SIGHUP: it is not queued behind anything.
-    await writeFile(join(dir, 'a.yaml'), `serverName: [a.test]\nlisten: "127.0.0.1:${port}"\napps: [{ url: /app2, module: ${JSON.stringify(VICTIM_APP)}, pool: { threads: 1 } }]\n`);
+    await writeFile(
+      join(dir, 'a.yaml'),
+      `serverName: [a.test]\nlisten: "127.0.0.1:${port}"\napps: [{ url: /app2, module: ${JSON.stringify(VICTIM_APP)}, pool: { threads: 1 } }]\n`,
+    );
     await rm(join(dir, 'hang.yaml'));
     hostd.proc.kill('SIGHUP');
     await hostd.waitFor(/reloaded generation=2/, 30_000);
@@ -99,7 +121,10 @@ describe('contain: an app whose import never settles', function () {
   it('SIGTERM during a reload waiting for a hung app exits 0 within --graceful-timeout (startTimeout 10 min)', async () => {
     const { port, hostd, dir } = await start(['--graceful-timeout', '3s'], 'threads: 1, startTimeout: 10m');
     await hostd.waitFor(/listening address=/);
-    await writeFile(join(dir, 'more.yaml'), `serverName: [more.test]\nlisten: "127.0.0.1:${port}"\napps: [{ url: /, module: ${JSON.stringify(HANG_APP)}, pool: { startTimeout: 10m } }]\n`);
+    await writeFile(
+      join(dir, 'more.yaml'),
+      `serverName: [more.test]\nlisten: "127.0.0.1:${port}"\napps: [{ url: /, module: ${JSON.stringify(HANG_APP)}, pool: { startTimeout: 10m } }]\n`,
+    );
     hostd.proc.kill('SIGHUP');
     await hostd.waitFor(/SIGHUP: reloading configuration/);
     expect(await getAs(port, 'a.test', '/app/hello')).to.deep.equal({ status: 200, text: 'hello' });
@@ -128,7 +153,10 @@ describe('contain: an app whose import never settles', function () {
     const { port, hostd } = await start([], undefined, async ({ dir, root, port }) => {
       await rm(join(dir, 'hang.yaml'));
       const pool = `threads: 1, env: { SLOW_MARKER: ${JSON.stringify(join(root, 'first-load'))} }`;
-      await writeFile(join(dir, 'a.yaml'), `serverName: [a.test]\nlisten: "127.0.0.1:${port}"\napps: [{ url: /app, module: ${JSON.stringify(SLOW_LOAD_APP)}, pool: { ${pool} } }]\n`);
+      await writeFile(
+        join(dir, 'a.yaml'),
+        `serverName: [a.test]\nlisten: "127.0.0.1:${port}"\napps: [{ url: /app, module: ${JSON.stringify(SLOW_LOAD_APP)}, pool: { ${pool} } }]\n`,
+      );
     });
     await hostd.waitFor(/listening address=/);
     hostd.proc.kill('SIGHUP');
@@ -160,7 +188,9 @@ describe('contain: a second hostd on an address the first serves', function () {
     try {
       await first.waitFor(/listening address=/);
       for (const supervised of [false, true]) {
-        const second = await runCli(['--sites', s.dir, '--access-log', 'off', ...(supervised ? [] : ['--no-supervisor'])], { timeoutMs: 30_000 });
+        const second = await runCli(['--sites', s.dir, '--access-log', 'off', ...(supervised ? [] : ['--no-supervisor'])], {
+          timeoutMs: 30_000,
+        });
         expect(second.code, second.stderr).to.equal(1);
         expect(second.stderr).to.match(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: another process already listens there`));
       }

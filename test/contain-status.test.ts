@@ -6,7 +6,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { runCli, startHost, type TestHost } from './helpers/host.js';
+import { runCli, startHost } from './helpers/host.js';
 import { VICTIM_APP } from './fixtures/contain/net.js';
 
 const SECRET = 'pg://admin:s3cr3t-value-in-env@db';
@@ -28,7 +28,9 @@ describe('contain: the status listener and secrets', function () {
   const sites = [
     {
       serverName: ['*'],
-      apps: [{ url: '/app', module: VICTIM_APP, pool: { threads: 1, env: { DATABASE_URL: SECRET }, passEnv: ['HOSTD_TEST_STATUS_PASSED'] } }],
+      apps: [
+        { url: '/app', module: VICTIM_APP, pool: { threads: 1, env: { DATABASE_URL: SECRET }, passEnv: ['HOSTD_TEST_STATUS_PASSED'] } },
+      ],
     },
   ];
 
@@ -39,12 +41,16 @@ describe('contain: the status listener and secrets', function () {
       const res = await request(`${base}/status`);
       const text = await res.body.text();
       expect(res.statusCode).to.equal(200);
-      const pool = (JSON.parse(text) as { hosts: { mounts: { pool?: { config: { env: unknown; passEnv?: unknown } } }[] }[] }).hosts[0].mounts[0].pool!;
+      const pool = (JSON.parse(text) as { hosts: { mounts: { pool?: { config: { env: unknown; passEnv?: unknown } } }[] }[] }).hosts[0]
+        .mounts[0].pool!;
       expect(pool.config.env).to.deep.equal(['DATABASE_URL']);
       expect(pool.config.passEnv).to.deep.equal(['HOSTD_TEST_STATUS_PASSED']);
       const metrics = await (await request(`${base}/metrics`)).body.text();
       // The attack: an app (any app on this host) fetches the status listener from its worker.
-      const fromApp = (await (await request(h.url(`/app/fetch?url=${encodeURIComponent(`${base}/status`)}`))).body.json()) as { status: number; text: string };
+      const fromApp = (await (await request(h.url(`/app/fetch?url=${encodeURIComponent(`${base}/status`)}`))).body.json()) as {
+        status: number;
+        text: string;
+      };
       expect(fromApp.status).to.equal(200);
       for (const body of [text, metrics, fromApp.text]) {
         expect(body).to.not.include('s3cr3t');
@@ -72,7 +78,9 @@ describe('contain: the status listener and secrets', function () {
         expect(ok.statusCode, path).to.equal(200);
         await ok.body.dump();
       }
-      const fromApp = (await (await request(h.url(`/app/fetch?url=${encodeURIComponent(`${base}/status`)}`))).body.json()) as { status: number };
+      const fromApp = (await (await request(h.url(`/app/fetch?url=${encodeURIComponent(`${base}/status`)}`))).body.json()) as {
+        status: number;
+      };
       expect(fromApp.status).to.equal(401);
     } finally {
       await h.close();

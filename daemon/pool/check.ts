@@ -26,7 +26,10 @@ export async function checkApp(cfg: ResolvedApp, opts: CheckOptions = {}): Promi
   const ms = cfg.pool.startTimeoutMs;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<CheckResult>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, error: `the app did not finish loading within ${ms} ms (pool.startTimeout)`, output: [] }), ms);
+    timer = setTimeout(
+      () => resolve({ ok: false, error: `the app did not finish loading within ${ms} ms (pool.startTimeout)`, output: [] }),
+      ms,
+    );
   });
   try {
     const task: CheckTask = { kind: 'check', modulePath: cfg.module, interface: cfg.interface, cacheDir: opts.cacheDir };

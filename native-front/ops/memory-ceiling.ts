@@ -80,7 +80,8 @@ export class MemoryCeiling {
   sample(now: number): void {
     const rss = this.rss();
     if (rss <= this.maxBytes) {
-      if (this.last || this.stalled) this.log.info('memory back under --max-memory', { rssMb: Math.round(rss / MB), maxMb: Math.round(this.maxBytes / MB) });
+      if (this.last || this.stalled)
+        this.log.info('memory back under --max-memory', { rssMb: Math.round(rss / MB), maxMb: Math.round(this.maxBytes / MB) });
       this.last = null;
       this.stalled = false;
       this.warnedSmall = false;
@@ -92,11 +93,14 @@ export class MemoryCeiling {
       if (this.last.rssBefore - rss < this.last.workerBytes / 4) {
         this.stalled = true;
         this.gaveUp++;
-        this.log.error('replacing workers does not bring memory under --max-memory (it is not in the workers); not replacing more until it is under', {
-          rssMb: Math.round(rss / MB),
-          maxMb: Math.round(this.maxBytes / MB),
-          rssBeforeMb: Math.round(this.last.rssBefore / MB),
-        });
+        this.log.error(
+          'replacing workers does not bring memory under --max-memory (it is not in the workers); not replacing more until it is under',
+          {
+            rssMb: Math.round(rss / MB),
+            maxMb: Math.round(this.maxBytes / MB),
+            rssBeforeMb: Math.round(this.last.rssBefore / MB),
+          },
+        );
         return;
       }
     }
