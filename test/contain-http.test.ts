@@ -7,9 +7,12 @@ import { expect } from 'chai';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { startHost, type TestHost } from './helpers/host.js';
 import { exchange, poll, RawConn, VICTIM_APP } from './fixtures/contain/net.js';
+
+const BROKEN_APP = fileURLToPath(new URL('./fixtures/apps/broken.mjs', import.meta.url));
 
 interface AccessLine {
   vhost: string;
@@ -35,7 +38,11 @@ describe('contain: HTTP requests that must not reach an app as sent', function (
         {
           serverName: ['a.test'],
           static: [{ url: '/s', dir: join(root, 'www') }],
-          apps: [{ url: '/echo', module: VICTIM_APP, pool: { threads: 1 } }],
+          apps: [
+            { url: '/echo', module: VICTIM_APP, pool: { threads: 1 } },
+            { url: '/c', module: VICTIM_APP, cache: { maxSize: '1mb' }, pool: { threads: 1 } },
+            { url: '/broken', module: BROKEN_APP, pool: { threads: 1 } },
+          ],
         },
         { serverName: ['*'], apps: [{ url: '/', module: VICTIM_APP, pool: { threads: 1 } }] },
       ],
@@ -150,7 +157,27 @@ describe('contain: HTTP requests that must not reach an app as sent', function (
       'a GET with two Content-Length': (t) =>
         `GET ${t} HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}`,
     };
-    const TARGETS = { 'an app mount': '/echo/hello', 'a static mount': '/s/a.txt', 'no mount (the router answers 404)': '/nothing-here' };
+    const TARGETS = {
+      'an app mount': '/echo/hello',
+      'a response-cache hit': '/c/cached',
+      'an app that failed to load (503)': '/broken/x',
+      'a static mount': '/s/a.txt',
+      'no mount (the router answers 404)': '/nothing-here',
+    };
+    before(async () => {
+      // The cached answer is in the cache: later GETs are hits, answered by the front in the handler.
+      for (let i = 0; i < 2; i++) {
+        const res = await request(h.url('/c/cached'), { headers: { host: 'a.test' } });
+        expect(res.statusCode).to.equal(200);
+        await res.body.dump();
+      }
+      const hit = await exchange(h.port, 'GET /c/cached HTTP/1.1\r\nHost: a.test\r\n\r\n');
+      expect(hit.responses[0].headers['x-cache']).to.equal('HIT');
+      hit.destroy();
+      const broken = await exchange(h.port, 'GET /broken/x HTTP/1.1\r\nHost: a.test\r\n\r\n');
+      expect(broken.responses[0].status).to.equal(503);
+      broken.destroy();
+    });
 
     for (const [where, target] of Object.entries(TARGETS)) {
       it(`to ${where}: every form is refused (400 or closed by uWS) and the connection closes; nothing after it runs as a request`, async () => {

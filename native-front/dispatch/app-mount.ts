@@ -97,6 +97,9 @@ export class AppMount implements MountHandler, MountShared {
       }
     }
     if (this.dispatcher.loadError) {
+      // Answered at once, like a cache hit: a smuggled request behind it must be refused first.
+      const bad = refusedFraming(req);
+      if (bad !== '') return this.refuse(res, ctx, 400, `refused request framing: ${bad}`);
       ctx.done(503, sendStatus(res, 503, { headers: { 'Retry-After': '5' }, head: ctx.method === 'head', close: ctx.closeConnection }));
       return;
     }
