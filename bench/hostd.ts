@@ -24,6 +24,8 @@ export async function startHostd(o: {
   name?: string;
   /** An access log file; default none (`off`). */
   accessLog?: string;
+  /** Pass --no-supervisor (default true; builds older than the supervisor do not know it). */
+  supervisorFlag?: boolean;
 }): Promise<{ server: Server; accessLog: string }> {
   const cli = hostdCli(o.repo);
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` (npm run bench does it for you)`);
@@ -32,7 +34,7 @@ export async function startHostd(o: {
     const server = startServer(
       o.name ?? 'hostd',
       process.execPath,
-      [...(o.nodeArgs ?? []), cli, '--no-supervisor', '--sites', o.sites, '--access-log', accessLog, ...(o.extraArgs ?? [])],
+      [...(o.nodeArgs ?? []), cli, ...(o.supervisorFlag === false ? [] : ['--no-supervisor']), '--sites', o.sites, '--access-log', accessLog, ...(o.extraArgs ?? [])],
       { cwd: o.repo },
     );
     try {

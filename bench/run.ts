@@ -6,7 +6,7 @@
 //   npm run bench [-- --quick] [-- --only static|dynamic] [-- --rounds N --duration S]
 //                 [-- --without nginx,node-http,...] [-- --strict]
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -43,6 +43,7 @@ const { values: opts } = parseArgs({
     strict: { type: 'boolean', default: false },
     'quiet-wait': { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
+    base: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -90,6 +91,7 @@ const withExtra = new Set(
     .filter(Boolean),
 );
 if (!withExtra.has('raw-uws-fetch')) without.add('raw-uws-fetch'); // opt-in: informational only
+if (!opts.base) without.add('hostd-base'); // --base DIR: an older checkout (built) to compare with
 const NGINX = nginxVersion();
 if (!NGINX && !without.has('nginx')) {
   console.log('bench: nginx is not installed, skipping the nginx baseline (sudo apt-get install nginx to add it)');
@@ -157,6 +159,20 @@ try {
     servers.push(s);
     await waitForHttp(s, ports['nginx-log']!, `/${STATIC_FILES[0].name}`);
   }
+  if (wanted.has('hostd-base')) {
+    // An older build may predate --no-supervisor: pass it only when its --help knows it.
+    const help = spawnSync(process.execPath, [join(opts.base!, 'dist', 'cli.js'), '--help'], { encoding: 'utf8' }).stdout ?? '';
+    const { server } = await startHostd({
+      repo: opts.base!,
+      sites: fixtures.sites,
+      port: ports['hostd-base']!,
+      probePath: `/${STATIC_FILES[0].name}`,
+      name: 'hostd-base',
+      supervisorFlag: help.includes('--no-supervisor'),
+      extraArgs: ['--listen', `127.0.0.1:${ports['hostd-base']}`],
+    });
+    servers.push(server);
+  }
   if (wanted.has('hostd-log')) {
     const { server } = await startHostd({
       repo,
@@ -189,7 +205,7 @@ try {
 }
 
 // ---- measuring ----
-const hostHeader = (server: ServerName, group: Group) => (server === 'hostd' && group === 'dynamic' ? APP_HOST : undefined);
+const hostHeader = (server: ServerName, group: Group) => (server.startsWith('hostd') && group === 'dynamic' ? APP_HOST : undefined);
 const results: ScenarioResult[] = [];
 
 for (const sc of all) {
@@ -273,7 +289,7 @@ function wrkOptions(n: ServerName, sc: (typeof all)[number]) {
 
 // ---- report ----
 // hostd drains on SIGTERM (and writes its CPU profiles then): give it time before SIGKILL.
-for (const s of servers) await s.stop(s.name === 'hostd' ? 15000 : 2000);
+for (const s of servers) await s.stop(s.name.startsWith('hostd') ? 15000 : 2000);
 
 const checks = check(results, TARGETS);
 console.log(`\n\n${table(results)}`);

@@ -4,8 +4,11 @@
 import { join } from 'node:path';
 import { BIG_SIZE, DYNAMIC_PATHS, ECHO_SIZE, HELLO_BODY, STATIC_FILES, TEXT_FILE } from './payloads.js';
 
-/** `hostd-log` / `nginx-log`: the same servers with their access logs on (to a file). */
-export type ServerName = 'hostd' | 'hostd-log' | 'raw-uws' | 'raw-uws-fetch' | 'nginx' | 'nginx-log' | 'node-http';
+/**
+ * `hostd-log` / `nginx-log`: the same servers with their access logs on (to a file).
+ * `hostd-base`: another build of hostd (--base DIR), run beside this one for before/after figures.
+ */
+export type ServerName = 'hostd' | 'hostd-base' | 'hostd-log' | 'raw-uws' | 'raw-uws-fetch' | 'nginx' | 'nginx-log' | 'node-http';
 export type Group = 'static' | 'dynamic';
 
 export interface Scenario {
@@ -51,7 +54,7 @@ export function scenarios(benchDir: string): Scenario[] {
     path: `/${f.name}`,
     method: 'GET',
     expectLength: f.size,
-    servers: ['hostd', 'raw-uws', 'nginx'],
+    servers: ['hostd', 'hostd-base', 'raw-uws', 'nginx'],
   }));
   const dynamic: Scenario[] = [
     {
@@ -62,7 +65,7 @@ export function scenarios(benchDir: string): Scenario[] {
       method: 'GET',
       expectLength: Buffer.byteLength(HELLO_BODY),
       expectBody: HELLO_BODY,
-      servers: ['hostd', 'raw-uws', 'raw-uws-fetch', 'node-http'],
+      servers: ['hostd', 'hostd-base', 'raw-uws', 'raw-uws-fetch', 'node-http'],
     },
     {
       id: 'echo',
@@ -72,7 +75,7 @@ export function scenarios(benchDir: string): Scenario[] {
       method: 'POST',
       script: join(benchDir, 'echo.lua'),
       expectLength: ECHO_SIZE,
-      servers: ['hostd', 'raw-uws', 'raw-uws-fetch', 'node-http'],
+      servers: ['hostd', 'hostd-base', 'raw-uws', 'raw-uws-fetch', 'node-http'],
     },
     {
       id: 'big',
@@ -81,7 +84,7 @@ export function scenarios(benchDir: string): Scenario[] {
       path: DYNAMIC_PATHS.big,
       method: 'GET',
       expectLength: BIG_SIZE,
-      servers: ['hostd', 'raw-uws', 'raw-uws-fetch', 'node-http'],
+      servers: ['hostd', 'hostd-base', 'raw-uws', 'raw-uws-fetch', 'node-http'],
     },
   ];
   const compressed: Scenario = {
@@ -91,7 +94,7 @@ export function scenarios(benchDir: string): Scenario[] {
     path: `/${TEXT_FILE.name}`,
     method: 'GET',
     expectLength: TEXT_FILE.size,
-    servers: ['hostd', 'nginx'],
+    servers: ['hostd', 'hostd-base', 'nginx'],
     headers: { 'Accept-Encoding': 'gzip' },
     expectEncoding: 'gzip',
     file: TEXT_FILE.name,
