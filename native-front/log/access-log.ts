@@ -1,6 +1,7 @@
 // The access log: Apache's combined format by default, or JSON lines. One line per request,
-// formatted on the front that answered it when the response completes; the lines of one event
-// loop turn go to the control thread as one string, and the control thread's LogFile writes them.
+// formatted on the front that answered it when the response completes; the lines go to the
+// control thread in batches, and the control thread's LogFile writes them.
+import { LineBatch } from './batch.js';
 
 export type LogFormat = 'combined' | 'json';
 
@@ -38,7 +39,10 @@ function clfTime(now: number): string {
   return clfText;
 }
 
-const quote = (s: string) => (s ? `"${s.replace(/["\\]/g, '\\$&').replace(/[\x00-\x1f\x7f]/g, '')}"` : '"-"');
+const NEEDS_ESCAPE = /["\\\x00-\x1f\x7f]/;
+/** A quoted field; the replacements run only for the rare value that needs them. */
+const quote = (s: string) =>
+  s === '' ? '"-"' : NEEDS_ESCAPE.test(s) ? `"${s.replace(/["\\]/g, '\\$&').replace(/[\x00-\x1f\x7f]/g, '')}"` : `"${s}"`;
 
 /** One access-log line (with its newline). */
 export function formatAccess(r: AccessRecord, format: LogFormat, now = Date.now()): string {
@@ -67,26 +71,23 @@ export function formatAccess(r: AccessRecord, format: LogFormat, now = Date.now(
   } ${quote(r.referer)} ${quote(r.userAgent)}\n`;
 }
 
-/** A front's access log: formats each record and hands the turn's lines to `sink` as one string. */
+/** A front's access log: formats each record and hands the lines to `sink` in batches (batch.ts). */
 export class AccessWriter {
-  private pending = '';
-  private readonly handOverBound = () => this.handOver();
+  private readonly batch: LineBatch;
 
   constructor(
     readonly format: LogFormat,
-    private readonly sink: (text: string) => void,
-  ) {}
+    sink: (text: string) => void,
+  ) {
+    this.batch = new LineBatch(sink);
+  }
 
   write(r: AccessRecord): void {
-    if (this.pending === '') setImmediate(this.handOverBound);
-    this.pending += formatAccess(r, this.format);
+    this.batch.push(formatAccess(r, this.format));
   }
 
   /** Hands over what is pending now (before a stats read or shutdown). */
   handOver(): void {
-    if (this.pending === '') return;
-    const text = this.pending;
-    this.pending = '';
-    this.sink(text);
+    this.batch.flush();
   }
 }
