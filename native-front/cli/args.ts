@@ -37,7 +37,8 @@ Options:
   --status HOST:PORT|PATH     internal listener with /metrics, /status and /healthz
                               (a path: a Unix socket)
   --status-token-file FILE    the status listener requires "Authorization: Bearer <token in FILE>"
-  --fronts N                  front threads accepting connections (default: 1)
+  --fronts N                  front threads accepting connections (default: a quarter of
+                              the cores, at least 1)
   --max-memory SIZE           over this resident memory (e.g. 2g), replace the largest worker
                               of the pool using the most memory (default: no ceiling)
   --access-log FILE|-|off     access log destination (default: - = stdout)

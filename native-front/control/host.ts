@@ -103,7 +103,7 @@ export class Host {
     const graceful = options.gracefulTimeout === undefined ? 30_000 : parseDuration(options.gracefulTimeout);
     if (graceful === undefined) throw new HostdError('HOSTD_USAGE', `gracefulTimeout: "${options.gracefulTimeout}" is not a duration (use 500ms, 30s, 2m)`);
     this.gracefulMs = graceful;
-    const n = options.fronts ?? 1;
+    const n = options.fronts ?? defaultFronts();
     if (!Number.isInteger(n) || n < 1 || n > Math.max(64, availableParallelism() * 4))
       throw new HostdError('HOSTD_USAGE', `fronts: ${n} is not a number of front threads (1 to ${Math.max(64, availableParallelism() * 4)})`);
     this.frontCount = n;
@@ -346,6 +346,16 @@ export class Host {
     await this.accessLog?.close();
     if (this.ownErrorLog) await this.ownErrorLog.close();
   }
+}
+
+/**
+ * Front threads when none are asked for: a quarter of the cores, at least one (2 cores: 1; 8: 2;
+ * 32: 8). Measured here, a front spends 6-10 µs of its core per request against 4 µs (a hello
+ * handler) to milliseconds (real pages) in the app's workers; the workers, the kernel's network
+ * work and the OS need the other cores. docs/performance.md has the figures.
+ */
+export function defaultFronts(): number {
+  return Math.max(1, Math.floor(availableParallelism() / 4));
 }
 
 /** Validates the configuration and prepares a host; call listen() to serve. */
