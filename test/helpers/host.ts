@@ -28,6 +28,7 @@ export async function startHost(sites: VhostConfig[], opts: Omit<HostOptions, 's
     accessLog: false,
     errorLog: opts.errorLog ?? quietLog(),
     status: '127.0.0.1:0',
+    fronts: 1, // the default depends on the machine's cores; tests say when they want more
     ...opts,
     sites: sites.map((s) => ({ listen: 0, ...s })),
   });
