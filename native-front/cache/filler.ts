@@ -208,6 +208,10 @@ export class Filler {
    * The origin failed (error, timeout, client gone before the fetch finished). Returns the
    * stale entry to answer with when the failure came before the response head and
    * stale-if-error allows it (label STALE); else null (answer 502/504 as usual).
+   *
+   * The requests that waited for this fetch look up again: the first one fetches in its place
+   * and the others wait for it (as nginx's cache lock and Varnish do), so a client that goes
+   * away, or one failed app call, does not send every waiter to the app at once.
    */
   abort(_err?: unknown): CachedEntry | null {
     if (this.state === 'done') return null;
@@ -216,7 +220,7 @@ export class Filler {
     this.chunks = [];
     this.whole = null;
     const stale = this.stale !== null && this.stale.live && this.cache.now() < this.stale.sieUntil ? this.stale : null;
-    this.finish(stale !== null ? 'stale' : 'pass', stale);
+    this.finish(stale !== null ? 'stale' : 'relookup', stale);
     if (before && stale !== null && this.purpose !== 'refresh') {
       this.cache.countStale(); // a client is answered with it (a refresh has none)
       return stale;
@@ -248,8 +252,7 @@ export class Filler {
           w.resolve({ kind: 'hit', entry });
           continue;
         }
-        const r = this.cache.lookup(w.method, w.host, w.url, w.req);
-        w.resolve(r.kind === 'hit' ? { kind: 'hit', entry: r.entry } : r); // the hit object is reused
+        w.resolve(this.cache.relookup(w));
       } else {
         this.cache.countMiss();
         w.resolve({ kind: 'fetch', filler: new Filler(this.cache, 'pass', w.host, w.url, w.req, null) });

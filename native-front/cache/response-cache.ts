@@ -40,7 +40,7 @@
 import { DEFAULT_COMPRESSION, type CompressionSettings } from '../../shared/compress/index.js';
 import type { ResolvedCache, ResolvedCompression } from '../../shared/config/types.js';
 import { CachedEntry, type EntryOwner } from './entry.js';
-import { Filler, type FillDecision } from './filler.js';
+import { Filler, type FillDecision, type Waiter } from './filler.js';
 import { HeaderSnapshot, type RequestView } from './headers.js';
 import { PassMarks, sameValues, selects, varyValue } from './keys.js';
 import { planStore, renewal, type StorePlan } from './policy.js';
@@ -332,6 +332,16 @@ export class ResponseCache implements EntryOwner {
   /** @internal Does `req` select `e` (its Vary'd headers match)? */
   matches(e: CachedEntry, req: RequestView): boolean {
     return selects(e, req);
+  }
+
+  /**
+   * @internal A waiter's lookup after the fetch it waited for ended. Waiting again (for the
+   * fetch another waiter just started) is not counted twice.
+   */
+  relookup(w: Waiter): Lookup {
+    const r = this.lookup(w.method, w.host, w.url, w.req);
+    if (r.kind === 'wait') this.counts.coalescedWaits--;
+    return r.kind === 'hit' ? { kind: 'hit', entry: r.entry } : r; // the hit object is reused
   }
 
   /** @internal */

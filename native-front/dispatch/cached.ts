@@ -52,11 +52,6 @@ export class CacheTap {
     readonly request: HeaderSnapshot,
   ) {}
 
-  /** The header the front adds to responses that went to the app ("X-Cache: MISS"), or null. */
-  get header(): string | null {
-    return this.cache.header;
-  }
-
   /** Writes an entry as the answer (corks itself); returns status and bytes for ctx.done. */
   serve(res: HttpResponse, entry: CachedEntry, isHead: boolean, label: XCacheLabel): { status: number; bytes: number } {
     const w = sendHit(res, this.cache, entry, this.request, isHead, label);
