@@ -3,45 +3,11 @@
 // its call counters are the mount's) answers with whatever headers the query asks for, and tells
 // how often it was called for a URL: each rule is checked by what the client got (X-Cache, Age,
 // bodies naming the app call that made them) and by how many times the app was asked.
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { Pool, request } from 'undici';
 import type { VhostConfig } from '../shared/config/types.js';
+import { appCalls, CACHE_APP, fetchFrom, q } from './fixtures/cache/client.js';
 import { parsePrometheus, startHost, type TestHost, waitFor } from './helpers/index.js';
-
-export const CACHE_APP = fileURLToPath(new URL('./fixtures/cache/app.mjs', import.meta.url));
-
-export interface Got {
-  status: number;
-  headers: Record<string, string>;
-  body: Buffer;
-  text: string;
-}
-
-export async function fetchFrom(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Got> {
-  const r = await request(url, { method: method as 'GET', headers });
-  const body = Buffer.from(await r.body.arrayBuffer());
-  return { status: r.statusCode, headers: r.headers as Record<string, string>, body, text: body.toString() };
-}
-
-/** A path with the query that tells the app how to answer (see app.mjs). */
-export function q(path: string, params: Record<string, string | number> = {}): string {
-  const s = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString();
-  return s === '' ? path : `${path}?${s}`;
-}
-
-export interface AppCalls {
-  count: number;
-  inm: (string | null)[];
-  ae: (string | null)[];
-}
-
-/** What the app of `mount` saw for `path` (mount-relative, with its query). */
-export async function appCalls(base: string, mount: string, path: string): Promise<AppCalls> {
-  const r = await fetchFrom(`${base}${mount}/__calls?url=${encodeURIComponent(path)}`);
-  expect(r.status, r.text).to.equal(200);
-  return JSON.parse(r.text) as AppCalls;
-}
 
 interface CacheCounters {
   entries: number;

@@ -248,8 +248,7 @@ export class Filler {
         // The response just fetched answers the requests that waited for it, even one that is
         // stale at once (max-age=0, no-cache): it is as fresh as a revalidation would make it.
         if (entry !== null && entry.live && this.cache.matches(entry, w.req)) {
-          this.cache.countHit();
-          w.resolve({ kind: 'hit', entry });
+          w.resolve(this.cache.answer(entry, w));
           continue;
         }
         w.resolve(this.cache.relookup(w));

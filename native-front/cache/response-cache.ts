@@ -190,6 +190,10 @@ export class ResponseCache implements EntryOwner {
       const e = slot.entries.length === 0 ? null : this.storage.match(slot, req);
       if (e !== null) {
         if (now < e.freshUntil) {
+          if (e.incomplete && !isHead) {
+            const making = this.coding(e, req);
+            if (making !== null) return making;
+          }
           this.storage.touch(e);
           this.counts.hits++;
           this.hit.entry = e;
@@ -307,6 +311,8 @@ export class ResponseCache implements EntryOwner {
     }
     this.storage.add(e);
     this.counts.stores++;
+    if (e.candidate) e.ready(f.req.getHeader('accept-encoding')); // the coding the next hits likely want
+
     return e.live ? e : null;
   }
 
@@ -338,15 +344,23 @@ export class ResponseCache implements EntryOwner {
    * @internal A waiter's lookup after the fetch it waited for ended. Waiting again (for the
    * fetch another waiter just started) is not counted twice.
    */
-  relookup(w: Waiter): Lookup {
+  relookup(w: Pick<Waiter, 'method' | 'host' | 'url' | 'req'>, waited = true): Lookup {
     const r = this.lookup(w.method, w.host, w.url, w.req);
-    if (r.kind === 'wait') this.counts.coalescedWaits--;
+    if (r.kind === 'wait' && waited) this.counts.coalescedWaits--;
     return r.kind === 'hit' ? { kind: 'hit', entry: r.entry } : r; // the hit object is reused
   }
 
-  /** @internal */
-  countHit(): void {
+  /**
+   * @internal What a request selecting `e` does now: a hit, or, while the compressed form it
+   * wants is being made, a wait for that (then a hit with it).
+   */
+  answer(e: CachedEntry, w: Waiter): Lookup {
+    if (e.incomplete && w.method !== 'head' && w.method !== 'HEAD') {
+      const making = this.coding(e, w.req);
+      if (making !== null) return making;
+    }
     this.counts.hits++;
+    return { kind: 'hit', entry: e };
   }
 
   /** @internal */
@@ -372,6 +386,15 @@ export class ResponseCache implements EntryOwner {
   /** @internal */
   remove(e: CachedEntry, evicted: boolean): void {
     this.storage.remove(e, evicted);
+  }
+
+  /** A wait for the compressed form of `e` that `req` wants, when it is being made (see entry.ready). */
+  private coding(e: CachedEntry, req: RequestView): Lookup | null {
+    if (req.getHeader('range') !== '') return null; // ranges are served from the identity bytes
+    const making = e.ready(req.getHeader('accept-encoding'));
+    if (making === null) return null;
+    const r = HeaderSnapshot.of(req);
+    return { kind: 'wait', promise: making.then(() => this.relookup({ method: 'get', host: e.host, url: e.url, req: r }, false)) };
   }
 
   private wait(fill: Filler, method: string, host: string, url: string, req: RequestView): Lookup {
