@@ -351,6 +351,18 @@ describe('response cache through hostd (socket)', function () {
     expect((await fetchFrom(`http://127.0.0.1:${h.host.statusPort}/cache/purge`, {}, 'POST')).status).to.equal(400);
   });
 
+  it('a purge during a fetch: the answer fetched meanwhile is not kept', async () => {
+    const p = q('/purge-race', { cc: 'max-age=600', gate: 'purge-race' });
+    const pending = get(`/c${p}`);
+    await waitFor(async () => (await count('/c', p)) === 1, { what: 'the fetch at the app' });
+    expect(await purge(`url=${encodeURIComponent(`/c${p}`)}`)).to.equal(0); // nothing stored yet
+    await get('/c/__release?gate=purge-race');
+    expect((await pending).headers['x-cache']).to.equal('MISS');
+    const next = await get(`/c${p}`);
+    expect([next.headers['x-cache'], next.text]).to.deep.equal(['MISS', `${p} call 2\n`]);
+    expect((await get(`/c${p}`)).headers['x-cache']).to.equal('HIT');
+  });
+
   it('memory stays under maxSize: least recently used entries go first', async () => {
     const body = { cc: 'max-age=600', size: 10_000, type: 'application/octet-stream' };
     const e = (i: number) => `/lru${q(`/e${i}`, body)}`;
@@ -448,5 +460,37 @@ describe('response cache through hostd (socket)', function () {
     expect([s.entries, s.bytes]).to.deep.equal([0, 0]);
     const r = await get(`/c${p}`);
     expect([r.headers['x-cache'], r.text]).to.deep.equal(['MISS', `${p} call 1\n`]); // a new worker's first call
+  });
+});
+
+describe('response cache with several fronts (socket)', function () {
+  this.timeout(60_000);
+  let h: TestHost;
+
+  before(async () => {
+    h = await startHost([{ serverName: ['*'], apps: [{ url: '/', module: CACHE_APP, pool: { threads: 1 }, cache: { maxSize: '1mb' } }] }], { fronts: 2 });
+  });
+  after(() => h?.close());
+
+  it('each front keeps its own entries; /status sums them; a purge reaches every front', async () => {
+    const p = q('/shared', { cc: 'max-age=600' });
+    // New connections are spread over the fronts by the kernel: whichever answers, every front
+    // stores the URL at most once.
+    const labels: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const r = await request(h.url(p), { reset: true });
+      labels.push(String(r.headers['x-cache']));
+      await r.body.dump();
+    }
+    const s = await h.host.status();
+    const cache = (s.hosts[0].mounts[0] as { cache?: { entries: number; hits: number; misses: number } }).cache!;
+    const misses = labels.filter((l) => l === 'MISS').length;
+    expect(misses).to.be.within(1, 2);
+    expect([cache.entries, cache.misses, cache.hits]).to.deep.equal([misses, misses, 12 - misses]);
+    expect((await appCalls(h.url(''), '', p)).count).to.equal(misses);
+    const purged = await fetchFrom(`http://127.0.0.1:${h.host.statusPort}/cache/purge?url=${encodeURIComponent(p)}`, {}, 'POST');
+    expect(JSON.parse(purged.text)).to.deep.equal({ purged: misses });
+    const after = await h.host.status();
+    expect((after.hosts[0].mounts[0] as { cache?: { entries: number } }).cache!.entries).to.equal(0);
   });
 });
