@@ -1,10 +1,14 @@
 // What the bench measures: the scenarios, which servers take part in each, and the targets from
-// issues 2 (static) and 3 (dynamic) they are judged against.
+// issues 2 (static), 3 (dynamic) and 14 (response cache, compression) they are judged against.
 
 import { join } from 'node:path';
-import { BIG_SIZE, DYNAMIC_PATHS, ECHO_SIZE, HELLO_BODY, STATIC_FILES, TEXT_FILE } from './payloads.js';
+import { BIG_SIZE, CACHED, DYNAMIC_PATHS, ECHO_SIZE, HELLO_BODY, STATIC_FILES, TEXT_FILE } from './payloads.js';
 
-export type ServerName = 'hostd' | 'raw-uws' | 'raw-uws-fetch' | 'nginx' | 'node-http';
+/**
+ * `hostd-static` is not a process: it is hostd's own static 1 KiB hit, measured in the cached
+ * scenario's rounds as the yardstick of a cached app response (see Scenario.paths).
+ */
+export type ServerName = 'hostd' | 'hostd-static' | 'raw-uws' | 'raw-uws-fetch' | 'nginx' | 'node-http';
 export type Group = 'static' | 'dynamic';
 
 export interface Scenario {
@@ -25,6 +29,8 @@ export interface Scenario {
   expectEncoding?: 'gzip';
   /** The fixture file whose bytes the (decoded) answer must equal. */
   file?: string;
+  /** Servers measured on another path, checked against a fixture file instead of expectBody. */
+  paths?: Partial<Record<ServerName, { path: string; file: string }>>;
 }
 
 export interface Target {
@@ -92,7 +98,18 @@ export function scenarios(benchDir: string): Scenario[] {
     expectEncoding: 'gzip',
     file: TEXT_FILE.name,
   };
-  return [...statics, compressed, ...dynamic];
+  const cached: Scenario = {
+    id: 'cached-1k',
+    label: 'cached app 1 KiB',
+    group: 'dynamic',
+    path: CACHED.path,
+    method: 'GET',
+    expectLength: CACHED.size,
+    expectBody: String.fromCharCode(CACHED.byte).repeat(CACHED.size),
+    servers: ['hostd', 'hostd-static'],
+    paths: { 'hostd-static': { path: `/${STATIC_FILES[0].name}`, file: STATIC_FILES[0].name } },
+  };
+  return [...statics, compressed, ...dynamic, cached];
 }
 
 export const TARGETS: Target[] = [
@@ -101,6 +118,7 @@ export const TARGETS: Target[] = [
   { scenario: 'static-100k', kind: 'ratio', against: 'nginx', min: 1.1, target: true, source: 'issue 2' },
   { scenario: 'static-10m', kind: 'ratio', against: 'nginx', min: 0.8, target: true, source: 'issue 2' },
   { scenario: 'static-100k-gzip', kind: 'ratio', against: 'nginx', min: 3, target: true, source: 'issue 14' },
+  { scenario: 'cached-1k', kind: 'ratio', against: 'hostd-static', min: 0.9, target: true, source: 'issue 14' },
   { scenario: 'hello', kind: 'ratio', against: 'raw-uws', min: 0.85, target: true, source: 'issue 3' },
   { scenario: 'hello', kind: 'ratio', against: 'node-http', min: 2, target: true, source: 'issue 3' },
   { scenario: 'hello', kind: 'p99', maxMs: 2, target: true, source: 'issue 3' },

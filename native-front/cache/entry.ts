@@ -59,6 +59,11 @@ export class CachedEntry implements Freshness {
   readonly blocks: [Buffer | null, Buffer | null, Buffer | null] = [null, null, null];
   readonly blockNames: [string | null, string | null, string | null] = [null, null, null];
   readonly blocks304: [string | null, string | null, string | null] = [null, null, null];
+  /** The whole header text of a 200 per coding ("name: value\r\n..."), built with the block. */
+  readonly texts: [string | null, string | null, string | null] = [null, null, null];
+  /** A HIT's Age, X-Cache and header lines in one value, per coding, for the age it was made at. */
+  readonly hitHeads: [Buffer | null, Buffer | null, Buffer | null] = [null, null, null];
+  readonly hitAges: [number, number, number] = [-1, -1, -1];
 
   constructor(
     readonly owner: EntryOwner,
@@ -115,6 +120,8 @@ export class CachedEntry implements Freshness {
     this.blocks.fill(null);
     this.blockNames.fill(null);
     this.blocks304.fill(null);
+    this.texts.fill(null);
+    this.hitHeads.fill(null);
     if (!candidate) delta -= this.dropCoded();
     if (delta !== 0) this.owner.grew(this, delta);
   }
@@ -192,8 +199,12 @@ export class CachedEntry implements Freshness {
   }
 }
 
+/**
+ * The memory of an entry's headers: the list, and the preformatted copies a hit writes (the
+ * block, its text, the HIT head; see write-hit.ts), so counted three times.
+ */
 function headerBytes(flat: readonly string[]): number {
   let n = 0;
   for (const s of flat) n += s.length + 2;
-  return n;
+  return 3 * n;
 }
