@@ -134,7 +134,7 @@ export class Filler {
       cache.remove(stale, false); // a 304 for something we do not hold: forget it
     }
     if (status >= 500 && stale !== null && cache.now() < stale.sieUntil) {
-      if (this.purpose !== 'refresh') cache.countStale();
+      if (this.purpose !== 'refresh') cache.counts.staleServes++;
       this.state = 'done';
       this.finish('stale', stale);
       return { kind: 'serve', entry: stale, label: 'STALE' };
@@ -165,7 +165,7 @@ export class Filler {
     if (this.size + n > this.cache.maxObjectSize || (this.whole !== null && this.size + n > this.whole.length)) {
       // Over the per-object limit (or longer than its Content-Length): stop storing; the
       // response goes on to the client uncached.
-      this.cache.countAbandoned();
+      this.cache.counts.abandoned++;
       this.cache.markPass(this.host, this.url);
       this.chunks = [];
       this.whole = null;
@@ -222,7 +222,7 @@ export class Filler {
     const stale = this.stale !== null && this.stale.live && this.cache.now() < this.stale.sieUntil ? this.stale : null;
     this.finish(stale !== null ? 'stale' : 'relookup', stale);
     if (before && stale !== null && this.purpose !== 'refresh') {
-      this.cache.countStale(); // a client is answered with it (a refresh has none)
+      this.cache.counts.staleServes++; // a client is answered with it (a refresh has none)
       return stale;
     }
     return null;
@@ -242,7 +242,7 @@ export class Filler {
     const ws = this.waiters.splice(0);
     for (const w of ws) {
       if (mode === 'stale' && entry !== null) {
-        this.cache.countStale();
+        this.cache.counts.staleServes++;
         w.resolve({ kind: 'stale', entry, refresh: null });
       } else if (mode === 'relookup') {
         // The response just fetched answers the requests that waited for it, even one that is
@@ -253,7 +253,7 @@ export class Filler {
         }
         w.resolve(this.cache.relookup(w));
       } else {
-        this.cache.countMiss();
+        this.cache.counts.misses++;
         w.resolve({ kind: 'fetch', filler: new Filler(this.cache, 'pass', w.host, w.url, w.req, null) });
       }
     }

@@ -45,10 +45,11 @@ import { HeaderSnapshot, type RequestView } from './headers.js';
 import { PassMarks, sameValues, selects, varyValue } from './keys.js';
 import { planStore, renewal, type StorePlan } from './policy.js';
 import { purgeAll, purgePrefix, purgeUrl } from './purge.js';
+import { CacheCounters, type CacheStats } from './stats.js';
 import { CacheStorage } from './storage.js';
 
 export { Filler, STRIPPED_REQUEST_HEADERS } from './filler.js';
-export type { FillDecision };
+export type { CacheStats, FillDecision };
 
 export interface ResponseCacheOptions {
   /** Bytes held (bodies, compressed forms, headers, bookkeeping). */
@@ -66,30 +67,6 @@ export interface ResponseCacheOptions {
   compression?: CompressionSettings;
   /** The clock (ms since the epoch); tests pass their own. */
   now?: () => number;
-}
-
-export interface CacheStats {
-  entries: number;
-  bytes: number;
-  /** Answered from a fresh entry. */
-  hits: number;
-  /** Sent to the app by the cache (fills, revalidations, passes). */
-  misses: number;
-  /** Answered from a stale entry (stale-while-revalidate, stale-if-error). */
-  staleServes: number;
-  /** Requests that waited for another request's fetch of the same key. */
-  coalescedWaits: number;
-  /** Stale entries renewed by a 304. */
-  revalidations: number;
-  /** Background refreshes started (stale-while-revalidate). */
-  refreshes: number;
-  stores: number;
-  evictions: number;
-  purged: number;
-  /** Fills given up because the body went over maxObjectSize. */
-  abandoned: number;
-  /** Requests the cache does not handle (methods, Cookie, Range/HEAD misses). */
-  bypasses: number;
 }
 
 export type Lookup =
@@ -115,18 +92,8 @@ export class ResponseCache implements EntryOwner {
 
   private readonly storage: CacheStorage;
   private readonly passMarks = new PassMarks();
-  private readonly counts = {
-    hits: 0,
-    misses: 0,
-    staleServes: 0,
-    coalescedWaits: 0,
-    revalidations: 0,
-    refreshes: 0,
-    stores: 0,
-    purged: 0,
-    abandoned: 0,
-    bypasses: 0,
-  };
+  /** @internal The counters of stats(); the filler counts too. */
+  readonly counts = new CacheCounters();
   /** The hit result, reused: read it synchronously (writeHit) and let go. */
   private readonly hit: { kind: 'hit'; entry: CachedEntry } = { kind: 'hit', entry: null! };
 
@@ -257,22 +224,7 @@ export class ResponseCache implements EntryOwner {
   }
 
   stats(): CacheStats {
-    const c = this.counts;
-    return {
-      entries: this.storage.entries,
-      bytes: this.storage.total,
-      hits: c.hits,
-      misses: c.misses,
-      staleServes: c.staleServes,
-      coalescedWaits: c.coalescedWaits,
-      revalidations: c.revalidations,
-      refreshes: c.refreshes,
-      stores: c.stores,
-      evictions: this.storage.evictions,
-      purged: c.purged,
-      abandoned: c.abandoned,
-      bypasses: c.bypasses,
-    };
+    return this.counts.stats(this.storage.entries, this.storage.total, this.storage.evictions);
   }
 
   // ---- for Filler and CachedEntry ----
@@ -361,21 +313,6 @@ export class ResponseCache implements EntryOwner {
     }
     this.counts.hits++;
     return { kind: 'hit', entry: e };
-  }
-
-  /** @internal */
-  countStale(): void {
-    this.counts.staleServes++;
-  }
-
-  /** @internal */
-  countAbandoned(): void {
-    this.counts.abandoned++;
-  }
-
-  /** @internal */
-  countMiss(): void {
-    this.counts.misses++;
   }
 
   /** @internal The fill `f` is over: its key no longer waits on it. */
