@@ -10,7 +10,8 @@
 //   fetch  -> send the request to the app with r.filler.applyTo(headers) and feed the filler
 //             with what comes back while streaming it to the client; filler.head()'s decision
 //             may instead say "answer from this entry" (a 304 renewed it, or stale-if-error)
-//   wait   -> another request is fetching this URL: await r.promise, then act on *its* result
+//   wait   -> another request is fetching this URL, or the coding this client wants is being
+//             made (entry.ready): await r.promise, then act on what it resolves to
 //   bypass -> not cacheable (method, Cookie, Range or HEAD on a miss): send to the app as usual
 //
 // Every Filler handed out must be finished with end() or abort(), or the URL's other requests
@@ -31,12 +32,13 @@
 //   get (br / gzip / identity), and dropped from the key for identity bodies, since the cache
 //   serves every coding of those itself.
 // - Coalescing: while one request fetches a key, others wait (not for Range/HEAD requests, not
-//   past lockTimeout). A response found uncacheable marks the key "pass" for passTtl (Varnish's
+//   past lockTimeout); when the fetch fails or its client goes away, the first waiter fetches in
+//   its place. A response found uncacheable marks the key "pass" for passTtl (Varnish's
 //   hit-for-miss) so later requests for it go straight to the app in parallel, not one by one.
 //
 // The parts: keys.ts (variants, pass marks), storage.ts (slots and the LRU), policy.ts (what to
-// store, freshness, 304 renewal), filler.ts (one origin fetch), purge.ts, entry.ts (one stored
-// response), write-hit.ts (writing an entry into a uWS response).
+// store, freshness, 304 renewal), filler.ts (one origin fetch), purge.ts, stats.ts, entry.ts
+// (one stored response and its compressed forms), write-hit.ts (an entry into a uWS response).
 import { DEFAULT_COMPRESSION, type CompressionSettings } from '../../shared/compress/index.js';
 import type { ResolvedCache, ResolvedCompression } from '../../shared/config/types.js';
 import { CachedEntry, type EntryOwner } from './entry.js';
