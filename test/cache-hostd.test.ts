@@ -34,7 +34,12 @@ describe('response cache through hostd (socket)', function () {
     serverName: ['*'],
     apps: [
       { url: '/c', module: CACHE_APP, pool: { threads: 1 }, cache: { maxSize: '4mb', maxObjectSize: '64k', lockTimeout: '30s' } },
-      { url: '/t', module: CACHE_APP, pool: { threads: 1, requestTimeout: '1s' }, cache: { maxSize: '1mb', header: 'X-Edge-Cache', cookies: 'ignore' } },
+      {
+        url: '/t',
+        module: CACHE_APP,
+        pool: { threads: 1, requestTimeout: '1s' },
+        cache: { maxSize: '1mb', header: 'X-Edge-Cache', cookies: 'ignore' },
+      },
       { url: '/lru', module: CACHE_APP, pool: { threads: 1 }, cache: { maxSize: '64k', maxObjectSize: '16k', header: false } },
       { url: '/off', module: CACHE_APP, pool: { threads: 1 } },
     ],
@@ -146,7 +151,10 @@ describe('response cache through hostd (socket)', function () {
   });
 
   it('private, no-store and Set-Cookie answers are not stored; no-cache ones are revalidated every time', async () => {
-    for (const params of [{ cc: 'private, max-age=60' }, { cc: 'no-store' }, { cc: 'public, max-age=60', setcookie: 1 }] as Record<string, string | number>[]) {
+    for (const params of [{ cc: 'private, max-age=60' }, { cc: 'no-store' }, { cc: 'public, max-age=60', setcookie: 1 }] as Record<
+      string,
+      string | number
+    >[]) {
       const p = q('/nostore', params);
       const a = await get(`/c${p}`);
       const b = await get(`/c${p}`);
@@ -199,7 +207,9 @@ describe('response cache through hostd (socket)', function () {
     const pool = new Pool(h.url('/'), { connections: 50 });
     try {
       const all = Array.from({ length: 50 }, () =>
-        pool.request({ path: `/c${p}`, method: 'GET' }).then(async (r) => ({ status: r.statusCode, xcache: r.headers['x-cache'], text: await r.body.text() })),
+        pool
+          .request({ path: `/c${p}`, method: 'GET' })
+          .then(async (r) => ({ status: r.statusCode, xcache: r.headers['x-cache'], text: await r.body.text() })),
       );
       // Every request has reached the front: one is at the app (held at its gate), 49 wait for it.
       await waitFor(async () => (await statsOf('/c')).coalescedWaits - before.coalescedWaits === 49 && (await count('/c', p)) === 1, {
@@ -229,7 +239,9 @@ describe('response cache through hostd (socket)', function () {
     const pool = new Pool(h.url('/'), { connections: 20 });
     try {
       const rest = Array.from({ length: 20 }, () =>
-        pool.request({ path: `/c${p}`, method: 'GET' }).then(async (r) => ({ status: r.statusCode, xcache: r.headers['x-cache'], text: await r.body.text() })),
+        pool
+          .request({ path: `/c${p}`, method: 'GET' })
+          .then(async (r) => ({ status: r.statusCode, xcache: r.headers['x-cache'], text: await r.body.text() })),
       );
       await waitFor(async () => (await statsOf('/c')).coalescedWaits - before.coalescedWaits === 20, { what: '20 coalesced waiters' });
       first.abort();
@@ -259,10 +271,13 @@ describe('response cache through hostd (socket)', function () {
     await waitFor(async () => (await count('/c', p)) === 2, { what: 'the background refresh to reach the app' });
     expect((await get(`/c${p}`)).headers['x-cache']).to.equal('STALE'); // still refreshing: no second refresh
     await get('/c/__release?gate=swr');
-    const fresh = await waitFor(async () => {
-      const r = await get(`/c${p}`);
-      return r.headers['x-cache'] === 'HIT' && r;
-    }, { what: 'the refreshed entry' });
+    const fresh = await waitFor(
+      async () => {
+        const r = await get(`/c${p}`);
+        return r.headers['x-cache'] === 'HIT' && r;
+      },
+      { what: 'the refreshed entry' },
+    );
     expect(fresh.text).to.equal(`${p} call 2\n`);
     expect(await count('/c', p)).to.equal(2);
     const after = await statsOf('/c');
@@ -329,7 +344,7 @@ describe('response cache through hostd (socket)', function () {
     expect(await count('/c', p)).to.equal(2);
   });
 
-  it('unsafe methods drop the URL\'s entries', async () => {
+  it("unsafe methods drop the URL's entries", async () => {
     const p = q('/unsafe', { cc: 'max-age=60' });
     await get(`/c${p}`);
     expect((await get(`/c${p}`)).headers['x-cache']).to.equal('HIT');
@@ -414,10 +429,18 @@ describe('response cache through hostd (socket)', function () {
     const p = q('/range', { cc: 'max-age=60', type: 'application/octet-stream' });
     const full = await get(`/c${p}`);
     const head = await get(`/c${p}`, {}, 'HEAD');
-    expect([head.status, head.headers['x-cache'], head.headers['content-length'], head.body.length]).to.deep.equal([200, 'HIT', String(full.body.length), 0]);
+    expect([head.status, head.headers['x-cache'], head.headers['content-length'], head.body.length]).to.deep.equal([
+      200,
+      'HIT',
+      String(full.body.length),
+      0,
+    ]);
     const part = await get(`/c${p}`, { range: 'bytes=1-4' });
     expect([part.status, part.headers['x-cache'], part.text, part.headers['content-range']]).to.deep.equal([
-      206, 'HIT', full.text.slice(1, 5), `bytes 1-4/${full.body.length}`,
+      206,
+      'HIT',
+      full.text.slice(1, 5),
+      `bytes 1-4/${full.body.length}`,
     ]);
     expect((await get(`/c${p}`, { range: 'bytes=9000-9999' })).status).to.equal(416);
     expect(await count('/c', p)).to.equal(1);
@@ -468,7 +491,9 @@ describe('response cache with several fronts (socket)', function () {
   let h: TestHost;
 
   before(async () => {
-    h = await startHost([{ serverName: ['*'], apps: [{ url: '/', module: CACHE_APP, pool: { threads: 1 }, cache: { maxSize: '1mb' } }] }], { fronts: 2 });
+    h = await startHost([{ serverName: ['*'], apps: [{ url: '/', module: CACHE_APP, pool: { threads: 1 }, cache: { maxSize: '1mb' } }] }], {
+      fronts: 2,
+    });
   });
   after(() => h?.close());
 

@@ -73,7 +73,11 @@ describe('compression: app responses through hostd (socket)', function () {
   it('streamed bodies are compressed as they stream', async () => {
     for (const coding of ['br', 'gzip']) {
       const r = await get(`/z${q('/streamed', { ...TEXT, stream: 5 })}`, { 'accept-encoding': coding });
-      expect([r.headers['content-encoding'], r.headers['content-length'], r.headers.vary]).to.deep.equal([coding, undefined, 'Accept-Encoding']);
+      expect([r.headers['content-encoding'], r.headers['content-length'], r.headers.vary]).to.deep.equal([
+        coding,
+        undefined,
+        'Accept-Encoding',
+      ]);
       expect(decode(r).length).to.equal(20_000);
     }
   });
@@ -95,14 +99,22 @@ describe('compression: app responses through hostd (socket)', function () {
     expect(decode(own).length).to.equal(20_000);
   });
 
-  it('ranges: the app\'s 206 passes as it is; a 200 to a Range request is not compressed either', async () => {
+  it("ranges: the app's 206 passes as it is; a 200 to a Range request is not compressed either", async () => {
     const ae = { 'accept-encoding': 'br, gzip', range: 'bytes=10-19' };
     const partial = await get(`/z${q('/ranged', { ...TEXT, range: 1 })}`, ae);
     expect([partial.status, partial.headers['content-encoding'], partial.headers['content-range'], partial.body.length]).to.deep.equal([
-      206, undefined, 'bytes 10-19/20000', 10,
+      206,
+      undefined,
+      'bytes 10-19/20000',
+      10,
     ]);
     const whole = await get(`/z${q('/unranged', TEXT)}`, ae);
-    expect([whole.status, whole.headers['content-encoding'], whole.headers.vary, whole.body.length]).to.deep.equal([200, undefined, 'Accept-Encoding', 20_000]);
+    expect([whole.status, whole.headers['content-encoding'], whole.headers.vary, whole.body.length]).to.deep.equal([
+      200,
+      undefined,
+      'Accept-Encoding',
+      20_000,
+    ]);
   });
 
   it('HEAD says what GET would send', async () => {
@@ -111,15 +123,22 @@ describe('compression: app responses through hostd (socket)', function () {
     const full = await get(`/z${q('/head', TEXT)}`, ae);
     expect(head.body.length).to.equal(0);
     expect([head.status, head.headers['content-encoding'], head.headers.vary, head.headers.etag]).to.deep.equal([
-      200, full.headers['content-encoding'], full.headers.vary, full.headers.etag,
+      200,
+      full.headers['content-encoding'],
+      full.headers.vary,
+      full.headers.etag,
     ]);
     // (The compressed length is known only once the body is made: HEAD may leave it out.)
     expect(head.headers['content-length']).to.be.oneOf([undefined, full.headers['content-length']]);
     const plain = await get(`/z${q('/head', TEXT)}`, {}, 'HEAD');
-    expect([plain.headers['content-encoding'], plain.headers.vary, plain.headers['content-length']]).to.deep.equal([undefined, 'Accept-Encoding', '20000']);
+    expect([plain.headers['content-encoding'], plain.headers.vary, plain.headers['content-length']]).to.deep.equal([
+      undefined,
+      'Accept-Encoding',
+      '20000',
+    ]);
   });
 
-  it('a mount\'s compression keys: off, types, minSize', async () => {
+  it("a mount's compression keys: off, types, minSize", async () => {
     const ae = { 'accept-encoding': 'br, gzip' };
     const off = await get(`/zoff${q('/off', TEXT)}`, ae);
     expect([off.headers['content-encoding'], off.headers.vary, off.body.length]).to.deep.equal([undefined, undefined, 20_000]);
@@ -160,7 +179,11 @@ describe('compression: app responses through hostd (socket)', function () {
       });
       req.on('error', (err) => decoder.destroy(err));
       await withTimeout(done, 30_000, 'the event stream');
-      expect([headers['content-encoding'], headers.vary, headers['content-type']]).to.deep.equal([coding, 'Accept-Encoding', 'text/event-stream']);
+      expect([headers['content-encoding'], headers.vary, headers['content-type']]).to.deep.equal([
+        coding,
+        'Accept-Encoding',
+        'text/event-stream',
+      ]);
       expect(text).to.not.include('event: timeout');
       expect(seen).to.deep.equal([0, 1, 2, 3, 4]);
     });
@@ -187,7 +210,11 @@ describe('compression: app responses through hostd (socket)', function () {
     const hit = await get(`/zc${shared}`, br);
     expect([hit.headers['x-cache'], hit.headers['content-encoding'], decode(hit)]).to.deep.equal(['HIT', 'br', decode(filled)]);
     const gz = await get(`/zc${shared}`, { 'accept-encoding': 'gzip' });
-    expect([gz.headers['x-cache'], gz.headers['content-encoding'], decode(gz)]).to.deep.equal(['MISS', undefined, decode(filled).replace('call 1', 'call 2')]);
+    expect([gz.headers['x-cache'], gz.headers['content-encoding'], decode(gz)]).to.deep.equal([
+      'MISS',
+      undefined,
+      decode(filled).replace('call 1', 'call 2'),
+    ]);
   });
 
   it('cached responses are kept compressed: later clients get their coding from the cache', async () => {
@@ -197,7 +224,12 @@ describe('compression: app responses through hostd (socket)', function () {
     const text = decode(first);
     expect(text.startsWith(`${p} call 1\n`)).to.equal(true);
     const br = await get(`/zc${p}`, { 'accept-encoding': 'br' });
-    expect([br.headers['x-cache'], br.headers['content-encoding'], br.headers.vary, br.headers.etag]).to.deep.equal(['HIT', 'br', 'Accept-Encoding', 'W/"z1"']);
+    expect([br.headers['x-cache'], br.headers['content-encoding'], br.headers.vary, br.headers.etag]).to.deep.equal([
+      'HIT',
+      'br',
+      'Accept-Encoding',
+      'W/"z1"',
+    ]);
     expect(decode(br)).to.equal(text);
     expect(Number(br.headers['content-length'])).to.equal(br.body.length);
     // The first hit asking gzip waits for the gzip form (made once) rather than getting identity.
@@ -205,12 +237,22 @@ describe('compression: app responses through hostd (socket)', function () {
     expect([gz.headers['x-cache'], gz.headers['content-encoding']]).to.deep.equal(['HIT', 'gzip']);
     expect(decode(gz)).to.equal(text);
     const plain = await get(`/zc${p}`);
-    expect([plain.headers['x-cache'], plain.headers['content-encoding'], plain.headers.vary, plain.text]).to.deep.equal(['HIT', undefined, 'Accept-Encoding', text]);
+    expect([plain.headers['x-cache'], plain.headers['content-encoding'], plain.headers.vary, plain.text]).to.deep.equal([
+      'HIT',
+      undefined,
+      'Accept-Encoding',
+      text,
+    ]);
     // Conditional and HEAD hits per representation.
     const n304 = await get(`/zc${p}`, { 'accept-encoding': 'br', 'if-none-match': 'W/"z1"' });
     expect([n304.status, n304.headers.etag, n304.headers['x-cache']]).to.deep.equal([304, 'W/"z1"', 'HIT']);
     const head = await get(`/zc${p}`, { 'accept-encoding': 'br' }, 'HEAD');
-    expect([head.status, head.headers['content-encoding'], head.headers['content-length'], head.body.length]).to.deep.equal([200, 'br', String(br.body.length), 0]);
+    expect([head.status, head.headers['content-encoding'], head.headers['content-length'], head.body.length]).to.deep.equal([
+      200,
+      'br',
+      String(br.body.length),
+      0,
+    ]);
     const c = await appCalls(h.url(''), '/zc', p);
     expect(c.count).to.equal(1);
     expect(c.ae).to.deep.equal([null]); // the fill asked the app for identity bytes

@@ -122,7 +122,7 @@ export class Filler {
     if (this.state !== 'new') throw new Error(`Filler.head: already ${this.state}`);
     const cache = this.cache;
     const { headers: h, setCookie } = responseHeaderObject(headers);
-    const stale = this.stale !== null && this.stale.live ? this.stale : null;
+    const stale = this.stale?.live ? this.stale : null;
 
     if (status === 304 && stale !== null && this.conditional !== null) {
       if (validatorMatches(stale, h)) {
@@ -219,7 +219,7 @@ export class Filler {
     this.state = 'done';
     this.chunks = [];
     this.whole = null;
-    const stale = this.stale !== null && this.stale.live && this.cache.now() < this.stale.sieUntil ? this.stale : null;
+    const stale = this.stale?.live && this.cache.now() < this.stale.sieUntil ? this.stale : null;
     this.finish(stale !== null ? 'stale' : 'relookup', stale);
     if (before && stale !== null && this.purpose !== 'refresh') {
       this.cache.counts.staleServes++; // a client is answered with it (a refresh has none)
@@ -247,7 +247,7 @@ export class Filler {
       } else if (mode === 'relookup') {
         // The response just fetched answers the requests that waited for it, even one that is
         // stale at once (max-age=0, no-cache): it is as fresh as a revalidation would make it.
-        if (entry !== null && entry.live && this.cache.matches(entry, w.req)) {
+        if (entry?.live && this.cache.matches(entry, w.req)) {
           w.resolve(this.cache.answer(entry, w));
           continue;
         }

@@ -125,7 +125,14 @@ function writeBlock(res: HttpResponse, e: CachedEntry, c: CodingIndex): void {
  * Writes a hit (or a stale answer, `label` STALE) from `e`. Must run corked: inside the uWS
  * handler it is; from a later tick use sendHit. Returns the reused HitWritten.
  */
-export function writeHit(res: HttpResponse, cache: ResponseCache, e: CachedEntry, req: HitRequest, isHead: boolean, label: XCacheLabel): HitWritten {
+export function writeHit(
+  res: HttpResponse,
+  cache: ResponseCache,
+  e: CachedEntry,
+  req: HitRequest,
+  isHead: boolean,
+  label: XCacheLabel,
+): HitWritten {
   const ok = e.status === 200;
   const range = ok && !isHead ? req.getHeader('range') : '';
   const c: CodingIndex = range !== '' || !e.candidate ? 0 : e.pick(req.getHeader('accept-encoding'));
@@ -189,7 +196,14 @@ export function writeHit(res: HttpResponse, cache: ResponseCache, e: CachedEntry
 }
 
 /** writeHit inside its own cork (for answers written after an await: waiters, 304 renewals). */
-export function sendHit(res: HttpResponse, cache: ResponseCache, e: CachedEntry, req: HitRequest, isHead: boolean, label: XCacheLabel): HitWritten {
+export function sendHit(
+  res: HttpResponse,
+  cache: ResponseCache,
+  e: CachedEntry,
+  req: HitRequest,
+  isHead: boolean,
+  label: XCacheLabel,
+): HitWritten {
   res.cork(() => writeHit(res, cache, e, req, isHead, label));
   return written;
 }
