@@ -2,7 +2,8 @@
 //   files/   the static files (1 KiB, 100 KB, 10 MB of random bytes, and 100 KB of text for the
 //            compression scenario), served by all three
 //   sites/   hostd's vhost files: a catch-all static vhost over files/, and an app vhost
-//            (Host: app.bench) with one 1-thread pool per app in bench/apps/
+//            (Host: app.bench) with one 1-thread pool per app in bench/apps/ (the cached one
+//            with a response cache)
 //   nginx/   nginx's prefix (conf, pid, error log, temp paths)
 
 import { randomBytes } from 'node:crypto';
@@ -10,7 +11,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { APP_HOST, DYNAMIC_PATHS, STATIC_FILES, TEXT_FILE } from './payloads.js';
+import { APP_HOST, CACHED, DYNAMIC_PATHS, STATIC_FILES, TEXT_FILE } from './payloads.js';
 import { benchText } from './text.js';
 import type { VhostConfig } from '../shared/config/types.js';
 
@@ -48,6 +49,7 @@ export function makeFixtures(hostdPort: number): Fixtures {
       { url: DYNAMIC_PATHS.hello, module: join(appsDir, 'hello.mjs'), pool },
       { url: DYNAMIC_PATHS.echo, module: join(appsDir, 'echo.mjs'), pool },
       { url: DYNAMIC_PATHS.big, module: join(appsDir, 'big.mjs'), pool },
+      { url: CACHED.path, module: join(appsDir, 'cached.mjs'), pool, cache: { maxSize: '8mb' } },
     ],
   };
   writeFileSync(join(sites, 'static.json'), JSON.stringify(staticVhost, null, 2));

@@ -25,5 +25,8 @@ export const TEXT_FILE = { scenario: 'static-100k-gzip', name: '100k.txt', size:
 /** URL paths of the dynamic handlers, the same on hostd's app vhost and on the baselines. */
 export const DYNAMIC_PATHS = { hello: '/hello', echo: '/echo', big: '/64k' } as const;
 
+/** The cached app response (hostd only: bench/apps/cached.mjs on a mount with a response cache). */
+export const CACHED = { path: '/cached', size: 1024, byte: 0x63 } as const;
+
 /** The Host the hostd app vhost answers to (the static vhost is the catch-all). */
 export const APP_HOST = 'app.bench';

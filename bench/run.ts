@@ -92,6 +92,7 @@ const withExtra = new Set(
 );
 if (!withExtra.has('raw-uws-fetch')) without.add('raw-uws-fetch'); // opt-in: informational only
 if (!opts.base) without.add('hostd-base'); // --base DIR: an older checkout (built) to compare with
+if (without.has('hostd')) without.add('hostd-static'); // (hostd's own static hit)
 const NGINX = nginxVersion();
 if (!NGINX && !without.has('nginx')) {
   console.log('bench: nginx is not installed, skipping the nginx baseline (sudo apt-get install nginx to add it)');
@@ -118,10 +119,11 @@ console.log(`bench: ${rounds} interleaved round(s) of ${durationS} s per server 
 
 // ---- servers ----
 const ports: Partial<Record<ServerName, number>> = {};
-for (const n of wanted) ports[n] = await freePort();
+for (const n of wanted) if (n !== 'hostd-static') ports[n] = await freePort();
 // raw-uws-fetch is a set of routes (/fetch/...) of the raw-uws process, not a process of its own
 if (wanted.has('raw-uws-fetch')) ports['raw-uws-fetch'] = ports['raw-uws'] ??= await freePort();
 const fixtures = makeFixtures(ports.hostd ?? (await freePort()));
+if (wanted.has('hostd-static')) ports['hostd-static'] = ports.hostd;
 process.on('exit', () => fixtures.remove());
 const servers: Server[] = [];
 const tsx = ['--import', 'tsx'];
@@ -215,8 +217,10 @@ for (const sc of all) {
   process.stdout.write(`\n${sc.label} (${sc.method} ${sc.path}): `);
   for (const n of names) {
     try {
-      const file = sc.file ?? STATIC_FILES.find((f) => f.scenario === sc.id)?.name;
-      await verify(ports[n]!, { ...sc, path: pathFor(n, sc) }, hostHeader(n, sc.group), file ? readFileSync(join(fixtures.files, file)) : undefined);
+      const alt = sc.paths?.[n];
+      const file = alt?.file ?? sc.file ?? STATIC_FILES.find((f) => f.scenario === sc.id)?.name;
+      const expectBody = alt ? undefined : sc.expectBody;
+      await verify(ports[n]!, { ...sc, path: pathFor(n, sc), expectBody }, hostHeader(n, sc.group), file ? readFileSync(join(fixtures.files, file)) : undefined);
       const wrkOpts = wrkOptions(n, sc);
       if (warmupS > 0) await runWrk({ ...wrkOpts, durationS: warmupS });
       active.push(n);
@@ -251,7 +255,7 @@ for (const sc of all) {
           mainCpuUsPerReq: per(cpu0?.main, cpu1?.main),
         });
         process.stdout.write(`${n} ${Math.round(r.rps)}/s${r.errors ? ` (${r.errors} err)` : ''}  `);
-        const proc = servers.find((s) => s.name === (n === 'raw-uws-fetch' ? 'raw-uws' : n));
+        const proc = servers.find((s) => s.name === processOf(n));
         if (proc && (proc.proc.exitCode !== null || proc.proc.signalCode !== null)) {
           sr.failed = `failed: ${proc.name} exited during the round (${proc.proc.signalCode ?? `code ${proc.proc.exitCode}`})`;
           console.error(`\nbench: ${proc.name} exited; its last output:\n${proc.output().trim().split('\n').slice(-20).join('\n')}`);
@@ -264,13 +268,19 @@ for (const sc of all) {
   results.push({ ...summarise(sc, [...perServer.values()]), loadavg1: os.loadavg()[0] });
 }
 
+/** The process serving `n`: raw-uws-fetch is routes of raw-uws, hostd-static a path of hostd. */
+function processOf(n: ServerName): ServerName {
+  return n === 'raw-uws-fetch' ? 'raw-uws' : n === 'hostd-static' ? 'hostd' : n;
+}
+
 /** The process group of the process serving `n` (each server leads its own group). */
 function pgidOf(n: ServerName): number | undefined {
-  const proc = n === 'raw-uws-fetch' ? 'raw-uws' : n;
-  return servers.find((s) => s.name === proc)?.proc.pid;
+  return servers.find((s) => s.name === processOf(n))?.proc.pid;
 }
 
 function pathFor(n: ServerName, sc: (typeof all)[number]): string {
+  const alt = sc.paths?.[n];
+  if (alt) return alt.path;
   return n === 'raw-uws-fetch' ? `/fetch${sc.path}` : sc.path;
 }
 

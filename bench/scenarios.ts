@@ -1,14 +1,16 @@
 // What the bench measures: the scenarios, which servers take part in each, and the targets from
-// issues 2 (static) and 3 (dynamic) they are judged against.
+// issues 2 (static), 3 (dynamic) and 14 (response cache, compression) they are judged against.
 
 import { join } from 'node:path';
-import { BIG_SIZE, DYNAMIC_PATHS, ECHO_SIZE, HELLO_BODY, STATIC_FILES, TEXT_FILE } from './payloads.js';
+import { BIG_SIZE, CACHED, DYNAMIC_PATHS, ECHO_SIZE, HELLO_BODY, STATIC_FILES, TEXT_FILE } from './payloads.js';
 
 /**
  * `hostd-log` / `nginx-log`: the same servers with their access logs on (to a file).
  * `hostd-base`: another build of hostd (--base DIR), run beside this one for before/after figures.
+ * `hostd-static` is not a process: it is hostd's own static 1 KiB hit, measured in the cached
+ * scenario's rounds as the yardstick of a cached app response (see Scenario.paths).
  */
-export type ServerName = 'hostd' | 'hostd-base' | 'hostd-log' | 'raw-uws' | 'raw-uws-fetch' | 'nginx' | 'nginx-log' | 'node-http';
+export type ServerName = 'hostd' | 'hostd-base' | 'hostd-log' | 'hostd-static' | 'raw-uws' | 'raw-uws-fetch' | 'nginx' | 'nginx-log' | 'node-http';
 export type Group = 'static' | 'dynamic';
 
 export interface Scenario {
@@ -31,6 +33,8 @@ export interface Scenario {
   file?: string;
   /** The server the ratios are taken of (default hostd). */
   subject?: ServerName;
+  /** Servers measured on another path, checked against a fixture file instead of expectBody. */
+  paths?: Partial<Record<ServerName, { path: string; file: string }>>;
 }
 
 export interface Target {
@@ -101,7 +105,18 @@ export function scenarios(benchDir: string): Scenario[] {
   };
   // Logging: both servers write an access log line per request to a file (nginx buffered 64k).
   const logged: Scenario = { ...statics[0], id: 'static-1k-log', label: 'static 1 KiB, access log on', servers: ['hostd-log', 'nginx-log'], subject: 'hostd-log' };
-  return [...statics, logged, compressed, ...dynamic];
+  const cached: Scenario = {
+    id: 'cached-1k',
+    label: 'cached app 1 KiB',
+    group: 'dynamic',
+    path: CACHED.path,
+    method: 'GET',
+    expectLength: CACHED.size,
+    expectBody: String.fromCharCode(CACHED.byte).repeat(CACHED.size),
+    servers: ['hostd', 'hostd-static'],
+    paths: { 'hostd-static': { path: `/${STATIC_FILES[0].name}`, file: STATIC_FILES[0].name } },
+  };
+  return [...statics, logged, compressed, ...dynamic, cached];
 }
 
 export const TARGETS: Target[] = [
@@ -111,6 +126,7 @@ export const TARGETS: Target[] = [
   { scenario: 'static-100k', kind: 'ratio', against: 'nginx', min: 1.1, target: true, source: 'issue 2' },
   { scenario: 'static-10m', kind: 'ratio', against: 'nginx', min: 0.8, target: true, source: 'issue 2' },
   { scenario: 'static-100k-gzip', kind: 'ratio', against: 'nginx', min: 3, target: true, source: 'issue 14' },
+  { scenario: 'cached-1k', kind: 'ratio', against: 'hostd-static', min: 0.9, target: true, source: 'issue 14' },
   { scenario: 'hello', kind: 'ratio', against: 'raw-uws', min: 0.85, target: true, source: 'issue 3' },
   { scenario: 'hello', kind: 'ratio', against: 'node-http', min: 2, target: true, source: 'issue 3' },
   { scenario: 'hello', kind: 'ratio', against: 'node-http', min: 1.5, target: true, source: 'issue 12' },

@@ -177,6 +177,8 @@ describe('apps that call listen() on several servers', function () {
       const res = await client(() => hostd)('dual.test', '/x?y=1');
       expect(res.statusCode).to.equal(200);
       expect(await res.body.json()).to.deep.equal({ hello: 'dual-stack', url: '/x?y=1' });
+      // Log lines reach stderr in batches: the response can arrive first.
+      await hostd.waitFor(/same request handler as listen\(0\.0\.0\.0:3000\)/);
       expect(hostd.stderr()).to.include('the app called listen(0.0.0.0:3000)');
       expect(hostd.stderr()).to.include('the app called listen([::]:3000)');
       expect(hostd.stderr()).to.include('same request handler as listen(0.0.0.0:3000)');
@@ -251,6 +253,7 @@ describe('apps written as their own process, in a pool', function () {
     expect(await res.body.json()).to.deep.equal({ cwd: NODE, resolved: join(NODE, 'x.txt'), missing: 'ENOENT' });
     const other = await get('cwd.test', '/');
     expect(await other.body.json()).to.deep.equal({ cwd: ROOT.replace(/\/$/, '') });
+    await hostd.waitFor(/the app called process\.chdir\(/);
     expect(hostd.stderr()).to.include(`the app called process.chdir(${NODE})`);
   });
 });

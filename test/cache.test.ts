@@ -1,6 +1,6 @@
 // The response cache engine, rule by rule, driven the way the front drives it (lookup, then
 // hit / stale / fetch / wait), with a fake origin function as its input and a clock the test
-// moves. Over-the-socket behaviour is in cache-socket.test.ts.
+// moves. Over real sockets through hostd: cache-hostd.test.ts.
 import { expect } from 'chai';
 import { ResponseCache, type CacheStats, type Filler, type Lookup, type ResponseCacheOptions } from '../native-front/cache/index.js';
 import { HeaderSnapshot } from '../native-front/cache/headers.js';
@@ -295,6 +295,28 @@ describe('cache engine: coalescing', () => {
     expect(results.every((r) => r.label === 'MISS' && r.body === 'hello')).to.equal(true);
   });
 
+  it('waiters of a fill that fails look up again: one fetches in its place, the others wait for it', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    const b = new Bench(async () => {
+      if (++calls === 1) {
+        await gate;
+        throw new Error('the client went away');
+      }
+      return ok('max-age=60', 'second');
+    });
+    const all = Array.from({ length: 10 }, () => b.get('/gone'));
+    await new Promise((r) => setImmediate(r));
+    release();
+    const results = await Promise.all(all);
+    expect(calls).to.equal(2);
+    expect(results[0].status).to.equal(502);
+    expect(results.slice(1).every((r) => r.body === 'second')).to.equal(true);
+    expect(results.filter((r) => r.label === 'MISS').length).to.equal(2);
+    expect(b.stats()).to.include({ coalescedWaits: 9, misses: 2, hits: 8 });
+  });
+
   it('waiters give up after lockTimeout when the fetch hangs', async () => {
     let calls = 0;
     const b = new Bench(() => (++calls === 1 ? new Promise<OriginRes>(() => {}) : ok('max-age=60', 'second')), { lockTimeoutMs: 100 });
@@ -451,13 +473,13 @@ describe('cache engine: purge, bounds, size limits', () => {
 
   it('stays under maxSize, evicting the least recently used', async () => {
     const big = 'x'.repeat(3000);
-    const b = new Bench(() => ok('max-age=600', big), { maxSize: 10_000, maxObjectSize: 5000 });
+    const b = new Bench(() => ok('max-age=600', big), { maxSize: 11_000, maxObjectSize: 5000 }); // three entries fit
     await b.get('/1');
     await b.get('/2');
     await b.get('/3');
     expect((await b.get('/1')).label).to.equal('HIT'); // /2 is now the least recently used
     await b.get('/4');
-    expect(b.stats().bytes).to.be.at.most(10_000);
+    expect(b.stats().bytes).to.be.at.most(11_000);
     expect(b.stats().evictions).to.equal(1);
     expect((await b.get('/2')).label).to.equal('MISS');
     expect((await b.get('/1')).label).to.equal('HIT');
@@ -501,6 +523,21 @@ describe('cache engine: compressed forms', () => {
     expect(e.pick('gzip')).to.equal(0);
     expect(b.stats().bytes).to.equal(before + e.coded[2]!.length);
     expect(e.etagOf(2)).to.equal('');
+  });
+
+  it('a hit waits for the compressed form it wants while it is made (once, for every waiting hit)', async () => {
+    const text = 'compressible text, '.repeat(200);
+    const b = new Bench(() => ok('max-age=60', text, { 'content-type': 'text/html' }));
+    await b.get('/w', { 'accept-encoding': 'gzip' }); // the fill starts the gzip form
+    const waits = ['gzip', 'gzip', 'br'].map((ae) => b.cache.lookup('get', 'example.test', '/w', new HeaderSnapshot(['accept-encoding', ae])));
+    expect(waits.map((r) => r.kind)).to.deep.equal(['wait', 'wait', 'wait']);
+    const done = await Promise.all(waits.map((r) => (r.kind === 'wait' ? r.promise : r)));
+    expect(done.map((r) => r.kind)).to.deep.equal(['hit', 'hit', 'hit']);
+    const e = (done[0] as { entry: import('../native-front/cache/index.js').CachedEntry }).entry;
+    expect([e.pick('gzip'), e.pick('br'), e.pick('')]).to.deep.equal([1, 2, 0]);
+    // Both forms made: hits go straight through.
+    expect(b.cache.lookup('get', 'example.test', '/w', new HeaderSnapshot(['accept-encoding', 'br'])).kind).to.equal('hit');
+    expect(b.stats()).to.include({ hits: 4, coalescedWaits: 0 });
   });
 
   it('does not compress small, binary or already encoded responses', async () => {

@@ -1,14 +1,11 @@
-// Compression rules (pure functions) and the compressors themselves; streamed responses over a
-// real socket, server-sent events included, through the harness front (fixtures/cache/front.ts).
-import http from 'node:http';
+// Compression rules (pure functions) and the compressors themselves. Over real sockets through
+// hostd: compress-apps.test.ts (app responses), compress-static.test.ts (static files).
 import zlib from 'node:zlib';
 import { expect } from 'chai';
-import { request } from 'undici';
 import {
   addVaryAcceptEncoding, chooseEncoding, compressBody, DEFAULT_COMPRESSION, isCompressibleType, negotiateEncoding, StreamCompressor, weakEtag,
   type EncodingInput,
 } from '../shared/compress/index.js';
-import { startCacheFront, type CacheFront } from './fixtures/cache/front.js';
 
 const html = (over: Partial<EncodingInput> = {}): EncodingInput => ({ acceptEncoding: 'gzip, br', contentType: 'text/html; charset=utf-8', size: 5000, ...over });
 
@@ -117,94 +114,4 @@ describe('compression: compressors', () => {
       );
     });
   }
-});
-
-describe('compression: streamed app responses (socket)', function () {
-  this.timeout(30_000);
-  let front: CacheFront;
-  const sse = { next: null as null | (() => void) };
-
-  before(async () => {
-    front = await startCacheFront({
-      caching: false,
-      origin: (req, res) => {
-        const path = req.url ?? '/';
-        if (path === '/events') {
-          // Sends event i+1 only once the test has seen event i decoded: if chunks were held
-          // in the compressor, the test would wait forever (and time out).
-          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-          let i = 0;
-          const send = () => {
-            if (i === 5) return void res.end();
-            res.write(`id: ${i}\ndata: event ${i}\n\n`);
-            i++;
-          };
-          sse.next = send;
-          send();
-          return;
-        }
-        const body = 'app response text '.repeat(500);
-        const headers: http.OutgoingHttpHeaders = { 'content-type': 'text/plain' };
-        if (path === '/no-transform') headers['cache-control'] = 'no-transform';
-        if (path === '/encoded') headers['content-encoding'] = 'gzip';
-        if (path === '/small') return void res.writeHead(200, { ...headers, 'content-length': 5 }).end('small');
-        res.writeHead(200, headers);
-        res.end(path === '/encoded' ? zlib.gzipSync(body) : body);
-      },
-    });
-  });
-  after(() => front?.close());
-
-  for (const coding of ['gzip', 'br'] as const) {
-    it(`server-sent events arrive one by one through ${coding}`, async () => {
-      const decoder = coding === 'gzip' ? zlib.createGunzip() : zlib.createBrotliDecompress();
-      let text = '';
-      const seen: number[] = [];
-      const done = new Promise<void>((resolve, reject) => {
-        decoder.on('data', (b: Buffer) => {
-          text += b.toString();
-          for (const m of text.matchAll(/data: event (\d+)\n\n/g)) {
-            const n = Number(m[1]);
-            if (!seen.includes(n)) {
-              seen.push(n);
-              sse.next!();
-            }
-          }
-        });
-        decoder.on('end', resolve);
-        decoder.on('error', reject);
-      });
-      const req = http.get(front.url('/events'), { headers: { 'accept-encoding': coding } }, (res) => {
-        expect(res.headers['content-encoding']).to.equal(coding);
-        expect(res.headers.vary).to.equal('Accept-Encoding');
-        res.pipe(decoder);
-      });
-      req.on('error', (err) => decoder.destroy(err));
-      await done;
-      expect(seen).to.deep.equal([0, 1, 2, 3, 4]);
-    });
-  }
-
-  it('no-transform, an existing Content-Encoding and small bodies are passed as they are', async () => {
-    const nt = await request(front.url('/no-transform'), { headers: { 'accept-encoding': 'gzip' } });
-    expect(nt.headers['content-encoding']).to.equal(undefined);
-    expect(nt.headers.vary).to.equal(undefined);
-    expect((await nt.body.text()).startsWith('app response text')).to.equal(true);
-    const enc = await request(front.url('/encoded'), { headers: { 'accept-encoding': 'br' } });
-    expect(enc.headers['content-encoding']).to.equal('gzip');
-    expect(zlib.gunzipSync(Buffer.from(await enc.body.arrayBuffer())).toString().startsWith('app response text')).to.equal(true);
-    const small = await request(front.url('/small'), { headers: { 'accept-encoding': 'gzip' } });
-    expect(small.headers['content-encoding']).to.equal(undefined);
-    expect(await small.body.text()).to.equal('small');
-  });
-
-  it('q-values on app responses', async () => {
-    const r1 = await request(front.url('/plain'), { headers: { 'accept-encoding': 'br;q=0.1, gzip;q=0.8' } });
-    expect(r1.headers['content-encoding']).to.equal('gzip');
-    expect(zlib.gunzipSync(Buffer.from(await r1.body.arrayBuffer())).toString().startsWith('app response text')).to.equal(true);
-    const r2 = await request(front.url('/plain'), { headers: { 'accept-encoding': 'br;q=0, gzip;q=0' } });
-    expect(r2.headers['content-encoding']).to.equal(undefined);
-    expect(r2.headers.vary).to.equal('Accept-Encoding');
-    await r2.body.text();
-  });
 });

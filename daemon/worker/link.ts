@@ -19,6 +19,12 @@ import type { WorkerServer } from './server.js';
 
 const noop = () => {};
 
+/** The Content-Length a response's headers declare, or -1. */
+function contentLength(flat: string[]): number {
+  const at = headerAt(flat, 'content-length');
+  return at < 0 ? -1 : Number(flat[at + 1]);
+}
+
 export class FrontLink implements WorkerHandlers {
   readonly out: FrontOutbox;
   private readonly reqs = new IdTable<WorkerRequest>();
@@ -110,7 +116,7 @@ export class FrontLink implements WorkerHandlers {
     const s = this.server;
     const flat = head.headers;
     setHeader(flat, 'x-request-id', r.requestId);
-    if (s.compression !== null && !r.isHead) {
+    if (s.compression !== null) {
       const ae = headerAt(flat, 'accept-encoding');
       r.compress = { acceptEncoding: ae < 0 ? '' : flat[ae + 1], isRange: headerAt(flat, 'range') >= 0 };
     }
@@ -185,6 +191,11 @@ export class FrontLink implements WorkerHandlers {
     r.status = res.status;
     r.headers = flatHeaders(res.headers);
     if (r.isHead) {
+      // HEAD gets the headers GET would (Content-Encoding, Vary), not the compressed length.
+      if (r.compress !== null) {
+        const known = directBody(res);
+        encodeHeaders(r.headers, r.status, known !== null ? byteLength(known) : contentLength(r.headers), r.compress, this.server.compression!);
+      }
       if (res.body !== null) res.body.cancel().catch(noop);
       r.ended = true;
       this.markDirty(r);
@@ -216,8 +227,9 @@ export class FrontLink implements WorkerHandlers {
     if (body !== null) {
       const n = byteLength(body);
       if (r.isHead) {
-        // HEAD gets the length the GET would have had, unless the app said otherwise.
-        if (headerAt(r.headers!, 'content-length') < 0) r.headers!.push('content-length', String(n));
+        // HEAD gets the headers the GET would have had: its coding, or its length unless the app said otherwise.
+        const coding = r.compress === null ? null : encodeHeaders(r.headers!, r.status, n, r.compress, this.server.compression!);
+        if (coding === null && headerAt(r.headers!, 'content-length') < 0) r.headers!.push('content-length', String(n));
       } else if (n > 0) {
         const coding = r.compress === null ? null : encodeHeaders(r.headers!, r.status, n, r.compress, this.server.compression!);
         if (coding !== null) {

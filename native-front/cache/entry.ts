@@ -31,6 +31,12 @@ export interface Freshness {
 
 /** Fixed per-entry bookkeeping counted against maxSize beside bodies and headers. */
 const ENTRY_OVERHEAD = 256;
+/**
+ * Hits wait for the compressed form they want up to this body size (1 MiB: about 30 ms of
+ * brotli 5 on the threadpool); larger bodies are answered in identity (or the other coding)
+ * while their form is made.
+ */
+export const WAIT_FOR_CODING_MAX = 1 << 20;
 
 export class CachedEntry implements Freshness {
   responseTime = 0;
@@ -45,11 +51,19 @@ export class CachedEntry implements Freshness {
 
   /** The compressed forms, when made (index 1 gzip, 2 br). */
   readonly coded: [null, Buffer | null, Buffer | null] = [null, null, null];
-  private readonly making: [boolean, boolean, boolean] = [false, false, false];
+  /** The compressions in flight (index 1 gzip, 2 br). */
+  private readonly jobs: [null, Promise<void> | null, Promise<void> | null] = [null, null, null];
+  /** Codings not worth keeping (no smaller than identity, or zlib failed): never tried again. */
+  private readonly refused: [boolean, boolean, boolean] = [false, false, false];
   /** Preformatted header blocks per coding (see write-hit.ts), built on first use. */
   readonly blocks: [Buffer | null, Buffer | null, Buffer | null] = [null, null, null];
   readonly blockNames: [string | null, string | null, string | null] = [null, null, null];
   readonly blocks304: [string | null, string | null, string | null] = [null, null, null];
+  /** The whole header text of a 200 per coding ("name: value\r\n..."), built with the block. */
+  readonly texts: [string | null, string | null, string | null] = [null, null, null];
+  /** A HIT's Age, X-Cache and header lines in one value, per coding, for the age it was made at. */
+  readonly hitHeads: [Buffer | null, Buffer | null, Buffer | null] = [null, null, null];
+  readonly hitAges: [number, number, number] = [-1, -1, -1];
 
   constructor(
     readonly owner: EntryOwner,
@@ -106,6 +120,8 @@ export class CachedEntry implements Freshness {
     this.blocks.fill(null);
     this.blockNames.fill(null);
     this.blocks304.fill(null);
+    this.texts.fill(null);
+    this.hitHeads.fill(null);
     if (!candidate) delta -= this.dropCoded();
     if (delta !== 0) this.owner.grew(this, delta);
   }
@@ -126,6 +142,26 @@ export class CachedEntry implements Freshness {
     return other === 'br' ? 2 : other === 'gzip' ? 1 : 0;
   }
 
+  /** A candidate whose compressed forms are not all made (or refused) yet: hits ask ready(). */
+  get incomplete(): boolean {
+    return this.candidate && ((this.coded[1] === null && !this.refused[1]) || (this.coded[2] === null && !this.refused[2]));
+  }
+
+  /**
+   * The making of the coding `acceptEncoding` prefers, when that form is not made yet (started
+   * here if need be), for bodies up to WAIT_FOR_CODING_MAX; else null. A hit waits for it, as a
+   * static file's first request waits for its compressed form: each client gets its coding
+   * from the first hit on, and the work is done once whatever the number of clients waiting.
+   */
+  ready(acceptEncoding: string): Promise<void> | null {
+    if (!this.candidate || acceptEncoding === '' || this.body.length > WAIT_FOR_CODING_MAX) return null;
+    const want = negotiateCoding(acceptEncoding);
+    if (want === null) return null;
+    const wi: 1 | 2 = want === 'br' ? 2 : 1;
+    if (this.coded[wi] !== null) return null;
+    return this.make(want, wi);
+  }
+
   /** The ETag a representation carries: the origin's, weakened for forms hostd made. */
   etagOf(c: CodingIndex): string {
     return c === 0 ? this.etag : weakEtag(this.etag);
@@ -139,27 +175,36 @@ export class CachedEntry implements Freshness {
     return n;
   }
 
-  private make(coding: Coding, c: 1 | 2): void {
-    if (this.making[c] || !this.live || this.body.length === 0) return;
-    this.making[c] = true;
-    compressBody(this.body, coding, this.owner.compression.level).then(
+  private make(coding: Coding, c: 1 | 2): Promise<void> | null {
+    const running = this.jobs[c];
+    if (running !== null) return running;
+    if (this.refused[c] || !this.live || this.body.length === 0) return null;
+    const job = compressBody(this.body, coding, this.owner.compression.level).then(
       (out) => {
-        this.making[c] = false;
+        this.jobs[c] = null;
         // Kept only when smaller, and only while the entry lives (it may have been evicted or
         // renewed into a non-candidate meanwhile).
+        if (out.length >= this.body.length) this.refused[c] = true;
         if (!this.live || !this.candidate || out.length >= this.body.length || this.coded[c] !== null) return;
         this.coded[c] = out;
         this.owner.grew(this, out.length);
       },
       () => {
-        this.making[c] = false; // a zlib failure only means this coding is not offered
+        this.jobs[c] = null;
+        this.refused[c] = true; // a zlib failure only means this coding is not offered
       },
     );
+    this.jobs[c] = job;
+    return job;
   }
 }
 
+/**
+ * The memory of an entry's headers: the list, and the preformatted copies a hit writes (the
+ * block, its text, the HIT head; see write-hit.ts), so counted three times.
+ */
 function headerBytes(flat: readonly string[]): number {
   let n = 0;
   for (const s of flat) n += s.length + 2;
-  return n;
+  return 3 * n;
 }

@@ -34,20 +34,19 @@ const CODING_NAMES = ['', 'gzip', 'br'] as const;
 /** Headers of the stored response that a 304 repeats (RFC 9110 §15.4.5), besides ETag and Vary. */
 const IN_304 = new Set(['cache-control', 'content-location', 'expires', 'last-modified']);
 
-/** "Age" header value with the X-Cache line after it, memoised per cache, label and age. */
-const ageLines = new WeakMap<ResponseCache, Map<string, string>>();
+/**
+ * "Age" header values with the X-Cache line after them, per cache, label and age (an array
+ * index, no string built per hit): ages up to an hour are memoised, older ones built each time.
+ */
+const AGE_MEMO = 3600;
+const ageLines = new WeakMap<ResponseCache, string[][]>();
 function ageLine(cache: ResponseCache, age: number, label: XCacheLabel): string {
-  if (cache.header === null) return String(age);
-  let m = ageLines.get(cache);
-  if (m === undefined) ageLines.set(cache, (m = new Map()));
-  const key = label + age;
-  let line = m.get(key);
-  if (line === undefined) {
-    line = `${age}\r\n${cache.header}: ${label}`;
-    if (m.size >= 4096) m.clear();
-    m.set(key, line);
-  }
-  return line;
+  const header = cache.header;
+  if (age > AGE_MEMO) return header === null ? String(age) : `${age}\r\n${header}: ${label}`;
+  let byLabel = ageLines.get(cache);
+  if (byLabel === undefined) ageLines.set(cache, (byLabel = [[], [], []]));
+  const memo = byLabel[label === 'HIT' ? 0 : label === 'MISS' ? 1 : 2];
+  return (memo[age] ??= header === null ? String(age) : `${age}\r\n${header}: ${label}`);
 }
 
 /** Vary as served: the origin's, plus Accept-Encoding when hostd may compress the body. */
@@ -77,12 +76,30 @@ function buildBlock(e: CachedEntry, c: CodingIndex): void {
   if (lines.length === 0) {
     e.blocks[c] = EMPTY;
     e.blockNames[c] = '';
+    e.texts[c] = '';
     return;
   }
   let text = lines[1];
   for (let i = 2; i < lines.length; i += 2) text += `\r\n${lines[i]}: ${lines[i + 1]}`;
   e.blocks[c] = Buffer.from(text, 'latin1');
   e.blockNames[c] = lines[0];
+  e.texts[c] = `${lines[0]}: ${text}`;
+}
+
+/**
+ * A HIT's header lines as one value of an "Age" header: the age, X-Cache, then every stored
+ * header: one native call for all of them. Rebuilt when the age (in seconds) changes.
+ */
+function hitHead(cache: ResponseCache, e: CachedEntry, c: CodingIndex, age: number): Buffer {
+  const memo = e.hitHeads[c];
+  if (memo !== null && e.hitAges[c] === age) return memo;
+  if (e.texts[c] === null) buildBlock(e, c);
+  const text = e.texts[c]!;
+  const line = ageLine(cache, age, 'HIT');
+  const head = Buffer.from(text === '' ? line : `${line}\r\n${text}`, 'latin1');
+  e.hitHeads[c] = head;
+  e.hitAges[c] = age;
+  return head;
 }
 
 /** The 304 header block for coding `c` (ETag, Vary, Cache-Control, Expires, Last-Modified, Content-Location). */
@@ -108,11 +125,19 @@ function writeBlock(res: HttpResponse, e: CachedEntry, c: CodingIndex): void {
  * Writes a hit (or a stale answer, `label` STALE) from `e`. Must run corked: inside the uWS
  * handler it is; from a later tick use sendHit. Returns the reused HitWritten.
  */
-export function writeHit(res: HttpResponse, cache: ResponseCache, e: CachedEntry, req: HitRequest, isHead: boolean, label: XCacheLabel): HitWritten {
+export function writeHit(
+  res: HttpResponse,
+  cache: ResponseCache,
+  e: CachedEntry,
+  req: HitRequest,
+  isHead: boolean,
+  label: XCacheLabel,
+): HitWritten {
   const ok = e.status === 200;
   const range = ok && !isHead ? req.getHeader('range') : '';
-  const c: CodingIndex = range !== '' ? 0 : e.pick(req.getHeader('accept-encoding'));
-  const age = ageLine(cache, e.age(cache.now()), label);
+  const c: CodingIndex = range !== '' || !e.candidate ? 0 : e.pick(req.getHeader('accept-encoding'));
+  const seconds = e.age(cache.now());
+  const age = ageLine(cache, seconds, label);
 
   if (ok && notModified(e, c, req)) {
     res.writeStatus('304 Not Modified');
@@ -153,8 +178,11 @@ export function writeHit(res: HttpResponse, cache: ResponseCache, e: CachedEntry
   }
 
   if (!ok) res.writeStatus(statusLine(e.status));
-  writeBlock(res, e, c);
-  res.writeHeader('Age', age);
+  if (label === 'HIT') res.writeHeader('Age', hitHead(cache, e, c, seconds));
+  else {
+    writeBlock(res, e, c);
+    res.writeHeader('Age', age);
+  }
   const body = c === 0 ? e.body : e.coded[c]!;
   written.status = e.status;
   if (isHead || e.status === 204) {
@@ -168,7 +196,14 @@ export function writeHit(res: HttpResponse, cache: ResponseCache, e: CachedEntry
 }
 
 /** writeHit inside its own cork (for answers written after an await: waiters, 304 renewals). */
-export function sendHit(res: HttpResponse, cache: ResponseCache, e: CachedEntry, req: HitRequest, isHead: boolean, label: XCacheLabel): HitWritten {
+export function sendHit(
+  res: HttpResponse,
+  cache: ResponseCache,
+  e: CachedEntry,
+  req: HitRequest,
+  isHead: boolean,
+  label: XCacheLabel,
+): HitWritten {
   res.cork(() => writeHit(res, cache, e, req, isHead, label));
   return written;
 }

@@ -125,6 +125,8 @@ export class AppMount implements MountHandler, MountShared {
     const url = (ctx.secure ? 'https://' : 'http://') + host + ctx.url + (ctx.query !== '' ? '?' + ctx.query : '');
     if (lookup !== null && lookup.kind !== 'bypass') return this.fromCache(res, req, ctx, lookup, method, url, headers);
     const ex = new FrontExchange(this, res, ctx, method, url, headers, hasBody);
+    // Bypassed by the cache (a method, a Cookie, a Range or HEAD miss): the app answers, MISS.
+    if (lookup !== null) ex.cacheHeader = this.cache!.header;
     res.onAborted(() => ex.onAborted());
     if (!hasBody) return this.submit(ex);
     res.onData((chunk, isLast) => ex.onData(chunk, isLast));
@@ -151,6 +153,7 @@ export class AppMount implements MountHandler, MountShared {
     const snapshot = new HeaderSnapshot(headers);
     let gone = false;
     const ex = new FrontExchange(this, res, ctx, method, url, headers, false);
+    ex.cacheHeader = cache.header;
     res.onAborted(() => {
       gone = true;
       ex.onAborted();

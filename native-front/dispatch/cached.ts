@@ -27,9 +27,12 @@ export function headHeaders(name: string, rest: string, contentLength: number): 
  * The request headers for a fetch that fills the cache: the filler's (client conditionals and
  * Range out, the cache's own conditionals in) minus Accept-Encoding, so the app answers with
  * identity bytes and the cache makes each client's coding itself (one entry serves them all).
+ * A pass (an Authorization request, a URL found uncacheable) keeps Accept-Encoding: its answer
+ * is the client's, compressed by the worker (kept, when it may be, as a variant of that coding).
  */
 export function fillHeaders(filler: Filler, flat: readonly string[]): string[] {
   const out = filler.applyTo(flat);
+  if (filler.purpose === 'pass') return out;
   for (let i = 0; i < out.length; i += 2) {
     if (out[i] === 'accept-encoding') {
       out.splice(i, 2);
@@ -51,11 +54,6 @@ export class CacheTap {
     /** The request's headers, for answering from an entry after the handler returned. */
     readonly request: HeaderSnapshot,
   ) {}
-
-  /** The header the front adds to responses that went to the app ("X-Cache: MISS"), or null. */
-  get header(): string | null {
-    return this.cache.header;
-  }
 
   /** Writes an entry as the answer (corks itself); returns status and bytes for ctx.done. */
   serve(res: HttpResponse, entry: CachedEntry, isHead: boolean, label: XCacheLabel): { status: number; bytes: number } {

@@ -58,6 +58,8 @@ export class FrontExchange implements Exchange {
   private endPending = false;
   /** The response cache's view of this request when it fills the cache (see cached.ts). */
   tap: CacheTap | null = null;
+  /** On a mount with a response cache: its X-Cache header, said MISS on what the app answers. */
+  cacheHeader: string | null = null;
   /** The client got its answer another way (from the cache): the app's body only feeds the tap. */
   private answered = false;
 
@@ -321,8 +323,7 @@ export class FrontExchange implements Exchange {
   private writeStatusAndHeaders(): void {
     writeStatus(this.res, this.status);
     if (this.headName !== '') this.res.writeHeader(this.headName, this.headRest);
-    const label = this.tap?.header;
-    if (label) this.res.writeHeader(label, 'MISS');
+    if (this.cacheHeader !== null) this.res.writeHeader(this.cacheHeader, 'MISS');
   }
 
   private writeHead(): void {
