@@ -201,6 +201,23 @@ describe('ops: code reload without a signal', function () {
     }
   });
 
+  it('a roll for new code empties the response cache: the new code answers at once', async () => {
+    const mod = join(site.root, 'app', 'cached.mjs');
+    const source = (v: string) => `export default { fetch: () => new Response(${JSON.stringify(v)}, { headers: { 'cache-control': 'max-age=600' } }) };\n`;
+    await writeFile(mod, source('v1'));
+    const h = await startHost([{ serverName: ['*'], apps: [{ url: '/app', module: mod, pool: { threads: 1 }, watch: true, cache: { maxSize: '1mb' } }] }]);
+    try {
+      expect((await getText(h.url('/app/'))).text).to.equal('v1');
+      const hit = await getText(h.url('/app/'));
+      expect([hit.text, hit.headers['x-cache']]).to.deep.equal(['v1', 'HIT']);
+      await writeFile(mod, source('v2'));
+      // Without the purge the stored v1 would be answered for ten minutes.
+      await waitFor(async () => (await getText(h.url('/app/'))).text === 'v2', { what: 'v2 after edit' });
+    } finally {
+      await h.close();
+    }
+  });
+
   it('watch: true: editing the module rolls the pool', async () => {
     const h = await startHost([vhost(site, { watch: true })]);
     try {

@@ -317,7 +317,10 @@ export class Host {
   private watch(mount: ResolvedApp, pool: DaemonPool): () => void {
     return watchApp(mount, (reason) => {
       this.errorLog.info('code changed; rolling the pool', { mount: mountLabel(mount.url), reason });
-      pool.roll().catch((err) => this.errorLog.error('rolling the pool failed; the old workers keep serving', { mount: mountLabel(mount.url), err }));
+      pool.roll().then(
+        () => this.fronts?.broadcast({ t: 'rolled', pool: pool.id }),
+        (err) => this.errorLog.error('rolling the pool failed; the old workers keep serving', { mount: mountLabel(mount.url), err }),
+      );
     });
   }
 

@@ -60,6 +60,7 @@ export type FrontCommand =
   | { t: 'detach'; pool: number; key: number; reason: string }
   | { t: 'loadState'; pool: number; loadError: string }
   | { t: 'unavailable'; pool: number }
+  | { t: 'rolled'; pool: number }
   | { t: 'pump'; pool: number }
   | { t: 'poolClose'; seq: number; pool: number; deadlineMs: number }
   | { t: 'poolDispose'; pool: number }

@@ -22,6 +22,8 @@ import { buildTable, Router, type MountRoute } from './router.js';
 interface LiveMount {
   fingerprint: string;
   route: MountRoute;
+  /** The pool an app mount dispatches to. */
+  pool?: number;
 }
 
 interface Prepared {
@@ -154,6 +156,10 @@ export class FrontRuntime {
       case 'stats':
         this.router.accessLog?.handOver();
         return this.reply(cmd.seq, { stats: this.collectStats() });
+      case 'rolled':
+        // New code (watch / touchFile): what the old code answered may have changed.
+        for (const m of this.mounts.values()) if (m.pool === cmd.pool) m.route.handler.reloaded?.();
+        return;
       case 'purge': {
         let purged = 0;
         for (const m of this.mounts.values()) purged += m.route.handler.purge?.(cmd) ?? 0;
@@ -221,7 +227,7 @@ export class FrontRuntime {
       handler = new AppMount(plan.mount, plan.fallbackHost, d, log);
     }
     p.created.push(handler);
-    return { fingerprint: plan.fingerprint, route: { key: plan.key, mount: plan.mount, handler, stats } };
+    return { fingerprint: plan.fingerprint, route: { key: plan.key, mount: plan.mount, handler, stats }, pool: plan.pool };
   }
 
   /** The swap: synchronous, so no request sees half of two configurations. */

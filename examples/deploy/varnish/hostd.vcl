@@ -17,7 +17,8 @@ backend hostd_status {
     .port = "9090";
 }
 
-# Who may PURGE (Varnish's own check; hostd checks its --trust-proxy for the PURGE it is passed).
+# Who may PURGE. This is the only address check: hostd's status listener checks nothing but its
+# bearer token (--status-token-file), so keep that listener where only Varnish and operators reach it.
 acl purgers {
     "127.0.0.1";
     "::1";
@@ -38,8 +39,9 @@ sub vcl_recv {
             # refill Varnish from a stale hostd copy in between. hostd's HTTP parser (uWS v20.30)
             # drops connections whose method is not one of the nine standard ones, so the PURGE
             # goes to hostd's status listener as POST /cache/purge?url=<path> instead (%, & and +
-            # percent-encoded; the Host header names the vhost). If the status listener requires
-            # a token, add: set req.http.Authorization = "Bearer <token>";
+            # percent-encoded). That drops the URL's entries of every vhost; to purge one vhost's
+            # only, append "&host=" + the vhost's name. If the status listener requires a token,
+            # add: set req.http.Authorization = "Bearer <token>";
             set req.http.X-Purge-Url = req.url;
             set req.url = "/cache/purge?url=" + regsuball(regsuball(regsuball(req.url, "%", "%25"), "&", "%26"), "[+]", "%2B");
             set req.method = "POST";
