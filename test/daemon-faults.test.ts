@@ -219,6 +219,7 @@ describe('daemon pool: faults', function () {
       bodyTimeoutMs: 1000,
       maxUrlLength: 1024,
       watch: false,
+      websocket: { maxPayload: 1024, idleTimeoutMs: 0, maxBackpressure: 1024, compression: false, maxConnections: 1 },
       pool: { threads: 1, minThreads: 1, concurrency: 1, maxRequests: 0, maxRequestsJitter: 0, requestTimeoutMs: 0, queueSize: 0, queueTimeoutMs: 0, idleTimeoutMs: 0, startTimeoutMs: 1000, env: {} },
     });
     expect(await checkApp(cfg(KITCHEN))).to.equal(undefined);

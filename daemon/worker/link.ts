@@ -8,13 +8,14 @@ import type { AddressQuery } from '../../shared/protocol/address-query.js';
 import { IdTable } from '../../shared/id-table.js';
 import { decodeToWorker, FrontOutbox, LOG_ERROR, RESPONSE_WINDOW, TRANSFER_MIN, type WorkerHandlers } from '../../shared/protocol/index.js';
 import { errorText } from '../../shared/errors.js';
-import type { AppContext } from '../app/types.js';
+import type { AppContext, UpgradeOptions } from '../app/types.js';
 import { BodyFeeder } from './body-feeder.js';
 import { allocOwned, copyOwned, recycle } from './buffer-pool.js';
 import { canBeLight, HostdRequest, LazySignal, LightRequest } from './light-request.js';
 import { flatHeaders, GlobalResponse, isLightResponse, lightParts, markBodyTaken, realResponse } from './light-response.js';
 import { byteLength, directBody, headerAt, mountRelative, setHeader, toBytes } from './response-parts.js';
 import type { WorkerServer } from './server.js';
+import type { PendingUpgrade } from './ws/connection.js';
 
 const noop = () => {};
 
@@ -39,6 +40,8 @@ export class WorkerRequest {
   unacked = 0;
   creditWait: (() => void) | null = null;
   reader: ReadableStreamDefaultReader<unknown> | null = null;
+  /** Set by ctx.upgrade(): once fetch returns, the request becomes a WebSocket (daemon/worker/ws). */
+  upgrade: PendingUpgrade | null = null;
   constructor(
     readonly link: FrontLink,
     readonly id: number,
@@ -62,9 +65,18 @@ class RequestCtx implements AppContext {
     private address: string | null,
     private readonly query: AddressQuery,
     private readonly id: number,
+    private readonly r: WorkerRequest,
+    private readonly server: WorkerServer,
   ) {}
   get remoteAddress(): string {
     return (this.address ??= this.query.ask(this.id));
+  }
+  // WebSockets (daemon/worker/ws/worker-ws.ts).
+  upgrade(request: Request, options?: UpgradeOptions): boolean {
+    return this.server.ws !== null && this.server.ws.upgrade(this.r, this.remoteAddress, request, options);
+  }
+  get publish(): AppContext['publish'] {
+    return this.server.ws!.publishFromApp;
   }
 }
 
@@ -182,7 +194,7 @@ export class FrontLink implements WorkerHandlers {
         return;
       }
     }
-    const ctx = new RequestCtx(s.waitUntil, s.mount, r.requestId, head.address, this.addresses, r.id);
+    const ctx = new RequestCtx(s.waitUntil, s.mount, r.requestId, head.address, this.addresses, r.id, r, s);
     let result: Response | Promise<Response>;
     try {
       result = s.fetch(request, s.env, ctx);
@@ -199,6 +211,7 @@ export class FrontLink implements WorkerHandlers {
   }
 
   private respond(r: WorkerRequest, res: Response): void {
+    if (r.upgrade !== null) return this.upgraded(r, res);
     try {
       this.respondWith(r, res);
     } catch (err) {
@@ -293,6 +306,32 @@ export class FrontLink implements WorkerHandlers {
     } catch (err) {
       if (!r.finished) this.fail(r, 500, errorText(err));
     }
+  }
+
+  /** fetch returned after ctx.upgrade(): the socket is accepted, whatever it returned. */
+  private upgraded(r: WorkerRequest, res: unknown): void {
+    if (res instanceof GlobalResponse && !isLightResponse(res) && res.body) res.body.cancel().catch(noop);
+    if (r.finished) return; // the client went away meanwhile
+    this.server.ws!.accept(r);
+    this.finish(r);
+  }
+
+  // ------------------------------------------------------------ WebSockets (daemon/worker/ws)
+
+  wsOpen(id: number): void {
+    this.server.ws?.open(this, id);
+  }
+
+  wsMessage(id: number, data: Uint8Array, opcode: number): void {
+    this.server.ws?.message(this, id, data, opcode);
+  }
+
+  wsBuffered(id: number, bytes: number, pressured: boolean): void {
+    this.server.ws?.buffered(this, id, bytes, pressured);
+  }
+
+  wsClosed(id: number, code: number, reason: string): void {
+    this.server.ws?.closed(this, id, code, reason);
   }
 
   // ------------------------------------------------------------ sending

@@ -269,7 +269,8 @@ export class Host {
       fronts: this.fronts!,
       log: this.errorLog,
       gracefulMs: this.gracefulMs,
-      newPool: (mount, vhostName) => new DaemonPool(++this.nextPoolId, mount, this.fronts!, withFields(this.errorLog, { vhost: vhostName })),
+      newPool: (mount, vhostName) =>
+        new DaemonPool(++this.nextPoolId, mount, this.fronts!, withFields(this.errorLog, { vhost: vhostName }), { gracefulMs: this.gracefulMs }),
       watch: (mount, pool) => (mount.watch || mount.touchFile ? this.watch(mount, pool) : undefined),
       cancelled: this.cancelled,
       retiring: this.retiring,

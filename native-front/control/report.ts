@@ -7,6 +7,7 @@ import type { FrontStats, MountCounters } from '../front/messages.js';
 import { LATENCY_BUCKETS_S } from '../ops/mount-stats.js';
 import type { Host } from './host.js';
 import type { Live } from './apply.js';
+import { renderWsMetrics, wsStatus } from '../ws/report.js';
 
 /** A pool's settings as /status shows them: env names, never values (they are often secrets). */
 function poolConfig(cfg: ResolvedPool): Omit<ResolvedPool, 'env'> & { env: string[] } {
@@ -63,6 +64,7 @@ export function statusJson(host: Host, fronts: FrontStats[], live: Live) {
         return {
           ...base,
           module: m.module,
+          websocket: wsStatus(fronts, key),
           pool: {
             config: poolConfig(m.pool),
             threads,
@@ -132,6 +134,13 @@ export function renderMetrics(s: StatusJson): string {
   family('hostd_pool_worker_restarts_total', 'counter', 'Workers replaced, by reason.');
   for (const { l, p } of pools)
     for (const [reason, n] of Object.entries(p.restarts ?? {})) out.push(`hostd_pool_worker_restarts_total{${l},reason="${esc(reason)}"} ${n}`);
+
+  // WebSockets, per app mount (native-front/ws/report.ts).
+  renderWsMetrics(
+    mounts.flatMap(({ vhost, m }) => ('websocket' in m && m.websocket ? [{ labels: labels(vhost, m.url), ws: m.websocket }] : [])),
+    family,
+    out,
+  );
 
   family('hostd_static_cache_hits_total', 'counter', 'Static files served from the memory cache.');
   out.push(`hostd_static_cache_hits_total ${s.staticCache.hits}`);
