@@ -212,8 +212,9 @@ describe('config: resolved vhosts', () => {
           pool: {
             threads: 4, minThreads: 4, concurrency: 64, maxRequests: 10000, maxRequestsJitter: 0, requestTimeoutMs: 30_000,
             queueSize: 100, queueTimeoutMs: 1500, idleTimeoutMs: 0, startTimeoutMs: 30_000, memoryLimitMb: 512,
-            env: { DATABASE_URL: 'postgres://db/app', DEBUG: 'true', PORT: '5432' },
+            env: { DATABASE_URL: 'postgres://db/app', DEBUG: 'true', PORT: '5432' }, sticky: { cookie: 'connect.sid' },
           },
+          websocket: { maxPayload: 64 * 1024, idleTimeoutMs: 30_000, maxBackpressure: 256 * 1024, compression: true, maxConnections: 500 },
         },
       ],
     });
@@ -226,6 +227,8 @@ describe('config: resolved vhosts', () => {
         threads: 2, minThreads: 2, concurrency: 64, maxRequests: 0, maxRequestsJitter: 0, requestTimeoutMs: 60_000,
         queueSize: 1024, queueTimeoutMs: 30_000, idleTimeoutMs: 0, startTimeoutMs: 30_000, env: {},
       },
+      // The defaults for public sites (docs/config.md).
+      websocket: { maxPayload: 1024 * 1024, idleTimeoutMs: 120_000, maxBackpressure: 1024 * 1024, compression: false, maxConnections: 10_000 },
     });
     expect(catchAll.serverNames).to.deep.equal(['*']);
     expect(catchAll.isDefault).to.equal(true);
@@ -322,6 +325,8 @@ describe('config: resolved vhosts', () => {
       ...walk(defs.staticMount, 'static.'),
       ...walk(defs.appMount, 'apps.'),
       ...walk(defs.pool, 'pool.'),
+      ...walk(defs.websocket, 'websocket.'),
+      ...walk(defs.sticky, 'sticky.'),
     ]).to.deep.equal([]);
   });
 });

@@ -326,8 +326,8 @@ export class FrontLink implements WorkerHandlers {
     this.server.ws?.message(this, id, data, opcode);
   }
 
-  wsBuffered(id: number, bytes: number, pressured: boolean): void {
-    this.server.ws?.buffered(this, id, bytes, pressured);
+  wsBuffered(id: number, backlog: number, written: number, pressured: boolean): void {
+    this.server.ws?.buffered(this, id, backlog, written, pressured);
   }
 
   wsClosed(id: number, code: number, reason: string): void {

@@ -21,6 +21,7 @@ import {
   CLOSE_POLICY,
   CLOSE_TOO_BIG,
   WS_BINARY,
+  WS_ACK_BYTES,
   WS_LOW_WATER,
   WS_NO_COMPRESS,
   WS_OPCODE_MASK,
@@ -57,6 +58,9 @@ export class WsConn implements WsSocket {
   orphaned = false;
   /** A backlog was reported to the worker and has not been reported drained. */
   pressured = false;
+  /** Bytes of the worker's messages handed to uWS so far, and as of the last report. */
+  private written = 0;
+  private reported = 0;
   lastSeen: number;
   pingOut = false;
   messagesIn = 0;
@@ -121,7 +125,13 @@ export class WsConn implements WsSocket {
     const backlog = this.ws!.getBufferedAmount();
     if (backlog > WS_LOW_WATER) return;
     this.pressured = false;
-    if (!this.orphaned && !this.link.gone) this.link.out.wsBuffered(this.id, backlog, false);
+    this.report(backlog);
+  }
+
+  /** Tells the worker how far behind the socket is (see WsConnection in daemon/worker/ws). */
+  private report(backlog: number): void {
+    this.reported = this.written;
+    if (!this.orphaned && !this.link.gone) this.link.out.wsBuffered(this.id, backlog, this.written, this.pressured);
   }
 
   onClose(code: number, message: ArrayBuffer): void {
@@ -147,11 +157,13 @@ export class WsConn implements WsSocket {
     const n = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     this.messagesOut++;
     this.bytesOut += n;
+    this.written += n;
     const stats = this.mount.stats;
     stats.messagesOut++;
     stats.bytesOut += n;
     // 1: written; 0: a backlog built up (uWS keeps it: maxBackpressure is 0 there, so never 2).
     if (ws.send(data, op === WS_BINARY, (flags & WS_NO_COMPRESS) === 0) !== 1) this.checkBacklog();
+    else if (this.written - this.reported >= WS_ACK_BYTES) this.report(0);
   }
 
   end(code: number, reason: string): void {
@@ -212,7 +224,7 @@ export class WsConn implements WsSocket {
     if (backlog > this.limits.maxBackpressure) return this.close(CLOSE_POLICY, 'Backpressure Limit');
     if (backlog > 0 && !this.pressured) {
       this.pressured = true;
-      if (!this.orphaned && !this.link.gone) this.link.out.wsBuffered(this.id, backlog, true);
+      this.report(backlog);
     }
   }
 

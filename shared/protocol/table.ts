@@ -62,8 +62,12 @@ export const TO_WORKER = {
   wsOpen: msg(50, ['id', 'num']),
   /** A whole message from the client (opcode: WS_TEXT, WS_BINARY, or WS_PONG for a pong). */
   wsMessage: msg(51, ['id', 'num'], ['data', 'bytes'], ['opcode', 'num']),
-  /** The socket's backlog on the front: `pressured` when it has one, false once it drained. */
-  wsBuffered: msg(52, ['id', 'num'], ['bytes', 'num'], ['pressured', 'bool']),
+  /**
+   * How far the socket is behind: its backlog in uWS, the bytes the front has written for it so
+   * far (sent by the worker, taken by uWS), and whether it is pressured (a backlog appeared and
+   * has not drained below WS_LOW_WATER). Sent when that changes, and every WS_ACK_BYTES written.
+   */
+  wsBuffered: msg(52, ['id', 'num'], ['backlog', 'num'], ['written', 'num'], ['pressured', 'bool']),
   /** The socket closed (either side, or the front for a limit); nothing more comes for this id. */
   wsClosed: msg(53, ['id', 'num'], ['code', 'num'], ['reason', 'str']),
 } as const satisfies Table;

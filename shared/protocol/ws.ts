@@ -29,3 +29,11 @@ export const CLOSE_SERVICE_RESTART = 1012;
 
 /** Below this many bytes of backlog a pressured socket counts as drained again (drain fires). */
 export const WS_LOW_WATER = 16 * 1024;
+/** The front reports a socket's written bytes at least this often (wsBuffered), pressured or not. */
+export const WS_ACK_BYTES = 256 * 1024;
+/**
+ * Bytes a worker may have sent on a socket beyond what the front has reported written before
+ * send() says -1: the front is behind (it writes what it has before it reports), even if the
+ * client is not. Above WS_ACK_BYTES, so a steady stream never sees -1 for the acks' lag alone.
+ */
+export const WS_IN_FLIGHT_HIGH = 1024 * 1024;

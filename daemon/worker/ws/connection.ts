@@ -2,22 +2,25 @@
 // reports), its topics, and the Bun-shaped object a fetch app's handlers get.
 //
 // What send() returns, and why it can be trusted only this far: the worker cannot call uWS, so
-// it cannot know synchronously whether a message was written. The front writes every message the
-// moment it arrives and tells the worker when the socket's backlog (what uWS holds because the
-// client is not reading fast enough) appears and when it has drained below WS_LOW_WATER
-// (wsBuffered). So:
-// - n ≥ 1 (the byte length, 1 for an empty message): handed to the front with no backlog
-//   reported. Not a delivery receipt: the report lags one hop behind the front (tens of µs).
-// - -1: the front has reported a backlog that has not drained; the message is queued behind it.
-//   Stop sending and wait for drain(). A client further behind than maxBackpressure is closed with
-//   1008, and close(ws, 1008, ...) says so: messages still queued then are lost.
-// - 0: dropped, because the socket is closing or closed (readyState 2 or 3). A dead socket always
-//   answers 0; backpressure never does.
-// getBufferedAmount() is the backlog of the last report plus what was sent since, while there is
-// a backlog; otherwise what was sent this turn and has not yet left the worker.
+// it cannot know synchronously whether a message was written. The front writes every message as
+// it arrives and reports (wsBuffered) the socket's backlog in uWS (what the client has not taken
+// yet) and how many bytes it has written for the socket so far: when a backlog appears, when it
+// has drained below WS_LOW_WATER, and every WS_ACK_BYTES written. The worker counts what it sends,
+// so it knows what is still on its way to the front too. A socket is "behind" while the front
+// reports a backlog, or while more than WS_IN_FLIGHT_HIGH bytes are on their way (the front is
+// behind: a tight loop can outrun it). So:
+// - n ≥ 1 (the byte length, 1 for an empty message): handed to the front, the socket not behind.
+//   Not a delivery receipt.
+// - -1: handed to the front and queued behind the socket's backlog (or the front's). Stop sending
+//   and wait for drain(), which fires once it has caught up. A client further behind than
+//   maxBackpressure is closed with 1008 and close(ws, 1008, ...) says so: what was still queued
+//   then is lost.
+// - 0: dropped, because the socket is closing or closed (readyState 2 or 3). A closed socket
+//   always answers 0; backpressure never does.
+// getBufferedAmount(): the backlog the front last reported plus what was sent since its report.
 import { Buffer } from 'node:buffer';
 import type { ServerWebSocket, UpgradeOptions, WebSocketHandlers, WsConnectionHandler, WsEndpoint } from '../../app/types.js';
-import { CLOSE_NORMAL, WS_BINARY, WS_NO_COMPRESS, WS_PING, WS_PONG, WS_TERMINATE, WS_TEXT } from '../../../shared/protocol/ws.js';
+import { CLOSE_NORMAL, WS_ACK_BYTES, WS_BINARY, WS_IN_FLIGHT_HIGH, WS_NO_COMPRESS, WS_PING, WS_PONG, WS_TERMINATE, WS_TEXT } from '../../../shared/protocol/ws.js';
 import type { FrontLink } from '../link.js';
 import { asBytes, forWire, wsByteLength, type WsData } from './wire.js';
 
@@ -28,9 +31,6 @@ export const CLOSED = 3;
 
 /** What a connection needs from the worker's WebSocket hub (worker-ws.ts). */
 export interface WsHub {
-  /** Increments every event-loop turn in which something was sent (getBufferedAmount). */
-  readonly turn: number;
-  noteSend(): void;
   publish(from: WsConnection | null, topic: string, data: string | Uint8Array, opcode: number, compress: boolean): number;
   error(conn: WsConnection, what: string, err: unknown): void;
 }
@@ -39,13 +39,13 @@ const utf8 = new TextDecoder();
 
 export class WsConnection implements WsEndpoint {
   readyState = CONNECTING;
-  pressured = false;
+  /** Behind (see above): sends say -1 and drain() fires when this clears. */
+  private behind = false;
   /** The socket's backlog at the front's last report. */
   private backlog = 0;
-  /** Bytes sent since that report. */
-  private sentSince = 0;
-  private turn = -1;
-  private turnBytes = 0;
+  /** Bytes sent so far, and how many of them the front had written at its last report. */
+  private sent = 0;
+  private written = 0;
   topics: Set<string> | null = null;
   handler: WsConnectionHandler;
 
@@ -76,14 +76,14 @@ export class WsConnection implements WsEndpoint {
       if (w.transfer !== null) this.link.out.transfer(w.transfer);
     }
     this.link.out.wsSend(this.id, payload, opcode | (compress ? 0 : WS_NO_COMPRESS));
-    this.sentSince += n;
-    if (this.turn !== this.hub.turn) {
-      this.turn = this.hub.turn;
-      this.turnBytes = 0;
-      this.hub.noteSend();
-    }
-    this.turnBytes += n;
-    return this.pressured ? -1 : Math.max(n, 1);
+    this.sent += n;
+    if (!this.behind && this.sent - this.written > WS_IN_FLIGHT_HIGH) this.behind = true;
+    return this.behind ? -1 : Math.max(n, 1);
+  }
+
+  /** For the node bridge: hold the library's writes while behind. */
+  get pressured(): boolean {
+    return this.behind;
   }
 
   end(code: number, reason: string): void {
@@ -99,8 +99,7 @@ export class WsConnection implements WsEndpoint {
   }
 
   getBufferedAmount(): number {
-    if (this.pressured) return this.backlog + this.sentSince;
-    return this.turn === this.hub.turn ? this.turnBytes : 0;
+    return this.backlog + (this.sent - this.written);
   }
 
   subscribe(topic: string, on: boolean): void {
@@ -123,12 +122,17 @@ export class WsConnection implements WsEndpoint {
     if (this.readyState === OPEN || (this.readyState === CLOSING && opcode === WS_PONG)) this.handler.message(data, opcode);
   }
 
-  buffered(bytes: number, pressured: boolean): void {
-    const was = this.pressured;
-    this.pressured = pressured;
-    this.backlog = bytes;
-    this.sentSince = 0;
-    if (was && !pressured && this.readyState === OPEN) this.handler.drain();
+  buffered(backlog: number, written: number, pressured: boolean): void {
+    this.backlog = backlog;
+    this.written = written;
+    // Caught up once the front reports no backlog and less than one report's worth on its way
+    // (the front reports at least every WS_ACK_BYTES written, so that is always reached).
+    const behind = pressured || this.sent - written > WS_ACK_BYTES;
+    if (behind) this.behind = true;
+    else if (this.behind) {
+      this.behind = false;
+      if (this.readyState === OPEN) this.handler.drain();
+    }
   }
 
   closed(code: number, reason: string): void {

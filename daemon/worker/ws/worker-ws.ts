@@ -28,12 +28,6 @@ function isUpgradeRequest(request: Request): boolean {
 export class WorkerWs implements WsHub {
   /** Sockets accepted and not yet closed, over all fronts. */
   size = 0;
-  turn = 0;
-  private turnPending = false;
-  private readonly nextTurn = () => {
-    this.turnPending = false;
-    this.turn++;
-  };
   private links: FrontLink[] = [];
   private tables: IdTable<WsConnection>[] = [];
   private retireTimer: NodeJS.Timeout | null = null;
@@ -48,13 +42,6 @@ export class WorkerWs implements WsHub {
   attach(links: FrontLink[]): void {
     this.links = links;
     this.tables = links.map(() => new IdTable<WsConnection>(16));
-  }
-
-  noteSend(): void {
-    if (!this.turnPending) {
-      this.turnPending = true;
-      setImmediate(this.nextTurn);
-    }
   }
 
   error(conn: WsConnection, what: string, err: unknown): void {
@@ -96,8 +83,8 @@ export class WorkerWs implements WsHub {
     this.tables[link.index].get(id)?.received(data, opcode);
   }
 
-  buffered(link: FrontLink, id: number, bytes: number, pressured: boolean): void {
-    this.tables[link.index].get(id)?.buffered(bytes, pressured);
+  buffered(link: FrontLink, id: number, backlog: number, written: number, pressured: boolean): void {
+    this.tables[link.index].get(id)?.buffered(backlog, written, pressured);
   }
 
   closed(link: FrontLink, id: number, code: number, reason: string): void {
