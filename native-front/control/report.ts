@@ -42,7 +42,7 @@ export function statusJson(host: Host, fronts: FrontStats[], live: Live) {
     state: host.draining ? 'draining' : 'serving',
     uptimeSeconds: Math.round((Date.now() - host.startedAt) / 1000),
     generation: host.generation,
-    fronts: fronts.map((f) => ({ index: f.index, inFlight: f.inFlight })),
+    fronts: fronts.map((f) => ({ index: f.index, inFlight: f.inFlight, websockets: (f.websockets ?? []).reduce((n, c) => n + c.open, 0) })),
     inFlight: fronts.reduce((n, f) => n + f.inFlight, 0),
     unrouted: fronts.reduce((n, f) => n + f.unrouted, 0),
     listeners: host.addresses,
