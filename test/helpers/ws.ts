@@ -27,7 +27,7 @@ export class Refused extends Error {
   }
 }
 
-export function connect(url: string, opts: ClientOptions & { protocols?: string | string[] } = {}): Promise<Client> {
+export function connect(url: string, opts: ClientOptions & { protocols?: string | string[]; servername?: string } = {}): Promise<Client> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, opts.protocols, { perMessageDeflate: false, ...opts });
     const messages: Message[] = [];
