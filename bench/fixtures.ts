@@ -45,6 +45,8 @@ export function makeFixtures(hostdPort: number): Fixtures {
       { url: DYNAMIC_PATHS.hello, module: join(appsDir, 'hello.mjs'), pool },
       { url: DYNAMIC_PATHS.echo, module: join(appsDir, 'echo.mjs'), pool },
       { url: DYNAMIC_PATHS.big, module: join(appsDir, 'big.mjs'), pool },
+      // WebSocket scenarios (bench/ws): echo and fan-out, compression off as in the baselines.
+      { url: '/ws', module: join(appsDir, 'ws.mjs'), pool },
     ],
   };
   writeFileSync(join(sites, 'static.json'), JSON.stringify(staticVhost, null, 2));

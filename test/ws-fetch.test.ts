@@ -100,6 +100,10 @@ describe('websockets: fetch apps', function () {
     for (const c of clients) expect(await c.next((m) => m === 'attention')).to.equal('attention');
     // The sender got its own message only from the broadcast, never from its publish.
     expect(clients[0].messages.filter((m) => m === 'u0: good morning')).to.have.length(0);
+    // A socket subscribed to nothing can still publish (uWS's own ws.publish would drop it).
+    clients[1].send('unsub room');
+    clients[1].send('pub from outside');
+    for (const c of [clients[0], clients[2], clients[3]]) expect(await c.next(startsWith('u1:'))).to.equal('u1: from outside');
   });
 
   it('scopes topics per mount: another app using the same topic name sees nothing', async () => {

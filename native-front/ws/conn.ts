@@ -16,7 +16,6 @@ import { IdTable } from '../../shared/id-table.js';
 import type { ResolvedWebSocket } from '../../shared/config/types.js';
 import type { WorkerLink } from '../../daemon/dispatch/worker-link.js';
 import type { WsSocket } from '../../daemon/dispatch/ws-types.js';
-import { TRANSFER_MIN } from '../../shared/protocol/index.js';
 import {
   CLOSE_POLICY,
   CLOSE_TOO_BIG,
@@ -30,6 +29,7 @@ import {
   WS_TERMINATE,
   WS_TEXT,
 } from '../../shared/protocol/ws.js';
+import type { ByteArena } from '../../shared/protocol/byte-arena.js';
 import type { AccessRecord } from '../log/access-log.js';
 import type { Topic, WsMount, WsPool } from './pool.js';
 
@@ -73,6 +73,8 @@ export class WsConn implements WsSocket {
   private selfMessages = 0;
   private selfBytes = 0;
   readonly openedAt = performance.now();
+  /** Where its messages are copied for the batch to the worker. */
+  private readonly arena: ByteArena;
 
   constructor(
     private readonly front: ConnFront,
@@ -85,6 +87,7 @@ export class WsConn implements WsSocket {
     readonly access: AccessBase | null,
   ) {
     this.lastSeen = front.clock;
+    this.arena = pool.arenaOf(link);
   }
 
   // ------------------------------------------------------------ uWS events
@@ -107,10 +110,8 @@ export class WsConn implements WsSocket {
     stats.messagesIn++;
     stats.bytesIn += n;
     if (this.orphaned || this.link.gone) return;
-    // uWS reuses the message's memory after this callback: copy (large ones are then moved).
-    const copy = message.slice(0);
-    this.link.out.wsMessage(this.id, new Uint8Array(copy), isBinary ? WS_BINARY : WS_TEXT);
-    if (n >= TRANSFER_MIN) this.link.out.transfer(copy);
+    // uWS reuses the message's memory after this callback: copied into the batch's buffer.
+    this.link.out.wsMessage(this.id, this.arena.copy(message), isBinary ? WS_BINARY : WS_TEXT);
   }
 
   onPong(data: ArrayBuffer): void {

@@ -23,6 +23,7 @@ import {
   WS_NO_COMPRESS,
   WS_OPCODE_MASK,
 } from '../../shared/protocol/ws.js';
+import { ByteArena } from '../../shared/protocol/byte-arena.js';
 import type { WsConn } from './conn.js';
 import { WsStats } from './stats.js';
 
@@ -99,6 +100,8 @@ export class WsPool implements WsPoolHub {
   private readonly count: Int32Array;
   /** The mount this pool serves; set when the front builds the mount's handler. */
   mount: WsMount | null = null;
+  /** Per worker link: the buffer its batch's messages are copied into (shared/protocol/byte-arena.ts). */
+  private readonly arenas = new WeakMap<WorkerLink, ByteArena>();
 
   constructor(
     readonly id: number,
@@ -106,6 +109,12 @@ export class WsPool implements WsPoolHub {
     private readonly front: { touched(m: WsMount, topic: string): void },
   ) {
     this.count = new Int32Array(sockets, 0, 1);
+  }
+
+  arenaOf(link: WorkerLink): ByteArena {
+    let a = this.arenas.get(link);
+    if (a === undefined) this.arenas.set(link, (a = new ByteArena(link.out)));
+    return a;
   }
 
   /** Takes a connection slot; false when `max` (0: no limit) are taken over all fronts. */
@@ -137,16 +146,18 @@ export class WsPool implements WsPoolHub {
     const binary = (flags & WS_OPCODE_MASK) === WS_BINARY;
     const compress = (flags & WS_NO_COMPRESS) === 0;
     const sender = from as WsConn | null;
+    // A sender subscribed to the topic is left out of its own publish: uWS's ws.publish does that
+    // (and delivers nothing for a socket subscribed to no topic at all: then app.publish, which the
+    // sender, not being a subscriber, does not receive anyway).
+    const self = sender !== null && !sender.closed && t.conns.has(sender);
     for (const app of m.apps.keys()) {
-      // The sender's own publish leaves it out (ws.publish); anyone else's reaches everyone.
-      if (sender !== null && !sender.closed && sender.app === app) sender.ws!.publish(scoped, data, binary, compress);
+      if (self && sender.app === app) sender.ws!.publish(scoped, data, binary, compress);
       else app.publish(scoped, data, binary, compress);
     }
     // Counted per topic, not per socket: each socket adds up its topics' counts when it leaves.
     const n = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     t.messages++;
     t.bytes += n;
-    const self = sender !== null && t.conns.has(sender);
     if (self) sender.notReached(n);
     const reached = t.conns.size - (self ? 1 : 0);
     m.stats.messagesOut += reached;

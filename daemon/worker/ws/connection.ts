@@ -22,7 +22,8 @@ import { Buffer } from 'node:buffer';
 import type { ServerWebSocket, UpgradeOptions, WebSocketHandlers, WsConnectionHandler, WsEndpoint } from '../../app/types.js';
 import { CLOSE_NORMAL, WS_ACK_BYTES, WS_BINARY, WS_IN_FLIGHT_HIGH, WS_NO_COMPRESS, WS_PING, WS_PONG, WS_TERMINATE, WS_TEXT } from '../../../shared/protocol/ws.js';
 import type { FrontLink } from '../link.js';
-import { asBytes, forWire, wsByteLength, type WsData } from './wire.js';
+import type { ByteArena } from '../../../shared/protocol/byte-arena.js';
+import { asBytes, wsByteLength, type WsData } from './wire.js';
 
 export const CONNECTING = 0;
 export const OPEN = 1;
@@ -31,6 +32,8 @@ export const CLOSED = 3;
 
 /** What a connection needs from the worker's WebSocket hub (worker-ws.ts). */
 export interface WsHub {
+  /** The buffer a link's batch carries message bytes in. */
+  arena(link: FrontLink): ByteArena;
   publish(from: WsConnection | null, topic: string, data: string | Uint8Array, opcode: number, compress: boolean): number;
   error(conn: WsConnection, what: string, err: unknown): void;
 }
@@ -70,10 +73,9 @@ export class WsConnection implements WsEndpoint {
       payload = data;
       n = wsByteLength(data);
     } else {
-      const w = forWire(data, true);
-      payload = w.data;
-      n = w.data.byteLength;
-      if (w.transfer !== null) this.link.out.transfer(w.transfer);
+      // Copied now (the app may reuse its buffer), into the batch's buffer (byte-arena.ts).
+      payload = this.hub.arena(this.link).copy(data);
+      n = payload.byteLength;
     }
     this.link.out.wsSend(this.id, payload, opcode | (compress ? 0 : WS_NO_COMPRESS));
     this.sent += n;

@@ -1,7 +1,6 @@
 // Message data as a worker hands it to the front: strings as they are (structured clone copies a
 // string cheaply and uWS encodes it), bytes as a Uint8Array the port may clone or move.
 import { Buffer } from 'node:buffer';
-import { TRANSFER_MIN } from '../../../shared/protocol/index.js';
 
 export type WsData = string | ArrayBufferLike | ArrayBufferView;
 
@@ -15,19 +14,4 @@ export function asBytes(data: ArrayBufferLike | ArrayBufferView): Uint8Array {
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (data instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer)) return new Uint8Array(data);
   throw new TypeError('WebSocket data must be a string, an ArrayBuffer or an ArrayBuffer view');
-}
-
-/**
- * What goes into the outbox for `bytes`, and the buffer to transfer with it (null: clone). The
- * batch is posted later in the turn and the app may reuse its buffer as soon as send() returns,
- * so the bytes are copied now: small messages into an exact copy that postMessage clones, large
- * ones into a buffer of their own that is then moved rather than copied again.
- */
-export function forWire(bytes: Uint8Array, mayTransfer: boolean): { data: Uint8Array; transfer: ArrayBuffer | null } {
-  if (mayTransfer && bytes.byteLength >= TRANSFER_MIN) {
-    const own = new Uint8Array(bytes.byteLength);
-    own.set(bytes);
-    return { data: own, transfer: own.buffer };
-  }
-  return { data: bytes.slice(), transfer: null };
 }

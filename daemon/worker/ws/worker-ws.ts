@@ -10,6 +10,7 @@ import type { Board } from '../../../shared/protocol/board.js';
 import { LOG_ERROR } from '../../../shared/protocol/index.js';
 import { CLOSE_GOING_AWAY, CLOSE_SERVICE_RESTART, WS_BINARY, WS_NO_COMPRESS, WS_TEXT } from '../../../shared/protocol/ws.js';
 import type { FrontLink, WorkerRequest } from '../link.js';
+import { ByteArena } from '../../../shared/protocol/byte-arena.js';
 import { appHandler, CLOSED, upgradeHeaders, WsConnection, type PendingUpgrade, type WsHub } from './connection.js';
 import { asBytes, wsByteLength, type WsData } from './wire.js';
 
@@ -30,6 +31,7 @@ export class WorkerWs implements WsHub {
   size = 0;
   private links: FrontLink[] = [];
   private tables: IdTable<WsConnection>[] = [];
+  private arenas: ByteArena[] = [];
   private retireTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -42,6 +44,11 @@ export class WorkerWs implements WsHub {
   attach(links: FrontLink[]): void {
     this.links = links;
     this.tables = links.map(() => new IdTable<WsConnection>(16));
+    this.arenas = links.map((l) => new ByteArena(l.out));
+  }
+
+  arena(link: FrontLink): ByteArena {
+    return this.arenas[link.index];
   }
 
   error(conn: WsConnection, what: string, err: unknown): void {
@@ -101,11 +108,12 @@ export class WorkerWs implements WsHub {
   // ------------------------------------------------------------ pub/sub, sessions
 
   publish(from: WsConnection | null, topic: string, data: string | Uint8Array, opcode: number, compress: boolean): number {
-    // One copy, cloned into each front's batch.
-    const payload = typeof data === 'string' ? data : data.slice();
     const flags = opcode | (compress ? 0 : WS_NO_COMPRESS);
-    for (const l of this.links) l.out.wsPublish(from !== null && from.link === l ? from.id : 0, topic, payload, flags);
-    return Math.max(wsByteLength(payload), 1);
+    for (const l of this.links) {
+      const payload = typeof data === 'string' ? data : this.arenas[l.index].copy(data);
+      l.out.wsPublish(from !== null && from.link === l ? from.id : 0, topic, payload, flags);
+    }
+    return Math.max(wsByteLength(data), 1);
   }
 
   /** ctx.publish(): from an HTTP request, to every subscriber. */
