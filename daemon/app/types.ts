@@ -53,7 +53,7 @@ export interface ServerWebSocket<T = unknown> {
   unsubscribe(topic: string): void;
   isSubscribed(topic: string): boolean;
   readonly subscriptions: string[];
-  /** To every other subscriber of `topic` on this mount (all fronts, all workers). */
+  /** To every other subscriber of `topic` on this mount (all fronts, all workers); works in close() too. */
   publish(topic: string, data: string | ArrayBufferLike | ArrayBufferView, compress?: boolean): number;
   /** Bytes sent and not yet written to the network, as far as the worker knows (see send()). */
   getBufferedAmount(): number;

@@ -212,7 +212,7 @@ class AppSocket<T> implements ServerWebSocket<T> {
     return this.c.topics ? [...this.c.topics] : [];
   }
   publish(topic: string, data: WsData, compress?: boolean): number {
-    if (this.c.readyState !== OPEN) return 0;
+    // Also from close(): "X left" reaches the others; the closed socket itself is not there.
     const text = typeof data === 'string';
     return this.c.hub.publish(this.c, String(topic), text ? data : asBytes(data), text ? WS_TEXT : WS_BINARY, compress !== false);
   }
