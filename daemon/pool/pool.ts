@@ -256,7 +256,9 @@ export class DaemonPool {
       this.log.error(`daemon worker died (${r})`, { thread: w.threadId, error: errorText(err) });
     } else if (w.killedFor === 'timeout') reason = 'was unresponsive';
     else if (w.killedFor === 'memory') reason = 'went over memoryLimitMb';
-    if (wasStarting) w.resolveReady(`the worker exited while loading the app: ${errorText(err ?? 'terminated')}`);
+    // A worker a roll replaced while it was still loading (a SIGHUP right at startup) did not fail to
+    // load: its fresh replacements have loaded the app; the initial start must not read it as an error.
+    if (wasStarting) w.resolveReady(w.killedFor === 'roll' ? '' : `the worker exited while loading the app: ${errorText(err ?? 'terminated')}`);
     this.fronts.detach(this.id, w.key, reason);
     if (!this.closing) this.ensureWorkers();
   }
