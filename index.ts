@@ -1,4 +1,4 @@
-// The package entry: the programmatic API (design.md "Programmatic mount").
+// The package entry: the programmatic API (README "Embedding: the programmatic API").
 export { createHost, Host, ConfigError, type HostOptions } from './native-front/control/host.js';
 export { HostdError, type HostdErrorCode } from './shared/errors.js';
 export type {

@@ -1,5 +1,6 @@
 // Everything the bench serves, generated at run time in one temp dir:
-//   files/   the static files (1 KiB, 100 KB, 10 MB of random bytes), served by all three
+//   files/   the static files (1 KiB, 100 KB, 10 MB of random bytes, and 100 KB of text for the
+//            compression scenario), served by all three
 //   sites/   hostd's vhost files: a catch-all static vhost over files/, and an app vhost
 //            (Host: app.bench) with one 1-thread pool per app in bench/apps/
 //   nginx/   nginx's prefix (conf, pid, error log, temp paths)
@@ -9,7 +10,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { APP_HOST, DYNAMIC_PATHS, STATIC_FILES } from './payloads.js';
+import { APP_HOST, DYNAMIC_PATHS, STATIC_FILES, TEXT_FILE } from './payloads.js';
+import { benchText } from './text.js';
 import type { VhostConfig } from '../shared/config/types.js';
 
 const appsDir = join(dirname(fileURLToPath(import.meta.url)), 'apps');
@@ -30,6 +32,7 @@ export function makeFixtures(hostdPort: number): Fixtures {
   mkdirSync(files, { mode: 0o755 });
   mkdirSync(sites);
   for (const f of STATIC_FILES) writeFileSync(join(files, f.name), randomBytes(f.size), { mode: 0o644 });
+  writeFileSync(join(files, TEXT_FILE.name), benchText(TEXT_FILE.size), { mode: 0o644 });
 
   const listen = `127.0.0.1:${hostdPort}`;
   const staticVhost: VhostConfig = {

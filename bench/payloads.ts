@@ -16,6 +16,12 @@ export const STATIC_FILES = [
   { scenario: 'static-10m', name: '10m.bin', size: 10 * 1024 * 1024, label: 'static 10 MB' },
 ] as const;
 
+/**
+ * The text file of the on-the-fly compression scenario (issue 14): hostd compresses it once and
+ * keeps the gzip bytes in its file cache; nginx (`gzip on`) compresses it per request.
+ */
+export const TEXT_FILE = { scenario: 'static-100k-gzip', name: '100k.txt', size: 100 * 1024, label: 'static 100 KB gzip' } as const;
+
 /** URL paths of the dynamic handlers, the same on hostd's app vhost and on the baselines. */
 export const DYNAMIC_PATHS = { hello: '/hello', echo: '/echo', big: '/64k' } as const;
 

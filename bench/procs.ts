@@ -25,7 +25,11 @@ function killGroup(proc: ChildProcess, signal: NodeJS.Signals): void {
   try {
     process.kill(-proc.pid, signal); // the whole group: nginx master + worker, etc.
   } catch {
-    try { proc.kill(signal); } catch { /* already gone */ }
+    try {
+      proc.kill(signal);
+    } catch {
+      /* already gone */
+    }
   }
 }
 
@@ -75,8 +79,14 @@ export function startServer(name: string, cmd: string, args: string[], opts: { c
   proc.stdout!.on('data', keep);
   proc.stderr!.on('data', keep);
   const exited = new Promise<string>((resolve) => {
-    proc.on('error', (err) => { live.delete(proc); resolve(`failed to start: ${err.message}`); });
-    proc.on('exit', (code, signal) => { live.delete(proc); resolve(signal ? `signal ${signal}` : `exit code ${code}`); });
+    proc.on('error', (err) => {
+      live.delete(proc);
+      resolve(`failed to start: ${err.message}`);
+    });
+    proc.on('exit', (code, signal) => {
+      live.delete(proc);
+      resolve(signal ? `signal ${signal}` : `exit code ${code}`);
+    });
   });
   return {
     name,
@@ -120,7 +130,9 @@ function probe(port: number, path: string, host?: string): Promise<number> {
 /** Waits until the server answers HTTP on the port; fails early when the process exits. */
 export async function waitForHttp(server: Server, port: number, path = '/', timeoutMs = 20000, host?: string): Promise<void> {
   let gone: string | undefined;
-  void server.exited.then((why) => { gone = why; });
+  void server.exited.then((why) => {
+    gone = why;
+  });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (gone) throw new Error(`${server.name} exited before answering (${gone}):\n${server.output().trim()}`);
@@ -128,7 +140,8 @@ export async function waitForHttp(server: Server, port: number, path = '/', time
       await probe(port, path, host);
       return;
     } catch {
-      if (Date.now() > deadline) throw new Error(`${server.name} did not answer on port ${port} within ${timeoutMs} ms:\n${server.output().trim()}`);
+      if (Date.now() > deadline)
+        throw new Error(`${server.name} did not answer on port ${port} within ${timeoutMs} ms:\n${server.output().trim()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }

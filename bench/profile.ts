@@ -44,7 +44,10 @@ export function topSelf(file: string, n = 15): string[] {
 
 export function profileFiles(dir: string): string[] {
   try {
-    return readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort().map((f) => join(dir, f));
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .sort()
+      .map((f) => join(dir, f));
   } catch {
     return [];
   }

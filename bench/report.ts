@@ -44,6 +44,8 @@ export interface ScenarioResult {
   group: string;
   path: string;
   method: string;
+  /** The server the ratios are taken of. */
+  subject: ServerName;
   servers: ServerResult[];
   ratios: Ratio[];
   /** 1-minute load average when the scenario finished: a hint of outside noise */
@@ -74,7 +76,17 @@ function medianOfMeasured(rounds: Round[], figure: (r: Round) => number | undefi
 }
 
 export function toRound(round: number, r: WrkResult): Round {
-  return { round, rps: r.rps, p50: r.p50, p90: r.p90, p99: r.p99, requests: r.requests, errors: r.errors, non2xx: r.non2xx, clientCpu: r.clientCpu };
+  return {
+    round,
+    rps: r.rps,
+    p50: r.p50,
+    p90: r.p90,
+    p99: r.p99,
+    requests: r.requests,
+    errors: r.errors,
+    non2xx: r.non2xx,
+    clientCpu: r.clientCpu,
+  };
 }
 
 export function summarise(s: Scenario, servers: ServerResult[]): ScenarioResult {
@@ -87,7 +99,8 @@ export function summarise(s: Scenario, servers: ServerResult[]): ScenarioResult 
     sr.medianClientCpu = medianOfMeasured(sr.rounds, (r) => r.clientCpu);
     sr.errors = sr.rounds.reduce((a, r) => a + r.errors, 0);
   }
-  const hostd = servers.find((x) => x.server === 'hostd');
+  const subject = s.subject ?? 'hostd';
+  const hostd = servers.find((x) => x.server === subject);
   const ratios: Ratio[] = [];
   if (hostd?.medianRps !== undefined) {
     for (const b of servers) {
@@ -99,7 +112,7 @@ export function summarise(s: Scenario, servers: ServerResult[]): ScenarioResult 
       ratios.push({ against: b.server, ratio: hostd.medianRps / b.medianRps, perRoundMedian: perRound.length ? median(perRound) : NaN });
     }
   }
-  return { id: s.id, label: s.label, group: s.group, path: s.path, method: s.method, servers, ratios };
+  return { id: s.id, label: s.label, group: s.group, path: s.path, method: s.method, subject, servers, ratios };
 }
 
 export function check(results: ScenarioResult[], targets: Target[]): Check[] {
@@ -107,27 +120,32 @@ export function check(results: ScenarioResult[], targets: Target[]): Check[] {
   for (const t of targets) {
     const sc = results.find((r) => r.id === t.scenario);
     if (!sc) continue; // scenario not run (--only)
-    const hostd = sc.servers.find((s) => s.server === 'hostd');
-    const errNote = hostd && hostd.errors > 0 ? `hostd had ${hostd.errors} errors (non-2xx/socket) in its rounds` : undefined;
+    const subject = sc.subject;
+    const me = sc.servers.find((s) => s.server === subject);
+    const other = t.against ? sc.servers.find((s) => s.server === t.against) : undefined;
+    const errNote = me && me.errors > 0 ? `${subject} had ${me.errors} errors (non-2xx/socket) in its rounds` : undefined;
+    const base = { scenario: sc.id, label: sc.label, target: t.target };
+    const skip = (what: string, bound: number, note: string) => out.push({ ...base, what, status: 'SKIP', bound, note });
     if (t.kind === 'ratio') {
-      const what = `hostd/${t.against} req/s ≥ ${t.min}`;
+      const what = `${subject}/${t.against} req/s ≥ ${t.min}`;
       const ratio = sc.ratios.find((r) => r.against === t.against);
-      if (!hostd || hostd.medianRps === undefined) {
-        out.push({ scenario: sc.id, label: sc.label, what, status: 'SKIP', bound: t.min!, target: t.target, note: hostd?.failed ?? 'hostd not measured' });
-      } else if (!ratio) {
-        const b = sc.servers.find((s) => s.server === t.against);
-        out.push({ scenario: sc.id, label: sc.label, what, status: 'SKIP', bound: t.min!, target: t.target, note: b?.failed ?? `${t.against} not measured` });
-      } else {
-        const ok = ratio.ratio >= t.min! && !(hostd.errors > 0 && hostd.rounds.some((r) => r.non2xx > 0));
-        out.push({ scenario: sc.id, label: sc.label, what, status: ok ? 'PASS' : 'MISS', value: ratio.ratio, bound: t.min!, target: t.target, note: errNote });
+      if (!me || me.medianRps === undefined) skip(what, t.min!, me?.failed ?? `${subject} not measured`);
+      else if (!ratio) skip(what, t.min!, other?.failed ?? `${t.against} not measured`);
+      else {
+        const ok = ratio.ratio >= t.min! && !(me.errors > 0 && me.rounds.some((r) => r.non2xx > 0));
+        out.push({ ...base, what, status: ok ? 'PASS' : 'MISS', value: ratio.ratio, bound: t.min!, note: errNote });
+      }
+    } else if (t.kind === 'cpu') {
+      const what = `${subject}/${t.against} CPU per request ≤ ${t.max}`;
+      if (me?.medianCpuUs === undefined || other?.medianCpuUs === undefined) skip(what, t.max!, 'CPU per request not measured (Linux /proc)');
+      else {
+        const value = me.medianCpuUs / other.medianCpuUs;
+        out.push({ ...base, what, status: value <= t.max! ? 'PASS' : 'MISS', value, bound: t.max!, note: errNote });
       }
     } else {
-      const what = `hostd p99 ≤ ${t.maxMs} ms`;
-      if (!hostd || hostd.medianP99 === undefined) {
-        out.push({ scenario: sc.id, label: sc.label, what, status: 'SKIP', bound: t.maxMs!, target: t.target, note: hostd?.failed ?? 'hostd not measured' });
-      } else {
-        out.push({ scenario: sc.id, label: sc.label, what, status: hostd.medianP99 <= t.maxMs! ? 'PASS' : 'MISS', value: hostd.medianP99, bound: t.maxMs!, target: t.target, note: errNote });
-      }
+      const what = `${subject} p99 ≤ ${t.maxMs} ms`;
+      if (!me || me.medianP99 === undefined) skip(what, t.maxMs!, me?.failed ?? `${subject} not measured`);
+      else out.push({ ...base, what, status: me.medianP99 <= t.maxMs! ? 'PASS' : 'MISS', value: me.medianP99, bound: t.maxMs!, note: errNote });
     }
   }
   return out;
@@ -148,29 +166,34 @@ export function table(results: ScenarioResult[]): string {
     sc.servers.forEach((s, i) => {
       const name = i === 0 ? sc.label : '';
       if (s.medianRps === undefined) {
-        lines.push(`${pad(name, 18)}${pad(s.server, 15)}${lpad('—', 11)}${lpad('—', 11)}${lpad('—', 11)}${lpad('', 9)}   ${s.failed ?? 'not measured'}`);
+        lines.push(
+          `${pad(name, 18)}${pad(s.server, 15)}${lpad('—', 11)}${lpad('—', 11)}${lpad('—', 11)}${lpad('', 9)}   ${s.failed ?? 'not measured'}`,
+        );
         return;
       }
       const ratio = sc.ratios.find((r) => r.against === s.server);
-      const ratioText = s.server === 'hostd' ? '' : ratio ? `${ratio.ratio.toFixed(2)}× (${ratio.perRoundMedian.toFixed(2)}×)` : '';
+      const ratioText = s.server === sc.subject ? '' : ratio ? `${ratio.ratio.toFixed(2)}× (${ratio.perRoundMedian.toFixed(2)}×)` : '';
       const rounds = s.rounds.map((r) => fmtInt(r.rps)).join(' ');
       const errs = (s.errors > 0 ? `  (${s.errors} errors)` : '') + (s.failed ? `  ${s.failed}` : '');
-      lines.push(`${pad(name, 18)}${pad(s.server, 15)}${lpad(fmtInt(s.medianRps) + ((s.medianClientCpu ?? 0) >= CLIENT_BOUND ? '*' : ' '), 11)}${lpad(fmtMs(s.medianP99!), 11)}${lpad(s.medianCpuUs === undefined ? '—' : `${s.medianCpuUs.toFixed(1)} µs`, 11)}${lpad(s.medianMainCpuUs === undefined || s.server === 'nginx' ? '' : `(${s.medianMainCpuUs.toFixed(1)})`, 9)}   ${pad(ratioText, 17)}${rounds}${errs}`);
+      lines.push(
+        `${pad(name, 18)}${pad(s.server, 15)}${lpad(fmtInt(s.medianRps) + ((s.medianClientCpu ?? 0) >= CLIENT_BOUND ? '*' : ' '), 11)}${lpad(fmtMs(s.medianP99!), 11)}${lpad(s.medianCpuUs === undefined ? '—' : `${s.medianCpuUs.toFixed(1)} µs`, 11)}${lpad(s.medianMainCpuUs === undefined || s.server.startsWith('nginx') ? '' : `(${s.medianMainCpuUs.toFixed(1)})`, 9)}   ${pad(ratioText, 17)}${rounds}${errs}`,
+      );
     });
     lines.push('');
   }
-  lines.push('req/s, p99, CPU/req: medians over the rounds; CPU/req = the server\'s user+system CPU time per request, all');
+  lines.push("req/s, p99, CPU/req: medians over the rounds; CPU/req = the server's user+system CPU time per request, all");
   lines.push('  threads and processes; (main) = its main thread alone: for hostd the front thread, the rest being');
-  lines.push('  pool workers, V8 GC helpers and libuv\'s file-reading threads');
+  lines.push("  pool workers, V8 GC helpers and libuv's file-reading threads");
   lines.push(`* wrk itself was ≥ ${CLIENT_BOUND * 100}% busy on its core (median): client-bound, the server may be faster than shown`);
-  lines.push('hostd/this: hostd req/s over this server\'s, ratio of the medians (in brackets: median of the per-round ratios)');
+  lines.push("hostd/this: hostd req/s over this server's, ratio of the medians (in brackets: median of the per-round ratios)");
   return lines.join('\n');
 }
 
 export function checksText(checks: Check[]): string {
   return checks
     .map((c) => {
-      const v = c.value === undefined ? '' : c.what.includes('p99') ? ` (measured ${fmtMs(c.value)})` : ` (measured ${c.value.toFixed(2)}×)`;
+      const v =
+        c.value === undefined ? '' : c.what.includes('p99') ? ` (measured ${fmtMs(c.value)})` : ` (measured ${c.value.toFixed(2)}×)`;
       const tag = c.target ? c.status : `${c.status.toLowerCase()} (info)`;
       return `${pad(tag, 12)}${pad(c.label, 18)}${c.what}${v}${c.note ? ` — ${c.note}` : ''}`;
     })

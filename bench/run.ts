@@ -6,7 +6,7 @@
 //   npm run bench [-- --quick] [-- --only static|dynamic] [-- --rounds N --duration S]
 //                 [-- --without nginx,node-http,...] [-- --strict]
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -44,6 +44,7 @@ const { values: opts } = parseArgs({
     strict: { type: 'boolean', default: false },
     'quiet-wait': { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
+    base: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -52,7 +53,7 @@ if (opts.help) {
   console.log(`usage: npm run bench [-- options]
   --quick               1 round of 2 s per server (default: 3 rounds of 5 s, 1 s warm-up)
   --only static|dynamic|websocket  run one group of scenarios; or scenario ids, comma-separated:
-                        static-1k, static-100k, static-10m, hello, echo, big, ws-echo, ws-fanout
+                        static-1k, static-100k, static-10m, static-100k-gzip, hello, echo, big, ws-echo, ws-fanout
   --rounds N --duration SECONDS --warmup SECONDS --connections N
   --without NAME[,NAME] leave out servers (hostd, raw-uws, nginx, node-http, raw-uws-ws, ws-node)
   --with raw-uws-fetch  also measure the bench/apps fetch handlers run in-process by raw uWS
@@ -70,7 +71,6 @@ if (!WRK) {
   process.exit(1);
 }
 
-
 const rounds = Number(opts.rounds ?? (opts.quick ? 1 : 3));
 const durationS = Number(opts.duration ?? (opts.quick ? 2 : 5));
 const warmupS = Number(opts.warmup ?? 1);
@@ -79,9 +79,20 @@ const quietWaitMs = Number(opts['quiet-wait'] ?? 10) * 1000;
 let quietBudgetMs = quietWaitMs * 12; // in all: a busy box must not make the bench endless
 const QUIET_BUSY = 0.1;
 let noisyRounds = 0;
-const without = new Set(opts.without.flatMap((w) => w.split(',')).map((w) => w.trim()).filter(Boolean));
-const withExtra = new Set(opts.with.flatMap((w) => w.split(',')).map((w) => w.trim()).filter(Boolean));
+const without = new Set(
+  opts.without
+    .flatMap((w) => w.split(','))
+    .map((w) => w.trim())
+    .filter(Boolean),
+);
+const withExtra = new Set(
+  opts.with
+    .flatMap((w) => w.split(','))
+    .map((w) => w.trim())
+    .filter(Boolean),
+);
 if (!withExtra.has('raw-uws-fetch')) without.add('raw-uws-fetch'); // opt-in: informational only
+if (!opts.base) without.add('hostd-base'); // --base DIR: an older checkout (built) to compare with
 const NGINX = nginxVersion();
 if (!NGINX && !without.has('nginx')) {
   console.log('bench: nginx is not installed, skipping the nginx baseline (sudo apt-get install nginx to add it)');
@@ -104,7 +115,8 @@ const wanted = new Set<ServerName>(all.flatMap((s) => s.servers).filter((n) => !
 if (wsScenarios.length > 0 && !without.has('hostd')) wanted.add('hostd');
 
 const load1 = os.loadavg()[0];
-if (load1 > 0.5) console.log(`bench: note: load average is ${load1.toFixed(2)} before starting; other work on this machine skews the figures`);
+if (load1 > 0.5)
+  console.log(`bench: note: load average is ${load1.toFixed(2)} before starting; other work on this machine skews the figures`);
 if (os.cpus().length !== 2) console.log(`bench: note: the targets are for a 2-core machine; this one has ${os.cpus().length}`);
 console.log(`bench: ${rounds} interleaved round(s) of ${durationS} s per server (warm-up ${warmupS} s), wrk -t1 -c${connections}`);
 
@@ -121,12 +133,22 @@ let hostdAccessLog: string | undefined;
 
 try {
   if (ports['raw-uws']) {
-    const s = startServer('raw-uws', process.execPath, [...tsx, join(benchDir, 'baselines', 'raw-uws.ts'), '--port', String(ports['raw-uws']), '--files', fixtures.files], { cwd: repo });
+    const s = startServer(
+      'raw-uws',
+      process.execPath,
+      [...tsx, join(benchDir, 'baselines', 'raw-uws.ts'), '--port', String(ports['raw-uws']), '--files', fixtures.files],
+      { cwd: repo },
+    );
     servers.push(s);
     await waitForHttp(s, ports['raw-uws']!, '/hello');
   }
   if (wanted.has('node-http')) {
-    const s = startServer('node-http', process.execPath, [...tsx, join(benchDir, 'baselines', 'node-http.ts'), '--port', String(ports['node-http'])], { cwd: repo });
+    const s = startServer(
+      'node-http',
+      process.execPath,
+      [...tsx, join(benchDir, 'baselines', 'node-http.ts'), '--port', String(ports['node-http'])],
+      { cwd: repo },
+    );
     servers.push(s);
     await waitForHttp(s, ports['node-http']!, '/hello');
   }
@@ -135,10 +157,48 @@ try {
     servers.push(s);
     await waitForHttp(s, ports.nginx!, `/${STATIC_FILES[0].name}`);
   }
+  if (wanted.has('nginx-log')) {
+    const prefix = `${fixtures.nginxPrefix}-log`;
+    const s = startNginx({ prefix, root: fixtures.files, port: ports['nginx-log']!, accessLog: join(prefix, 'access.log'), name: 'nginx-log' });
+    servers.push(s);
+    await waitForHttp(s, ports['nginx-log']!, `/${STATIC_FILES[0].name}`);
+  }
+  if (wanted.has('hostd-base')) {
+    // An older build may predate --no-supervisor: pass it only when its --help knows it.
+    const help = spawnSync(process.execPath, [join(opts.base!, 'dist', 'cli.js'), '--help'], { encoding: 'utf8' }).stdout ?? '';
+    const { server } = await startHostd({
+      repo: opts.base!,
+      sites: fixtures.sites,
+      port: ports['hostd-base']!,
+      probePath: `/${STATIC_FILES[0].name}`,
+      name: 'hostd-base',
+      supervisorFlag: help.includes('--no-supervisor'),
+      extraArgs: ['--listen', `127.0.0.1:${ports['hostd-base']}`],
+    });
+    servers.push(server);
+  }
+  if (wanted.has('hostd-log')) {
+    const { server } = await startHostd({
+      repo,
+      sites: fixtures.sites,
+      port: ports['hostd-log']!,
+      probePath: `/${STATIC_FILES[0].name}`,
+      name: 'hostd-log',
+      accessLog: join(fixtures.root, 'hostd-access.log'),
+      extraArgs: ['--listen', `127.0.0.1:${ports['hostd-log']}`],
+    });
+    servers.push(server);
+  }
   if (wanted.has('hostd')) {
     const nodeArgs = opts['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
     if (opts['cpu-prof']) rmSync(profileDir, { recursive: true, force: true });
-    const { server, accessLog } = await startHostd({ repo, sites: fixtures.sites, port: ports.hostd!, probePath: `/${STATIC_FILES[0].name}`, nodeArgs });
+    const { server, accessLog } = await startHostd({
+      repo,
+      sites: fixtures.sites,
+      port: ports.hostd!,
+      probePath: `/${STATIC_FILES[0].name}`,
+      nodeArgs,
+    });
     servers.push(server);
     hostdAccessLog = accessLog;
   }
@@ -149,7 +209,7 @@ try {
 }
 
 // ---- measuring ----
-const hostHeader = (server: ServerName, group: Group) => (server === 'hostd' && group === 'dynamic' ? APP_HOST : undefined);
+const hostHeader = (server: ServerName, group: Group) => (server.startsWith('hostd') && group === 'dynamic' ? APP_HOST : undefined);
 const results: ScenarioResult[] = [];
 
 for (const sc of all) {
@@ -159,8 +219,8 @@ for (const sc of all) {
   process.stdout.write(`\n${sc.label} (${sc.method} ${sc.path}): `);
   for (const n of names) {
     try {
-      const file = STATIC_FILES.find((f) => f.scenario === sc.id);
-      await verify(ports[n]!, { ...sc, path: pathFor(n, sc) }, hostHeader(n, sc.group), file ? readFileSync(join(fixtures.files, file.name)) : undefined);
+      const file = sc.file ?? STATIC_FILES.find((f) => f.scenario === sc.id)?.name;
+      await verify(ports[n]!, { ...sc, path: pathFor(n, sc) }, hostHeader(n, sc.group), file ? readFileSync(join(fixtures.files, file)) : undefined);
       const wrkOpts = wrkOptions(n, sc);
       if (warmupS > 0) await runWrk({ ...wrkOpts, durationS: warmupS });
       active.push(n);
@@ -175,7 +235,8 @@ for (const sc of all) {
       if (sr.failed) continue;
       try {
         const t0 = Date.now();
-        const busyBefore = quietWaitMs > 0 && quietBudgetMs > 0 ? await waitForQuiet(QUIET_BUSY, Math.min(quietWaitMs, quietBudgetMs)) : undefined;
+        const busyBefore =
+          quietWaitMs > 0 && quietBudgetMs > 0 ? await waitForQuiet(QUIET_BUSY, Math.min(quietWaitMs, quietBudgetMs)) : undefined;
         quietBudgetMs -= Date.now() - t0;
         if (busyBefore !== undefined && busyBefore > QUIET_BUSY) {
           noisyRounds++;
@@ -185,8 +246,14 @@ for (const sc of all) {
         const cpu0 = pgid ? groupCpu(pgid) : undefined;
         const r = await runWrk(wrkOptions(n, sc));
         const cpu1 = pgid ? groupCpu(pgid) : undefined;
-        const per = (a?: number, b?: number) => (a !== undefined && b !== undefined && b >= a && r.requests > 0 ? ((b - a) * 1e6) / r.requests : undefined);
-        sr.rounds.push({ ...toRound(round, r), busyBefore, cpuUsPerReq: per(cpu0?.total, cpu1?.total), mainCpuUsPerReq: per(cpu0?.main, cpu1?.main) });
+        const per = (a?: number, b?: number) =>
+          a !== undefined && b !== undefined && b >= a && r.requests > 0 ? ((b - a) * 1e6) / r.requests : undefined;
+        sr.rounds.push({
+          ...toRound(round, r),
+          busyBefore,
+          cpuUsPerReq: per(cpu0?.total, cpu1?.total),
+          mainCpuUsPerReq: per(cpu0?.main, cpu1?.main),
+        });
         process.stdout.write(`${n} ${Math.round(r.rps)}/s${r.errors ? ` (${r.errors} err)` : ''}  `);
         const proc = servers.find((s) => s.name === (n === 'raw-uws-fetch' ? 'raw-uws' : n));
         if (proc && (proc.proc.exitCode !== null || proc.proc.signalCode !== null)) {
@@ -213,13 +280,14 @@ function pathFor(n: ServerName, sc: (typeof all)[number]): string {
 
 function wrkOptions(n: ServerName, sc: (typeof all)[number]) {
   const host = hostHeader(n, sc.group);
+  const headers = { ...sc.headers, ...(host ? { Host: host } : {}) };
   return {
     url: `http://127.0.0.1:${ports[n]}${pathFor(n, sc)}`,
     threads: 1,
     connections,
     durationS,
     script: sc.script,
-    headers: host ? { Host: host } : undefined,
+    headers: Object.keys(headers).length > 0 ? headers : undefined,
   };
 }
 
@@ -242,23 +310,47 @@ const ws =
 
 // ---- report ----
 // hostd drains on SIGTERM (and writes its CPU profiles then): give it time before SIGKILL.
-for (const s of servers) await s.stop(s.name === 'hostd' ? 15000 : 2000);
+for (const s of servers) await s.stop(s.name.startsWith('hostd') ? 15000 : 2000);
 
 const checks = check(results, TARGETS);
 console.log(`\n\n${table(results)}`);
 console.log(checksText(checks));
 if (ws) console.log(`\n${wsTable(ws.results)}\n${wsChecksText(ws.checks)}`);
-if (noisyRounds > 0) console.log(`\nbench: note: ${noisyRounds} round(s) started while other work kept the CPUs over ${QUIET_BUSY * 100}% busy (marked "[N% busy]" above); treat those figures with care`);
+if (noisyRounds > 0)
+  console.log(
+    `\nbench: note: ${noisyRounds} round(s) started while other work kept the CPUs over ${QUIET_BUSY * 100}% busy (marked "[N% busy]" above); treat those figures with care`,
+  );
 
 const gitCommit = (() => {
-  try { return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim(); } catch { return undefined; }
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
 })();
 const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string };
 const out = {
   date: new Date().toISOString(),
-  machine: { loadavg1AtStart: load1, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGb: Math.round(os.totalmem() / 2 ** 30), kernel: os.release() },
+  machine: {
+    loadavg1AtStart: load1,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    memGb: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+  },
   versions: { hostd: pkg.version, commit: gitCommit, node: process.version, wrk: WRK, nginx: NGINX },
-  method: { quietGate: { maxBusy: QUIET_BUSY, maxWaitMs: quietWaitMs }, noisyRounds, rounds, durationS, warmupS, threads: 1, connections, interleaved: true, hostdAccessLog, without: [...without] },
+  method: {
+    quietGate: { maxBusy: QUIET_BUSY, maxWaitMs: quietWaitMs },
+    noisyRounds,
+    rounds,
+    durationS,
+    warmupS,
+    threads: 1,
+    connections,
+    interleaved: true,
+    hostdAccessLog,
+    without: [...without],
+  },
   scenarios: results,
   checks,
   websocket: ws,

@@ -2,9 +2,13 @@
 // issues 2 (static) and 3 (dynamic) they are judged against.
 
 import { join } from 'node:path';
-import { BIG_SIZE, DYNAMIC_PATHS, ECHO_SIZE, HELLO_BODY, STATIC_FILES } from './payloads.js';
+import { BIG_SIZE, DYNAMIC_PATHS, ECHO_SIZE, HELLO_BODY, STATIC_FILES, TEXT_FILE } from './payloads.js';
 
-export type ServerName = 'hostd' | 'raw-uws' | 'raw-uws-fetch' | 'nginx' | 'node-http';
+/**
+ * `hostd-log` / `nginx-log`: the same servers with their access logs on (to a file).
+ * `hostd-base`: another build of hostd (--base DIR), run beside this one for before/after figures.
+ */
+export type ServerName = 'hostd' | 'hostd-base' | 'hostd-log' | 'raw-uws' | 'raw-uws-fetch' | 'nginx' | 'nginx-log' | 'node-http';
 export type Group = 'static' | 'dynamic';
 
 export interface Scenario {
@@ -19,14 +23,23 @@ export interface Scenario {
   expectLength: number;
   expectBody?: string;
   servers: ServerName[];
+  /** Request headers wrk (and the check) send. */
+  headers?: Record<string, string>;
+  /** The answer must carry this Content-Encoding; length and bytes are checked after decoding. */
+  expectEncoding?: 'gzip';
+  /** The fixture file whose bytes the (decoded) answer must equal. */
+  file?: string;
+  /** The server the ratios are taken of (default hostd). */
+  subject?: ServerName;
 }
 
 export interface Target {
   scenario: string;
-  /** "ratio": hostd / `against` req/s ≥ min; "p99": hostd's median p99 ≤ maxMs */
-  kind: 'ratio' | 'p99';
+  /** "ratio": hostd / `against` req/s ≥ min; "p99": hostd's median p99 ≤ maxMs; "cpu": hostd's CPU per request / `against`'s ≤ max */
+  kind: 'ratio' | 'p99' | 'cpu';
   against?: ServerName;
   min?: number;
+  max?: number;
   maxMs?: number;
   /** false: printed for information, not a target of the issues */
   target: boolean;
@@ -41,23 +54,67 @@ export function scenarios(benchDir: string): Scenario[] {
     path: `/${f.name}`,
     method: 'GET',
     expectLength: f.size,
-    servers: ['hostd', 'raw-uws', 'nginx'],
+    servers: ['hostd', 'hostd-base', 'raw-uws', 'nginx'],
   }));
   const dynamic: Scenario[] = [
-    { id: 'hello', label: 'dynamic hello', group: 'dynamic', path: DYNAMIC_PATHS.hello, method: 'GET', expectLength: Buffer.byteLength(HELLO_BODY), expectBody: HELLO_BODY, servers: ['hostd', 'raw-uws', 'raw-uws-fetch', 'node-http'] },
-    { id: 'echo', label: 'POST echo 1 KiB', group: 'dynamic', path: DYNAMIC_PATHS.echo, method: 'POST', script: join(benchDir, 'echo.lua'), expectLength: ECHO_SIZE, servers: ['hostd', 'raw-uws', 'raw-uws-fetch', 'node-http'] },
-    { id: 'big', label: 'dynamic 64 KB', group: 'dynamic', path: DYNAMIC_PATHS.big, method: 'GET', expectLength: BIG_SIZE, servers: ['hostd', 'raw-uws', 'raw-uws-fetch', 'node-http'] },
+    {
+      id: 'hello',
+      label: 'dynamic hello',
+      group: 'dynamic',
+      path: DYNAMIC_PATHS.hello,
+      method: 'GET',
+      expectLength: Buffer.byteLength(HELLO_BODY),
+      expectBody: HELLO_BODY,
+      servers: ['hostd', 'hostd-base', 'raw-uws', 'raw-uws-fetch', 'node-http'],
+    },
+    {
+      id: 'echo',
+      label: 'POST echo 1 KiB',
+      group: 'dynamic',
+      path: DYNAMIC_PATHS.echo,
+      method: 'POST',
+      script: join(benchDir, 'echo.lua'),
+      expectLength: ECHO_SIZE,
+      servers: ['hostd', 'hostd-base', 'raw-uws', 'raw-uws-fetch', 'node-http'],
+    },
+    {
+      id: 'big',
+      label: 'dynamic 64 KB',
+      group: 'dynamic',
+      path: DYNAMIC_PATHS.big,
+      method: 'GET',
+      expectLength: BIG_SIZE,
+      servers: ['hostd', 'hostd-base', 'raw-uws', 'raw-uws-fetch', 'node-http'],
+    },
   ];
-  return [...statics, ...dynamic];
+  const compressed: Scenario = {
+    id: TEXT_FILE.scenario,
+    label: TEXT_FILE.label,
+    group: 'static',
+    path: `/${TEXT_FILE.name}`,
+    method: 'GET',
+    expectLength: TEXT_FILE.size,
+    servers: ['hostd', 'hostd-base', 'nginx'],
+    headers: { 'Accept-Encoding': 'gzip' },
+    expectEncoding: 'gzip',
+    file: TEXT_FILE.name,
+  };
+  // Logging: both servers write an access log line per request to a file (nginx buffered 64k).
+  const logged: Scenario = { ...statics[0], id: 'static-1k-log', label: 'static 1 KiB, access log on', servers: ['hostd-log', 'nginx-log'], subject: 'hostd-log' };
+  return [...statics, logged, compressed, ...dynamic];
 }
 
 export const TARGETS: Target[] = [
   { scenario: 'static-1k', kind: 'ratio', against: 'nginx', min: 1.4, target: true, source: 'issue 2' },
   { scenario: 'static-1k', kind: 'ratio', against: 'raw-uws', min: 0.9, target: true, source: 'issue 2' },
+  { scenario: 'static-1k-log', kind: 'ratio', against: 'nginx-log', min: 1.3, target: true, source: 'issue 12' },
   { scenario: 'static-100k', kind: 'ratio', against: 'nginx', min: 1.1, target: true, source: 'issue 2' },
   { scenario: 'static-10m', kind: 'ratio', against: 'nginx', min: 0.8, target: true, source: 'issue 2' },
+  { scenario: 'static-100k-gzip', kind: 'ratio', against: 'nginx', min: 3, target: true, source: 'issue 14' },
   { scenario: 'hello', kind: 'ratio', against: 'raw-uws', min: 0.85, target: true, source: 'issue 3' },
   { scenario: 'hello', kind: 'ratio', against: 'node-http', min: 2, target: true, source: 'issue 3' },
+  { scenario: 'hello', kind: 'ratio', against: 'node-http', min: 1.5, target: true, source: 'issue 12' },
+  { scenario: 'hello', kind: 'cpu', against: 'raw-uws', max: 1.4, target: true, source: 'issue 12' },
   { scenario: 'hello', kind: 'p99', maxMs: 2, target: true, source: 'issue 3' },
   { scenario: 'echo', kind: 'p99', maxMs: 2, target: false, source: 'issue 3 (p99 bound applied to echo, for information)' },
   { scenario: 'big', kind: 'p99', maxMs: 2, target: false, source: 'issue 3 (p99 bound applied to 64 KB, for information)' },

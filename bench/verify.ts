@@ -2,6 +2,7 @@
 // wrong bytes very fast must not win a benchmark.
 
 import http from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import type { Scenario } from './scenarios.js';
 import { ECHO_SIZE } from './payloads.js';
 
@@ -10,6 +11,7 @@ export function verify(port: number, s: Scenario, host?: string, expectBytes?: B
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = {};
     if (host) headers.host = host;
+    for (const [k, v] of Object.entries(s.headers ?? {})) headers[k.toLowerCase()] = v;
     if (body) {
       headers['content-type'] = 'application/octet-stream';
       headers['content-length'] = body.length;
@@ -19,10 +21,20 @@ export function verify(port: number, s: Scenario, host?: string, expectBytes?: B
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
       res.on('end', () => {
-        const got = Buffer.concat(chunks);
+        let got = Buffer.concat(chunks);
+        if (s.expectEncoding) {
+          if (res.headers['content-encoding'] !== s.expectEncoding) return reject(new Error(`${s.method} ${s.path}: Content-Encoding ${res.headers['content-encoding'] ?? 'none'}, expected ${s.expectEncoding}`));
+          try {
+            got = gunzipSync(got);
+          } catch (err) {
+            return reject(new Error(`${s.method} ${s.path}: body does not decode: ${(err as Error).message}`));
+          }
+        }
         const want = s.expectBody ?? (body ? body.toString() : undefined);
-        if (res.statusCode !== 200) return reject(new Error(`${s.method} ${s.path}: status ${res.statusCode} (${got.subarray(0, 200).toString()})`));
-        if (got.length !== s.expectLength) return reject(new Error(`${s.method} ${s.path}: ${got.length} bytes, expected ${s.expectLength}`));
+        if (res.statusCode !== 200)
+          return reject(new Error(`${s.method} ${s.path}: status ${res.statusCode} (${got.subarray(0, 200).toString()})`));
+        if (got.length !== s.expectLength)
+          return reject(new Error(`${s.method} ${s.path}: ${got.length} bytes, expected ${s.expectLength}`));
         if (want !== undefined && got.toString() !== want) return reject(new Error(`${s.method} ${s.path}: wrong body`));
         if (expectBytes && !got.equals(expectBytes)) return reject(new Error(`${s.method} ${s.path}: bytes differ from the file`));
         resolve();

@@ -83,7 +83,17 @@ export function parseWrk(out: string): WrkResult {
 }
 
 export function runWrk(o: WrkOptions): Promise<WrkResult> {
-  const args = ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.durationS}s`, '--latency', '--timeout', `${o.timeoutS ?? 10}s`];
+  const args = [
+    '-t',
+    String(o.threads),
+    '-c',
+    String(o.connections),
+    '-d',
+    `${o.durationS}s`,
+    '--latency',
+    '--timeout',
+    `${o.timeoutS ?? 10}s`,
+  ];
   if (o.script) args.push('-s', o.script);
   for (const [k, v] of Object.entries(o.headers ?? {})) args.push('-H', `${k}: ${v}`);
   args.push(o.url);
@@ -103,8 +113,12 @@ export function runWrk(o: WrkOptions): Promise<WrkResult> {
     sample();
     const sampler = setInterval(sample, 200);
     let out = '';
-    proc.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-    proc.stderr.on('data', (c: Buffer) => { out += c.toString(); });
+    proc.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    proc.stderr.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
     proc.on('error', reject);
     proc.on('exit', (code) => {
       clearInterval(sampler);

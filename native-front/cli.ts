@@ -50,6 +50,8 @@ main(process.argv.slice(2)).then(
   (err) => {
     const known = err instanceof HostdError;
     process.stderr.write(`hostd: ${known ? err.message : ((err as Error).stack ?? String(err))}\n`);
-    process.exitCode = known && err.code === 'HOSTD_USAGE' ? 2 : 1;
+    // Pools may have started worker threads before the failure (an address in use is found
+    // after they start loading): exit rather than wait for them, which may be never.
+    process.exit(known && err.code === 'HOSTD_USAGE' ? 2 : 1);
   },
 );

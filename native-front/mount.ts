@@ -1,6 +1,7 @@
 // What the front's router hands a request to. A static mount and an app mount both implement it.
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ResolvedMount, ResolvedVhost } from '../shared/config/types.js';
+import type { CacheStats } from './cache/index.js';
 
 /**
  * Per-request state the front creates before calling a mount. `req` is valid only during the
@@ -42,4 +43,10 @@ export interface MountHandler {
   close(deadlineMs?: number): Promise<void>;
   /** Past the drain deadline: cut what is still being answered. */
   cut?(): void;
+  /** A reload rolled the app behind this unchanged mount: drop what depends on its old code (cached answers). */
+  reloaded?(): void;
+  /** Drops cached answers: of one URL, or of every URL under a prefix; of one host or all. Returns how many. */
+  purge?(what: { url?: string; prefix?: string; host?: string }): number;
+  /** The mount's response cache counters, when it has one. */
+  cacheStats?(): CacheStats | null;
 }

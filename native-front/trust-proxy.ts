@@ -11,13 +11,15 @@ export class TrustProxy {
     for (const raw of cidrs) {
       const c = raw.trim();
       if (!c) continue;
-      const [addr, bits] = c.split('/');
+      const parts = c.split('/');
+      const [addr, bits] = parts;
       const family = isIP(addr);
-      if (!family) throw new HostdError('HOSTD_USAGE', `--trust-proxy: "${c}" is not an IP address or CIDR`);
+      if (!family || parts.length > 2) throw new HostdError('HOSTD_USAGE', `--trust-proxy: "${c}" is not an IP address or CIDR`);
       const type = family === 6 ? 'ipv6' : 'ipv4';
       if (bits === undefined) this.list.addAddress(addr, type);
       else {
-        const n = Number(bits);
+        // "10.0.0.0/" must not read as /0 (every address): the prefix length is decimal digits.
+        const n = /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
         if (!Number.isInteger(n) || n < 0 || n > (family === 6 ? 128 : 32))
           throw new HostdError('HOSTD_USAGE', `--trust-proxy: "${c}" has a bad prefix length`);
         this.list.addSubnet(addr, n, type);

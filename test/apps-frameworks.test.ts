@@ -211,6 +211,8 @@ describe('apps that call listen() on several servers', function () {
       const res = await client(() => hostd)('two.test', '/');
       expect(res.statusCode).to.equal(503);
       await res.body.dump();
+      // The request waited for the load (listen() does not); the log line may follow the answer.
+      await hostd.waitFor(/two-servers\.mjs failed to load/);
       twoServers(hostd.stderr());
     } finally {
       await hostd.stop();

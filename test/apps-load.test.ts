@@ -14,7 +14,7 @@ const TS = resolve('test/fixtures/ts-apps');
 const NODE = resolve('test/fixtures/node-apps');
 const ctx: AppContext = { waitUntil() {}, remoteAddress: '192.0.2.7', mount: '', requestId: 'req-1', upgrade: () => false, publish: () => 0 };
 
-describe('apps: loadApp', function () {
+describe('apps: loadApp', () => {
   let cacheDir: string;
   before(async () => {
     cacheDir = await mkdtemp(join(tmpdir(), 'hostd-apps-test-'));
@@ -115,7 +115,10 @@ describe('apps: loadApp', function () {
     });
 
     it('refuses an ambiguous export under auto, naming the mount setting', async () => {
-      const err = await load(join(NODE, 'ambiguous.mjs')).then(() => null, (e: unknown) => e as Error & { code?: string });
+      const err = await load(join(NODE, 'ambiguous.mjs')).then(
+        () => null,
+        (e: unknown) => e as Error & { code?: string },
+      );
       expect(err?.code).to.equal('HOSTD_APP_LOAD');
       expect(err?.message).to.contain('ambiguous.mjs');
       expect(err?.message).to.contain('interface: node');
@@ -127,7 +130,10 @@ describe('apps: loadApp', function () {
       const asNode = await load(join(NODE, 'koa-callback.mjs'), 'node');
       const res = await asNode.fetch(new Request('http://e.test/k?x=1'), {}, ctx);
       expect(await res.text()).to.equal('koa callback /k?x=1');
-      const bad = await load(join(NODE, 'cjs-app.cjs'), 'node').then(() => null, (e: Error) => e);
+      const bad = await load(join(NODE, 'cjs-app.cjs'), 'node').then(
+        () => null,
+        (e: Error) => e,
+      );
       expect(bad?.message).to.match(/interface: node needs/);
     });
   });

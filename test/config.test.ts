@@ -2,13 +2,22 @@
 // resolved form (absolute paths, defaults), and `hostd check`.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  checkConflicts, describeSites, formatProblem, loadSites, mountSource, parseDuration, parseListen, parseSize, resolveMount, resolveVhost,
+  checkConflicts,
+  describeSites,
+  formatProblem,
+  loadSites,
+  mountSource,
+  parseDuration,
+  parseListen,
+  parseSize,
+  resolveMount,
+  resolveVhost,
   vhostSchema,
 } from '../shared/config/index.js';
 import type { ResolvedApp, ResolvedStatic } from '../shared/config/index.js';
@@ -133,7 +142,14 @@ describe('config: problems in vhost files', () => {
     const lines = r.problems.map(formatProblem);
     const perFile = await Promise.all(r.files.map((file) => problemsOf([file])));
     expect(r.files.map((x) => path.basename(x))).to.deep.equal([
-      'bad-duration.yaml', 'broken.json', 'broken.yaml', 'json-keys.json', 'missing-dir.yaml', 'several.yaml', 'unknown-key.yaml', 'wrong-type.yaml',
+      'bad-duration.yaml',
+      'broken.json',
+      'broken.yaml',
+      'json-keys.json',
+      'missing-dir.yaml',
+      'several.yaml',
+      'unknown-key.yaml',
+      'wrong-type.yaml',
     ]);
     expect(lines).to.deep.equal(perFile.flat());
     expect(lines.length).to.be.greaterThan(15);
@@ -153,9 +169,11 @@ describe('config: problems in vhost files', () => {
         'f-noname.yaml': 'listen: 0\n',
         'g-port-in-name.yaml': 'serverName: "x.example:80"\n',
         'h-dup-url.yaml': `serverName: x\nstatic:\n  - { url: /a, dir: ${abs('good/public')} }\n  - { url: /a/, dir: ${abs('good/public')} }\n`,
-        'i-not-a-module.yaml': `serverName: x\napps:\n  - url: /\n    module: ${abs('good/public/index.html')}\n`,
+        // A short relative path: the problem quotes the value as written (long values are cut).
+        'i-not-a-module.yaml': 'serverName: x\napps:\n  - url: /\n    module: ./page.html\n',
       };
       for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
+      writeFileSync(path.join(dir, 'page.html'), '<p>not a module</p>\n');
       const lines = (await problemsOf([dir])).map((l) => l.slice(dir.length + 1));
       expect(lines).to.deep.equal([
         'a-empty.yaml:1: the file is empty: expected a vhost (serverName, listen, static, apps, ...)',
@@ -166,7 +184,7 @@ describe('config: problems in vhost files', () => {
         'f-noname.yaml:1: missing required key "serverName" (or set default: true for the catch-all)',
         'g-port-in-name.yaml:1: serverName: "x.example:80": a server name has no port (the port goes in listen)',
         'h-dup-url.yaml:4: static[1].url: "/a" is already mounted by static[0] of this vhost',
-        `i-not-a-module.yaml:4: apps[0].module: "${abs('good/public/index.html')}" is not a JavaScript or TypeScript module (.js .mjs .cjs .ts .mts .cts .tsx .jsx)`,
+        'i-not-a-module.yaml:4: apps[0].module: "./page.html" is not a JavaScript or TypeScript module (.js .mjs .cjs .ts .mts .cts .tsx .jsx)',
       ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -198,21 +216,52 @@ describe('config: resolved vhosts', () => {
       listen: { host: '127.0.0.1', port: 0 },
       mounts: [
         {
-          kind: 'static', url: '/assets', dir: path.join(good, 'public/assets'), maxAge: 31536000, immutable: true,
-          index: 'index.html', dotfiles: false, followSymlinks: false, precompressed: true,
+          kind: 'static',
+          url: '/assets',
+          dir: path.join(good, 'public/assets'),
+          maxAge: 31536000,
+          immutable: true,
+          index: 'index.html',
+          dotfiles: false,
+          followSymlinks: false,
+          precompressed: true,
         },
         {
-          kind: 'static', url: '', dir: path.join(good, 'public'), immutable: false,
-          index: 'index.html', dotfiles: false, followSymlinks: false, precompressed: true,
+          kind: 'static',
+          url: '',
+          dir: path.join(good, 'public'),
+          immutable: false,
+          index: 'index.html',
+          dotfiles: false,
+          followSymlinks: false,
+          precompressed: true,
         },
         {
-          kind: 'app', url: '/app', module: abs('good/app/server.ts'), interface: 'auto', maxBodySize: 10 * 1024 * 1024,
-          stripPrefix: true, bufferBody: 64 * 1024, bodyTimeoutMs: 30_000, maxUrlLength: 16 * 1024,
-          watch: false, touchFile: abs('good/restart.txt'),
+          kind: 'app',
+          url: '/app',
+          module: abs('good/app/server.ts'),
+          interface: 'auto',
+          maxBodySize: 10 * 1024 * 1024,
+          stripPrefix: true,
+          bufferBody: 64 * 1024,
+          bodyTimeoutMs: 30_000,
+          maxUrlLength: 16 * 1024,
+          watch: false,
+          touchFile: abs('good/restart.txt'),
           pool: {
-            threads: 4, minThreads: 4, concurrency: 64, maxRequests: 10000, maxRequestsJitter: 0, requestTimeoutMs: 30_000,
-            queueSize: 100, queueTimeoutMs: 1500, idleTimeoutMs: 0, startTimeoutMs: 30_000, memoryLimitMb: 512,
-            env: { DATABASE_URL: 'postgres://db/app', DEBUG: 'true', PORT: '5432' }, sticky: { cookie: 'connect.sid' },
+            threads: 4,
+            minThreads: 4,
+            concurrency: 64,
+            maxRequests: 10000,
+            maxRequestsJitter: 0,
+            requestTimeoutMs: 30_000,
+            queueSize: 100,
+            queueTimeoutMs: 1500,
+            idleTimeoutMs: 0,
+            startTimeoutMs: 30_000,
+            memoryLimitMb: 512,
+            env: { DATABASE_URL: 'postgres://db/app', DEBUG: 'true', PORT: '5432' },
+            sticky: { cookie: 'connect.sid' },
           },
           websocket: { maxPayload: 64 * 1024, idleTimeoutMs: 30_000, maxBackpressure: 256 * 1024, compression: true, maxConnections: 500 },
         },
@@ -221,11 +270,28 @@ describe('config: resolved vhosts', () => {
     expect(api.serverNames).to.deep.equal(['api.example.com']);
     const app = api.mounts[0] as ResolvedApp;
     expect(app).to.deep.equal({
-      kind: 'app', url: '', module: abs('good/app/api.mjs'), interface: 'fetch', maxBodySize: 100 * 1024 * 1024, watch: false,
-      stripPrefix: true, bufferBody: 64 * 1024, bodyTimeoutMs: 30_000, maxUrlLength: 16 * 1024,
+      kind: 'app',
+      url: '',
+      module: abs('good/app/api.mjs'),
+      interface: 'fetch',
+      maxBodySize: 100 * 1024 * 1024,
+      stripPrefix: true,
+      bufferBody: 64 * 1024,
+      bodyTimeoutMs: 30_000,
+      maxUrlLength: 16 * 1024,
+      watch: false,
       pool: {
-        threads: 2, minThreads: 2, concurrency: 64, maxRequests: 0, maxRequestsJitter: 0, requestTimeoutMs: 60_000,
-        queueSize: 1024, queueTimeoutMs: 30_000, idleTimeoutMs: 0, startTimeoutMs: 30_000, env: {},
+        threads: 2,
+        minThreads: 2,
+        concurrency: 64,
+        maxRequests: 0,
+        maxRequestsJitter: 0,
+        requestTimeoutMs: 60_000,
+        queueSize: 1024,
+        queueTimeoutMs: 30_000,
+        idleTimeoutMs: 0,
+        startTimeoutMs: 30_000,
+        env: {},
       },
       // The defaults for public sites (docs/config.md).
       websocket: { maxPayload: 1024 * 1024, idleTimeoutMs: 120_000, maxBackpressure: 1024 * 1024, compression: false, maxConnections: 10_000 },
@@ -255,20 +321,31 @@ describe('config: resolved vhosts', () => {
 
   it('resolves a plain object (programmatic API) with line-less problems', () => {
     const baseDir = abs('good');
-    const ok = resolveVhost({ serverName: 'A.Example', listen: '8081', tls: { cert: 'app/api.mjs', key: 'app/api.mjs' }, redirectHttps: true }, { file: '<api>', baseDir });
+    const ok = resolveVhost(
+      { serverName: 'A.Example', listen: '8081', tls: { cert: 'app/api.mjs', key: 'app/api.mjs' }, redirectHttps: true },
+      { file: '<api>', baseDir },
+    );
     expect(ok.problems).to.deep.equal([]);
     expect(ok.vhost).to.deep.equal({
-      file: '<api>', serverNames: ['a.example'], isDefault: false, listen: { host: '0.0.0.0', port: 8081 },
-      tls: { cert: abs('good/app/api.mjs'), key: abs('good/app/api.mjs') }, redirectHttps: 443, mounts: [],
+      file: '<api>',
+      serverNames: ['a.example'],
+      isDefault: false,
+      listen: { host: '0.0.0.0', port: 8081 },
+      tls: { cert: abs('good/app/api.mjs'), key: abs('good/app/api.mjs') },
+      redirectHttps: 443,
+      mounts: [],
     });
     const def = resolveVhost({ default: true }, { file: '<api>', baseDir });
     expect(def.vhost?.serverNames).to.deep.equal(['*']);
     expect(def.vhost?.listen).to.deep.equal({ host: '0.0.0.0', port: 8080 });
 
-    const bad = resolveVhost({ serverName: ['ok', 3], static: [{ url: '/', dir: 'nope', maxAge: -1 }], extra: 1 }, { file: '<api>', baseDir });
+    const bad = resolveVhost(
+      { serverName: ['ok', 3], static: [{ url: '/', dir: 'nope', maxAge: -1 }], extra: 1 },
+      { file: '<api>', baseDir },
+    );
     expect(bad.vhost).to.equal(undefined);
     expect(bad.problems.map(formatProblem)).to.deep.equal([
-      '<api>: unknown key "extra" (known keys: serverName, default, listen, tls, redirectHttps, static, apps)',
+      '<api>: unknown key "extra" (known keys: serverName, default, listen, tls, redirectHttps, static, apps, compression)',
       '<api>: serverName[1]: expected a host name, got 3',
       '<api>: static[0].maxAge: must be at least 0, got -1',
       `<api>: static[0].dir: directory not found: ${abs('good/nope')}`,
@@ -278,7 +355,10 @@ describe('config: resolved vhosts', () => {
 
   it('resolves one mount for host.mount()', () => {
     const baseDir = abs('good');
-    const app = resolveMount({ url: '/api/', module: './app/api.mjs', pool: { threads: 3, idleTimeout: '2m', minThreads: 1 } }, { file: '<mount>', baseDir });
+    const app = resolveMount(
+      { url: '/api/', module: './app/api.mjs', pool: { threads: 3, idleTimeout: '2m', minThreads: 1 } },
+      { file: '<mount>', baseDir },
+    );
     expect(app.problems).to.deep.equal([]);
     expect(app.mount).to.include({ kind: 'app', url: '/api', module: abs('good/app/api.mjs') });
     expect((app.mount as ResolvedApp).pool).to.include({ threads: 3, minThreads: 1, idleTimeoutMs: 120_000 });
@@ -287,9 +367,9 @@ describe('config: resolved vhosts', () => {
     expect(resolveMount({ url: '/x' }, { file: '<mount>', baseDir }).problems.map(formatProblem)).to.deep.equal([
       '<mount>: expected a static mount (url, dir) or an app mount (url, module), got a mapping',
     ]);
-    expect(resolveMount({ url: '/x', dir: 'public', indx: 'a.html' }, { file: '<mount>', baseDir }).problems.map(formatProblem)).to.deep.equal([
-      '<mount>: unknown key "indx" (did you mean "index"?)',
-    ]);
+    expect(
+      resolveMount({ url: '/x', dir: 'public', indx: 'a.html' }, { file: '<mount>', baseDir }).problems.map(formatProblem),
+    ).to.deep.equal(['<mount>: unknown key "indx" (did you mean "index"?)']);
   });
 
   it('checkConflicts works on vhosts from objects too (line 0)', () => {
@@ -332,10 +412,31 @@ describe('config: resolved vhosts', () => {
 });
 
 describe('config: never throws', () => {
-  const keys = ['serverName', 'default', 'listen', 'tls', 'redirectHttps', 'static', 'apps', 'url', 'dir', 'module', 'pool', 'threads', 'env', 'requestTimeout', 'index'];
+  const keys = [
+    'serverName',
+    'default',
+    'listen',
+    'tls',
+    'redirectHttps',
+    'static',
+    'apps',
+    'url',
+    'dir',
+    'module',
+    'pool',
+    'threads',
+    'env',
+    'requestTimeout',
+    'index',
+  ];
   // JSON-ish values biased towards real keys, so the checks below the schema get exercised too.
   const value = fc.letrec((tie) => ({
-    v: fc.oneof({ depthSize: 'small' }, fc.jsonValue({ maxDepth: 1 }), fc.dictionary(fc.constantFrom(...keys), tie('v'), { maxKeys: 5 }), fc.array(tie('v'), { maxLength: 3 })),
+    v: fc.oneof(
+      { depthSize: 'small' },
+      fc.jsonValue({ maxDepth: 1 }),
+      fc.dictionary(fc.constantFrom(...keys), tie('v'), { maxKeys: 5 }),
+      fc.array(tie('v'), { maxLength: 3 }),
+    ),
   })).v;
 
   it('resolveVhost and resolveMount return problems, never throw, for any value', () => {
@@ -352,7 +453,8 @@ describe('config: never throws', () => {
   });
 
   it('any file text gives a vhost or problems with a line, never an exception', () => {
-    const sample = '{"serverName": "x", "listen": 0, "static": [{"url": "/", "dir": "public"}]}\nserverName: [a, b]\nlisten: "1:2"\n- url: /\n  pool: {threads: 1}\n';
+    const sample =
+      '{"serverName": "x", "listen": 0, "static": [{"url": "/", "dir": "public"}]}\nserverName: [a, b]\nlisten: "1:2"\n- url: /\n  pool: {threads: 1}\n';
     const text = fc.oneof(
       fc.string({ maxLength: 200 }),
       fc.array(fc.constantFrom(...sample.split('')), { maxLength: 120 }).map((a) => a.join('')),
@@ -377,15 +479,38 @@ describe('config: never throws', () => {
 describe('config: durations and sizes', () => {
   it('parseDuration', () => {
     const table: [unknown, number | undefined][] = [
-      ['30s', 30_000], ['500ms', 500], ['2m', 120_000], ['1h', 3_600_000], ['1.5s', 1500], [250, 250], ['250', 250], ['0', 0],
-      ['30 sec', undefined], ['-1s', undefined], [-5, undefined], ['s', undefined], ['', undefined], [true, undefined], [null, undefined],
+      ['30s', 30_000],
+      ['500ms', 500],
+      ['2m', 120_000],
+      ['1h', 3_600_000],
+      ['1.5s', 1500],
+      [250, 250],
+      ['250', 250],
+      ['0', 0],
+      ['30 sec', undefined],
+      ['-1s', undefined],
+      [-5, undefined],
+      ['s', undefined],
+      ['', undefined],
+      [true, undefined],
+      [null, undefined],
     ];
     for (const [v, ms] of table) expect(parseDuration(v), JSON.stringify(v)).to.equal(ms);
   });
   it('parseSize', () => {
     const table: [unknown, number | undefined][] = [
-      ['10mb', 10 * 1024 * 1024], ['512k', 512 * 1024], ['1gb', 1024 ** 3], ['100', 100], [4096, 4096], ['2KiB', 2048], ['1.5m', 1.5 * 1024 * 1024],
-      ['10 megs', undefined], ['mb', undefined], [-1, undefined], [1.5, undefined], [false, undefined],
+      ['10mb', 10 * 1024 * 1024],
+      ['512k', 512 * 1024],
+      ['1gb', 1024 ** 3],
+      ['100', 100],
+      [4096, 4096],
+      ['2KiB', 2048],
+      ['1.5m', 1.5 * 1024 * 1024],
+      ['10 megs', undefined],
+      ['mb', undefined],
+      [-1, undefined],
+      [1.5, undefined],
+      [false, undefined],
     ];
     for (const [v, n] of table) expect(parseSize(v), JSON.stringify(v)).to.equal(n);
   });
@@ -394,13 +519,14 @@ describe('config: durations and sizes', () => {
     expect(parseListen('127.0.0.1:0')).to.deep.equal({ host: '127.0.0.1', port: 0 });
     expect(parseListen('[::1]:443')).to.deep.equal({ host: '::1', port: 443 });
     expect(parseListen('localhost:80')).to.deep.equal({ host: 'localhost', port: 80 });
-    for (const bad of ['70000', ':80', 'host:', '::1:80', '[zz]:80', 'a b:80', 1.5, -1, true]) expect(parseListen(bad), String(bad)).to.equal(undefined);
+    for (const bad of ['70000', ':80', 'host:', '::1:80', '[zz]:80', 'a b:80', 1.5, -1, true])
+      expect(parseListen(bad), String(bad)).to.equal(undefined);
   });
 });
 
-describe('config: hostd check', function () {
+describe('config: hostd check', () => {
   let runCli: RunCli;
-  before(async function () {
+  before(async () => {
     ({ runCli } = await import('./helpers/host.js'));
   });
 
@@ -411,7 +537,9 @@ describe('config: hostd check', function () {
     const lines = r.stderr.trim().split('\n');
     expect(lines).to.include(`${f('bad/unknown-key.yaml')}:3: unknown key "statc" (did you mean "static"?)`);
     expect(lines).to.include(`${f('bad/broken.json')}:5: JSON syntax error: trailing comma before "}"`);
-    expect(lines).to.include(`${f('conflict/b.yaml')}:3: serverName: "example.com" on 0.0.0.0:8080 is already served by ${f('conflict/a.yaml')}:1`);
+    expect(lines).to.include(
+      `${f('conflict/b.yaml')}:3: serverName: "example.com" on 0.0.0.0:8080 is already served by ${f('conflict/a.yaml')}:1`,
+    );
     for (const l of lines) expect(l).to.match(/^test\/fixtures\/config\/[\w/.-]+:\d+: \S/);
     expect(r.stderr).not.to.match(/\n\s+at /);
   });

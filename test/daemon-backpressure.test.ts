@@ -1,13 +1,10 @@
 // Backpressure both ways, and the idle reaper: a slow reader holds back the producer instead of
 // hostd buffering the difference.
-import { expect } from 'chai';
-import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
+import { expect } from 'chai';
 import { request } from 'undici';
-import { quietLog, startHost, type TestHost } from './helpers/host.js';
+import { KITCHEN, quietLog, releaseHeld, sleep, startHost, type TestHost, waitFor } from './helpers/index.js';
 
-const KITCHEN = resolve('test/fixtures/apps/kitchen.mjs');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MB = 1024 * 1024;
 
 describe('daemon pool: backpressure and idle reaping', function () {
@@ -15,10 +12,9 @@ describe('daemon pool: backpressure and idle reaping', function () {
   let h: TestHost;
 
   before(async () => {
-    h = await startHost(
-      [{ serverName: ['*'], apps: [{ url: '/', module: KITCHEN, maxBodySize: 512 * MB, pool: { threads: 1 } }] }],
-      { errorLog: quietLog() },
-    );
+    h = await startHost([{ serverName: ['*'], apps: [{ url: '/', module: KITCHEN, maxBodySize: 512 * MB, pool: { threads: 1 } }] }], {
+      errorLog: quietLog(),
+    });
   });
   after(async () => {
     await h?.close();
@@ -30,6 +26,7 @@ describe('daemon pool: backpressure and idle reaping', function () {
     expect(res.statusCode).to.equal(200);
     const it = res.body[Symbol.asyncIterator]();
     let got = ((await it.next()).value as Buffer).byteLength;
+    // Time is the feature: an unthrottled app would produce all 64 MiB while this reader waits.
     await sleep(600);
     const { produced } = (await (await request(h.url('/produced'))).body.json()) as { produced: number };
     // Window (1 MiB) + socket buffers: far below the 64 MiB an unthrottled app would have made.
@@ -52,31 +49,47 @@ describe('daemon pool: backpressure and idle reaping', function () {
         yield chunk;
       }
     }
-    const p = request(h.url('/hold?ms=800'), { method: 'POST', body: Readable.from(gen()) });
+    const p = request(h.url('/hold?key=upload'), { method: 'POST', body: Readable.from(gen()) });
+    // Time is the feature: an unthrottled upload would send all 64 MiB while the app does not read.
     await sleep(600);
     expect(sent).to.be.below(24 * MB);
+    await waitFor(async () => (await h.pool('/')).inFlight === 1, { what: 'the upload in the worker' });
+    releaseHeld('upload');
     const res = await p;
     expect(res.statusCode).to.equal(200);
     expect(((await res.body.json()) as { bytes: number }).bytes).to.equal(total);
   });
 
-  it('reaps idle workers down to minThreads', async () => {
+  it('reaps idle workers down to minThreads, and starts them again under load', async () => {
     const log = quietLog();
     const h2 = await startHost(
       [{ serverName: ['*'], apps: [{ url: '/', module: KITCHEN, pool: { threads: 3, minThreads: 1, idleTimeout: '300ms' } }] }],
       { errorLog: log },
     );
+    const threads = async () => (await h2.pool('/')).threads;
     try {
-      const threads = async () => ((await h2.host.status()).hosts[0].mounts[0] as { pool: { threads: number } }).pool.threads;
-      expect(await threads()).to.equal(3);
-      await sleep(1200);
-      expect(await threads()).to.equal(1);
-      // Still serving, and load beyond one worker's concurrency (64) brings workers back.
-      const burst = Promise.all(Array.from({ length: 80 }, () => request(h2.url('/slow?ms=400')).then(async (r) => (await r.body.text(), r.statusCode))));
-      await sleep(200);
-      expect(await threads()).to.be.above(1);
+      await waitFor(async () => (await threads()) === 1, { what: 'the idle workers to be reaped' });
+      // Load beyond one worker's concurrency (64) brings workers back; /held keeps every request
+      // running until the workers are counted.
+      const burst = Promise.all(
+        Array.from({ length: 80 }, () =>
+          request(h2.url('/held?key=burst')).then(async (r) => {
+            await r.body.text();
+            return r.statusCode;
+          }),
+        ),
+      );
+      await waitFor(
+        async () => {
+          const pool = await h2.pool('/');
+          return pool.threads > 1 && pool.inFlight === 80;
+        },
+        { what: 'workers started for the burst, every request in one' },
+      );
+      releaseHeld('burst');
       const rs = await burst;
       expect(rs.every((s) => s === 200)).to.equal(true);
+      await waitFor(async () => (await threads()) === 1, { what: 'the burst workers to be reaped again' });
     } finally {
       await h2.close();
     }

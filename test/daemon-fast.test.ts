@@ -1,47 +1,35 @@
 // The worker's fast path: lightweight Request/Response objects must behave as undici's own, the
 // front's 431 / HEAD / method handling, and the workers' NODE_ENV default.
+import { resolve } from 'node:path';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { connect } from 'node:net';
-import { resolve } from 'node:path';
 import { request } from 'undici';
 import { isCanonicalUrl } from '../daemon/worker/light-request.js';
-import { quietLog, startHost, type TestHost } from './helpers/host.js';
+import { headEnd, quietLog, RawClient, startHost, type TestHost, waitFor } from './helpers/index.js';
 
 const APP = resolve('test/fixtures/daemon-fast/app.mjs');
 
 /**
  * One keep-alive connection, requests sent one after another (uWS does not take pipelined
- * requests to async handlers): each answer is read until `done(answerSoFar)` says it is complete,
- * then 100 ms more to catch stray bytes (a HEAD body would show up there).
+ * requests to async handlers): each answer is read until `done(answerSoFar)` says it is complete.
+ * A body leaking after a HEAD answer would arrive before the next answer's status line, so each
+ * sequence ends with a GET whose answer must start with "HTTP/1.1".
  */
 async function sequential(port: number, steps: { send: string; done: (t: string) => boolean }[]): Promise<string[]> {
-  const sock = connect(port, '127.0.0.1');
-  await new Promise<void>((ok, fail) => sock.once('connect', ok).once('error', fail));
-  let text = '';
-  let closed = false;
-  sock.on('data', (d) => (text += d.toString('latin1')));
-  sock.on('close', () => (closed = true));
+  const conn = await RawClient.connect(port);
   const answers: string[] = [];
   try {
     for (const step of steps) {
-      text = '';
-      sock.write(step.send);
-      const t0 = Date.now();
-      while (!step.done(text)) {
-        if (closed) throw new Error(`connection closed; got ${JSON.stringify(text)}`);
-        if (Date.now() - t0 > 5000) throw new Error(`timed out; got ${JSON.stringify(text)}`);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      await new Promise((r) => setTimeout(r, 100));
+      conn.write(step.send);
+      const text = await conn.read(step.done);
+      if (!step.done(text)) throw new Error(`connection closed; got ${JSON.stringify(text)}`);
       answers.push(text);
     }
   } finally {
-    sock.destroy();
+    conn.destroy();
   }
   return answers;
 }
-const headEnd = (t: string) => t.includes('\r\n\r\n');
 
 describe('daemon fast path: light Request/Response, HEAD, 431, NODE_ENV', function () {
   this.timeout(20000);
@@ -137,14 +125,17 @@ describe('daemon fast path: light Request/Response, HEAD, 431, NODE_ENV', functi
       const before = Number(await (await request(h.url('/aborts'))).body.text());
       const ac = new AbortController();
       const p = request(h.url('/wait'), { signal: ac.signal }).catch(() => undefined);
-      await new Promise((r) => setTimeout(r, 200));
+      await waitFor(async () => (await h.pool('/')).inFlight === 1, { what: '/wait to reach the worker' });
       ac.abort();
       await p;
-      let after = before;
-      for (let i = 0; i < 50 && after === before; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-        after = Number(await (await request(h.url('/aborts'))).body.text());
-      }
+      const aborts = async () => Number(await (await request(h.url('/aborts'))).body.text());
+      const after = await waitFor(
+        async () => {
+          const n = await aborts();
+          return n > before ? n : 0;
+        },
+        { what: 'the app to count the abort' },
+      );
       expect(after).to.equal(before + 1);
     });
   });
@@ -277,7 +268,19 @@ describe('daemon fast path: canonical URL check', () => {
   it('a URL taken without parsing is exactly what the WHATWG parser would make of it', () => {
     const chars = 'abcAZ09-._~!$&\'()*+,;=:@/%?.#[]{}|\\^` "<>\u00e9';
     const part = fc.string({ unit: fc.constantFrom(...chars.split('')), maxLength: 12 });
-    const host = fc.constantFrom('app.bench', 'a', 'LOCAL', 'x.y.z', '127.0.0.1', '1.2.3', '0x7f.1', 'xn--nxasmq6b', '256.1.1.1', 'a..b', 'a-b.c-');
+    const host = fc.constantFrom(
+      'app.bench',
+      'a',
+      'LOCAL',
+      'x.y.z',
+      '127.0.0.1',
+      '1.2.3',
+      '0x7f.1',
+      'xn--nxasmq6b',
+      '256.1.1.1',
+      'a..b',
+      'a-b.c-',
+    );
     const port = fc.constantFrom('', ':80', ':443', ':8080', ':0', ':080', ':65536', ':1');
     fc.assert(
       fc.property(fc.constantFrom('http', 'https'), host, port, part, part, (scheme, hst, prt, path, query) => {

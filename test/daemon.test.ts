@@ -1,13 +1,9 @@
 // The daemon pool over real sockets: a fetch-style app in worker threads behind the native front.
-import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
+import { expect } from 'chai';
 import { request } from 'undici';
-import { quietLog, startHost, type TestHost } from './helpers/host.js';
-
-const APPS = resolve('test/fixtures/apps');
-const KITCHEN = resolve(APPS, 'kitchen.mjs');
+import { KITCHEN, quietLog, releaseHeld, startHost, type TestHost, waitFor, withTimeout } from './helpers/index.js';
 
 function pattern(n: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -63,7 +59,9 @@ describe('daemon pool: requests and responses', function () {
   });
 
   it('gives the app the mount-relative URL, the mount (also as X-Forwarded-Prefix), the client address and the request id', async () => {
-    const res = await request(h.url('/pre/fix/info?x=1&y=%20z'), { headers: { host: 'app.example:8443', 'x-test': 'abc', 'x-request-id': 'rid-123' } });
+    const res = await request(h.url('/pre/fix/info?x=1&y=%20z'), {
+      headers: { host: 'app.example:8443', 'x-test': 'abc', 'x-request-id': 'rid-123' },
+    });
     const body = (await res.body.json()) as Record<string, unknown>;
     expect(body.url).to.equal('http://app.example:8443/info?x=1&y=%20z');
     expect(body.mount).to.equal('/pre/fix');
@@ -150,39 +148,44 @@ describe('daemon pool: requests and responses', function () {
   });
 
   it('streams the response as the app produces it (SSE-like)', async () => {
-    const t0 = Date.now();
-    const res = await fetch(h.url('/stream?count=3&gap=400'));
+    // The app sends event i+1 only once the test released "<key>-<i>": each event must reach the
+    // client while the handler is still waiting to produce the next.
+    const key = `sse${Date.now()}`;
+    const res = await fetch(h.url(`/stream?count=3&key=${key}`));
     expect(res.headers.get('content-type')).to.equal('text/event-stream');
     const reader = res.body!.getReader();
-    const first = await reader.read();
-    const tFirst = Date.now() - t0;
-    expect(new TextDecoder().decode(first.value)).to.match(/^data: 0 /);
-    let rest = '';
+    let text = '';
+    const readUntil = async (want: string) => {
+      while (!text.includes(want)) {
+        const { done, value } = await withTimeout(reader.read(), 10_000, `"${want}" in the stream`);
+        if (done) throw new Error(`the stream ended without "${want}": ${text}`);
+        text += new TextDecoder().decode(value);
+      }
+    };
+    await readUntil('data: 0 ');
+    expect(text).to.not.include('data: 1 ');
+    releaseHeld(`${key}-0`);
+    await readUntil('data: 1 ');
+    expect(text).to.not.include('data: 2 ');
+    releaseHeld(`${key}-1`);
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      rest += new TextDecoder().decode(value);
+      text += new TextDecoder().decode(value);
     }
-    const tEnd = Date.now() - t0;
-    expect(rest).to.match(/data: 1 .*\n\ndata: 2 /s);
-    // The first event arrived long before the handler finished producing (800 ms of gaps).
-    expect(tFirst).to.be.below(400);
-    expect(tEnd).to.be.at.least(750);
+    expect(text).to.match(/^data: 0 .*\n\ndata: 1 .*\n\ndata: 2 .*\n\n$/s);
   });
 
   it('aborts request.signal when the client goes away', async () => {
     const tag = `t${Date.now()}`;
     const ac = new AbortController();
     const p = fetch(h.url(`/pre/fix/wait-abort?tag=${tag}`), { signal: ac.signal }).catch(() => 'aborted');
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(async () => (await h.pool('/pre/fix')).inFlight === 1, { what: 'the request to reach the worker' });
     ac.abort();
     expect(await p).to.equal('aborted');
-    let seen: string[] = [];
-    for (let i = 0; i < 40 && !seen.includes(tag); i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      seen = (await (await fetch(h.url('/pre/fix/aborts'))).json()) as string[];
-    }
-    expect(seen).to.include(tag);
+    await waitFor(async () => ((await (await fetch(h.url('/pre/fix/aborts'))).json()) as string[]).includes(tag), {
+      what: 'the app to see the abort',
+    });
   });
 
   it('turns an exception into a 500 without the stack, and logs the stack', async () => {
@@ -197,7 +200,10 @@ describe('daemon pool: requests and responses', function () {
 
   it('forwards console output and stdout writes to the error log, tagged with the mount', async () => {
     await (await fetch(h.url('/pre/fix/log'))).text();
-    await new Promise((r) => setTimeout(r, 100));
+    const seen = (re: RegExp) => log.lines.some((l) => re.test(l));
+    await waitFor(() => seen(/raw stdout write/) && seen(/hello from the app 42/) && seen(/an app error line/), {
+      what: 'the app output in the error log',
+    });
     const hello = log.lines.find((l) => l.includes('hello from the app 42'));
     expect(hello, log.lines.join('\n')).to.match(/^info .*"mount":"\/pre\/fix"/);
     expect(log.lines.some((l) => /^error an app error line/.test(l))).to.equal(true);

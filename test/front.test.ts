@@ -1,12 +1,11 @@
 // The front's routing over real sockets: virtual hosts by Host header, shared and separate listen
 // addresses, longest-prefix mounts, the CLI's flags and exit codes, and the native-binary check.
-import { expect } from 'chai';
-import { mkdtemp, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'chai';
 import { request } from 'undici';
-import { runCli, spawnHostd, startHost, type TestHost } from './helpers/host.js';
+import { freePorts, RawClient, runCli, sleep, spawnHostd, startHost, type TestHost } from './helpers/index.js';
 
 async function site(root: string, name: string, files: Record<string, string>): Promise<string> {
   const dir = join(root, name);
@@ -23,20 +22,7 @@ async function get(port: number, path: string, host: string) {
   return { status: res.statusCode, body: await res.body.text(), headers: res.headers };
 }
 
-/** Sends raw bytes and returns whatever comes back before the server closes or 1 s passes. */
-function raw(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1');
-    let data = '';
-    s.on('data', (d) => (data += d));
-    s.on('error', reject);
-    s.on('close', () => resolve(data));
-    s.write(text);
-    setTimeout(() => s.destroy(), 1000);
-  });
-}
-
-describe('front: virtual hosts', function () {
+describe('front: virtual hosts', () => {
   let root: string;
   let h: TestHost;
 
@@ -75,12 +61,21 @@ describe('front: virtual hosts', function () {
   it('never answers a request without Host with content', async () => {
     // uWebSockets.js v20.30 rejects a request without Host in its parser (it closes the
     // connection; it cannot be made to answer 400). Either way no vhost is served.
-    const reply = await raw(h.port, 'GET / HTTP/1.1\r\n\r\n');
-    expect(reply).to.satisfy((r: string) => r === '' || r.startsWith('HTTP/1.1 400'));
+    const conn = await RawClient.connect(h.port);
+    try {
+      conn.write('GET / HTTP/1.1\r\n\r\n');
+      // "Nothing comes back" is the feature: uWS neither answers nor closes until its ~10 s idle
+      // timeout, so a second of silence (or a close, or a 400) is the pass.
+      await Promise.race([conn.closed, sleep(1000)]);
+      const reply = await conn.read(() => true);
+      expect(reply).to.satisfy((r: string) => r === '' || r.startsWith('HTTP/1.1 400'));
+    } finally {
+      conn.destroy();
+    }
   });
 });
 
-describe('front: listeners and mounts', function () {
+describe('front: listeners and mounts', () => {
   let root: string;
 
   before(async () => {
@@ -132,7 +127,10 @@ describe('front: listeners and mounts', function () {
     // Two free ports: ask the OS, then let hostd bind them.
     const [p1, p2] = await freePorts(2);
     await writeFile(join(sites, 'a.yaml'), `serverName: ["*"]\nlisten: "127.0.0.1:${p1}"\nstatic:\n  - url: /\n    dir: ${dirA}\n`);
-    await writeFile(join(sites, 'b.json'), JSON.stringify({ serverName: '*', listen: `127.0.0.1:${p2}`, static: [{ url: '/', dir: dirB }] }));
+    await writeFile(
+      join(sites, 'b.json'),
+      JSON.stringify({ serverName: '*', listen: `127.0.0.1:${p2}`, static: [{ url: '/', dir: dirB }] }),
+    );
     const proc = await spawnHostd(['--sites', sites, '--access-log', 'off']);
     try {
       await proc.waitFor(new RegExp(`:${p2}`));
@@ -148,7 +146,9 @@ describe('front: listeners and mounts', function () {
     const log = join(root, 'access.log');
     const h = await startHost([{ serverName: '*', static: [{ url: '/', dir }] }], { accessLog: log });
     try {
-      await request(h.url('/hello.txt?x=1'), { headers: { 'user-agent': 'test-agent/1.0', referer: 'http://ref.example/' } }).then((r) => r.body.text());
+      await request(h.url('/hello.txt?x=1'), { headers: { 'user-agent': 'test-agent/1.0', referer: 'http://ref.example/' } }).then((r) =>
+        r.body.text(),
+      );
       await request(h.url('/missing')).then((r) => r.body.text());
     } finally {
       await h.close();
@@ -162,7 +162,7 @@ describe('front: listeners and mounts', function () {
   });
 });
 
-describe('hostd command line', function () {
+describe('hostd command line', () => {
   it('--help prints usage and exits 0; --version prints the version', async () => {
     const help = await runCli(['--help']);
     expect(help.code).to.equal(0);
@@ -192,18 +192,10 @@ describe('hostd command line', function () {
     await writeFile(join(root, 'site.yaml'), `serverName: "*"\nlisten: 0\nstatic: [{ url: /, dir: ./s }]\n`);
     const r = await runCli(['--sites', join(root, 'site.yaml')], { env: { UWS_USE_FALLBACK: '1' } });
     expect(r.code).to.equal(1);
-    expect(r.stderr).to.match(/native binary/).and.match(/refuses/);
+    expect(r.stderr)
+      .to.match(/native binary/)
+      .and.match(/refuses/);
     expect(r.stderr).to.not.match(/\n\s+at /); // no stack trace
     void dir;
   });
 });
-
-async function freePorts(n: number): Promise<number[]> {
-  const { createServer } = await import('node:net');
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<import('node:net').Server>((r) => { const s = createServer(); s.listen(0, '127.0.0.1', () => r(s)); })),
-  );
-  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}

@@ -6,8 +6,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { headerBytes, headersTooLarge, MAX_HEADER_BYTES } from '../native-front/ops/limits.js';
-import { startHost, type TestHost } from './helpers/host.js';
-import { makeSite, type Site } from './fixtures/ops/kit.js';
+import { makeSite, type Site, startHost, type TestHost } from './helpers/index.js';
 
 /** Writes `text`, then waits for the server to close; resolves with what came back and when. */
 function holdOpen(port: number, text: string): Promise<{ ms: number; reply: string }> {
@@ -19,7 +18,8 @@ function holdOpen(port: number, text: string): Promise<{ ms: number; reply: stri
     s.on('error', reject);
     s.on('close', () => resolve({ ms: Date.now() - t0, reply }));
     s.write(text);
-    setTimeout(() => s.destroy(new Error('the server kept the connection open for 20 s')), 20_000).unref();
+    // A safety net, not a synchronisation: only a server that never closes reaches it.
+    setTimeout(() => s.destroy(new Error('the server kept the connection open for 25 s')), 25_000).unref();
   });
 }
 
@@ -30,7 +30,11 @@ describe('ops: limits', function () {
   before(async () => {
     site = await makeSite();
     h = await startHost([
-      { serverName: ['*'], static: [{ url: '/', dir: join(site.root, 'public') }], apps: [{ url: '/app', module: site.appFile, pool: { threads: 1 } }] },
+      {
+        serverName: ['*'],
+        static: [{ url: '/', dir: join(site.root, 'public') }],
+        apps: [{ url: '/app', module: site.appFile, pool: { threads: 1 } }],
+      },
     ]);
   });
   after(async () => {
@@ -38,16 +42,18 @@ describe('ops: limits', function () {
     if (site) await rm(site.root, { recursive: true, force: true });
   });
 
-  it('closes a slow (incomplete) header block and an idle keep-alive connection within ~15 s', async () => {
-    // Both run at once: the test costs one timeout, not two.
+  it('closes a slow (incomplete) header block and an idle keep-alive connection after ~10 s', async () => {
+    // Both run at once: the test costs one timeout, not two. The bounds are the feature (uWS's
+    // ~10 s timeout): closing after 5 s proves the connection was not cut at
+    // once; the upper bound only has to tell "closed by the timeout" from "never", so it is wide.
     const [slow, idle] = await Promise.all([
       holdOpen(h.port, 'GET / HTTP/1.1\r\nHost: x\r\nX-Slow: '),
       holdOpen(h.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
     ]);
     expect(slow.reply).to.equal('');
-    expect(slow.ms).to.be.within(5_000, 15_000);
+    expect(slow.ms).to.be.within(5_000, 24_000);
     expect(idle.reply).to.match(/^HTTP\/1\.1 200 OK/);
-    expect(idle.ms).to.be.within(5_000, 15_000);
+    expect(idle.ms).to.be.within(5_000, 24_000);
   });
 
   it('serves an app request with 8 KB of headers in one packet', async () => {

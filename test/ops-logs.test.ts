@@ -1,12 +1,11 @@
 // Logs and proxies: JSON access log lines, request ids, worker output tagged by mount in the
 // error log, log files reopened on SIGUSR1 after a rename (logrotate), and --trust-proxy.
-import { expect } from 'chai';
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { expect } from 'chai';
 import { formatAccess } from '../native-front/log/access-log.js';
 import { LogFile } from '../native-front/log/destination.js';
-import { spawnHostd, startHost, type HostdProcess } from './helpers/host.js';
-import { eventually, getJson, getText, makeSite, type Site } from './fixtures/ops/kit.js';
+import { type AppEcho, getJson, getText, type HostdProcess, makeSite, type Site, spawnHostd, startHost, waitFor } from './helpers/index.js';
 
 async function lines(file: string): Promise<string[]> {
   try {
@@ -36,9 +35,9 @@ describe('ops: access and error logs (hostd process)', function () {
 
   it('writes one parseable JSON line per request with the documented fields', async () => {
     await getText(`${origin}/?q=1`, { 'user-agent': 'ops-test' });
-    const app = await getJson(`${origin}/app/thing`, { 'x-request-id': 'req-abc-123' });
+    const app = await getJson<AppEcho>(`${origin}/app/thing`, { 'x-request-id': 'req-abc-123' });
     await getText(`${origin}/missing.txt`);
-    await eventually(async () => (await lines(accessLog)).length >= 3, 5000, 'three access log lines');
+    await waitFor(async () => (await lines(accessLog)).length >= 3, { what: 'three access log lines' });
     const entries = (await lines(accessLog)).map((l) => JSON.parse(l) as Record<string, unknown>);
     const [stat200, app200, miss] = entries;
     for (const e of entries) {
@@ -57,40 +56,50 @@ describe('ops: access and error logs (hostd process)', function () {
   });
 
   it('passes an accepted X-Request-Id to the app, or a generated one (same as in the access log)', async () => {
-    const given = await getJson(`${origin}/app/id`, { 'x-request-id': 'upstream-42' });
+    const given = await getJson<AppEcho>(`${origin}/app/id`, { 'x-request-id': 'upstream-42' });
     expect(given.json.requestId).to.equal('upstream-42');
     expect(given.json.xRequestId).to.equal('upstream-42');
-    const bad = await getJson(`${origin}/app/id`, { 'x-request-id': 'has spaces and "quotes"' });
+    const bad = await getJson<AppEcho>(`${origin}/app/id`, { 'x-request-id': 'has spaces and "quotes"' });
     expect(bad.json.requestId).to.match(/^[0-9a-f]{8}-[0-9a-z]+$/);
-    const made = await getJson(`${origin}/app/id2`);
+    const made = await getJson<AppEcho>(`${origin}/app/id2`);
     expect(made.json.requestId).to.match(/^[0-9a-f]{8}-[0-9a-z]+$/);
-    await eventually(async () => (await lines(accessLog)).some((l) => l.includes(made.json.requestId)), 5000, 'the generated id logged');
+    await waitFor(async () => (await lines(accessLog)).some((l) => l.includes(made.json.requestId)), { what: 'the generated id logged' });
   });
 
   it('forwards a generated request id to the app as the X-Request-Id header', async () => {
-    const made = await getJson(`${origin}/app/id3`);
+    const made = await getJson<AppEcho>(`${origin}/app/id3`);
     expect(made.json.xRequestId).to.equal(made.json.requestId);
   });
 
   it('tags worker console output with the mount in the error log', async () => {
-    await getJson(`${origin}/app/log?msg=hello-from-the-app`);
+    await getJson<AppEcho>(`${origin}/app/log?msg=hello-from-the-app`);
     await hostd.waitFor(/app says hello-from-the-app/);
-    const line = hostd.stderr().split('\n').find((l) => l.includes('app says hello-from-the-app'))!;
+    const line = hostd
+      .stderr()
+      .split('\n')
+      .find((l) => l.includes('app says hello-from-the-app'))!;
     expect(line).to.match(/^\S+ info app says hello-from-the-app .*mount=\/app/);
     expect(line).to.match(/vhost=\*/);
   });
 
   it('reopens the access log on SIGUSR1 after logrotate renamed it', async () => {
     await getText(`${origin}/?before-rotate`);
-    await eventually(async () => (await lines(accessLog)).some((l) => l.includes('before-rotate')), 5000, 'pre-rotation line');
+    await waitFor(async () => (await lines(accessLog)).some((l) => l.includes('before-rotate')), { what: 'pre-rotation line' });
     await rename(accessLog, `${accessLog}.1`);
     await getText(`${origin}/?between`); // still goes to the renamed file (same open descriptor)
-    await eventually(async () => (await lines(`${accessLog}.1`)).some((l) => l.includes('between')), 5000, 'line in the renamed file');
+    await waitFor(async () => (await lines(`${accessLog}.1`)).some((l) => l.includes('between')), { what: 'line in the renamed file' });
     hostd.proc.kill('SIGUSR1');
     // sonic-boom reopens (creating the file) as soon as the signal is handled.
-    await eventually(() => stat(accessLog).then(() => true, () => false), 5000, 'a fresh access.log');
+    await waitFor(
+      () =>
+        stat(accessLog).then(
+          () => true,
+          () => false,
+        ),
+      { what: 'a fresh access.log' },
+    );
     await getText(`${origin}/?after-rotate`);
-    await eventually(async () => (await lines(accessLog)).some((l) => l.includes('after-rotate')), 5000, 'line in the fresh file');
+    await waitFor(async () => (await lines(accessLog)).some((l) => l.includes('after-rotate')), { what: 'line in the fresh file' });
     expect((await lines(`${accessLog}.1`)).some((l) => l.includes('after-rotate'))).to.equal(false);
     expect(hostd.stderr()).to.not.match(/Debugger listening/);
   });
@@ -99,18 +108,20 @@ describe('ops: access and error logs (hostd process)', function () {
 describe('ops: error log file and --trust-proxy (in process)', function () {
   this.timeout(30_000);
   let site: Site;
-  before(async () => (site = await makeSite()));
+  before(async () => {
+    site = await makeSite();
+  });
   after(async () => site && (await rm(site.root, { recursive: true, force: true })));
 
   it('reopens the error log file too', async () => {
     const errorLog = join(site.root, 'error.log');
     const h = await startHost([{ serverName: ['*'], static: [{ url: '/', dir: join(site.root, 'public') }] }], { errorLog });
     try {
-      await eventually(async () => (await lines(errorLog)).some((l) => / info listening /.test(l)), 5000, 'error log line');
+      await waitFor(async () => (await lines(errorLog)).some((l) => / info listening /.test(l)), { what: 'error log line' });
       await rename(errorLog, `${errorLog}.1`);
       h.host.reopenLogs();
       h.host.log.info('after reopen');
-      await eventually(async () => (await lines(errorLog)).some((l) => l.includes('after reopen')), 5000, 'fresh error log');
+      await waitFor(async () => (await lines(errorLog)).some((l) => l.includes('after reopen')), { what: 'fresh error log' });
       expect((await stat(`${errorLog}.1`)).size).to.be.greaterThan(0);
     } finally {
       await h.close();
@@ -122,7 +133,14 @@ describe('ops: error log file and --trust-proxy (in process)', function () {
     const h = await startHost([{ serverName: ['*'], static: [{ url: '/', dir: join(site.root, 'public') }] }], { accessLog });
     const n = 300;
     try {
-      const statuses = await Promise.all(Array.from({ length: n }, (_, i) => fetch(h.url(`/?i=${i}`)).then(async (r) => (await r.arrayBuffer(), r.status))));
+      const statuses = await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          fetch(h.url(`/?i=${i}`)).then(async (r) => {
+            await r.arrayBuffer();
+            return r.status;
+          }),
+        ),
+      );
       expect(statuses.every((st) => st === 200)).to.equal(true);
     } finally {
       await h.close();
@@ -136,7 +154,19 @@ describe('ops: error log file and --trust-proxy (in process)', function () {
   it('hands lines still waiting for the end of the turn to the file on close()', async () => {
     const file = join(site.root, 'same-turn.log');
     const log = new LogFile(file, 1);
-    const rec = { vhost: '*', mount: '', method: 'GET', host: 'h', remoteAddress: '192.0.2.1', referer: '', userAgent: '', requestId: 'r', status: 200, bytes: 1, durationMs: 0 };
+    const rec = {
+      vhost: '*',
+      mount: '',
+      method: 'GET',
+      host: 'h',
+      remoteAddress: '192.0.2.1',
+      referer: '',
+      userAgent: '',
+      requestId: 'r',
+      status: 200,
+      bytes: 1,
+      durationMs: 0,
+    };
     for (let i = 0; i < 50; i++) log.write(formatAccess({ ...rec, url: `/same-turn/${i}` }, 'combined'));
     await log.close(); // same turn: the batch has not been handed over yet
     expect(await lines(file)).to.have.length(50);
@@ -166,7 +196,7 @@ describe('ops: error log file and --trust-proxy (in process)', function () {
       expect((await getText(h.url('/x'), { host: 'nobody.test' })).status).to.equal(404);
       expect((await getText(h.url('/elsewhere?q'), { host: 'a.test' })).status).to.equal(404);
       expect((await getText(h.url('/go'), { host: 'r.test', 'x-request-id': 'redir-1' })).status).to.equal(308);
-      await eventually(async () => (await lines(accessLog)).length >= 3, 5000, 'three lines');
+      await waitFor(async () => (await lines(accessLog)).length >= 3, { what: 'three lines' });
       const [unknown, nomount, redirect] = (await lines(accessLog)).map((l) => JSON.parse(l));
       expect(unknown).to.include({ vhost: '-', mount: '-', status: 404, host: 'nobody.test', path: '/x', client: '127.0.0.1' });
       expect(nomount).to.include({ vhost: 'a.test', mount: '-', status: 404, path: '/elsewhere?q' });
@@ -181,13 +211,13 @@ describe('ops: error log file and --trust-proxy (in process)', function () {
     const h = await startHost(vhosts(site), { trustProxy: '127.0.0.1/32', accessLog, logFormat: 'json' });
     try {
       const xff = { 'x-forwarded-for': '198.51.100.9, 203.0.113.7', 'x-forwarded-proto': 'https' };
-      const app = await getJson(h.url('/app/who'), xff);
+      const app = await getJson<AppEcho>(h.url('/app/who'), xff);
       expect(app.json.remoteAddress).to.equal('203.0.113.7');
       expect(app.json.url).to.match(/^https:\/\//);
-      const express = await getJson(h.url('/express/hello'), xff);
+      const express = await getJson<{ ip: string }>(h.url('/express/hello'), xff);
       expect(express.json.ip).to.equal('203.0.113.7');
       await getText(h.url('/'), xff);
-      await eventually(async () => (await lines(accessLog)).length >= 3, 5000, 'access log lines');
+      await waitFor(async () => (await lines(accessLog)).length >= 3, { what: 'access log lines' });
       for (const l of await lines(accessLog)) expect(JSON.parse(l).client).to.equal('203.0.113.7');
     } finally {
       await h.close();
@@ -199,12 +229,12 @@ describe('ops: error log file and --trust-proxy (in process)', function () {
     const h = await startHost(vhosts(site), { trustProxy: '10.0.0.0/8', accessLog, logFormat: 'json' });
     try {
       const xff = { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https' };
-      const app = await getJson(h.url('/app/who'), xff);
+      const app = await getJson<AppEcho>(h.url('/app/who'), xff);
       expect(app.json.remoteAddress).to.equal('127.0.0.1');
       expect(app.json.url).to.match(/^http:\/\//);
-      const express = await getJson(h.url('/express/hello'), xff);
+      const express = await getJson<{ ip: string }>(h.url('/express/hello'), xff);
       expect(express.json.ip).to.equal('127.0.0.1');
-      await eventually(async () => (await lines(accessLog)).length >= 2, 5000, 'access log lines');
+      await waitFor(async () => (await lines(accessLog)).length >= 2, { what: 'access log lines' });
       for (const l of await lines(accessLog)) expect(JSON.parse(l).client).to.equal('127.0.0.1');
     } finally {
       await h.close();

@@ -1,9 +1,23 @@
 // --status HOST:PORT: /metrics (strictly parsed Prometheus text), /status (JSON) and /healthz on
 // an internal listener of a real hostd, and none of it on the public port.
-import { expect } from 'chai';
 import { rm } from 'node:fs/promises';
-import { spawnHostd, type HostdProcess } from './helpers/host.js';
-import { eventually, getJson, getText, makeSite, parsePrometheus, statusBase, type Sample, type Site } from './fixtures/ops/kit.js';
+import { expect } from 'chai';
+import {
+  type AppEcho,
+  getJson,
+  getText,
+  type HostdProcess,
+  makeSite,
+  parsePrometheus,
+  poolIn,
+  readStatus,
+  type Sample,
+  type Site,
+  type StatusJson,
+  spawnHostd,
+  statusBase,
+  waitFor,
+} from './helpers/index.js';
 
 describe('ops: status listener', function () {
   this.timeout(30_000);
@@ -19,7 +33,7 @@ describe('ops: status listener', function () {
     origin = `http://127.0.0.1:${hostd.port}`;
     status = await statusBase(hostd);
     for (let i = 0; i < 5; i++) await getText(`${origin}/`);
-    for (let i = 0; i < 3; i++) await getJson(`${origin}/app/x`);
+    for (let i = 0; i < 3; i++) await getJson<AppEcho>(`${origin}/app/x`);
     notFoundBytes = Buffer.byteLength((await getText(`${origin}/nope.txt`)).text);
   });
   after(async () => {
@@ -83,8 +97,8 @@ describe('ops: status listener', function () {
   });
 
   it('/status is JSON with hosts, mounts, pools, workers, queues, uptime and generation', async () => {
-    await eventually(async () => (await getJson(`${status}/status`)).json.hosts[0].mounts[1].pool.threads === 2, 5000, 'old workers gone');
-    const { status: code, json } = await getJson(`${status}/status`);
+    await waitFor(async () => poolIn(await readStatus(status), '/app').threads === 2, { what: 'old workers gone' });
+    const { status: code, json } = await getJson<StatusJson>(`${status}/status`);
     expect(code).to.equal(200);
     expect(json).to.include({ state: 'serving', generation: 2, inFlight: 0 });
     expect(json.uptimeSeconds).to.be.a('number');
@@ -92,8 +106,8 @@ describe('ops: status listener', function () {
     expect(json.hosts).to.have.length(1);
     const [host] = json.hosts;
     expect(host.serverNames).to.deep.equal(['*']);
-    expect(host.mounts.map((m: { url: string; kind: string }) => `${m.kind} ${m.url}`)).to.deep.equal(['static /', 'app /app']);
-    const pool = host.mounts[1].pool;
+    expect(host.mounts.map((m) => `${m.kind} ${m.url}`)).to.deep.equal(['static /', 'app /app']);
+    const pool = poolIn(json, '/app');
     expect(pool).to.include({ threads: 2, queued: 0 });
     expect(pool.busy + pool.idle).to.equal(2);
     expect(pool.config.threads).to.equal(2);

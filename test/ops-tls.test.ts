@@ -1,13 +1,12 @@
 // TLS: per-vhost certificates picked by SNI (two self-signed certificates made here with
 // openssl), certificates re-read on SIGHUP, a broken certificate rejected by the reload, and
 // redirectHttps on a plain vhost.
-import { expect } from 'chai';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, type PeerCertificate } from 'node:tls';
+import { expect } from 'chai';
 import { request } from 'undici';
-import { spawnHostd, startHost, type HostdProcess } from './helpers/host.js';
-import { eventually, makeSite, selfSigned, type Site } from './fixtures/ops/kit.js';
+import { type HostdProcess, makeSite, type Site, selfSigned, spawnHostd, startHost, waitFor } from './helpers/index.js';
 
 interface Probe {
   cert: PeerCertificate;
@@ -25,7 +24,7 @@ function probe(port: number, servername: string | undefined, host = servername ?
       s.on('end', () => resolve({ cert, body: data.split('\r\n\r\n').slice(1).join('\r\n\r\n') }));
     });
     s.on('error', reject);
-    s.setTimeout(5000, () => s.destroy(new Error('TLS probe timed out')));
+    s.setTimeout(10_000, () => s.destroy(new Error('TLS probe timed out (10 s of silence)')));
   });
 }
 
@@ -75,7 +74,10 @@ describe('ops: TLS and SNI', function () {
   });
 
   it('re-reads certificates on SIGHUP (SNI and default)', async () => {
-    const before = { a: (await probe(hostd.port, 'a.test')).cert.fingerprint256, b: (await probe(hostd.port, 'b.test')).cert.fingerprint256 };
+    const before = {
+      a: (await probe(hostd.port, 'a.test')).cert.fingerprint256,
+      b: (await probe(hostd.port, 'b.test')).cert.fingerprint256,
+    };
     await selfSigned(certs, 'a.test'); // renewed in place: same path, new key and certificate
     await selfSigned(certs, 'b.test');
     hostd.proc.kill('SIGHUP');
@@ -94,7 +96,7 @@ describe('ops: TLS and SNI', function () {
     await writeFile(join(certs, 'b.test.pem'), '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n');
     const mark = hostd.stderr().length;
     hostd.proc.kill('SIGHUP');
-    await eventually(() => /reload failed/.test(hostd.stderr().slice(mark)), 10_000, 'reload failure');
+    await waitFor(() => /reload failed/.test(hostd.stderr().slice(mark)), { what: 'reload failure' });
     expect(hostd.stderr().slice(mark)).to.match(/b\.yaml: tls: certificate .*b\.test\.pem/);
     const b = await probe(hostd.port, 'b.test');
     expect(b.cert.fingerprint256).to.equal(current);
@@ -103,7 +105,7 @@ describe('ops: TLS and SNI', function () {
   });
 });
 
-describe('ops: redirectHttps', function () {
+describe('ops: redirectHttps', () => {
   it('answers a plain vhost with redirectHttps with 308 to https, keeping path and query', async () => {
     const site = await makeSite();
     const h = await startHost([

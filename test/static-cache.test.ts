@@ -4,9 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { FileCache, type StaticResource } from '../native-front/static/file-cache.js';
-import { loadResource, type LoadOptions } from '../native-front/static/load.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { type LoadOptions, loadResource } from '../native-front/static/load.js';
+import { waitFor } from './helpers/index.js';
 
 describe('static: FileCache', () => {
   let dir: string;
@@ -50,17 +49,25 @@ describe('static: FileCache', () => {
     expect(cache.stats().entries).to.equal(0);
   });
 
+  // A hit starts a revalidation (r.checking turns true at once) only when revalidateMs has passed
+  // since the last one; two caches stand for "within" and "past" the window, so no clock decides.
   it('revalidates on a hit at most every revalidateMs and drops changed files', async () => {
-    const cache = new FileCache({ revalidateMs: 200 });
-    const r = await load('x.txt', 'one');
-    cache.insert(r);
+    const within = new FileCache({ revalidateMs: 60_000 });
+    const r1 = await load('x.txt', 'one');
+    within.insert(r1);
     await writeFile(join(dir, 'x.txt'), 'three');
-    expect(cache.lookup('k:x.txt')).to.equal(r); // within revalidateMs: no stat, still served
-    await sleep(250);
-    expect(cache.lookup('k:x.txt')).to.equal(r); // served from memory while the stat runs
-    await sleep(50);
-    expect(r.live).to.equal(false);
-    expect(cache.lookup('k:x.txt')).to.equal(undefined);
+    expect(within.lookup('k:x.txt')).to.equal(r1); // within revalidateMs: no stat, still served
+    expect(r1.checking).to.equal(false);
+
+    const past = new FileCache({ revalidateMs: 0 });
+    const r2 = await load('x2.txt', 'one');
+    past.insert(r2);
+    await writeFile(join(dir, 'x2.txt'), 'three');
+    expect(past.lookup('k:x2.txt')).to.equal(r2); // served from memory while the stat runs
+    expect(r2.checking).to.equal(true);
+    await waitFor(() => !r2.checking, { what: 'the revalidation' });
+    expect(r2.live).to.equal(false);
+    expect(past.lookup('k:x2.txt')).to.equal(undefined);
   });
 
   it('notices a precompressed sibling appearing', async () => {
@@ -69,11 +76,11 @@ describe('static: FileCache', () => {
     expect(r.vary).to.equal(false);
     cache.insert(r);
     cache.lookup('k:y.js');
-    await sleep(50);
+    await waitFor(() => !r.checking, { what: 'the first revalidation' });
     expect(r.live).to.equal(true); // unchanged
     await writeFile(join(dir, 'y.js.gz'), 'gz');
     cache.lookup('k:y.js');
-    await sleep(50);
+    await waitFor(() => !r.checking, { what: 'the second revalidation' });
     expect(r.live).to.equal(false);
   });
 });

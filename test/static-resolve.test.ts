@@ -9,11 +9,48 @@ const opts = { dotfiles: false };
 
 /** Path pieces attackers use, mixed into random strings. */
 const hostile = fc.constantFrom(
-  '/', '//', '..', '.', '%2e', '%2E', '%2e%2e', '.%2e', '%2f', '%2F', '%5c', '%5C', '\\', '%00', '\0',
-  '%252e', '%252f', '%c0%ae', '%c0%af', '%e0%80%ae', '%ff', '%', '%2', '%zz', '..%2f', '..\\', '%u002e',
-  'etc', 'passwd', '.git', 'a', 'é', '%C3%A9', '~', ':', '%20', '?', '#',
+  '/',
+  '//',
+  '..',
+  '.',
+  '%2e',
+  '%2E',
+  '%2e%2e',
+  '.%2e',
+  '%2f',
+  '%2F',
+  '%5c',
+  '%5C',
+  '\\',
+  '%00',
+  '\0',
+  '%252e',
+  '%252f',
+  '%c0%ae',
+  '%c0%af',
+  '%e0%80%ae',
+  '%ff',
+  '%',
+  '%2',
+  '%zz',
+  '..%2f',
+  '..\\',
+  '%u002e',
+  'etc',
+  'passwd',
+  '.git',
+  'a',
+  'é',
+  '%C3%A9',
+  '~',
+  ':',
+  '%20',
+  '?',
+  '#',
 );
-const attackPath = fc.array(fc.oneof(hostile, fc.string({ maxLength: 4 }), fc.string({ unit: 'binary', maxLength: 3 })), { maxLength: 12 }).map((xs) => xs.join(''));
+const attackPath = fc
+  .array(fc.oneof(hostile, fc.string({ maxLength: 4 }), fc.string({ unit: 'binary', maxLength: 3 })), { maxLength: 12 })
+  .map((xs) => xs.join(''));
 
 /** Names that need no refusal: not starting with ".", no "/", "\" or NUL. */
 const safeName = fc

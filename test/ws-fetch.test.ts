@@ -11,7 +11,7 @@ import { request } from 'undici';
 import { renderMetrics } from '../native-front/control/report.js';
 import { startHost, type TestHost } from './helpers/host.js';
 import { connect, refused, startsWith, type Client } from './helpers/ws.js';
-import { eventually, parsePrometheus } from './fixtures/ops/kit.js';
+import { parsePrometheus, waitFor } from './helpers/index.js';
 
 const CHAT = resolve('test/fixtures/ws/chat.mjs');
 const PUBLIC = resolve('test/fixtures/ws/public');
@@ -139,10 +139,10 @@ describe('websockets: fetch apps', function () {
     c.send(`flood ${chunks}`);
     type Flood = { target: number; sent: number; seen: Record<string, number>; drains: number };
     let f: Flood | null = null;
-    await eventually(async () => {
+    await waitFor(async () => {
       f = ((await (await request(`http://127.0.0.1:${h.port}/slow/state`)).body.json()) as { flood: Flood | null }).flood;
       return f !== null && (f.seen['-1'] ?? 0) > 0 && f.sent > 64;
-    }, 15_000, 'send() to return -1');
+    }, { timeout: 15_000, what: 'send() to return -1' });
     // Held back: the client reads nothing, so the app cannot have sent everything.
     expect(f!.sent).to.be.below(chunks);
     sock.resume();
@@ -162,10 +162,10 @@ describe('websockets: fetch apps', function () {
     expect(await c.closed).to.deep.equal({ code: 4000, reason: 'bye' });
     const state = (await (await request(`http://127.0.0.1:${h.port}/other/state`)).body.json()) as { afterClose: { send: number; readyState: number } };
     expect(state.afterClose).to.deep.equal({ send: 0, readyState: 2 });
-    await eventually(async () => {
+    await waitFor(async () => {
       const s = (await (await request(`http://127.0.0.1:${h.port}/other/state`)).body.json()) as { closes: { code: number }[] };
       return s.closes.some((x) => x.code === 4000);
-    }, 5000, 'the app’s close handler to run with 4000');
+    }, { timeout: 5000, what: 'the app’s close handler to run with 4000' });
   });
 
   it('counts sockets, upgrades, messages and closes per mount in /status and /metrics, and logs one line per socket', async () => {
@@ -176,11 +176,11 @@ describe('websockets: fetch apps', function () {
     c.close(4321, 'done');
     await c.closed;
     let ws: { open: number; upgrades: number; messagesIn: number; bytesIn: number; messagesOut: number; closes: Record<string, number> } | undefined;
-    await eventually(async () => {
+    await waitFor(async () => {
       const s = await h.host.status();
       ws = (s.hosts[0].mounts.find((m) => m.url === '/other') as { websocket?: typeof ws }).websocket;
       return ws !== undefined && (ws.closes['4321'] ?? 0) >= 1;
-    }, 5000, 'the close to be counted');
+    }, { timeout: 5000, what: 'the close to be counted' });
     expect(ws!.upgrades).to.be.at.least(1);
     expect(ws!.messagesIn).to.be.at.least(1);
     expect(ws!.bytesIn).to.be.at.least('echo one'.length);
@@ -192,7 +192,7 @@ describe('websockets: fetch apps', function () {
     const inMsgs = metrics.samples.find((s) => s.name === 'hostd_websocket_messages_total' && s.labels.mount === '/other' && s.labels.direction === 'in');
     expect(inMsgs?.value).to.be.at.least(1);
     let line: Record<string, unknown> | undefined;
-    await eventually(async () => {
+    await waitFor(async () => {
       const text = await readFile(join(logDir, 'access.log'), 'utf8').catch(() => '');
       line = text
         .split('\n')
@@ -200,7 +200,7 @@ describe('websockets: fetch apps', function () {
         .map((l) => JSON.parse(l) as Record<string, unknown>)
         .find((l) => l.path === '/other/x?user=counted' && l.status === 101);
       return line !== undefined;
-    }, 5000, 'the socket’s access-log line');
+    }, { timeout: 5000, what: 'the socket’s access-log line' });
     expect(line!.websocket).to.deep.include({ close_code: 4321, messages_in: 1 });
     expect((line!.websocket as { messages_out: number }).messages_out).to.equal(2);
     expect(line!.duration_ms).to.be.a('number');

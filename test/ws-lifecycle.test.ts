@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { spawnHostd, startHost, type HostdProcess, type TestHost } from './helpers/host.js';
 import { connect, startsWith, type Client } from './helpers/ws.js';
-import { eventually } from './fixtures/ops/kit.js';
+import { waitFor } from './helpers/index.js';
 
 const CHAT = resolve('test/fixtures/ws/chat.mjs');
 
@@ -140,12 +140,12 @@ describe('websockets: lifecycle', function () {
       conn.on('data', (d) => (got += d.toString('latin1')));
       await new Promise((r) => conn.once('connect', r));
       conn.write('GET /chat/thread HTTP/1.1\r\nHost: x\r\n\r\n');
-      await eventually(() => got.includes('\r\n\r\n'), 5000, 'the first answer');
+      await waitFor(() => got.includes('\r\n\r\n'), { timeout: 5000, what: 'the first answer' });
       got = '';
       const exit = hostd.stop('SIGTERM');
       await hostd.waitFor(/draining/);
       conn.write('GET /chat/late HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
-      await eventually(() => got.includes('\r\n\r\n'), 5000, 'an answer to the late upgrade');
+      await waitFor(() => got.includes('\r\n\r\n'), { timeout: 5000, what: 'an answer to the late upgrade' });
       expect(got).to.match(/^HTTP\/1\.1 503 /);
       conn.destroy();
       expect(await a.closed).to.deep.equal({ code: 1001, reason: 'Going Away' });

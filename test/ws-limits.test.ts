@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { request } from 'undici';
 import { startHost, type TestHost } from './helpers/host.js';
 import { connect, refused, startsWith, type Client } from './helpers/ws.js';
-import { eventually } from './fixtures/ops/kit.js';
+import { waitFor } from './helpers/index.js';
 
 const CHAT = resolve('test/fixtures/ws/chat.mjs');
 
@@ -86,7 +86,7 @@ describe('websockets: limits', function () {
     while ((await closes1008()) === before && rounds < 400) {
       rounds++;
       publisher.send('pubburst 4');
-      await eventually(() => fine.messages.filter(ppp).length === rounds * 4, 10_000, `round ${rounds} at the reader`);
+      await waitFor(() => fine.messages.filter(ppp).length === rounds * 4, { timeout: 10_000, what: `round ${rounds} at the reader` });
       publisher.send('echo sync');
       await publisher.next((m) => m === 'sync');
     }
@@ -108,7 +108,7 @@ describe('websockets: limits', function () {
     const deadPinged = new Promise<void>((res) => dead.ws.once('ping', () => res()));
     await deadPinged;
     expect((await dead.closed).code).to.equal(1006);
-    await eventually(() => pings >= 2, 10_000, 'two pings at the answering client');
+    await waitFor(() => pings >= 2, { timeout: 10_000, what: 'two pings at the answering client' });
     alive.send('echo still open');
     expect(await alive.next((m) => m === 'still open')).to.equal('still open');
   });
@@ -133,14 +133,14 @@ describe('websockets: limits', function () {
     expect(no.headers['retry-after']).to.equal('5');
     a.close();
     await a.closed;
-    await eventually(async () => {
+    await waitFor(async () => {
       try {
         await client('/few/d');
         return true;
       } catch {
         return false;
       }
-    }, 5000, 'an upgrade to succeed once a socket closed');
+    }, { timeout: 5000, what: 'an upgrade to succeed once a socket closed' });
     const s = await h.host.status();
     const ws = (s.hosts[0].mounts.find((m) => m.url === '/few') as { websocket: { overLimit: number } }).websocket;
     expect(ws.overLimit).to.be.at.least(1);

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { io, type Socket as IoSocket } from 'socket.io-client';
 import { startHost, type TestHost } from './helpers/host.js';
 import { connect, refused, startsWith, type Client } from './helpers/ws.js';
-import { eventually } from './fixtures/ops/kit.js';
+import { waitFor } from './helpers/index.js';
 
 const F = (name: string) => resolve('test/fixtures/ws', name);
 
@@ -67,12 +67,12 @@ describe('websockets: node apps', function () {
     d.close(4321, 'client says bye');
     await d.closed;
     // The app's 'close' listener saw the client's code (one worker on /one: ask it).
-    await eventually(async () => {
+    await waitFor(async () => {
       const e = await client('/one/ws');
       await e.next(startsWith('welcome'));
       e.send('lastclose');
       return (await e.next(startsWith('lastclose'))) === 'lastclose 4321 client says bye';
-    }, 10_000, 'the app to have seen the close code');
+    }, { timeout: 10_000, what: 'the app to have seen the close code' });
   });
 
   it('ws noServer + server.on("upgrade") + handleUpgrade: the app refuses with its own 401, or accepts', async () => {

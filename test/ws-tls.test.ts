@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { startHost, type TestHost } from './helpers/host.js';
 import { connect, startsWith } from './helpers/ws.js';
-import { selfSigned } from './fixtures/ops/kit.js';
+import { selfSigned } from './helpers/index.js';
 
 const CHAT = resolve('test/fixtures/ws/chat.mjs');
 const WS_SERVER = resolve('test/fixtures/ws/ws-server.mjs');

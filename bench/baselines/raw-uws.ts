@@ -32,7 +32,9 @@ const big = new Uint8Array(BIG_SIZE).fill(BIG_BYTE);
 /** Streams `body` with backpressure: the canonical uWS tryEnd/onWritable loop. */
 function send(res: uWS.HttpResponse, body: ArrayBuffer, type: string): void {
   let aborted = false;
-  res.onAborted(() => { aborted = true; });
+  res.onAborted(() => {
+    aborted = true;
+  });
   const total = body.byteLength;
   res.writeHeader('Content-Type', type);
   const [ok, done] = res.tryEnd(body, total);
@@ -53,13 +55,17 @@ app.get(DYNAMIC_PATHS.big, (res) => {
 });
 app.post(DYNAMIC_PATHS.echo, (res) => {
   let aborted = false;
-  res.onAborted(() => { aborted = true; });
+  res.onAborted(() => {
+    aborted = true;
+  });
   const chunks: Buffer[] = [];
   res.onData((chunk, isLast) => {
     chunks.push(Buffer.from(chunk.slice(0))); // onData's memory is reused: copy
     if (!isLast || aborted) return;
     const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-    res.cork(() => { res.writeHeader('Content-Type', BIN_TYPE).end(body); });
+    res.cork(() => {
+      res.writeHeader('Content-Type', BIN_TYPE).end(body);
+    });
   });
 });
 
@@ -75,25 +81,39 @@ const fetchApps: Record<string, FetchApp> = {
 };
 app.any('/fetch/*', (res, req) => {
   let aborted = false;
-  res.onAborted(() => { aborted = true; });
+  res.onAborted(() => {
+    aborted = true;
+  });
   const path = req.getUrl().slice('/fetch'.length);
   const method = req.getCaseSensitiveMethod();
   const headers = new Headers();
   req.forEach((k, v) => headers.append(k, v));
   const url = `http://${headers.get('host') ?? '127.0.0.1'}${path}`;
   const app = fetchApps[path];
-  if (!app) { res.writeStatus('404 Not Found').end('not found'); return; }
+  if (!app) {
+    res.writeStatus('404 Not Found').end('not found');
+    return;
+  }
   const run = async (body?: Buffer) => {
-    const response = await app.fetch(new Request(url, { method, headers, body: body as BodyInit | undefined }), {}, { waitUntil() {}, remoteAddress: '127.0.0.1', mount: path, requestId: '' });
+    const response = await app.fetch(
+      new Request(url, { method, headers, body: body as BodyInit | undefined }),
+      {},
+      { waitUntil() {}, remoteAddress: '127.0.0.1', mount: path, requestId: '' },
+    );
     const bytes = new Uint8Array(await response.arrayBuffer());
     if (aborted) return;
     res.cork(() => {
       res.writeStatus(String(response.status));
-      response.headers.forEach((v, k) => { res.writeHeader(k, v); });
+      response.headers.forEach((v, k) => {
+        res.writeHeader(k, v);
+      });
       res.end(bytes);
     });
   };
-  if (method === 'GET' || method === 'HEAD') { void run(); return; }
+  if (method === 'GET' || method === 'HEAD') {
+    void run();
+    return;
+  }
   const chunks: Buffer[] = [];
   res.onData((chunk, isLast) => {
     chunks.push(Buffer.from(chunk.slice(0)));

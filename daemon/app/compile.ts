@@ -16,8 +16,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HostdError } from '../../shared/errors.js';
 
-/** Extensions that need compiling; .js .mjs .cjs are imported as they are. */
-export const COMPILED_EXTENSIONS = new Set(['.ts', '.tsx', '.jsx', '.mts', '.cts']);
+import { COMPILED_EXTENSIONS } from '../../shared/config/modules.js';
 
 export function needsCompile(modulePath: string): boolean {
   return COMPILED_EXTENSIONS.has(extname(modulePath).toLowerCase());

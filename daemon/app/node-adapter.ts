@@ -1,7 +1,7 @@
 // Runs a Node (req, res) listener — a raw listener, an Express app, koa.callback() — unmodified
 // against a fetch Request and produces a fetch Response whose body streams as the app writes.
 //
-// Why not fetch-to-node (the maintained bridge the issue suggests)? Checked against v2.1.0:
+// Why not fetch-to-node (a maintained fetch ⇄ node bridge)? Checked against v2.1.0:
 //  - Express 5 swaps the prototypes of req/res to ones derived from node:http's own
 //    IncomingMessage/ServerResponse (app.handle → Object.setPrototypeOf). fetch-to-node's objects
 //    then lose their methods: res.json() writes into Node's internal buffer and nothing reaches

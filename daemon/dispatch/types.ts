@@ -30,10 +30,12 @@ export interface Exchange {
 
   /** Assigned to a worker (again, after a re-dispatch): send any body buffered so far. */
   dispatched(): void;
-  resHead(status: number, headers: string[]): void;
+  /** The head of a streamed response: status, the header block (first name, rest), Content-Length or -1. */
+  resHead(status: number, headName: string, headRest: string, contentLength: number): void;
   resBody(chunk: Uint8Array): void;
   resEnd(): void;
-  resFull(status: number, headers: string[], body: string | Uint8Array | null): void;
+  /** A whole response in one go: head as in resHead, and the body. */
+  resFull(status: number, headName: string, headRest: string, contentLength: number, body: string | Uint8Array | null): void;
   /** The worker reported a failure (app exception, bad request). Detail goes to the log only. */
   resError(status: number, detail: string): void;
   uploadCredit(bytes: number): void;

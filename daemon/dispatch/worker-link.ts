@@ -104,9 +104,9 @@ export class WorkerLink implements FrontHandlers {
 
   // ------------------------------------------------------------ worker → front
 
-  resHead(id: number, status: number, headers: string[]): void {
-    if (this.stickyCookies !== null) this.stickyCookies.sawResponse(this, headers);
-    this.inflight.get(id)?.resHead(status, headers);
+  resHead(id: number, status: number, headName: string, headRest: string, contentLength: number): void {
+    if (this.stickyCookies !== null) this.stickyCookies.sawResponse(this, headName, headRest);
+    this.inflight.get(id)?.resHead(status, headName, headRest, contentLength);
   }
 
   resBody(id: number, chunk: Uint8Array): void {
@@ -117,9 +117,9 @@ export class WorkerLink implements FrontHandlers {
     this.release(id)?.resEnd();
   }
 
-  resFull(id: number, status: number, headers: string[], body: string | Uint8Array | null): void {
-    if (this.stickyCookies !== null) this.stickyCookies.sawResponse(this, headers);
-    this.release(id)?.resFull(status, headers, body);
+  resFull(id: number, status: number, headName: string, headRest: string, contentLength: number, body: string | Uint8Array | null): void {
+    if (this.stickyCookies !== null) this.stickyCookies.sawResponse(this, headName, headRest);
+    this.release(id)?.resFull(status, headName, headRest, contentLength, body);
     // uWS has copied or sent the bytes by now: the buffer goes back to the worker for reuse.
     if (body instanceof Uint8Array && body.byteLength >= TRANSFER_MIN && !this.gone) {
       const ab = body.buffer as ArrayBuffer;

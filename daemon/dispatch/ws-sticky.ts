@@ -114,12 +114,17 @@ export class StickySessions {
     if (v !== '' && !this.owners.has(`q:${v}`)) this.claim(link, `q:${v}`);
   }
 
-  /** pool.sticky.cookie: a response of `link` that sets the cookie binds its value to that worker. */
-  sawResponse(link: WorkerLink, headers: readonly string[]): void {
+  /**
+   * pool.sticky.cookie: a response of `link` that sets the cookie binds its value to that worker.
+   * The head comes preformatted (daemon/worker/response-parts.ts): the first header's name, then
+   * its value and every other header as "\r\nname: value".
+   */
+  sawResponse(link: WorkerLink, headName: string, headRest: string): void {
     const name = this.cookie!;
-    for (let i = 0; i < headers.length; i += 2) {
-      if (headers[i] !== 'set-cookie') continue;
-      const v = headers[i + 1];
+    const lines = `${headName}: ${headRest}`.split('\r\n');
+    for (const line of lines) {
+      if (!line.startsWith('set-cookie:')) continue;
+      const v = line.slice(11).trim();
       const eq = v.indexOf('=');
       if (eq <= 0 || v.slice(0, eq).trim() !== name) continue;
       const semi = v.indexOf(';', eq);

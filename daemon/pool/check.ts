@@ -21,14 +21,25 @@ export async function checkApp(cfg: ResolvedApp, opts: CheckOptions = {}): Promi
     env: workerEnv(cfg.pool),
     resourceLimits: cfg.pool.memoryLimitMb ? { maxOldGenerationSizeMb: cfg.pool.memoryLimitMb } : undefined,
   });
+  // The same deadline as a pool's load: an import that never settles is a problem to report,
+  // not a reason for `hostd check` to hang.
+  const ms = cfg.pool.startTimeoutMs;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<CheckResult>((resolve) => {
+    timer = setTimeout(
+      () => resolve({ ok: false, error: `the app did not finish loading within ${ms} ms (pool.startTimeout)`, output: [] }),
+      ms,
+    );
+  });
   try {
     const task: CheckTask = { kind: 'check', modulePath: cfg.module, interface: cfg.interface, cacheDir: opts.cacheDir };
-    const res = (await piscina.run(task)) as CheckResult;
+    const res = await Promise.race([piscina.run(task) as Promise<CheckResult>, timeout]);
     if (opts.onOutput) for (const text of res.output) opts.onOutput(text);
     return res.ok ? undefined : (res.error ?? 'the app failed to load');
   } catch (err) {
     return `the app's worker died while loading it: ${err instanceof Error ? err.message : String(err)}`;
   } finally {
+    clearTimeout(timer);
     await piscina.destroy();
   }
 }

@@ -10,7 +10,8 @@
 // calls terminate() on that worker_threads Worker; piscina sees the exit and forgets it. One task
 // per worker also means a replacement is always a fresh isolate.
 import { Piscina } from 'piscina';
-import type { ResolvedApp } from '../../shared/config/types.js';
+import { DEFAULT_COMPRESSION } from '../../shared/config/compression.js';
+import type { ResolvedApp, ResolvedCompression } from '../../shared/config/types.js';
 import { errorText, HostdError } from '../../shared/errors.js';
 import { mountLabel, withFields, type Logger } from '../../shared/log.js';
 import { decodeToControl, LOG_ERROR, LOG_WARN, type ControlHandlers, type ServeTask } from '../../shared/protocol/index.js';
@@ -43,6 +44,12 @@ export interface PoolStats {
   memory: number[];
 }
 
+/** The mount's compression settings (on by default for text types), or null when off. */
+function compressionOf(cfg: ResolvedApp): ResolvedCompression | null {
+  const c = cfg.compression ?? DEFAULT_COMPRESSION;
+  return c.enabled ? c : null;
+}
+
 function classify(err: unknown): RestartReason {
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 'ERR_WORKER_OUT_OF_MEMORY') return 'oom';
@@ -66,7 +73,10 @@ export class DaemonPool {
   private spawnFailures = 0;
   private starting = true;
   closing = false;
-  private closed: Promise<void> | null = null;
+  private closing$: Promise<void> | null = null;
+  /** Resolves once the pool has closed (its threads are gone). */
+  readonly closed: Promise<void>;
+  private resolveClosed!: () => void;
   /** Set when the app does not load: the mount answers 503. */
   loadError = '';
   /** TypeScript/JSX compiled once here for every worker (see compile()). */
@@ -83,6 +93,7 @@ export class DaemonPool {
   ) {
     this.log = withFields(log, { mount: mountLabel(cfg.url) });
     this.target = Math.max(1, cfg.pool.threads);
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
   }
 
   /** How long a retiring worker's WebSockets may stay open (sweep.ts waits that long for it). */
@@ -199,6 +210,7 @@ export class DaemonPool {
       interface: this.cfg.interface,
       mount: this.cfg.url,
       stripPrefix: this.cfg.stripPrefix,
+      compression: compressionOf(this.cfg),
       env: pool.env,
       cacheDir: this.opts.cacheDir,
       entry: this.entry,
@@ -332,6 +344,9 @@ export class DaemonPool {
 
   /** Fresh workers first, then the old ones retire gracefully: nothing is dropped. */
   async roll(): Promise<void> {
+    // A roll during the first load (a SIGHUP right after start) waits for it: killing the
+    // workers still loading would read as a load failure.
+    if (this.loading) await this.loading;
     if (this.closing) return;
     const previousEntry = this.entry;
     this.entry = await this.compile(); // code changes are picked up here
@@ -363,8 +378,8 @@ export class DaemonPool {
 
   /** Stop taking requests, let queued and in-flight ones finish (up to the deadline), stop workers. */
   close(deadlineMs = 30_000): Promise<void> {
-    this.closed ??= this.doClose(deadlineMs);
-    return this.closed;
+    this.closing$ ??= this.doClose(deadlineMs).finally(() => this.resolveClosed());
+    return this.closing$;
   }
 
   private async doClose(deadlineMs: number): Promise<void> {

@@ -41,7 +41,7 @@ async function serve(task: ServeTask): Promise<never> {
     });
     const board = new Board(task.board);
     // Node-style apps get the prefix stripped by their adapter (req.url relative, req.originalUrl whole).
-    const s = new WorkerServer(app.fetch, task.env, task.mount, task.stripPrefix && app.interface === 'fetch', control, board);
+    const s = new WorkerServer(app.fetch, task.env, task.mount, task.stripPrefix && app.interface === 'fetch', task.compression, control, board);
     s.links = task.links.map((port, i) => new FrontLink(i, port, s, board, new AddressQuery(task.addresses[i], port)));
     s.ws = new WorkerWs(s, board, app.websocket ?? null);
     s.ws.attach(s.links);

@@ -8,81 +8,22 @@ import type { AddressQuery } from '../../shared/protocol/address-query.js';
 import { IdTable } from '../../shared/id-table.js';
 import { decodeToWorker, FrontOutbox, LOG_ERROR, RESPONSE_WINDOW, TRANSFER_MIN, type WorkerHandlers } from '../../shared/protocol/index.js';
 import { errorText } from '../../shared/errors.js';
-import type { AppContext, UpgradeOptions } from '../app/types.js';
 import { BodyFeeder } from './body-feeder.js';
-import { allocOwned, copyOwned, recycle } from './buffer-pool.js';
-import { canBeLight, HostdRequest, LazySignal, LightRequest } from './light-request.js';
+import { recycle } from './buffer-pool.js';
+import { canBeLight, HostdRequest, LightRequest } from './light-request.js';
 import { flatHeaders, GlobalResponse, isLightResponse, lightParts, markBodyTaken, realResponse } from './light-response.js';
-import { byteLength, directBody, headerAt, mountRelative, setHeader, toBytes } from './response-parts.js';
+import { compressWhole, encodeHeaders, streamCompressor } from './compress-response.js';
+import { byteLength, directBody, headerAt, mountRelative, responseHead, setHeader, toBytes } from './response-parts.js';
+import { RequestCtx, WorkerRequest } from './request.js';
 import type { WorkerServer } from './server.js';
 import type { PendingUpgrade } from './ws/connection.js';
 
 const noop = () => {};
 
-/** One request in this worker, from its head to the last message about it. */
-export class WorkerRequest {
-  readonly signal = new LazySignal();
-  body: BodyFeeder | null = null;
-  /** Until the app is called (the server may defer it: see server.ts). */
-  head: { method: string; url: string; headers: string[]; address: string | null } | null;
-  status = 200;
-  headers: string[] | null = null;
-  headSent = false;
-  /** The whole body, known at once (light or direct responses): posted as it is, in resFull. */
-  whole: string | Uint8Array | null = null;
-  /** `whole` is a buffer of ours: transfer it instead of copying it. */
-  transferWhole = false;
-  pending: Uint8Array[] | null = null;
-  pendingBytes = 0;
-  ended = false; // response body complete
-  dirty = false;
-  finished = false; // nothing more goes to the front for this id
-  unacked = 0;
-  creditWait: (() => void) | null = null;
-  reader: ReadableStreamDefaultReader<unknown> | null = null;
-  /** Set by ctx.upgrade(): once fetch returns, the request becomes a WebSocket (daemon/worker/ws). */
-  upgrade: PendingUpgrade | null = null;
-  constructor(
-    readonly link: FrontLink,
-    readonly id: number,
-    readonly isHead: boolean,
-    readonly requestId: string,
-    method: string,
-    url: string,
-    headers: string[],
-    address: string | null,
-  ) {
-    this.head = { method, url, headers, address };
-  }
-}
-
-/** The `ctx` an app gets. The client address comes with the request, or is asked for on first use. */
-class RequestCtx implements AppContext {
-  constructor(
-    readonly waitUntil: (p: Promise<unknown>) => void,
-    readonly mount: string,
-    readonly requestId: string,
-    private address: string | null,
-    private readonly query: AddressQuery,
-    private readonly id: number,
-    private readonly r: WorkerRequest,
-    private readonly server: WorkerServer,
-  ) {}
-  get remoteAddress(): string {
-    return (this.address ??= this.query.ask(this.id));
-  }
-  // WebSockets (daemon/worker/ws/worker-ws.ts).
-  upgrade(request: Request, options?: UpgradeOptions): boolean {
-    return this.server.ws !== null && this.server.ws.upgrade(this.r, this.remoteAddress, request, options);
-  }
-  get publish(): AppContext['publish'] {
-    return this.server.ws!.publishFromApp;
-  }
-}
-
 export class FrontLink implements WorkerHandlers {
   readonly out: FrontOutbox;
   private readonly reqs = new IdTable<WorkerRequest>();
+  private readonly transferBound = (ab: ArrayBuffer): void => this.out.transfer(ab);
   private dirty: WorkerRequest[] = [];
 
   constructor(
@@ -170,6 +111,10 @@ export class FrontLink implements WorkerHandlers {
     const s = this.server;
     const flat = head.headers;
     setHeader(flat, 'x-request-id', r.requestId);
+    if (s.compression !== null && !r.isHead) {
+      const ae = headerAt(flat, 'accept-encoding');
+      r.compress = { acceptEncoding: ae < 0 ? '' : flat[ae + 1], isRange: headerAt(flat, 'range') >= 0 };
+    }
     let url = head.url;
     if (s.stripPrefix && s.mount !== '') {
       url = mountRelative(url, s.mount);
@@ -259,6 +204,10 @@ export class FrontLink implements WorkerHandlers {
       return;
     }
     r.reader = body.getReader(); // throws for a body already read: respond() answers 500
+    if (r.compress !== null) {
+      const coding = encodeHeaders(r.headers, r.status, -1, r.compress, this.server.compression!);
+      if (coding !== null) r.compressor = streamCompressor(coding, this.server.compression!);
+    }
     this.markDirty(r); // the head goes out this tick even if the first chunk takes a while (SSE)
     void this.pump(r);
   }
@@ -272,6 +221,20 @@ export class FrontLink implements WorkerHandlers {
         // HEAD gets the length the GET would have had, unless the app said otherwise.
         if (headerAt(r.headers!, 'content-length') < 0) r.headers!.push('content-length', String(n));
       } else if (n > 0) {
+        const coding = r.compress === null ? null : encodeHeaders(r.headers!, r.status, n, r.compress, this.server.compression!);
+        if (coding !== null) {
+          compressWhole(body, coding, this.server.compression!).then(
+            (bytes) => {
+              if (r.finished) return;
+              r.whole = bytes;
+              // compressBody's result owns its whole buffer: large ones are handed over, not copied.
+              r.transferWhole = bytes.byteLength >= TRANSFER_MIN && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+              this.markDirty(r);
+            },
+            (err) => this.fail(r, 500, `compressing the response failed: ${errorText(err)}`),
+          );
+          return;
+        }
         if (typeof body !== 'string' && n >= TRANSFER_MIN && light !== null) {
           markBodyTaken(light); // ours alone (the light response copied it into the buffer pool): hand it over
           r.transferWhole = true;
@@ -291,16 +254,19 @@ export class FrontLink implements WorkerHandlers {
         const { done, value } = await reader.read();
         if (r.finished) break;
         if (done) {
+          if (r.compressor !== null) this.queueBytes(r, await r.compressor.end());
+          if (r.finished) break;
           r.ended = true;
           this.markDirty(r);
           return;
         }
-        const bytes = toBytes(value);
+        let bytes = toBytes(value);
+        if (r.compressor !== null && bytes.byteLength > 0) {
+          bytes = await r.compressor.push(bytes); // flushed: an event reaches the client at once
+          if (r.finished) break;
+        }
         if (bytes.byteLength === 0) continue;
-        (r.pending ??= []).push(bytes);
-        r.pendingBytes += bytes.byteLength;
-        r.unacked += bytes.byteLength;
-        this.markDirty(r);
+        this.queueBytes(r, bytes);
       }
       reader.cancel().catch(noop);
     } catch (err) {
@@ -336,49 +302,20 @@ export class FrontLink implements WorkerHandlers {
 
   // ------------------------------------------------------------ sending
 
+  private queueBytes(r: WorkerRequest, bytes: Uint8Array): void {
+    if (bytes.byteLength === 0) return;
+    (r.pending ??= []).push(bytes);
+    r.pendingBytes += bytes.byteLength;
+    r.unacked += bytes.byteLength;
+    this.markDirty(r);
+  }
+
   private markDirty(r: WorkerRequest): void {
     if (!r.dirty) {
       r.dirty = true;
       this.dirty.push(r);
       this.out.wake();
     }
-  }
-
-  /** Takes the buffered response bytes as one chunk, transferring a copy we own when that pays. */
-  private takePending(r: WorkerRequest): string | Uint8Array | null {
-    const whole = r.whole;
-    if (whole !== null) {
-      r.whole = null;
-      if (typeof whole === 'string') return whole; // strings are cheap to clone: no encoding here
-      if (r.transferWhole) {
-        this.out.transfer(whole.buffer as ArrayBuffer);
-        return whole;
-      }
-      if (whole.byteLength < TRANSFER_MIN) {
-        // Structured clone copies a view's whole ArrayBuffer: slice partial views first.
-        return whole.byteOffset === 0 && whole.byteLength === whole.buffer.byteLength ? whole : whole.slice();
-      }
-      const owned = copyOwned(whole);
-      this.out.transfer(owned.buffer as ArrayBuffer);
-      return owned;
-    }
-    const parts = r.pending;
-    if (parts === null || r.pendingBytes === 0) return null;
-    const total = r.pendingBytes;
-    r.pending = null;
-    r.pendingBytes = 0;
-    if (parts.length === 1 && total < TRANSFER_MIN) {
-      const c = parts[0];
-      return c.byteOffset === 0 && c.byteLength === c.buffer.byteLength ? c : c.slice();
-    }
-    const owned = total >= TRANSFER_MIN ? allocOwned(total) : new Uint8Array(total);
-    let off = 0;
-    for (const p of parts) {
-      owned.set(p, off);
-      off += p.byteLength;
-    }
-    if (total >= TRANSFER_MIN) this.out.transfer(owned.buffer as ArrayBuffer);
-    return owned;
   }
 
   private flushDirty(): void {
@@ -389,15 +326,16 @@ export class FrontLink implements WorkerHandlers {
       const r = list[i];
       r.dirty = false;
       if (r.finished) continue;
-      const body = this.takePending(r);
+      const body = r.takeBody(this.transferBound);
       if (!r.headSent) {
         r.headSent = true;
+        const head = responseHead(r.headers!);
         if (r.ended) {
-          this.out.resFull(r.id, r.status, r.headers!, body);
+          this.out.resFull(r.id, r.status, head.name, head.rest, head.contentLength, body);
           this.finish(r);
           continue;
         }
-        this.out.resHead(r.id, r.status, r.headers!);
+        this.out.resHead(r.id, r.status, head.name, head.rest, head.contentLength);
       }
       // (only a whole body can be a string, and a whole body always goes out in resFull)
       if (body !== null) this.out.resBody(r.id, body as Uint8Array);
@@ -420,6 +358,7 @@ export class FrontLink implements WorkerHandlers {
     r.finished = true;
     r.pending = null;
     r.whole = null;
+    r.compressor?.destroy();
     this.reqs.delete(r.id);
     if (r.creditWait) {
       const w = r.creditWait;

@@ -44,6 +44,45 @@ export function setHeader(flat: string[], name: string, value: string): void {
   else flat.push(name, value);
 }
 
+/** A response head as it travels to the front (see shared/protocol/table.ts TO_FRONT). */
+export interface ResponseHead {
+  name: string;
+  rest: string;
+  contentLength: number;
+}
+
+const DECIMAL = /^[0-9]{1,15}$/;
+
+/**
+ * The head block of a flat header list: header lines joined for one uWS writeHeader call, minus
+ * the framing headers uWS owns (Content-Length is returned apart, -1 when absent or not a
+ * number). Names and values were validated when the Response or the node response was built
+ * (undici's Headers, node's setHeader): no CR or LF can reach the block.
+ */
+export function responseHead(flat: readonly string[]): ResponseHead {
+  let name = '';
+  let rest = '';
+  let contentLength = -1;
+  for (let i = 0; i < flat.length; i += 2) {
+    const k = flat[i];
+    const v = flat[i + 1];
+    switch (k) {
+      case 'content-length':
+        if (DECIMAL.test(v)) contentLength = Number(v);
+        continue;
+      case 'transfer-encoding':
+      case 'connection':
+      case 'keep-alive':
+        continue;
+    }
+    if (name === '') {
+      name = k;
+      rest = v;
+    } else rest += `\r\n${k}: ${v}`;
+  }
+  return { name, rest, contentLength };
+}
+
 export function byteLength(b: string | Uint8Array): number {
   return typeof b === 'string' ? Buffer.byteLength(b) : b.byteLength;
 }

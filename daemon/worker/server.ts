@@ -11,8 +11,10 @@ import v8 from 'node:v8';
 import type { Board } from '../../shared/protocol/board.js';
 import { LOG_ERROR, type ControlOutbox } from '../../shared/protocol/index.js';
 import { errorText } from '../../shared/errors.js';
+import type { ResolvedCompression } from '../../shared/config/types.js';
 import type { FetchHandler } from '../app/types.js';
-import type { FrontLink, WorkerRequest } from './link.js';
+import type { FrontLink } from './link.js';
+import type { WorkerRequest } from './request.js';
 import type { WorkerWs } from './ws/worker-ws.js';
 
 const BUDGET_MS = 2;
@@ -42,6 +44,8 @@ export class WorkerServer {
     readonly env: Record<string, string>,
     readonly mount: string,
     readonly stripPrefix: boolean,
+    /** How app responses are compressed; null: not at all. */
+    readonly compression: ResolvedCompression | null,
     private readonly control: ControlOutbox,
     private readonly board: Board,
   ) {

@@ -16,6 +16,8 @@ export interface CliArgs {
   trustProxy?: string;
   statusTokenFile?: string;
   fronts?: number;
+  /** --max-memory SIZE: the process-wide memory ceiling. */
+  maxMemory?: string;
   /** false with --no-supervisor: serve in this process instead of under the supervisor. */
   supervisor: boolean;
 }
@@ -36,6 +38,8 @@ Options:
                               (a path: a Unix socket)
   --status-token-file FILE    the status listener requires "Authorization: Bearer <token in FILE>"
   --fronts N                  front threads accepting connections (default: 1)
+  --max-memory SIZE           over this resident memory (e.g. 2g), replace the largest worker
+                              of the pool using the most memory (default: no ceiling)
   --access-log FILE|-|off     access log destination (default: - = stdout)
   --log-format combined|json  access log format (default: combined)
   --error-log FILE|-          error log destination (default: - = stderr)
@@ -63,6 +67,7 @@ export function parseCli(argv: string[]): CliArgs {
         status: { type: 'string' },
         'status-token-file': { type: 'string' },
         fronts: { type: 'string' },
+        'max-memory': { type: 'string' },
         'access-log': { type: 'string' },
         'log-format': { type: 'string' },
         'error-log': { type: 'string' },
@@ -104,6 +109,7 @@ export function parseCli(argv: string[]): CliArgs {
     trustProxy: v['trust-proxy'],
     statusTokenFile: v['status-token-file'],
     fronts,
+    maxMemory: v['max-memory'],
     supervisor: !v['no-supervisor'],
   };
 }

@@ -71,6 +71,7 @@ export async function serve(args: CliArgs): Promise<number> {
       status: args.status,
       statusTokenFile: args.statusTokenFile,
       fronts: args.fronts,
+      maxMemory: args.maxMemory,
     });
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -111,7 +111,7 @@ async function start(env: ApplyEnv, p: Plan, opts: ApplyOptions): Promise<void> 
   }
   const starting = p.created.map((lp) =>
     lp.pool.start().then((err) => {
-      if (!err) return;
+      if (!err || (lp.pool.closing && !opts.strict)) return; // stopped while loading (a failed start-up): not the app's fault
       if (opts.strict) throw new HostdError('HOSTD_APP_LOAD', `apps ${mountLabel(lp.pool.cfg.url)}: ${lp.pool.cfg.module} failed to load: ${err.split('\n')[0]}`);
       env.log.error('app failed to load; its mount answers 503', { vhost: lp.vhostName, mount: mountLabel(lp.pool.cfg.url), module: lp.pool.cfg.module, error: err });
     }),
@@ -140,21 +140,35 @@ function probeFree(a: ListenAddress): Promise<void> {
   });
 }
 
+/** A port free now on `host` (for an ephemeral listen address shared by several fronts). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen({ host, port: 0, exclusive: true }, () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 /**
- * Step 3: every front builds its new handlers and opens new sockets. Front 0 first: an
- * ephemeral port it binds is the port the others bind too (SO_REUSEPORT).
+ * Step 3: every front builds its new handlers and opens new sockets, each bound with
+ * SO_REUSEPORT. uWS does not set SO_REUSEPORT on a socket bound to port 0, so with several
+ * fronts an ephemeral address gets a free port chosen here that all of them bind.
  */
 async function bind(env: ApplyEnv, live: Live, p: Plan): Promise<Record<string, number>> {
-  for (const l of p.listeners) if (!live.listeners.has(l.key) && l.address.port !== 0) await probeFree(l.address);
   const { fronts } = env;
+  for (const l of p.listeners) {
+    const held = live.listeners.get(l.key);
+    if (l.address.port !== 0) {
+      if (!held) await probeFree(l.address);
+    } else if (held) l.bindPort = held.port;
+    else if (fronts.count > 1) l.bindPort = await freePort(l.address.host);
+  }
   try {
-    const first = await fronts.request(0, { t: 'prepare', listeners: p.listeners, mounts: p.mounts });
-    const ports = first.ports ?? {};
-    if (fronts.count > 1) {
-      const listeners = p.listeners.map((l) => (l.address.port === 0 ? { ...l, bindPort: ports[l.key] } : l));
-      await Promise.all(Array.from({ length: fronts.count - 1 }, (_, i) => fronts.request(i + 1, { t: 'prepare', listeners, mounts: p.mounts })));
-    }
-    return ports;
+    const replies = await fronts.requestAll({ t: 'prepare', listeners: p.listeners, mounts: p.mounts, roll: p.rolled.length > 0 });
+    return replies[0].ports ?? {};
   } catch (err) {
     await fronts.requestAll({ t: 'abort' });
     throw err instanceof HostdError ? err : new HostdError('HOSTD_LISTEN', (err as Error).message);

@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { DaemonPool } from '../../daemon/pool/pool.js';
 import type { AppMountConfig, ConfigProblem, Duration, ResolvedApp, ResolvedVhost, StaticMountConfig, VhostConfig } from '../../shared/config/types.js';
-import { formatProblem, parseDuration } from '../../shared/config/index.js';
+import { formatProblem, parseDuration, parseSize } from '../../shared/config/index.js';
 import { errorText, HostdError } from '../../shared/errors.js';
 import { mountLabel, withFields, type Logger } from '../../shared/log.js';
 import { LogFile } from '../log/destination.js';
@@ -13,6 +13,7 @@ import { FileErrorLog } from '../log/error-log.js';
 import type { LogFormat } from '../log/access-log.js';
 import { watchApp } from '../ops/code-watch.js';
 import { FdWatch } from '../ops/descriptors.js';
+import { MemoryCeiling } from '../ops/memory-ceiling.js';
 import { TrustProxy } from '../trust-proxy.js';
 import { loadUws } from '../uws.js';
 import { apply, origin, type ApplyEnv, type Live } from './apply.js';
@@ -46,6 +47,11 @@ export interface HostOptions {
   fronts?: number;
   /** Static file memory cache bounds (bytes, per front). */
   fileCache?: { maxBytes?: number; maxFileBytes?: number };
+  /**
+   * A ceiling on the process's resident memory (bytes, or "2g", "1536m"; the CLI's --max-memory):
+   * over it, hostd replaces the largest worker of the pool using the most memory. Default none.
+   */
+  maxMemory?: number | string;
 }
 
 /** A config error carrying every problem found. */
@@ -69,10 +75,14 @@ export class Host {
   private readonly live: Live = { vhosts: [], listeners: new Map(), pools: new Map(), generation: 0 };
   private readonly retiring = new Set<Promise<void>>();
   private nextPoolId = 0;
+  /** Every pool that has not finished closing, live or retiring, by id (fronts report by id). */
+  private readonly pools = new Map<number, DaemonPool>();
   private state: 'new' | 'listening' | 'closing' | 'closed' = 'new';
   private closing: Promise<void> | undefined;
   private statusServer: StatusServer | undefined;
   readonly fdWatch: FdWatch;
+  /** --max-memory (null without one). */
+  readonly memoryCeiling: MemoryCeiling | null = null;
   /** Set the moment close() is called, before queued work: /healthz turns 503 at once. */
   private drainRequested = false;
   private cancel!: (err: Error) => void;
@@ -98,6 +108,12 @@ export class Host {
       throw new HostdError('HOSTD_USAGE', `fronts: ${n} is not a number of front threads (1 to ${Math.max(64, availableParallelism() * 4)})`);
     this.frontCount = n;
     if (options.status) parseStatusAddress(options.status); // a usage error, before anything starts
+    if (options.maxMemory !== undefined) {
+      const bytes = parseSize(options.maxMemory);
+      if (bytes === undefined || bytes < 64 * 1024 * 1024)
+        throw new HostdError('HOSTD_USAGE', `maxMemory: "${options.maxMemory}" is not a size of at least 64m (use 2g, 1536m)`);
+      this.memoryCeiling = new MemoryCeiling(bytes, () => this.pools.values(), this.errorLog);
+    }
     this.cancelled = new Promise<never>((_, reject) => (this.cancel = reject));
     this.cancelled.catch(() => undefined);
     this.fdWatch = new FdWatch((paused, open, limit) => {
@@ -158,6 +174,7 @@ export class Host {
         this.errorLog.info('status endpoint', { status: `${this.statusServer.origin}/status` });
       }
       await this.apply(vhosts, { strict: false, roll: false });
+      this.memoryCeiling?.start();
       this.state = 'listening';
     });
   }
@@ -225,6 +242,17 @@ export class Host {
     await Promise.all([...this.live.pools.values()].map((lp) => lp.pool.ready()));
   }
 
+  /**
+   * Drops app responses from the response caches of every front: one URL (path and query as
+   * requested), or every URL under a prefix; of one host (as in the Host header) or all.
+   * Resolves with how many entries were dropped.
+   */
+  async purge(what: { url?: string; prefix?: string; host?: string }): Promise<number> {
+    if (!this.fronts) return 0;
+    const replies = await this.fronts.requestAll({ t: 'purge', ...what });
+    return replies.reduce((n, r) => n + (r.purged ?? 0), 0);
+  }
+
   /** What /status says: hosts, mounts, pools, workers, queues, counters. */
   async status(): Promise<StatusJson> {
     return statusJson(this, this.fronts ? await this.fronts.stats() : [], this.live);
@@ -242,8 +270,14 @@ export class Host {
   }
 
   private poolById(id: number): DaemonPool | undefined {
-    for (const lp of this.live.pools.values()) if (lp.pool.id === id) return lp.pool;
-    return undefined;
+    return this.pools.get(id);
+  }
+
+  private newPool(mount: ResolvedApp, vhostName: string): DaemonPool {
+    const pool = new DaemonPool(++this.nextPoolId, mount, this.fronts!, withFields(this.errorLog, { vhost: vhostName }), { gracefulMs: this.gracefulMs });
+    this.pools.set(pool.id, pool);
+    void pool.closed.then(() => this.pools.delete(pool.id));
+    return pool;
   }
 
   private fatal(front: number, error: string): void {
@@ -269,8 +303,7 @@ export class Host {
       fronts: this.fronts!,
       log: this.errorLog,
       gracefulMs: this.gracefulMs,
-      newPool: (mount, vhostName) =>
-        new DaemonPool(++this.nextPoolId, mount, this.fronts!, withFields(this.errorLog, { vhost: vhostName }), { gracefulMs: this.gracefulMs }),
+      newPool: (mount, vhostName) => this.newPool(mount, vhostName),
       watch: (mount, pool) => (mount.watch || mount.touchFile ? this.watch(mount, pool) : undefined),
       cancelled: this.cancelled,
       retiring: this.retiring,
@@ -296,6 +329,7 @@ export class Host {
     }
     this.state = 'closing';
     this.fdWatch.stop();
+    this.memoryCeiling?.stop();
     const fronts = this.fronts!;
     try {
       await drain(fronts, this.live, this.errorLog, this.gracefulMs, this.retiring);

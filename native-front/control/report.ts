@@ -4,6 +4,7 @@ import { mountKey } from '../../shared/config/listen.js';
 import type { ResolvedPool } from '../../shared/config/types.js';
 import { mountLabel } from '../../shared/log.js';
 import type { FrontStats, MountCounters } from '../front/messages.js';
+import { residentBytes } from '../ops/memory-ceiling.js';
 import { LATENCY_BUCKETS_S } from '../ops/mount-stats.js';
 import type { Host } from './host.js';
 import type { Live } from './apply.js';
@@ -12,6 +13,14 @@ import { renderWsMetrics, wsStatus } from '../ws/report.js';
 /** A pool's settings as /status shows them: env names, never values (they are often secrets). */
 function poolConfig(cfg: ResolvedPool): Omit<ResolvedPool, 'env'> & { env: string[] } {
   return { ...cfg, env: Object.keys(cfg.env) };
+}
+
+/** Sums counter objects field by field (every front keeps its own). */
+function sumFields<T extends object>(all: readonly T[]): T | null {
+  if (all.length === 0) return null;
+  const out = { ...all[0] } as Record<string, number>;
+  for (const c of all.slice(1)) for (const [k, v] of Object.entries(c)) if (typeof v === 'number') out[k] += v;
+  return out as T;
 }
 
 function sumCounters(all: MountCounters[]): Omit<MountCounters, 'key'> {
@@ -23,7 +32,8 @@ function sumCounters(all: MountCounters[]): Omit<MountCounters, 'key'> {
     out.count += c.count;
     out.bytes += c.bytes;
   }
-  return out;
+  const caches = all.flatMap((c) => (c.cache === null ? [] : [c.cache]));
+  return { ...out, cache: sumFields(caches) };
 }
 
 export function statusJson(host: Host, fronts: FrontStats[], live: Live) {
@@ -42,7 +52,14 @@ export function statusJson(host: Host, fronts: FrontStats[], live: Live) {
     state: host.draining ? 'draining' : 'serving',
     uptimeSeconds: Math.round((Date.now() - host.startedAt) / 1000),
     generation: host.generation,
-    fronts: fronts.map((f) => ({ index: f.index, inFlight: f.inFlight, websockets: (f.websockets ?? []).reduce((n, c) => n + c.open, 0) })),
+    fronts: fronts.map((f) => ({
+      index: f.index,
+      inFlight: f.inFlight,
+      requests: f.mounts.reduce((n, m) => n + m.count, 0) + f.unrouted,
+      activeMs: Math.round(f.activeMs),
+      cpuMs: Math.round(f.cpuMs),
+      websockets: (f.websockets ?? []).reduce((n, c) => n + c.open, 0),
+    })),
     inFlight: fronts.reduce((n, f) => n + f.inFlight, 0),
     unrouted: fronts.reduce((n, f) => n + f.unrouted, 0),
     listeners: host.addresses,
@@ -53,8 +70,8 @@ export function statusJson(host: Host, fronts: FrontStats[], live: Live) {
       tls: Boolean(v.tls),
       mounts: v.mounts.map((m) => {
         const key = mountKey(v, m.url);
-        const stats = sumCounters(counters.get(key) ?? []);
-        const base = { url: mountLabel(m.url), kind: m.kind, requests: stats.count, counters: stats };
+        const { cache: responseCache, ...sums } = sumCounters(counters.get(key) ?? []);
+        const base = { url: mountLabel(m.url), kind: m.kind, requests: sums.count, counters: sums, ...(responseCache ? { cache: responseCache } : {}) };
         if (m.kind === 'static') return { ...base, dir: m.dir };
         const lp = live.pools.get(key);
         const ps = lp?.pool.stats();
@@ -82,6 +99,7 @@ export function statusJson(host: Host, fronts: FrontStats[], live: Live) {
     })),
     staticCache: cache,
     descriptors: { limit: fd.limit, open: fd.open, acceptPaused: fd.paused, pauses: fd.pauses, pausedSeconds: Math.round(fd.pausedSeconds * 1000) / 1000 },
+    memory: { rssBytes: residentBytes(), ...(host.memoryCeiling?.report() ?? { maxBytes: 0, sheds: 0, gaveUp: 0 }) },
     logDroppedLines: host.droppedLogLines,
   };
 }
@@ -142,6 +160,20 @@ export function renderMetrics(s: StatusJson): string {
     out,
   );
 
+  const caches = mounts.flatMap(({ vhost, m }) => ('cache' in m && m.cache ? [{ l: labels(vhost, m.url), c: m.cache }] : []));
+  const cacheFamilies: Array<[string, string, string, (c: NonNullable<(typeof caches)[number]['c']>) => number]> = [
+    ['hostd_cache_hits_total', 'counter', 'App responses answered from the response cache.', (c) => c.hits],
+    ['hostd_cache_misses_total', 'counter', 'Requests the response cache sent to the app.', (c) => c.misses],
+    ['hostd_cache_stale_total', 'counter', 'Answers from stale entries (stale-while-revalidate, stale-if-error).', (c) => c.staleServes],
+    ['hostd_cache_coalesced_total', 'counter', 'Requests that waited for another request fetching the same entry.', (c) => c.coalescedWaits],
+    ['hostd_cache_bytes', 'gauge', 'Bytes held by the response cache.', (c) => c.bytes],
+    ['hostd_cache_entries', 'gauge', 'Entries in the response cache.', (c) => c.entries],
+  ];
+  for (const [name, type, help, get] of cacheFamilies) {
+    family(name, type, help);
+    for (const { l, c } of caches) out.push(`${name}{${l}} ${get(c)}`);
+  }
+
   family('hostd_static_cache_hits_total', 'counter', 'Static files served from the memory cache.');
   out.push(`hostd_static_cache_hits_total ${s.staticCache.hits}`);
   family('hostd_static_cache_misses_total', 'counter', 'Static files read from disk.');
@@ -155,6 +187,12 @@ export function renderMetrics(s: StatusJson): string {
   out.push(`hostd_accept_paused_seconds_total ${s.descriptors.pausedSeconds}`);
   family('hostd_open_fds', 'gauge', 'File descriptors open in the hostd process.');
   out.push(`hostd_open_fds ${s.descriptors.open}`);
+  family('hostd_resident_memory_bytes', 'gauge', 'Resident memory of the hostd (serving) process.');
+  out.push(`hostd_resident_memory_bytes ${s.memory.rssBytes}`);
+  family('hostd_max_memory_bytes', 'gauge', 'The --max-memory ceiling (0: none).');
+  out.push(`hostd_max_memory_bytes ${s.memory.maxBytes}`);
+  family('hostd_memory_ceiling_sheds_total', 'counter', 'Workers replaced because the process was over --max-memory.');
+  out.push(`hostd_memory_ceiling_sheds_total ${s.memory.sheds}`);
   family('hostd_log_dropped_lines_total', 'counter', 'Log lines dropped because the destination could not keep up.');
   out.push(`hostd_log_dropped_lines_total ${s.logDroppedLines}`);
 

@@ -77,6 +77,21 @@ export function startStatusServer(host: Host, address: string, tokenFile?: strin
       else reply(res, 200, 'text/plain', 'ok\n');
     })
     .get('/status', withStatus((s) => JSON.stringify(s, null, 2), 'application/json'))
+    // Purge of the response caches (uWS v20.30 drops a PURGE request on the public listeners, so
+    // the purge goes here): POST /cache/purge?url=/path[&host=h] or ?prefix=/path[&host=h].
+    .post('/cache/purge', (res, req) => {
+      if (!authorized(req, token)) return reply(res, 401, 'text/plain', 'a bearer token is required\n');
+      const q = new URLSearchParams(req.getQuery() ?? '');
+      const what = { url: q.get('url') ?? undefined, prefix: q.get('prefix') ?? undefined, host: q.get('host') ?? undefined };
+      if (what.url === undefined && what.prefix === undefined) return reply(res, 400, 'text/plain', 'give url= or prefix=\n');
+      let aborted = false;
+      res.onAborted(() => (aborted = true));
+      res.onData(() => {}); // a body, if any, is ignored
+      host.purge(what).then(
+        (purged) => !aborted && reply(res, 200, 'application/json', `${JSON.stringify({ purged })}\n`),
+        (err: Error) => !aborted && reply(res, 500, 'text/plain', `purge failed: ${err.message}\n`),
+      );
+    })
     .get('/metrics', withStatus(renderMetrics, 'text/plain; version=0.0.4; charset=utf-8'))
     .any('/*', (res) => reply(res, 404, 'text/plain', 'not found\n'));
   return new Promise((resolve, reject) => {

@@ -1,13 +1,16 @@
 // An `apps` mount on the front: the MountHandler the router calls for dynamic requests. It checks
-// the request's framing (what uWS v20.30 would let through), copies the request out of uWS
-// synchronously and hands it to the mount's pool dispatcher on this front.
+// the request's framing (what uWS v20.30 would let through: http/framing.ts), copies the request
+// out of uWS synchronously and hands it to the mount's pool dispatcher on this front.
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Dispatcher } from '../../daemon/dispatch/dispatcher.js';
 import type { ResolvedApp, ResolvedVhost } from '../../shared/config/types.js';
 import type { Logger } from '../../shared/log.js';
 import { sendStatus } from '../http/answer.js';
+import { framing, refuseAndClose, refusedFraming } from '../http/framing.js';
 import type { MountHandler, RequestContext } from '../mount.js';
 import { headerBytes, MAX_HEADER_BYTES } from '../ops/limits.js';
+import { HeaderSnapshot, ResponseCache, sendHit, writeHit, type CacheStats, type Filler, type Lookup } from '../cache/index.js';
+import { CacheTap, fillHeaders, RefreshExchange } from './cached.js';
 import { FrontExchange, type MountShared } from './front-exchange.js';
 
 /**
@@ -44,34 +47,6 @@ const collect = (k: string, v: string): void => {
   collecting.push(k, v);
 };
 
-const DECIMAL = /^[0-9]{1,15}$/;
-
-/**
- * How the request says its body is framed, or why that is refused. uWS v20.30 takes the first of
- * two Content-Length headers and reads "chunked, gzip", "xchunked" or "chunkedx" as chunked:
- * forms a proxy in front may read differently (request smuggling). Anything but one decimal
- * Content-Length, or Transfer-Encoding exactly "chunked" without a Content-Length, is refused.
- */
-function framing(h: readonly string[]): { length: number; chunked: boolean } | string {
-  let length = -1;
-  let chunked = false;
-  for (let i = 0; i < h.length; i += 2) {
-    const k = h[i];
-    if (k === 'content-length') {
-      if (length >= 0) return 'more than one Content-Length';
-      const v = h[i + 1];
-      if (!DECIMAL.test(v)) return 'a Content-Length that is not a decimal number';
-      length = Number(v);
-    } else if (k === 'transfer-encoding') {
-      if (chunked) return 'more than one Transfer-Encoding';
-      if (h[i + 1].toLowerCase() !== 'chunked') return 'a Transfer-Encoding other than "chunked"';
-      chunked = true;
-    }
-  }
-  if (chunked && length >= 0) return 'both Content-Length and Transfer-Encoding';
-  return { length, chunked };
-}
-
 const BODY_SWEEP_MS = 250;
 
 /** The vhost's first plain name, else localhost with its port: what request.url says without a Host. */
@@ -95,15 +70,36 @@ export class AppMount implements MountHandler, MountShared {
   ) {
     this.maxBodySize = cfg.maxBodySize > 0 ? cfg.maxBodySize : Number.MAX_SAFE_INTEGER;
     this.bufferBody = cfg.bufferBody;
+    this.cache = cfg.cache ? ResponseCache.fromConfig(cfg.cache, cfg.compression) : null;
   }
 
+  /** The mount's response cache on this front (`cache:` on the mount), or null. */
+  readonly cache: ResponseCache | null;
+
+  /** Refuses the request before any app sees it; nothing after it on the connection is parsed (framing.ts). */
   private refuse(res: HttpResponse, ctx: RequestContext, status: number, why: string, extra?: Record<string, unknown>): void {
     this.log.warn(why, { requestId: ctx.requestId, status, ...extra });
-    ctx.done(status, sendStatus(res, status, { close: true, head: ctx.method === 'head' }));
+    refuseAndClose(res, status, ctx.method === 'head', (s, bytes) => ctx.done(s, bytes));
   }
 
   handle(res: HttpResponse, req: HttpRequest, ctx: RequestContext): void {
+    let lookup: Lookup | null = null;
+    if (this.cache !== null) {
+      lookup = this.cache.lookup(ctx.method, ctx.host, ctx.query !== '' ? `${ctx.url}?${ctx.query}` : ctx.url, req);
+      if (lookup.kind === 'hit') {
+        // A hit is answered inside the handler: a smuggled request behind it must be refused first.
+        const bad = refusedFraming(req);
+        if (bad !== '') return this.refuse(res, ctx, 400, `refused request framing: ${bad}`);
+        // Answered by the front from memory, inside the handler (corked already): no worker, no copy.
+        const w = writeHit(res, this.cache, lookup.entry, req, ctx.method === 'head', 'HIT');
+        ctx.done(w.status, w.bytes);
+        return;
+      }
+    }
     if (this.dispatcher.loadError) {
+      // Answered at once, like a cache hit: a smuggled request behind it must be refused first.
+      const bad = refusedFraming(req);
+      if (bad !== '') return this.refuse(res, ctx, 400, `refused request framing: ${bad}`);
       ctx.done(503, sendStatus(res, 503, { headers: { 'Retry-After': '5' }, head: ctx.method === 'head', close: ctx.closeConnection }));
       return;
     }
@@ -127,14 +123,87 @@ export class AppMount implements MountHandler, MountShared {
     const hasBody = (frame.length > 0 || frame.chunked) && method !== 'GET' && method !== 'HEAD';
     const host = ctx.host !== '' ? ctx.host : this.fallbackHost;
     const url = (ctx.secure ? 'https://' : 'http://') + host + ctx.url + (ctx.query !== '' ? '?' + ctx.query : '');
+    if (lookup !== null && lookup.kind !== 'bypass') return this.fromCache(res, req, ctx, lookup, method, url, headers);
     const ex = new FrontExchange(this, res, ctx, method, url, headers, hasBody);
     res.onAborted(() => ex.onAborted());
     if (!hasBody) return this.submit(ex);
     res.onData((chunk, isLast) => ex.onData(chunk, isLast));
     this.receiving.add(ex);
-    this.sweeper ??= setInterval(() => this.sweepBodies(), BODY_SWEEP_MS);
+    if (this.sweeper === null) {
+      // Started with the first body and kept (a timer per request body would cost more than the sweep).
+      this.sweeper = setInterval(() => this.sweepBodies(), BODY_SWEEP_MS);
+      this.sweeper.unref();
+    }
     // Bodies larger than bufferBody take a worker as soon as bufferBody bytes are in (onData).
     if (this.bufferBody === 0) this.submit(ex);
+  }
+
+  /** The cache said stale, fetch or wait (requests without a body: GET and HEAD). */
+  private fromCache(res: HttpResponse, req: HttpRequest, ctx: RequestContext, first: Lookup, method: string, url: string, headers: string[]): void {
+    const cache = this.cache!;
+    const isHead = method === 'HEAD';
+    if (first.kind === 'stale') {
+      if (first.refresh !== null) this.refresh(first.refresh, url, headers, ctx.requestId);
+      const w = writeHit(res, cache, first.entry, req, isHead, 'STALE');
+      ctx.done(w.status, w.bytes);
+      return;
+    }
+    const snapshot = new HeaderSnapshot(headers);
+    let gone = false;
+    const ex = new FrontExchange(this, res, ctx, method, url, headers, false);
+    res.onAborted(() => {
+      gone = true;
+      ex.onAborted();
+    });
+    const act = (r: Lookup): void => {
+      if (gone) {
+        if (r.kind === 'fetch') r.filler.abort();
+        else if (r.kind === 'stale' && r.refresh !== null) this.refresh(r.refresh, url, headers, ctx.requestId);
+        return;
+      }
+      switch (r.kind) {
+        case 'wait':
+          void r.promise.then(act);
+          return;
+        case 'hit':
+        case 'stale': {
+          if (r.kind === 'stale' && r.refresh !== null) this.refresh(r.refresh, url, headers, ctx.requestId);
+          ex.finished = true;
+          const w = sendHit(res, cache, r.entry, snapshot, isHead, r.kind === 'hit' ? 'HIT' : 'STALE');
+          ctx.done(w.status, w.bytes);
+          return;
+        }
+        case 'fetch':
+          ex.tap = new CacheTap(cache, r.filler, snapshot);
+          ex.headers = fillHeaders(r.filler, headers);
+          return this.submit(ex);
+        case 'bypass':
+          return this.submit(ex);
+      }
+    };
+    act(first);
+  }
+
+  /** Refreshes a stale entry in the background (stale-while-revalidate): a request with no client. */
+  private refresh(filler: Filler, url: string, headers: string[], requestId: string): void {
+    this.dispatcher.submit(new RefreshExchange(this.dispatcher, filler, this.log, 'GET', url, fillHeaders(filler, headers), requestId));
+  }
+
+  /** A reload rolled the app (same configuration): what it answered before may have changed. */
+  reloaded(): void {
+    this.cache?.clear();
+  }
+
+  purge(what: { url?: string; prefix?: string; host?: string }): number {
+    if (this.cache === null) return 0;
+    let n = 0;
+    if (what.url !== undefined) n += this.cache.purge(what.url, what.host);
+    if (what.prefix !== undefined) n += this.cache.purgePrefix(what.prefix, what.host);
+    return n;
+  }
+
+  cacheStats(): CacheStats | null {
+    return this.cache?.stats() ?? null;
   }
 
   submit(ex: FrontExchange): void {
@@ -144,10 +213,6 @@ export class AppMount implements MountHandler, MountShared {
 
   bodyDone(ex: FrontExchange): void {
     this.receiving.delete(ex);
-    if (this.receiving.size === 0 && this.sweeper !== null) {
-      clearInterval(this.sweeper);
-      this.sweeper = null;
-    }
   }
 
   /** Bodies arriving slower than bufferBody per bodyTimeout get 408 (slow clients cost memory, not workers). */
@@ -155,12 +220,14 @@ export class AppMount implements MountHandler, MountShared {
     const now = performance.now();
     const limit = this.cfg.bodyTimeoutMs;
     for (const ex of this.receiving) {
-      if (!ex.uploadPaused && now - ex.windowStart > limit) ex.bodyTooSlow(limit);
+      if (!ex.body.paused && now - ex.body.windowStart > limit) ex.bodyTooSlow(limit);
     }
   }
 
   close(): Promise<void> {
     // The pool (and this front's dispatcher for it) is closed by the control thread.
+    if (this.sweeper !== null) clearInterval(this.sweeper);
+    this.sweeper = null;
     return Promise.resolve();
   }
 

@@ -6,11 +6,12 @@ import type { HttpResponse } from 'uWebSockets.js';
 import type { Dispatcher } from '../../daemon/dispatch/dispatcher.js';
 import type { Exchange, Ticket } from '../../daemon/dispatch/types.js';
 import type { Logger } from '../../shared/log.js';
-import { UPLOAD_WINDOW } from '../../shared/protocol/index.js';
 import { endBodyless, sendStatus } from '../http/answer.js';
 import { BodySink, type WriteResult } from '../http/sink.js';
 import { isBodyless, writeStatus } from '../http/status.js';
 import type { RequestContext } from '../mount.js';
+import { headHeaders, type CacheTap } from './cached.js';
+import { RequestBody } from './request-body.js';
 
 /** What every exchange of one mount shares. */
 export interface MountShared {
@@ -27,9 +28,9 @@ export interface MountShared {
 const RETRY_AFTER = { 'Retry-After': '1' };
 
 /** The response resFull is writing (one at a time: cork runs its callback synchronously). */
-const full = { ex: null as FrontExchange | null, status: 0, headers: null as string[] | null, body: null as string | Uint8Array | null, bytes: 0 };
+const full = { ex: null as FrontExchange | null, body: null as string | Uint8Array | null, bytes: 0 };
 const writeFullCorked = (): void => {
-  full.bytes = full.ex!.writeFull(full.status, full.headers!, full.body);
+  full.bytes = full.ex!.writeFull(full.body);
 };
 
 export class FrontExchange implements Exchange {
@@ -40,26 +41,25 @@ export class FrontExchange implements Exchange {
   bodySent = false;
   readonly isHead: boolean;
 
-  // upload
-  private bodyBuf: ArrayBuffer[] | null = null;
-  private bodyComplete = false;
-  private bodyTotal = 0;
-  private unacked = 0;
-  private paused = false;
+  /** The request body as it arrives (request-body.ts). */
+  readonly body: RequestBody;
   /** Handed to the dispatcher (after buffering the body, or at once when there is none). */
   submitted = false;
-  /** bodyTimeout: when the current bufferBody-sized part of the body started, and its bytes so far. */
-  windowStart: number;
-  private windowBytes = 0;
 
-  // response
+  // response: status and the head block the worker preformatted (see TO_FRONT in the protocol)
   private status = 0;
-  private resHeaders: string[] | null = null;
+  private headName = '';
+  private headRest = '';
+  private contentLength = -1;
   private sink: BodySink | null = null;
   private queued: Uint8Array[] | null = null;
   /** Bytes written but not yet taken by the socket, credited to the worker on drain. */
   private pendingCredit = 0;
   private endPending = false;
+  /** The response cache's view of this request when it fills the cache (see cached.ts). */
+  tap: CacheTap | null = null;
+  /** The client got its answer another way (from the cache): the app's body only feeds the tap. */
+  private answered = false;
 
   constructor(
     private readonly m: MountShared,
@@ -67,11 +67,12 @@ export class FrontExchange implements Exchange {
     private readonly ctx: RequestContext,
     readonly method: string,
     readonly url: string,
-    readonly headers: string[],
+    /** The request headers the app gets (a cache fill swaps in its own: see cached.ts). */
+    public headers: string[],
     readonly hasBody: boolean,
   ) {
     this.arrival = ctx.start;
-    this.windowStart = ctx.start;
+    this.body = new RequestBody(res, m.bufferBody, ctx.start);
     this.isHead = method === 'HEAD';
   }
 
@@ -86,7 +87,7 @@ export class FrontExchange implements Exchange {
   }
   /** Part of the request body was never read: the answer closes the connection instead of reusing it. */
   private get closeAfter(): boolean {
-    return (this.hasBody && !this.bodyComplete) || this.ctx.closeConnection;
+    return (this.hasBody && !this.body.complete) || this.ctx.closeConnection;
   }
   private get written(): number {
     return this.sink === null ? 0 : this.sink.written;
@@ -97,6 +98,7 @@ export class FrontExchange implements Exchange {
   onAborted(): void {
     if (this.finished) return;
     this.finished = true;
+    this.tap?.filler.abort(new Error('the client went away'));
     this.m.dispatcher.abort(this);
     this.m.bodyDone(this);
     this.ctx.done(499, this.written);
@@ -104,31 +106,20 @@ export class FrontExchange implements Exchange {
 
   onData(chunk: ArrayBuffer, isLast: boolean): void {
     if (this.finished) return;
-    const n = chunk.byteLength;
-    this.bodyTotal += n;
-    if (this.bodyTotal > this.m.maxBodySize) return this.tooLarge();
-    if (n > 0) {
-      const copy = chunk.slice(0); // uWS reuses chunk's memory after this callback
-      this.unacked += n;
-      this.windowBytes += n;
-      if (this.windowBytes >= this.m.bufferBody) {
-        this.windowBytes = 0;
-        this.windowStart = performance.now();
-      }
+    const body = this.body;
+    if (body.total + chunk.byteLength > this.m.maxBodySize) return this.tooLarge();
+    const copy = body.take(chunk, isLast);
+    if (copy !== null) {
       if (this.ticket !== null) {
         this.m.dispatcher.sendBody(this, copy);
         this.bodySent = true;
-      } else (this.bodyBuf ??= []).push(copy);
+      } else body.hold(copy);
     }
     if (isLast) {
-      this.bodyComplete = true;
       this.m.bodyDone(this);
       if (this.ticket !== null) this.m.dispatcher.sendEnd(this);
-    } else if (!this.paused && this.unacked > UPLOAD_WINDOW) {
-      this.paused = true;
-      this.res.pause();
     }
-    if (!this.submitted && (isLast || this.bodyTotal > this.m.bufferBody)) this.m.submit(this);
+    if (!this.submitted && (isLast || body.total > this.m.bufferBody)) this.m.submit(this);
   }
 
   private tooLarge(): void {
@@ -143,71 +134,63 @@ export class FrontExchange implements Exchange {
   bodyTooSlow(timeoutMs: number): void {
     if (this.finished) return;
     this.m.dispatcher.abort(this);
-    this.m.log.warn('request body too slow: 408', this.fields({ bodyTimeoutMs: timeoutMs, received: this.bodyTotal }));
+    this.m.log.warn('request body too slow: 408', this.fields({ bodyTimeoutMs: timeoutMs, received: this.body.total }));
     if (this.sink !== null) return this.cut(408);
     this.answerError(408);
   }
 
-  /** Paused by upload backpressure: the client is not the slow one. */
-  get uploadPaused(): boolean {
-    return this.paused;
-  }
-
   uploadCredit(bytes: number): void {
-    this.unacked -= bytes;
-    if (this.paused && !this.finished && this.unacked <= UPLOAD_WINDOW / 2) {
-      this.paused = false;
-      this.windowStart = performance.now();
-      this.res.resume();
-    }
+    this.body.credit(bytes, this.finished);
   }
 
   private resumeIfPaused(): void {
-    if (this.paused) {
-      this.paused = false;
-      this.res.resume();
-    }
+    this.body.resume();
   }
 
   // ------------------------------------------------------------ pool events
 
   dispatched(): void {
-    const buf = this.bodyBuf;
-    if (buf !== null) {
-      this.bodyBuf = null;
-      for (const ab of buf) this.m.dispatcher.sendBody(this, ab);
+    const held = this.body.release();
+    if (held !== null) {
+      for (const ab of held) this.m.dispatcher.sendBody(this, ab);
       this.bodySent = true;
     }
-    if (this.bodyComplete && this.hasBody) this.m.dispatcher.sendEnd(this);
+    if (this.body.complete && this.hasBody) this.m.dispatcher.sendEnd(this);
   }
 
-  resFull(status: number, headers: string[], body: string | Uint8Array | null): void {
+  resFull(status: number, headName: string, headRest: string, contentLength: number, body: string | Uint8Array | null): void {
     if (this.finished) return;
+    this.setHead(status, headName, headRest, contentLength);
+    if (this.tap !== null) {
+      const bytes = body === null ? null : typeof body === 'string' ? Buffer.from(body) : body;
+      if (this.tapHead(bytes?.byteLength ?? contentLength)) {
+        if (bytes !== null) this.tap.filler.body(bytes);
+        this.tap.filler.end();
+        if (this.answered) return;
+      } else return;
+    }
     this.finished = true;
     this.m.bodyDone(this);
     // Corked through a shared callback and module state: no closure per response.
     full.ex = this;
-    full.status = status;
-    full.headers = headers;
     full.body = body;
     full.bytes = 0;
     this.res.cork(writeFullCorked);
     const bytes = full.bytes;
     full.ex = null;
-    full.headers = null;
     full.body = null;
     this.ctx.done(status, bytes);
   }
 
   /** resFull's writes; runs corked. */
-  writeFull(status: number, headers: string[], body: string | Uint8Array | null): number {
+  writeFull(body: string | Uint8Array | null): number {
     const res = this.res;
+    const status = this.status;
     this.resumeIfPaused();
-    writeStatus(res, status);
-    const cl = this.writeHeaders(headers);
+    this.writeStatusAndHeaders();
     const close = this.closeAfter;
     if (isBodyless(status, this.isHead)) {
-      endBodyless(res, status, cl, close);
+      endBodyless(res, status, this.contentLength, close);
       return 0;
     }
     if (body === null) {
@@ -218,13 +201,50 @@ export class FrontExchange implements Exchange {
     return typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
   }
 
-  resHead(status: number, headers: string[]): void {
+  resHead(status: number, headName: string, headRest: string, contentLength: number): void {
+    this.setHead(status, headName, headRest, contentLength);
+    if (this.tap !== null) this.tapHead(contentLength);
+  }
+
+  private setHead(status: number, headName: string, headRest: string, contentLength: number): void {
     // Written with the first body bytes: uWS only completes the header block then anyway.
     this.status = status;
-    this.resHeaders = headers;
+    this.headName = headName;
+    this.headRest = headRest;
+    this.contentLength = contentLength;
+  }
+
+  /**
+   * The cache decides on the head: answer from an entry (a 304 renewed it, stale-if-error), a 304
+   * for the client (the fill goes on), or stream the app's answer on. Returns false when the
+   * filler is done with this response (the client was answered from an entry).
+   */
+  private tapHead(length: number): boolean {
+    const tap = this.tap!;
+    const flat = headHeaders(this.headName, this.headRest, length);
+    const d = tap.filler.head(this.status, flat);
+    if (d.kind === 'serve') {
+      this.answerFrom(() => tap.serve(this.res, d.entry, this.isHead, d.label));
+      return false;
+    }
+    if (d.notModified) {
+      this.answerFrom(() => (tap.notModified(this.res, flat), { status: 304, bytes: 0 }));
+    }
+    return true;
+  }
+
+  /** The client is answered from the cache; what the app still sends only feeds the tap. */
+  private answerFrom(write: () => { status: number; bytes: number }): void {
+    this.answered = true;
+    this.finished = true;
+    this.m.bodyDone(this);
+    this.resumeIfPaused();
+    const w = write();
+    this.ctx.done(w.status, w.bytes);
   }
 
   resBody(chunk: Uint8Array): void {
+    this.tap?.filler.body(chunk);
     if (this.finished) {
       // Bytes past a completed response (the app sent more than its Content-Length): discard,
       // but keep crediting so the worker reaches its end instead of stalling.
@@ -239,6 +259,7 @@ export class FrontExchange implements Exchange {
   }
 
   resEnd(): void {
+    this.tap?.filler.end();
     if (this.finished) return;
     if (this.sink !== null && this.sink.blocked) {
       this.endPending = true;
@@ -250,11 +271,23 @@ export class FrontExchange implements Exchange {
   resError(status: number, detail: string): void {
     if (this.finished) return;
     this.m.log.error(status >= 500 ? 'app error' : 'bad request', this.fields({ status, error: detail }));
+    if (this.staleIfError(detail)) return;
     this.answerError(status);
+  }
+
+  /** The app failed before its head: a stale entry answers if stale-if-error allows it. */
+  private staleIfError(reason: string): boolean {
+    const tap = this.tap;
+    if (tap === null || this.sink !== null) return false;
+    const stale = tap.filler.abort(new Error(reason));
+    if (stale === null) return false;
+    this.answerFrom(() => tap.serve(this.res, stale, this.isHead, 'STALE'));
+    return true;
   }
 
   fail(status: number, reason: string): void {
     if (this.finished) return;
+    if (this.staleIfError(reason)) return;
     if (status >= 500 && status !== 503) this.m.log.error(reason, this.fields({ status }));
     else this.m.log.warn(reason, this.fields({ status }));
     this.answerError(status);
@@ -284,29 +317,19 @@ export class FrontExchange implements Exchange {
     return { requestId: this.ctx.requestId, ...extra };
   }
 
-  /** Writes the app's headers minus framing ones uWS owns; returns its Content-Length or -1. */
-  private writeHeaders(h: string[]): number {
-    let cl = -1;
-    const res = this.res;
-    for (let i = 0; i < h.length; i += 2) {
-      const k = h[i];
-      if (k === 'content-length') {
-        const v = Number(h[i + 1]);
-        if (Number.isSafeInteger(v) && v >= 0) cl = v;
-        continue;
-      }
-      if (k === 'transfer-encoding' || k === 'connection' || k === 'keep-alive') continue;
-      res.writeHeader(k, h[i + 1]);
-    }
-    return cl;
+  /** The status line and the app's header block: one native call for all the headers. */
+  private writeStatusAndHeaders(): void {
+    writeStatus(this.res, this.status);
+    if (this.headName !== '') this.res.writeHeader(this.headName, this.headRest);
+    const label = this.tap?.header;
+    if (label) this.res.writeHeader(label, 'MISS');
   }
 
   private writeHead(): void {
     this.resumeIfPaused();
-    writeStatus(this.res, this.status);
-    const cl = this.writeHeaders(this.resHeaders ?? []);
+    this.writeStatusAndHeaders();
     if (this.closeAfter) this.res.writeHeader('Connection', 'close');
-    this.sink = new BodySink(this.res, cl, (done) => this.drained(done));
+    this.sink = new BodySink(this.res, this.contentLength, (done) => this.drained(done));
   }
 
   /** Must run corked. */
@@ -344,8 +367,8 @@ export class FrontExchange implements Exchange {
       this.finished = true;
       this.m.bodyDone(this);
       this.resumeIfPaused();
-      writeStatus(res, this.status);
-      const cl = this.writeHeaders(this.resHeaders ?? []);
+      this.writeStatusAndHeaders();
+      const cl = this.contentLength;
       const bodyless = isBodyless(this.status, this.isHead);
       if (!bodyless && cl > 0) {
         // Promised bytes that never came.

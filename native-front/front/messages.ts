@@ -6,6 +6,7 @@ import type { DispatchStats, WorkerAttach } from '../../daemon/dispatch/types.js
 import type { Level } from '../../shared/log.js';
 import type { LogFormat } from '../log/access-log.js';
 import type { FileCacheStats } from '../static/index.js';
+import type { CacheStats } from '../cache/index.js';
 import type { WsCounters } from '../ws/stats.js';
 
 /** What a front is told once, when it starts. */
@@ -53,7 +54,8 @@ export interface PoolOpen {
 }
 
 export type FrontCommand =
-  | { t: 'prepare'; seq: number; listeners: ListenerPlan[]; mounts: MountPlan[] }
+  /** `roll`: a reload that rolls unchanged app mounts (their cached answers are dropped). */
+  | { t: 'prepare'; seq: number; listeners: ListenerPlan[]; mounts: MountPlan[]; roll: boolean }
   | { t: 'commit'; seq: number }
   | { t: 'abort'; seq: number }
   | { t: 'poolOpen'; open: PoolOpen }
@@ -68,11 +70,14 @@ export type FrontCommand =
   | { t: 'cut' }
   | { t: 'accept'; paused: boolean }
   | { t: 'stats'; seq: number }
+  | { t: 'purge'; seq: number; url?: string; prefix?: string; host?: string }
   /** Shutdown, after the drain: close every WebSocket with 1001; the reply says how many are still open. */
   | { t: 'wsClose'; seq: number };
 
 export interface MountCounters {
   key: string;
+  /** The mount's response cache, when it has one. */
+  cache: CacheStats | null;
   byClass: number[];
   buckets: number[];
   latencySum: number;
@@ -82,6 +87,10 @@ export interface MountCounters {
 
 export interface FrontStats {
   index: number;
+  /** Milliseconds this front's event loop has been busy since it started (wall time, waits for a core included). */
+  activeMs: number;
+  /** CPU milliseconds of this front's thread so far (Linux; -1 elsewhere). */
+  cpuMs: number;
   inFlight: number;
   unrouted: number;
   mounts: MountCounters[];
@@ -92,7 +101,7 @@ export interface FrontStats {
 }
 
 export type FrontEvent =
-  | { t: 'reply'; seq: number; error?: string; ports?: Record<string, number>; stats?: FrontStats; wsOpen?: number }
+  | { t: 'reply'; seq: number; error?: string; ports?: Record<string, number>; stats?: FrontStats; purged?: number; wsOpen?: number }
   | { t: 'log'; level: Level; msg: string; fields?: Record<string, unknown> }
   | { t: 'access'; text: string }
   | { t: 'retire' | 'kill' | 'drained'; pool: number; key: number }

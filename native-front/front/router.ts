@@ -5,6 +5,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ResolvedMount, ResolvedVhost } from '../../shared/config/types.js';
 import { mountLabel, type Logger } from '../../shared/log.js';
 import { sendStatus } from '../http/answer.js';
+import { refuseAndClose, refusedFraming } from '../http/framing.js';
 import type { AccessRecord, AccessWriter } from '../log/access-log.js';
 import type { MountHandler } from '../mount.js';
 import { MountStats } from '../ops/mount-stats.js';
@@ -62,6 +63,11 @@ export class Router {
   private answer(res: HttpResponse, req: HttpRequest, host: string, vhost: string, status: number, headers?: Record<string, string>, body?: string): void {
     this.unrouted++;
     const rec = this.accessLog && this.unroutedRecord(res, req, host, vhost);
+    const bad = refusedFraming(req);
+    if (bad !== '') {
+      this.log.warn(`refused request framing: ${bad}`, { vhost, status: 400 });
+      return refuseAndClose(res, 400, req.getMethod() === 'head', (s, bytes) => rec && this.accessLog!.write({ ...rec, status: s, bytes }));
+    }
     const bytes = sendStatus(res, status, { headers, body, head: req.getMethod() === 'head', close: this.draining || status === 400 });
     if (rec) this.accessLog!.write({ ...rec, status, bytes });
   }
@@ -119,6 +125,15 @@ export class Router {
     if (route === undefined) return this.answer(res, req, host, vhostRoute.name, 404);
     const ctx = new Context(this, vhostRoute, route, res, req, host, url, listener.secure);
     this.inFlight++;
+    if (route.mount.kind !== 'app') {
+      // App mounts check framing on the headers they copy anyway (app-mount.ts); the front's own
+      // answers must not let a smuggled request through either.
+      const bad = refusedFraming(req);
+      if (bad !== '') {
+        this.log.warn(`refused request framing: ${bad}`, { vhost: vhostRoute.name, mount: mountLabel(route.mount.url), requestId: ctx.requestId, status: 400 });
+        return refuseAndClose(res, 400, ctx.method === 'head', (s, bytes) => ctx.done(s, bytes));
+      }
+    }
     try {
       route.handler.handle(res, req, ctx);
     } catch (err) {

@@ -2,6 +2,8 @@
 // control thread's commands (front/messages.ts). Front 0 runs on the main thread, the others in
 // worker threads (front/thread.ts); the code is the same, talking to the control thread over a
 // MessagePort either way.
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { MessagePort } from 'node:worker_threads';
 import { Dispatcher } from '../../daemon/dispatch/dispatcher.js';
 import type { PoolReporter } from '../../daemon/dispatch/types.js';
@@ -24,12 +26,30 @@ interface LiveMount {
 }
 
 interface Prepared {
+  roll: boolean;
   listeners: ListenerPlan[];
   keep: Map<string, Listener>;
   opened: Listener[];
   closedEarly: Listener[];
   mounts: Map<string, LiveMount>;
   created: MountHandler[];
+}
+
+const CLOCK_TICKS_PER_MS = 100 / 1000; // USER_HZ is 100 on Linux
+
+/**
+ * This thread's CPU time: /proc/thread-self is the calling thread's own entry, so the read must
+ * be synchronous (an async read would run on, and measure, a libuv pool thread). It happens only
+ * on a status read, never on the request path.
+ */
+function threadCpuMs(): number {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS_PER_MS;
+  } catch {
+    return -1;
+  }
 }
 
 /** Error fields as text: they cross a thread boundary. */
@@ -85,7 +105,7 @@ export class FrontRuntime {
   private onCommand(cmd: FrontCommand): void {
     switch (cmd.t) {
       case 'prepare':
-        this.prepare(cmd.listeners, cmd.mounts).then(
+        this.prepare(cmd.listeners, cmd.mounts, cmd.roll).then(
           (ports) => this.reply(cmd.seq, { ports }),
           (err: Error) => this.reply(cmd.seq, { error: err.message }),
         );
@@ -143,15 +163,20 @@ export class FrontRuntime {
       case 'stats':
         this.router.accessLog?.handOver();
         return this.reply(cmd.seq, { stats: this.collectStats() });
+      case 'purge': {
+        let purged = 0;
+        for (const m of this.mounts.values()) purged += m.route.handler.purge?.(cmd) ?? 0;
+        return this.reply(cmd.seq, { purged });
+      }
     }
   }
 
   // ---------------------------------------------------------------- reload: prepare, commit, abort
 
   /** Builds handlers for new mounts and opens new listeners; the running configuration is untouched. */
-  private async prepare(listeners: ListenerPlan[], mounts: MountPlan[]): Promise<Record<string, number>> {
+  private async prepare(listeners: ListenerPlan[], mounts: MountPlan[], roll: boolean): Promise<Record<string, number>> {
     if (this.prepared) this.abort();
-    const p: Prepared = { listeners, keep: new Map(), opened: [], closedEarly: [], mounts: new Map(), created: [] };
+    const p: Prepared = { roll, listeners, keep: new Map(), opened: [], closedEarly: [], mounts: new Map(), created: [] };
     this.prepared = p;
     for (const plan of mounts) p.mounts.set(plan.key, this.mountFor(plan, p));
     const ports: Record<string, number> = {};
@@ -233,9 +258,10 @@ export class FrontRuntime {
     this.listeners.clear();
     for (const [k, l] of p.keep) this.listeners.set(k, l);
     if (this.acceptPaused) for (const l of this.listeners.values()) l.close();
-    // Old handlers finish their in-flight requests in the background.
+    // Old handlers finish their in-flight requests in the background; kept ones hear of a roll.
     for (const [k, m] of this.mounts) {
       if (p.mounts.get(k)?.route.handler !== m.route.handler) void m.route.handler.close(this.init.gracefulMs);
+      else if (p.roll) m.route.handler.reloaded?.();
     }
     for (const k of this.stats.keys()) if (!p.mounts.has(k)) this.stats.delete(k);
     this.ws.keepMounts(new Set(p.mounts.keys())); // ws
@@ -290,9 +316,19 @@ export class FrontRuntime {
   private collectStats(): FrontStats {
     return {
       index: this.init.index,
+      activeMs: performance.eventLoopUtilization().active,
+      cpuMs: threadCpuMs(),
       inFlight: this.router.inFlight,
       unrouted: this.router.unrouted,
-      mounts: [...this.stats.entries()].map(([key, s]) => ({ key, byClass: s.byClass, buckets: s.buckets, latencySum: s.latencySum, count: s.count, bytes: s.bytes })),
+      mounts: [...this.stats.entries()].map(([key, s]) => ({
+        key,
+        byClass: s.byClass,
+        buckets: s.buckets,
+        latencySum: s.latencySum,
+        count: s.count,
+        bytes: s.bytes,
+        cache: this.mounts.get(key)?.route.handler.cacheStats?.() ?? null,
+      })),
       pools: [...this.dispatchers.entries()].map(([pool, d]) => ({ pool, ...d.stats() })),
       cache: this.fileCache.stats(),
       websockets: this.ws.stats(),

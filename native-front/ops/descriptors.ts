@@ -19,12 +19,16 @@ export async function fdLimit(): Promise<number> {
   }
 }
 
-/** Descriptors open in this process, or -1 when unknown. */
+/**
+ * Descriptors open in this process, or -1 when unknown. Reading /proc/self/fd takes a descriptor
+ * itself: when there is none left (EMFILE/ENFILE) the answer is "all of them", Infinity.
+ */
 export async function openFds(): Promise<number> {
   try {
     return (await readdir('/proc/self/fd')).length;
-  } catch {
-    return -1;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'EMFILE' || code === 'ENFILE' ? Infinity : -1;
   }
 }
 
@@ -95,8 +99,9 @@ export class FdWatch {
 
   private async sample(): Promise<void> {
     if (this.stopped) return;
-    const open = await openFds();
-    if (open >= 0) {
+    const counted = await openFds();
+    if (counted >= 0) {
+      const open = Math.min(counted, this.limit);
       this.open = open;
       const r = this.reserve();
       if (!this.paused && open >= this.limit - r) {

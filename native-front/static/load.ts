@@ -2,9 +2,16 @@
 // representations <= maxFileBytes) come back with their bytes, ready for the cache; larger
 // representations come back with an open FileHandle, so the bytes streamed are those of the
 // file that was stat'ed (no window between the stat and the open).
+//
+// Compression: a small file of a compressible type with no .br/.gz sibling gets the missing
+// codings made here, once per version (the cache keeps them beside the identity bytes until the
+// file changes), on the threadpool; concurrent misses of one version share one job. Files too
+// big for the memory cache are streamed from disk as they are: compressing them on the fly
+// would cost a compression per request and lose Content-Length and ranges.
 import { constants as C, type Stats } from 'node:fs';
 import { open, realpath, type FileHandle } from 'node:fs/promises';
 import mime from 'mime-types';
+import { compressBody, isCompressionCandidate, type Coding, type CompressionSettings } from '../../shared/compress/index.js';
 import type { FileStamp, Representation, StaticResource } from './file-cache.js';
 import { isInside } from './resolve-path.js';
 
@@ -15,6 +22,8 @@ export interface LoadOptions {
   precompressed: boolean;
   followSymlinks: boolean;
   maxFileBytes: number;
+  /** On-the-fly compression of cached files without siblings; absent = none. */
+  compression?: CompressionSettings;
 }
 
 export interface LoadedResource {
@@ -29,16 +38,23 @@ export interface LoadedResource {
 export type LoadResult =
   | LoadedResource
   | { kind: 'redirect' } // a directory asked for without its trailing slash
-  | { kind: 'error'; status: 403 | 404 | 500; reason: string; err?: unknown };
+  | { kind: 'error'; status: 403 | 404 | 500 | 503; reason: string; err?: unknown };
 
 /** O_NONBLOCK: opening a FIFO must not park a libuv thread waiting for a writer. */
 const OPEN_FLAGS = C.O_RDONLY | (C.O_NONBLOCK ?? 0);
 const NOT_FOUND = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EINVAL']);
 const FORBIDDEN = new Set(['EACCES', 'EPERM']);
+/**
+ * Out of descriptors (the process's or the system's) or kernel memory: the file is fine and a
+ * retry a moment later will likely work, so 503 with Retry-After (the static mount adds it),
+ * not 500. hostd stops accepting before it runs out (ops/descriptors.ts), but an app in a
+ * worker can open files until none are left.
+ */
+const UNAVAILABLE = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN']);
 
 class LoadError extends Error {
   constructor(
-    readonly status: 403 | 404 | 500,
+    readonly status: 403 | 404 | 500 | 503,
     readonly reason: string,
     readonly err?: unknown,
   ) {
@@ -50,6 +66,7 @@ function fsError(err: unknown, what: string): LoadError {
   const code = (err as NodeJS.ErrnoException)?.code ?? '';
   if (NOT_FOUND.has(code)) return new LoadError(404, `${what}: ${code}`);
   if (FORBIDDEN.has(code)) return new LoadError(403, `${what}: ${code}`, err);
+  if (UNAVAILABLE.has(code)) return new LoadError(503, `${what}: ${code}`, err);
   return new LoadError(500, `${what}: ${code || String(err)}`, err);
 }
 
@@ -79,6 +96,59 @@ async function openStat(path: string): Promise<Opened | null> {
 function etagOf(st: Stats, size: number, coding: '' | 'br' | 'gzip'): string {
   const suffix = coding === '' ? '' : coding === 'br' ? '-br' : '-gz';
   return `"${Math.floor(st.mtimeMs).toString(16)}-${size.toString(16)}${suffix}"`;
+}
+
+/**
+ * What a mount's compression settings add to its cache keys: mounts that would make different
+ * representations of one file must not share its entry.
+ */
+export function compressionKey(z: CompressionSettings): string {
+  if (!z.enabled) return '';
+  return `/c${z.minSize},${z.level.gzip},${z.level.br}${z.types === null ? '' : `,${z.types.join(' ')}`}`;
+}
+
+/** Compressions in flight, by file version, coding and level: concurrent misses share one. */
+/**
+ * Files compressed on the fly (once per version) up to this size; larger ones are served as they
+ * are unless they have a .br/.gz sibling: brotli at level 5 takes tens of milliseconds per MB of
+ * a worker thread of libuv's pool, fine once per version of a page or a bundle, not of a video.
+ */
+const MAX_GENERATED_BYTES = 1024 * 1024;
+
+const compressing = new Map<string, Promise<Buffer | null>>();
+
+/**
+ * A representation hostd makes from the identity bytes. Its ETag is weak (W/"<mtime>-<size>-br",
+ * from the identity file): the bytes are ours, not a file's, and are not promised byte-identical
+ * across zlib versions. Null when the output would not be smaller.
+ */
+async function generate(identity: Representation, coding: Coding, settings: CompressionSettings): Promise<Representation | null> {
+  const level = coding === 'br' ? settings.level.br : settings.level.gzip;
+  const key = `${identity.path}\0${identity.etag}\0${coding}${level}`;
+  let job = compressing.get(key);
+  if (job === undefined) {
+    job = compressBody(identity.body!, coding, settings.level).then(
+      (b) => (b.length < identity.size ? b : null),
+      () => null, // a zlib failure only means this coding is not offered
+    );
+    compressing.set(key, job);
+    void job.finally(() => compressing.delete(key));
+  }
+  const body = await job;
+  if (body === null) return null;
+  return {
+    coding,
+    path: identity.path,
+    body,
+    size: body.length,
+    mtimeMs: identity.mtimeMs,
+    sizeText: String(body.length),
+    etag: `W/${identity.etag.slice(0, -1)}-${coding === 'br' ? 'br' : 'gz'}"`,
+    lastModified: identity.lastModified,
+    unsatisfiedRange: `bytes */${body.length}`,
+    head: null,
+    generated: true,
+  };
 }
 
 function stampOf(path: string, st: Stats | null): FileStamp {
@@ -211,6 +281,16 @@ export async function loadResource(key: string, path: string, trailingSlash: boo
       ]);
     }
     const contentType = mime.contentType(path.slice(path.lastIndexOf('/') + 1)) || 'application/octet-stream';
+    const z = opts.compression;
+    if (
+      z !== undefined &&
+      identity.body !== null &&
+      identity.size <= MAX_GENERATED_BYTES &&
+      (br === null || gzip === null) &&
+      isCompressionCandidate({ contentType, size: identity.size }, z)
+    ) {
+      [br, gzip] = await Promise.all([br ?? generate(identity, 'br', z), gzip ?? generate(identity, 'gzip', z)]);
+    }
     const bytes = (identity.body?.length ?? 0) + (br?.body?.length ?? 0) + (gzip?.body?.length ?? 0);
     const resource: StaticResource = {
       key,

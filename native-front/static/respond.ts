@@ -67,6 +67,8 @@ export function planResponse(h: HeaderSource, r: StaticResource, isGet: boolean,
     const coding = chooseCoding(h.getHeader('accept-encoding'), r.br !== null, r.gzip !== null);
     if (coding === 'br') rep = r.br!;
     else if (coding === 'gzip') rep = r.gzip!;
+    // Ranges of a form hostd compressed itself come from the identity bytes (encoding.ts).
+    if (rep.generated === true && isGet && h.getHeader('range') !== '') rep = r.identity;
   }
   out.rep = rep;
   out.start = 0;

@@ -11,9 +11,11 @@ import type { ResolvedStatic } from '../../shared/config/types.js';
 import { mountLabel, type Logger } from '../../shared/log.js';
 import type { MountHandler, RequestContext } from '../mount.js';
 import type { FileCache, StaticResource } from './file-cache.js';
-import { closeHandles, loadResource, type LoadOptions } from './load.js';
+import { DEFAULT_COMPRESSION } from '../../shared/compress/index.js';
+import { closeHandles, compressionKey, loadResource, type LoadOptions } from './load.js';
 import { resolveUrlPath } from './resolve-path.js';
 import { sendStatus } from '../http/answer.js';
+import { BodySink } from '../http/sink.js';
 import { HeaderSnapshot, planResponse, writeBodyless, writeHead, type HeaderSource, type Plan } from './respond.js';
 import { FileStream } from './stream-file.js';
 
@@ -28,6 +30,37 @@ const URL_INDEX_MAX = 8192;
 // The synchronous hit path plans into one preallocated object: no allocation per request.
 const hitPlan: Plan = { status: 200, rep: null!, start: 0, end: 0 };
 
+/**
+ * Bodies from memory at least this large go out through the backpressure sink (tryEnd and
+ * onWritable over the cached bytes) instead of one res.end: res.end copies whatever the socket
+ * does not take at once into uWS's own buffer, per connection, so slow readers of large cached
+ * files would cost a copy each.
+ */
+const SINK_FROM_BYTES = 64 * 1024;
+
+/** A large body from memory: the cached bytes are offered to the socket as it drains. */
+function streamFromMemory(res: HttpResponse, r: StaticResource, p: Plan, cacheControl: string, ctx: RequestContext): void {
+  const body = p.status === 200 ? p.rep.body! : p.rep.body!.subarray(p.start, p.end + 1);
+  let finished = false;
+  const sink = new BodySink(res, body.length, (done) => {
+    if (done && !finished) {
+      finished = true;
+      ctx.done(p.status, body.length);
+    }
+  });
+  res.onAborted(() => {
+    if (finished) return;
+    finished = true;
+    ctx.done(499, sink.written);
+  });
+  writeHead(res, r, p, cacheControl);
+  if (ctx.closeConnection) res.writeHeader('Connection', 'close');
+  if (sink.write(body) === 'done') {
+    finished = true;
+    ctx.done(p.status, body.length);
+  }
+}
+
 /** Writes a whole answer for a representation whose bytes are in memory. Must run corked. */
 function writeFromMemory(res: HttpResponse, r: StaticResource, p: Plan, cacheControl: string, isGet: boolean, close: boolean): number {
   if (!isGet || p.status === 304 || p.status === 416) return writeBodyless(res, r, p, cacheControl, isGet, close);
@@ -40,6 +73,9 @@ function writeFromMemory(res: HttpResponse, r: StaticResource, p: Plan, cacheCon
   res.end(body.subarray(p.start, p.end + 1), close);
   return p.end + 1 - p.start;
 }
+
+/** Out of descriptors for now (load.ts): come back in a second. */
+const RETRY_SOON = { 'Retry-After': '1' };
 
 /** A short text answer (error, redirect) for a static request. */
 function answer(res: HttpResponse, ctx: RequestContext, status: number, isGet: boolean, headers?: Record<string, string>): number {
@@ -75,13 +111,15 @@ class StaticMount implements MountHandler {
     this.cacheControl =
       cfg.maxAge !== undefined ? `public, max-age=${Math.max(0, Math.floor(cfg.maxAge))}${cfg.immutable ? ', immutable' : ''}` : '';
     // Mounts that differ in what they would serve for one path must not share cache entries.
-    this.keyPrefix = `${cfg.precompressed ? 'z' : '-'}${cfg.followSymlinks ? 'l' : '-'}:`;
+    const z = cfg.compression ?? DEFAULT_COMPRESSION;
+    this.keyPrefix = `${cfg.precompressed ? 'z' : '-'}${cfg.followSymlinks ? 'l' : '-'}${compressionKey(z)}:`;
     this.loadOpts = {
       root: this.root,
       index: cfg.index,
       precompressed: cfg.precompressed,
       followSymlinks: cfg.followSymlinks,
       maxFileBytes: cache.maxFileBytes,
+      compression: z.enabled ? z : undefined,
     };
   }
 
@@ -127,6 +165,9 @@ class StaticMount implements MountHandler {
   private serveHit(res: HttpResponse, req: HeaderSource, ctx: RequestContext, r: StaticResource, isGet: boolean): void {
     planResponse(req, r, isGet, hitPlan);
     // Inside the uWS route handler the socket is already corked: no cork() round trip needed.
+    if (isGet && hitPlan.end + 1 - hitPlan.start >= SINK_FROM_BYTES && (hitPlan.status === 200 || hitPlan.status === 206)) {
+      return streamFromMemory(res, r, { ...hitPlan }, this.cacheControl, ctx);
+    }
     ctx.done(hitPlan.status, writeFromMemory(res, r, hitPlan, this.cacheControl, isGet, ctx.closeConnection));
   }
 
@@ -183,7 +224,7 @@ class StaticMount implements MountHandler {
           if (result.status !== 404) {
             this.log.error(`static: ${result.reason}`, this.fields(ctx, { path, status: result.status, err: result.err }));
           }
-          done(result.status, answer(res, ctx, result.status, isGet));
+          done(result.status, answer(res, ctx, result.status, isGet, result.status === 503 ? RETRY_SOON : undefined));
           return release();
         }
 

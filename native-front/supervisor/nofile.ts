@@ -1,5 +1,5 @@
 // The descriptor limit (RLIMIT_NOFILE). Every connection, static file being sent, log file and
-// worker pipe costs hostd one descriptor, and a front that runs out cannot accept (issue 9).
+// worker pipe costs hostd one descriptor, and a front that runs out cannot accept.
 // Node itself raises the soft limit to the hard limit when it starts (node.cc, PlatformInit:
 // "Raise the open file descriptor limit"; `prlimit --nofile=256:512 node` runs with 512), so
 // hostd has nothing to raise and no setrlimit to call: it reads the figure Node left and logs it,

@@ -25,6 +25,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import { mallocEnv } from '../ops/malloc-env.js';
 import { Backoff } from './backoff.js';
 import { supervisorLog } from './log.js';
 import { onSignals, type HostSignal } from './signals.js';
@@ -67,7 +68,7 @@ export function runSupervisor(opts: SupervisorOptions): void {
     held.clear();
     const c = spawn(process.execPath, [...process.execArgv, script, ...opts.argv, '--no-supervisor'], {
       stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
-      env: { ...process.env, HOSTD_SUPERVISOR_FD: '3' },
+      env: { ...mallocEnv(process.env), ...process.env, HOSTD_SUPERVISOR_FD: '3' },
     });
     child = c;
     c.on('error', (err) => {

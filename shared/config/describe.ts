@@ -1,4 +1,5 @@
 // Text for people: one problem per line, and the resolved sites for `hostd check`.
+import { mountLabel } from '../log.js';
 import { formatDuration, formatSize } from './duration.js';
 import { formatListen } from './listen.js';
 import type { ConfigProblem, ResolvedMount, ResolvedPool, ResolvedVhost, ResolvedWebSocket } from './types.js';
@@ -33,7 +34,7 @@ export function describeSites(vhosts: ResolvedVhost[]): string {
       lines.push(`  host ${names}  [${v.file}]${extras.length ? '  ' + extras.join(', ') : ''}`);
       if (v.mounts.length === 0) lines.push('    (no mounts)');
       const ordered = [...v.mounts].sort((a, b) => b.url.length - a.url.length || (a.url < b.url ? -1 : 1));
-      const width = Math.max(1, ...ordered.map((m) => (m.url || '/').length));
+      const width = Math.max(1, ...ordered.map((m) => mountLabel(m.url).length));
       for (const m of ordered) {
         mounts++;
         if (m.kind === 'static') statics++;
@@ -51,7 +52,7 @@ export function describeSites(vhosts: ResolvedVhost[]): string {
 }
 
 function describeMount(m: ResolvedMount, width: number): string[] {
-  const url = (m.url || '/').padEnd(width);
+  const url = mountLabel(m.url).padEnd(width);
   if (m.kind === 'static') {
     const opts = [
       m.maxAge !== undefined ? `maxAge ${m.maxAge}s` : 'no maxAge',

@@ -3,6 +3,9 @@
 // filled, paths made absolute. Every problem is collected; nothing throws.
 import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { mountLabel } from '../log.js';
+import { MODULE_EXTENSIONS } from './modules.js';
+import { DEFAULT_COMPRESSION } from './compression.js';
 import { parseDuration, parseSize } from './duration.js';
 import { DEFAULT_LISTEN, parseListen, parseListenMapping } from './listen.js';
 import { normalizeMountUrl, normalizeServerName } from './names.js';
@@ -11,7 +14,8 @@ import type { SchemaPart } from './schema.js';
 import { noSource } from './source.js';
 import type { ConfigPath, LineAt, Locator } from './source.js';
 import type {
-  ConfigProblem, ListenAddress, ResolvedApp, ResolvedMount, ResolvedPool, ResolvedStatic, ResolvedVhost, ResolvedWebSocket, TlsConfig,
+  ConfigProblem, ListenAddress, ResolvedApp, ResolvedCache, ResolvedCompression, ResolvedMount, ResolvedPool, ResolvedStatic,
+  ResolvedVhost, ResolvedWebSocket, TlsConfig,
 } from './types.js';
 
 export const DEFAULTS = Object.freeze({
@@ -40,7 +44,17 @@ export const DEFAULTS = Object.freeze({
   websocket: Object.freeze({ maxPayload: 1024 * 1024, idleTimeoutMs: 120_000, maxBackpressure: 1024 * 1024, compression: false, maxConnections: 10_000 }),
 });
 
-export const MODULE_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts', '.tsx', '.jsx'];
+export { DEFAULT_COMPRESSION } from './compression.js';
+
+export const CACHE_DEFAULTS = Object.freeze({
+  header: 'X-Cache',
+  cookies: 'bypass' as const,
+  lockTimeoutMs: 5000,
+  /** maxObjectSize = maxSize / this, when not given. */
+  objectFraction: 8,
+});
+
+export { MODULE_EXTENSIONS } from './modules.js';
 
 const LISTEN_EXPECTED = 'expected a port number or "host:port"';
 const DURATION_HINT = '(use 500ms, 30s, 2m, 1h)';
@@ -96,6 +110,8 @@ class Problems {
 interface Ctx {
   baseDir: string;
   problems: Problems;
+  /** The vhost's `compression` (already checked), the base its mounts' own settings override. */
+  compression?: ResolvedCompression;
 }
 
 export interface ResolveVhostOptions {
@@ -220,13 +236,16 @@ function resolveVhostObject(obj: unknown, ctx: Ctx, file: string, override?: Lis
   if (obj.redirectHttps === true) redirectHttps = 443;
   else if (typeof obj.redirectHttps === 'number') redirectHttps = obj.redirectHttps;
 
+  // compression: the vhost's setting is the default of its mounts
+  if (obj.compression !== undefined) ctx.compression = resolveCompression(obj.compression, ['compression'], ctx, DEFAULT_COMPRESSION);
+
   // mounts
   const mounts: ResolvedMount[] = [];
   const urls = new Map<string, ConfigPath>();
   const addMount = (m: ResolvedMount | undefined, p: ConfigPath) => {
     if (!m) return;
     const first = urls.get(m.url);
-    if (first) P.add([...p, 'url'], `"${m.url || '/'}" is already mounted by ${prefix(first).slice(0, -2)} of this vhost`);
+    if (first) P.add([...p, 'url'], `"${mountLabel(m.url)}" is already mounted by ${prefix(first).slice(0, -2)} of this vhost`);
     else urls.set(m.url, p);
     mounts.push(m);
   };
@@ -287,6 +306,8 @@ function resolveStatic(m: unknown, p: ConfigPath, ctx: Ctx, shapeDone = false): 
     precompressed: bool(m.precompressed, DEFAULTS.precompressed),
   };
   if (typeof m.maxAge === 'number') r.maxAge = m.maxAge;
+  const compression = mountCompression(m.compression, [...p, 'compression'], ctx);
+  if (compression) r.compression = compression;
   return r;
 }
 
@@ -325,7 +346,81 @@ function resolveApp(m: unknown, p: ConfigPath, ctx: Ctx, shapeDone = false): Res
     watch: bool(m.watch, DEFAULTS.watch),
   };
   if (typeof m.touchFile === 'string' && m.touchFile !== '') r.touchFile = path.resolve(ctx.baseDir, m.touchFile);
+  const compression = mountCompression(m.compression, [...p, 'compression'], ctx);
+  if (compression) r.compression = compression;
+  if (m.cache !== undefined) {
+    const cache = resolveCache(m.cache, [...p, 'cache'], ctx);
+    if (cache) r.cache = cache;
+  }
   return r;
+}
+
+/** A mount's compression: its own keys over the vhost's; undefined when neither sets any. */
+function mountCompression(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedCompression | undefined {
+  if (v === undefined) return ctx.compression;
+  return resolveCompression(v, p, ctx, ctx.compression ?? DEFAULT_COMPRESSION);
+}
+
+/** `true`/`false` or a mapping (shape checked by the schema); keys not given come from `base`. */
+function resolveCompression(v: unknown, p: ConfigPath, ctx: Ctx, base: Readonly<ResolvedCompression>): ResolvedCompression {
+  const r: ResolvedCompression = { enabled: base.enabled, minSize: base.minSize, types: base.types, level: { ...base.level } };
+  if (typeof v === 'boolean') {
+    r.enabled = v;
+    return r;
+  }
+  if (!isObject(v)) return r; // the schema said why
+  if (typeof v.enabled === 'boolean') r.enabled = v.enabled;
+  if (v.minSize !== undefined) r.minSize = size(v.minSize, [...p, 'minSize'], r.minSize, ctx);
+  if (Array.isArray(v.types)) {
+    const types: string[] = [];
+    v.types.forEach((t, i) => {
+      if (typeof t !== 'string') return;
+      const norm = t.trim().toLowerCase();
+      if (!/^[a-z0-9][a-z0-9!#$&^_.+-]*\/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)$/.test(norm)) {
+        ctx.problems.add([...p, 'types', i], `expected a MIME type such as "text/html" or "application/*", got ${describeValue(t)}`);
+      } else types.push(norm);
+    });
+    r.types = types;
+  }
+  if (isObject(v.level)) {
+    if (typeof v.level.gzip === 'number') r.level.gzip = v.level.gzip;
+    if (typeof v.level.br === 'number') r.level.br = v.level.br;
+  }
+  return r;
+}
+
+function resolveCache(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedCache | undefined {
+  if (!isObject(v)) return undefined; // the schema said why
+  const maxSize = size(v.maxSize, [...p, 'maxSize'], -1, ctx);
+  if (maxSize === 0) ctx.problems.add([...p, 'maxSize'], 'must be above 0 (leave out `cache` for no cache)');
+  let maxObjectSize = Math.floor(maxSize / CACHE_DEFAULTS.objectFraction);
+  if (v.maxObjectSize !== undefined) {
+    maxObjectSize = size(v.maxObjectSize, [...p, 'maxObjectSize'], maxObjectSize, ctx);
+    if (maxSize > 0 && maxObjectSize > maxSize) {
+      ctx.problems.add([...p, 'maxObjectSize'], `${describeValue(v.maxObjectSize)} is more than maxSize (${describeValue(v.maxSize)})`);
+    }
+  }
+  let header: string | null = CACHE_DEFAULTS.header;
+  if (v.header === false) header = null;
+  else if (typeof v.header === 'string') {
+    if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(v.header)) header = v.header;
+    else ctx.problems.add([...p, 'header'], `expected a header name (letters, digits, "-") or false, got ${describeValue(v.header)}`);
+  }
+  const cookies = v.cookies === 'ignore' ? 'ignore' : CACHE_DEFAULTS.cookies;
+  const lockTimeoutMs = duration(v.lockTimeout, [...p, 'lockTimeout'], CACHE_DEFAULTS.lockTimeoutMs, ctx, false);
+  if (maxSize <= 0) return undefined;
+  return { maxSize, maxObjectSize, header, cookies, lockTimeoutMs };
+}
+
+/** A size (bytes or "10mb"); problems reported, `def` returned when absent or wrong. */
+function size(v: unknown, p: ConfigPath, def: number, ctx: Ctx): number {
+  if (typeof v !== 'string' && typeof v !== 'number') return def; // absent, or the schema said why
+  const n = parseSize(v);
+  if (n === undefined) {
+    ctx.problems.add(p, `${describeValue(v)} is not a size ${SIZE_HINT}`);
+    return def;
+  }
+  return n;
 }
 
 function resolvePool(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedPool | undefined {
@@ -388,18 +483,6 @@ function resolveWebSocket(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedWebSocke
     compression: bool(v.compression, d.compression),
     maxConnections: typeof v.maxConnections === 'number' && Number.isInteger(v.maxConnections) ? v.maxConnections : d.maxConnections,
   };
-}
-
-/** A size: bytes, or "512k", "10mb" (the schema checked the type). */
-function size(v: unknown, p: ConfigPath, def: number, ctx: Ctx): number {
-  if (typeof v === 'number') return v;
-  if (typeof v !== 'string') return def;
-  const n = parseSize(v);
-  if (n === undefined) {
-    ctx.problems.add(p, `${describeValue(v)} is not a size ${SIZE_HINT}`);
-    return def;
-  }
-  return n;
 }
 
 function duration(v: unknown, p: ConfigPath, def: number, ctx: Ctx, zeroOk: boolean): number {

@@ -1,4 +1,4 @@
-// The vhost file as users write it (design.md "A virtual host file"), and the resolved form the
+// The vhost file as users write it (README "A virtual host file"), and the resolved form the
 // rest of hostd runs on: durations in milliseconds, paths absolute, listen split into host/port.
 
 export type Duration = string | number; // "30s", "500ms", "2m", "1h", or milliseconds
@@ -12,6 +12,24 @@ export interface StaticMountConfig {
   dotfiles?: boolean; // serve dotfiles and dot-directories; default false (404)
   followSymlinks?: boolean; // follow symlinks that resolve outside dir; default false (404)
   precompressed?: boolean; // serve .br/.gz siblings; default true
+  compression?: boolean | CompressionConfig; // on-the-fly gzip/brotli; default on for text types
+}
+
+/** Compression of responses by the front (static files and app responses). */
+export interface CompressionConfig {
+  enabled?: boolean; // default true
+  minSize?: number | string; // bytes or "1k"; smaller bodies go uncompressed; default 1 KiB
+  types?: string[]; // MIME types ("text/html", "application/*") to compress; default: the compressible database
+  level?: { gzip?: number; br?: number }; // gzip 1-9 (default 6), brotli quality 0-11 (default 5)
+}
+
+/** The front's response cache for an app mount (RFC 9111 shared-cache semantics). */
+export interface CacheConfig {
+  maxSize: number | string; // bytes held by the mount's entries (LRU beyond)
+  maxObjectSize?: number | string; // largest body stored; default maxSize / 8
+  header?: string | false; // X-Cache: HIT|MISS|STALE header name; false = none; default "X-Cache"
+  cookies?: 'bypass' | 'ignore'; // requests with Cookie: not cached (default) or cached like others
+  lockTimeout?: Duration; // a request waiting for another's fetch of the same URL gives up and fetches itself after this; default 5s
 }
 
 export interface PoolConfig {
@@ -59,6 +77,8 @@ export interface AppMountConfig {
   websocket?: WebSocketConfig;
   watch?: boolean;
   touchFile?: string;
+  compression?: boolean | CompressionConfig;
+  cache?: CacheConfig;
 }
 
 export interface TlsConfig {
@@ -83,6 +103,7 @@ export interface VhostConfig {
   redirectHttps?: boolean | number;
   static?: StaticMountConfig[];
   apps?: AppMountConfig[];
+  compression?: boolean | CompressionConfig; // default for this vhost's mounts
 }
 
 // ---- resolved ----
@@ -104,6 +125,23 @@ export interface ResolvedStatic {
   dotfiles: boolean;
   followSymlinks: boolean;
   precompressed: boolean;
+  /** Absent: the defaults (DEFAULT_COMPRESSION in resolve.ts). */
+  compression?: ResolvedCompression;
+}
+
+export interface ResolvedCompression {
+  enabled: boolean;
+  minSize: number; // bytes
+  types: string[] | null; // null: the compressible database decides
+  level: { gzip: number; br: number };
+}
+
+export interface ResolvedCache {
+  maxSize: number; // bytes
+  maxObjectSize: number; // bytes
+  header: string | null; // null: no X-Cache header
+  cookies: 'bypass' | 'ignore';
+  lockTimeoutMs: number;
 }
 
 export interface ResolvedPool {
@@ -145,6 +183,10 @@ export interface ResolvedApp {
   websocket: ResolvedWebSocket;
   watch: boolean;
   touchFile?: string; // absolute path
+  /** Absent: the defaults (DEFAULT_COMPRESSION in resolve.ts). */
+  compression?: ResolvedCompression;
+  /** Absent: no response cache on this mount. */
+  cache?: ResolvedCache;
 }
 
 export type ResolvedMount = ResolvedStatic | ResolvedApp;

@@ -18,12 +18,16 @@ export const WORKER_READY = 1;
 export const WORKER_RETIRING = 2;
 export const WORKER_DEAD = 3;
 
+// Layout, one 64-byte cache line per writer so that no two threads write the same line on every
+// request (false sharing would bounce it between cores): line 0, the fronts' counters; line 1, the
+// worker's memory figure; line 2 on, the worker's started watermarks.
 const I_STATE = 0;
 const I_INFLIGHT = 1;
 const I_SERVED = 2;
-const I_SOCKETS = 3;
-const F_MEMORY = 2; // Float64 index (byte 16)
-const F_STARTED = 3; // Float64 index of front 0's watermark (byte 24)
+const F_MEMORY = 8; // Float64 index (byte 64)
+/** The worker's open WebSockets: Int32 in the worker's line, after the memory figure (byte 72). */
+const I_SOCKETS = 18;
+const F_STARTED = 16; // Float64 index of front 0's watermark (byte 128)
 
 export function boardBytes(fronts: number): number {
   return 8 * (F_STARTED + fronts);
@@ -34,7 +38,7 @@ export class Board {
   private readonly floats: Float64Array;
 
   constructor(readonly buffer: SharedArrayBuffer) {
-    this.ints = new Int32Array(buffer, 0, 4);
+    this.ints = new Int32Array(buffer);
     this.floats = new Float64Array(buffer);
   }
 

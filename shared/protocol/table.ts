@@ -72,14 +72,19 @@ export const TO_WORKER = {
   wsClosed: msg(53, ['id', 'num'], ['code', 'num'], ['reason', 'str']),
 } as const satisfies Table;
 
-/** Worker → front, on a data port. */
+/**
+ * Worker → front, on a data port. A response head travels as one preformatted block (see
+ * daemon/worker/response-parts.ts responseHead): the first header's name, and its value followed
+ * by every other header line, so the front writes all of them with one uWS call; Content-Length
+ * (-1: none) apart, because uWS writes it itself.
+ */
 export const TO_FRONT = {
-  /** Status and headers of a streamed response (Set-Cookie may repeat). */
-  resHead: msg(10, ['id', 'num'], ['status', 'num'], ['headers', 'headers']),
+  /** Status and headers of a streamed response. */
+  resHead: msg(10, ['id', 'num'], ['status', 'num'], ['headName', 'str'], ['headRest', 'str'], ['contentLength', 'num']),
   resBody: msg(11, ['id', 'num'], ['chunk', 'bytes']),
   resEnd: msg(12, ['id', 'num']),
   /** Head, whole body and end in one message. */
-  resFull: msg(13, ['id', 'num'], ['status', 'num'], ['headers', 'headers'], ['body', 'body']),
+  resFull: msg(13, ['id', 'num'], ['status', 'num'], ['headName', 'str'], ['headRest', 'str'], ['contentLength', 'num'], ['body', 'body']),
   /** The request failed in the worker: the status applies if no head was sent; detail is for the log. */
   resError: msg(14, ['id', 'num'], ['status', 'num'], ['detail', 'str']),
   /** The app consumed this many request-body bytes (upload backpressure). */

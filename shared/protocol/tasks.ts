@@ -1,6 +1,7 @@
 // What piscina hands a worker thread: exactly one task per thread, `serve` (never resolves: the
 // worker serves its ports until the pool terminates it) or `check` (load once, report).
 import type { MessagePort } from 'node:worker_threads';
+import type { ResolvedCompression } from '../config/types.js';
 
 export type AppInterface = 'fetch' | 'node' | 'auto';
 
@@ -21,6 +22,8 @@ export interface ServeTask {
   /** Fetch apps see mount-relative URLs (the prefix goes to X-Forwarded-Prefix). */
   stripPrefix: boolean;
   env: Record<string, string>;
+  /** How the worker compresses its responses (the mount's `compression`); null: it does not. */
+  compression: ResolvedCompression | null;
   cacheDir?: string;
   /** The module compiled once by the pool (TypeScript/JSX); unset: the worker loads modulePath itself. */
   entry?: string;

@@ -1,8 +1,9 @@
-// Test helpers: a host in this process (createHost) or the real `hostd` binary in a child process.
-import { spawn, type ChildProcess } from 'node:child_process';
+// A host in this process (createHost) or the real `hostd` binary in a child process.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createHost, type Host, type HostOptions } from '../../index.js';
 import type { VhostConfig } from '../../shared/config/types.js';
+import { type PoolStatus, poolIn, readStatus, type StatusJson } from './status.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -11,24 +12,35 @@ export interface TestHost {
   host: Host;
   port: number;
   url(path?: string): string;
+  /** The host's /status document, read over its status listener. */
+  status(): Promise<StatusJson>;
+  /** The pool of the app mounted at `url` ("/" for the root), as /status reports it. */
+  pool(url?: string): Promise<PoolStatus>;
   close(): Promise<void>;
 }
 
-/** Starts an in-process host on an ephemeral port (vhosts default to `listen: 0`). */
+/**
+ * Starts an in-process host on an ephemeral port (vhosts default to `listen: 0`), with its
+ * status listener on an ephemeral port too, so tests read pools and counters over /status.
+ */
 export async function startHost(sites: VhostConfig[], opts: Omit<HostOptions, 'sites'> = {}): Promise<TestHost> {
   const host = await createHost({
     accessLog: false,
     errorLog: opts.errorLog ?? quietLog(),
+    status: '127.0.0.1:0',
     ...opts,
     sites: sites.map((s) => ({ listen: 0, ...s })),
   });
   await host.listen();
   await host.ready(); // tests start from loaded apps; listen() alone does not wait for them
   const port = host.addresses[0].port;
+  const status = () => readStatus(`http://127.0.0.1:${host.statusPort}`);
   return {
     host,
     port,
     url: (path = '/') => `http://127.0.0.1:${port}${path}`,
+    status,
+    pool: async (url = '/') => poolIn(await status(), url),
     close: () => host.close(),
   };
 }
@@ -36,8 +48,9 @@ export async function startHost(sites: VhostConfig[], opts: Omit<HostOptions, 's
 /** An ErrorLog that keeps lines in memory (tests read `lines`), printing nothing. */
 export function quietLog() {
   const lines: string[] = [];
-  const push = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
-    void lines.push(`${level} ${msg} ${fields ? JSON.stringify(fields, (_k, v) => (v instanceof Error ? v.stack : v)) : ''}`);
+  const push = (level: string) => (msg: string, fields?: Record<string, unknown>) => {
+    lines.push(`${level} ${msg} ${fields ? JSON.stringify(fields, (_k, v) => (v instanceof Error ? v.stack : v)) : ''}`);
+  };
   return { lines, info: push('info'), warn: push('warn'), error: push('error') };
 }
 
@@ -71,8 +84,12 @@ export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.Proces
     const proc = spawnCli(args, opts);
     let stdout = '';
     let stderr = '';
-    proc.stdout!.on('data', (d) => (stdout += d));
-    proc.stderr!.on('data', (d) => (stderr += d));
+    proc.stdout!.on('data', (d) => {
+      stdout += d;
+    });
+    proc.stderr!.on('data', (d) => {
+      stderr += d;
+    });
     const timer = setTimeout(() => killGroup(proc), opts.timeoutMs ?? 20_000);
     proc.on('error', reject);
     proc.on('close', (code) => {
@@ -98,19 +115,25 @@ export interface HostdProcess {
  * Starts `hostd ARGS` and resolves once it logs a listening address. Pass sites with
  * `listen: 0` (or `--listen 127.0.0.1:0`) to get an ephemeral port.
  */
-export function spawnHostd(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<HostdProcess> {
+export function spawnHostd(
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<HostdProcess> {
   return new Promise((resolve, reject) => {
     const proc = spawnCli(args, opts);
     let out = '';
     let err = '';
     const waiters: { pattern: RegExp; resolve: () => void }[] = [];
-    proc.stdout!.on('data', (d) => (out += d));
+    proc.stdout!.on('data', (d) => {
+      out += d;
+    });
     proc.stderr!.on('data', (d) => {
       err += d;
-      for (const w of [...waiters]) if (w.pattern.test(err)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve();
-      }
+      for (const w of [...waiters])
+        if (w.pattern.test(err)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
     });
     const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
     const handle: HostdProcess = {
@@ -125,11 +148,17 @@ export function spawnHostd(args: string[], opts: { cwd?: string; env?: NodeJS.Pr
         clearTimeout(timer);
         return code;
       },
-      waitFor: (pattern, timeoutMs = 10_000) =>
+      waitFor: (pattern, timeoutMs = 15_000) =>
         new Promise((res, rej) => {
           if (pattern.test(err)) return res();
           const t = setTimeout(() => rej(new Error(`timed out waiting for ${pattern} in hostd stderr:\n${err}`)), timeoutMs);
-          waiters.push({ pattern, resolve: () => (clearTimeout(t), res()) });
+          waiters.push({
+            pattern,
+            resolve: () => {
+              clearTimeout(t);
+              res();
+            },
+          });
         }),
     };
     const timer = setTimeout(() => {
@@ -140,12 +169,10 @@ export function spawnHostd(args: string[], opts: { cwd?: string; env?: NodeJS.Pr
       clearTimeout(timer);
       reject(new Error(`hostd exited with ${code} before listening:\n${err}`));
     });
-    handle
-      .waitFor(/listening address=https?:\/\/[^\s:]+:(\d+)/, opts.timeoutMs ?? 20_000)
-      .then(() => {
-        clearTimeout(timer);
-        handle.port = Number(/listening address=https?:\/\/[^\s:]+:(\d+)/.exec(err)![1]);
-        resolve(handle);
-      }, reject);
+    handle.waitFor(/listening address=https?:\/\/[^\s:]+:(\d+)/, opts.timeoutMs ?? 20_000).then(() => {
+      clearTimeout(timer);
+      handle.port = Number(/listening address=https?:\/\/[^\s:]+:(\d+)/.exec(err)![1]);
+      resolve(handle);
+    }, reject);
   });
 }

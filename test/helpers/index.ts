@@ -1,0 +1,23 @@
+// The test helpers, one module per concern:
+//   host.ts           startHost (in process, with /status), spawnHostd / runCli (the real binary), quietLog
+//   wait.ts           waitFor (poll a condition), withTimeout, sleep (only where time is the feature)
+//   http.ts           getText / getJson, canConnect, freePort(s), RawClient / rawExchange (raw TCP)
+//   status.ts         the /status document: readStatus, poolIn, statusBase
+//   site.ts           makeSite: a temp site with a vhost file, static files and a versioned app
+//   kitchen.ts        KITCHEN (the daemon tests' app) and releaseHeld for its /held route
+//   load.ts           loadLoop: bounded concurrent load that counts every answer
+//   tls.ts            selfSigned certificates (openssl)
+//   prometheus.ts     a strict Prometheus text parser
+//   static-tree.ts    the static-file fixture tree
+//   static-harness.ts a minimal uWS front around static mounts (ctx.done accounting)
+export * from './host.js';
+export * from './http.js';
+export * from './kitchen.js';
+export * from './load.js';
+export * from './prometheus.js';
+export * from './site.js';
+export * from './static-harness.js';
+export * from './static-tree.js';
+export * from './status.js';
+export * from './tls.js';
+export * from './wait.js';
