@@ -294,7 +294,13 @@ describe('config: resolved vhosts', () => {
         env: {},
       },
       // The defaults for public sites (docs/config.md).
-      websocket: { maxPayload: 1024 * 1024, idleTimeoutMs: 120_000, maxBackpressure: 1024 * 1024, compression: false, maxConnections: 10_000 },
+      websocket: {
+        maxPayload: 1024 * 1024,
+        idleTimeoutMs: 120_000,
+        maxBackpressure: 1024 * 1024,
+        compression: false,
+        maxConnections: 10_000,
+      },
     });
     expect(catchAll.serverNames).to.deep.equal(['*']);
     expect(catchAll.isDefault).to.equal(true);

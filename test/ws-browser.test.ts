@@ -12,7 +12,16 @@ import { startHost, type TestHost } from './helpers/host.js';
 import { connect, startsWith } from './helpers/ws.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 describe('websockets: in headless Chromium', function () {
   this.timeout(60_000);
@@ -49,7 +58,9 @@ describe('websockets: in headless Chromium', function () {
       await listener.next(startsWith('{"hello"'));
       const page = await browser!.newPage();
       await page.goto(`http://127.0.0.1:${h.port}/`);
-      await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, undefined, { timeout: 20_000 });
+      await page.waitForFunction(() => (window as unknown as { __result?: unknown }).__result !== undefined, undefined, {
+        timeout: 20_000,
+      });
       const result = (await page.evaluate(() => (window as unknown as { __result: unknown }).__result)) as {
         hello: { hello: string; address: string };
         echo: string;

@@ -11,7 +11,12 @@ describe('websockets: the example chat (examples/app/chat.ts)', function () {
   let host: Host;
   const open: Client[] = [];
   before(async () => {
-    host = await createHost({ sites: [resolve('examples/sites/example.yaml')], listen: '127.0.0.1:0', accessLog: false, errorLog: quietLog() });
+    host = await createHost({
+      sites: [resolve('examples/sites/example.yaml')],
+      listen: '127.0.0.1:0',
+      accessLog: false,
+      errorLog: quietLog(),
+    });
     await host.listen();
     await host.ready();
   });

@@ -16,7 +16,8 @@ import { parsePrometheus, waitFor } from './helpers/index.js';
 const CHAT = resolve('test/fixtures/ws/chat.mjs');
 const PUBLIC = resolve('test/fixtures/ws/public');
 
-const hello = async (c: Client) => JSON.parse((await c.next(startsWith('{"hello"'))) as string) as { hello: string; thread: number; address: string };
+const hello = async (c: Client) =>
+  JSON.parse((await c.next(startsWith('{"hello"'))) as string) as { hello: string; thread: number; address: string };
 
 describe('websockets: fetch apps', function () {
   this.timeout(30_000);
@@ -139,10 +140,13 @@ describe('websockets: fetch apps', function () {
     c.send(`flood ${chunks}`);
     type Flood = { target: number; sent: number; seen: Record<string, number>; drains: number };
     let f: Flood | null = null;
-    await waitFor(async () => {
-      f = ((await (await request(`http://127.0.0.1:${h.port}/slow/state`)).body.json()) as { flood: Flood | null }).flood;
-      return f !== null && (f.seen['-1'] ?? 0) > 0 && f.sent > 64;
-    }, { timeout: 15_000, what: 'send() to return -1' });
+    await waitFor(
+      async () => {
+        f = ((await (await request(`http://127.0.0.1:${h.port}/slow/state`)).body.json()) as { flood: Flood | null }).flood;
+        return f !== null && (f.seen['-1'] ?? 0) > 0 && f.sent > 64;
+      },
+      { timeout: 15_000, what: 'send() to return -1' },
+    );
     // Held back: the client reads nothing, so the app cannot have sent everything.
     expect(f!.sent).to.be.below(chunks);
     sock.resume();
@@ -160,12 +164,17 @@ describe('websockets: fetch apps', function () {
     await hello(c);
     c.send('close 4000');
     expect(await c.closed).to.deep.equal({ code: 4000, reason: 'bye' });
-    const state = (await (await request(`http://127.0.0.1:${h.port}/other/state`)).body.json()) as { afterClose: { send: number; readyState: number } };
+    const state = (await (await request(`http://127.0.0.1:${h.port}/other/state`)).body.json()) as {
+      afterClose: { send: number; readyState: number };
+    };
     expect(state.afterClose).to.deep.equal({ send: 0, readyState: 2 });
-    await waitFor(async () => {
-      const s = (await (await request(`http://127.0.0.1:${h.port}/other/state`)).body.json()) as { closes: { code: number }[] };
-      return s.closes.some((x) => x.code === 4000);
-    }, { timeout: 5000, what: 'the app’s close handler to run with 4000' });
+    await waitFor(
+      async () => {
+        const s = (await (await request(`http://127.0.0.1:${h.port}/other/state`)).body.json()) as { closes: { code: number }[] };
+        return s.closes.some((x) => x.code === 4000);
+      },
+      { timeout: 5000, what: 'the app’s close handler to run with 4000' },
+    );
   });
 
   it('counts sockets, upgrades, messages and closes per mount in /status and /metrics, and logs one line per socket', async () => {
@@ -175,32 +184,44 @@ describe('websockets: fetch apps', function () {
     await c.next((m) => m === 'one');
     c.close(4321, 'done');
     await c.closed;
-    let ws: { open: number; upgrades: number; messagesIn: number; bytesIn: number; messagesOut: number; closes: Record<string, number> } | undefined;
-    await waitFor(async () => {
-      const s = await h.host.status();
-      ws = (s.hosts[0].mounts.find((m) => m.url === '/other') as { websocket?: typeof ws }).websocket;
-      return ws !== undefined && (ws.closes['4321'] ?? 0) >= 1;
-    }, { timeout: 5000, what: 'the close to be counted' });
+    let ws:
+      | { open: number; upgrades: number; messagesIn: number; bytesIn: number; messagesOut: number; closes: Record<string, number> }
+      | undefined;
+    await waitFor(
+      async () => {
+        const s = await h.host.status();
+        ws = (s.hosts[0].mounts.find((m) => m.url === '/other') as { websocket?: typeof ws }).websocket;
+        return ws !== undefined && (ws.closes['4321'] ?? 0) >= 1;
+      },
+      { timeout: 5000, what: 'the close to be counted' },
+    );
     expect(ws!.upgrades).to.be.at.least(1);
     expect(ws!.messagesIn).to.be.at.least(1);
     expect(ws!.bytesIn).to.be.at.least('echo one'.length);
     expect(ws!.messagesOut).to.be.at.least(2);
     const metrics = parsePrometheus(renderMetrics(await h.host.status()));
     expect(metrics.types.hostd_websockets_open).to.equal('gauge');
-    const closes = metrics.samples.find((s) => s.name === 'hostd_websocket_closes_total' && s.labels.mount === '/other' && s.labels.code === '4321');
+    const closes = metrics.samples.find(
+      (s) => s.name === 'hostd_websocket_closes_total' && s.labels.mount === '/other' && s.labels.code === '4321',
+    );
     expect(closes?.value).to.be.at.least(1);
-    const inMsgs = metrics.samples.find((s) => s.name === 'hostd_websocket_messages_total' && s.labels.mount === '/other' && s.labels.direction === 'in');
+    const inMsgs = metrics.samples.find(
+      (s) => s.name === 'hostd_websocket_messages_total' && s.labels.mount === '/other' && s.labels.direction === 'in',
+    );
     expect(inMsgs?.value).to.be.at.least(1);
     let line: Record<string, unknown> | undefined;
-    await waitFor(async () => {
-      const text = await readFile(join(logDir, 'access.log'), 'utf8').catch(() => '');
-      line = text
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .find((l) => l.path === '/other/x?user=counted' && l.status === 101);
-      return line !== undefined;
-    }, { timeout: 5000, what: 'the socket’s access-log line' });
+    await waitFor(
+      async () => {
+        const text = await readFile(join(logDir, 'access.log'), 'utf8').catch(() => '');
+        line = text
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .find((l) => l.path === '/other/x?user=counted' && l.status === 101);
+        return line !== undefined;
+      },
+      { timeout: 5000, what: 'the socket’s access-log line' },
+    );
     expect(line!.websocket).to.deep.include({ close_code: 4321, messages_in: 1 });
     expect((line!.websocket as { messages_out: number }).messages_out).to.equal(2);
     expect(line!.duration_ms).to.be.a('number');

@@ -24,7 +24,10 @@ describe('websockets: two fronts', function () {
         s.close(() => res(p));
       });
     });
-    h = await startHost([{ serverName: ['*'], listen: `127.0.0.1:${port}`, apps: [{ url: '/chat', module: CHAT, pool: { threads: 2 } }] }], { fronts: 2 });
+    h = await startHost(
+      [{ serverName: ['*'], listen: `127.0.0.1:${port}`, apps: [{ url: '/chat', module: CHAT, pool: { threads: 2 } }] }],
+      { fronts: 2 },
+    );
   });
   after(async () => {
     for (const c of open.splice(0)) c.ws.terminate();

@@ -144,7 +144,9 @@ describe('websockets: lifecycle', function () {
       got = '';
       const exit = hostd.stop('SIGTERM');
       await hostd.waitFor(/draining/);
-      conn.write('GET /chat/late HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+      conn.write(
+        'GET /chat/late HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      );
       await waitFor(() => got.includes('\r\n\r\n'), { timeout: 5000, what: 'an answer to the late upgrade' });
       expect(got).to.match(/^HTTP\/1\.1 503 /);
       conn.destroy();

@@ -133,14 +133,17 @@ describe('websockets: limits', function () {
     expect(no.headers['retry-after']).to.equal('5');
     a.close();
     await a.closed;
-    await waitFor(async () => {
-      try {
-        await client('/few/d');
-        return true;
-      } catch {
-        return false;
-      }
-    }, { timeout: 5000, what: 'an upgrade to succeed once a socket closed' });
+    await waitFor(
+      async () => {
+        try {
+          await client('/few/d');
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { timeout: 5000, what: 'an upgrade to succeed once a socket closed' },
+    );
     const s = await h.host.status();
     const ws = (s.hosts[0].mounts.find((m) => m.url === '/few') as { websocket: { overLimit: number } }).websocket;
     expect(ws.overLimit).to.be.at.least(1);

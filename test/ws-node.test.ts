@@ -67,12 +67,15 @@ describe('websockets: node apps', function () {
     d.close(4321, 'client says bye');
     await d.closed;
     // The app's 'close' listener saw the client's code (one worker on /one: ask it).
-    await waitFor(async () => {
-      const e = await client('/one/ws');
-      await e.next(startsWith('welcome'));
-      e.send('lastclose');
-      return (await e.next(startsWith('lastclose'))) === 'lastclose 4321 client says bye';
-    }, { timeout: 10_000, what: 'the app to have seen the close code' });
+    await waitFor(
+      async () => {
+        const e = await client('/one/ws');
+        await e.next(startsWith('welcome'));
+        e.send('lastclose');
+        return (await e.next(startsWith('lastclose'))) === 'lastclose 4321 client says bye';
+      },
+      { timeout: 10_000, what: 'the app to have seen the close code' },
+    );
   });
 
   it('ws noServer + server.on("upgrade") + handleUpgrade: the app refuses with its own 401, or accepts', async () => {
@@ -100,7 +103,10 @@ describe('websockets: node apps', function () {
       }
       expect(threads.size, 'sessions on both workers').to.equal(2);
       await Promise.all(
-        clients.map((s) => new Promise<void>((res) => (s.io.engine.transport.name === 'websocket' ? res() : s.io.engine.once('upgrade', () => res())))),
+        clients.map(
+          (s) =>
+            new Promise<void>((res) => (s.io.engine.transport.name === 'websocket' ? res() : s.io.engine.once('upgrade', () => res()))),
+        ),
       );
       const results = await Promise.all(
         clients.map(async (s) => {

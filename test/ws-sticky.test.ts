@@ -14,7 +14,8 @@ describe('websockets: sticky sessions (pool.sticky)', function () {
   this.timeout(30_000);
   let h: TestHost;
   const url = (p: string) => `http://127.0.0.1:${h.port}${p}`;
-  const json = async (p: string, headers: Record<string, string> = {}) => (await (await request(url(p), { headers })).body.json()) as { thread: number; name?: string | null };
+  const json = async (p: string, headers: Record<string, string> = {}) =>
+    (await (await request(url(p), { headers })).body.json()) as { thread: number; name?: string | null };
 
   before(async () => {
     h = await startHost([

@@ -35,7 +35,7 @@ describe('websockets: wss:// through SNI', function () {
     it(`${name}: its own certificate, its own app`, async () => {
       const c = await connect(`wss://127.0.0.1:${h.port}/ws`, { servername: name, headers: { host: name }, rejectUnauthorized: false });
       try {
-        const cert = ((c.ws as unknown as { _socket: TLSSocket })._socket).getPeerCertificate();
+        const cert = (c.ws as unknown as { _socket: TLSSocket })._socket.getPeerCertificate();
         expect(cert.subject.CN).to.equal(name);
         if (name === 'a.test') {
           expect(JSON.parse((await c.next(startsWith('{"hello"'))) as string)).to.include({ hello: 'ann' });

@@ -1,7 +1,7 @@
 // The WebSocket scenarios (bench/ws): echo every message back, or, for a publisher
 // (?role=pub), publish it to the subscribers (?role=sub) of one topic: the front fans it out.
 export default {
-  fetch(request, env, ctx) {
+  fetch(request, _env, ctx) {
     const role = new URL(request.url).searchParams.get('role') ?? 'echo';
     return ctx.upgrade(request, { data: role }) ? undefined : new Response('WebSocket only\n', { status: 426 });
   },

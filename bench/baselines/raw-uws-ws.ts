@@ -21,7 +21,13 @@ app.ws<Data>('/*', {
   idleTimeout: 0,
   compression: uWS.DISABLED,
   upgrade: (res, req, context) => {
-    res.upgrade<Data>({ role: req.getQuery('role') || 'echo' }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+    res.upgrade<Data>(
+      { role: req.getQuery('role') || 'echo' },
+      req.getHeader('sec-websocket-key'),
+      req.getHeader('sec-websocket-protocol'),
+      req.getHeader('sec-websocket-extensions'),
+      context,
+    );
   },
   open: (ws) => {
     if (ws.getUserData().role === 'sub') ws.subscribe('fan');

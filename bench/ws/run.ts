@@ -29,8 +29,24 @@ export interface WsScenario {
 }
 
 export const WS_SCENARIOS: WsScenario[] = [
-  { id: 'ws-echo', label: 'WebSocket echo 1 KiB, 64 connections', mode: 'echo', connections: 64, subscribers: 0, size: 1024, unit: 'round trips/s' },
-  { id: 'ws-fanout', label: 'WebSocket fan-out 256 B, 1 publisher → 1,000 subscribers', mode: 'fanout', connections: 0, subscribers: 1000, size: 256, unit: 'deliveries/s' },
+  {
+    id: 'ws-echo',
+    label: 'WebSocket echo 1 KiB, 64 connections',
+    mode: 'echo',
+    connections: 64,
+    subscribers: 0,
+    size: 1024,
+    unit: 'round trips/s',
+  },
+  {
+    id: 'ws-fanout',
+    label: 'WebSocket fan-out 256 B, 1 publisher → 1,000 subscribers',
+    mode: 'fanout',
+    connections: 0,
+    subscribers: 1000,
+    size: 256,
+    unit: 'deliveries/s',
+  },
 ];
 
 export const WS_TARGETS = [
@@ -89,7 +105,9 @@ export function buildClient(repo: string, benchDir: string): string | null {
     execFileSync('cc', ['-O2', '-o', out, join(benchDir, 'ws', 'wsload.c')], { stdio: 'pipe' });
     return out;
   } catch (err) {
-    console.log(`bench: the WebSocket scenarios need a C compiler for their load client (sudo apt-get install gcc): ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    console.log(
+      `bench: the WebSocket scenarios need a C compiler for their load client (sudo apt-get install gcc): ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+    );
     return existsSync(out) ? out : null;
   }
 }
@@ -103,9 +121,27 @@ interface Target {
 }
 
 /** One client run: the rate, the client's CPU, and the server's CPU over the measured window. */
-function runClient(client: string, t: Target, sc: WsScenario, durationS: number, warmupS: number): Promise<Omit<WsRound, 'round' | 'busyBefore'>> {
+function runClient(
+  client: string,
+  t: Target,
+  sc: WsScenario,
+  durationS: number,
+  warmupS: number,
+): Promise<Omit<WsRound, 'round' | 'busyBefore'>> {
   return new Promise((resolve, reject) => {
-    const args = ['127.0.0.1', String(t.port), t.hostHeader, t.path, sc.mode, String(sc.connections), String(sc.subscribers), String(sc.size), '32', String(durationS), String(warmupS)];
+    const args = [
+      '127.0.0.1',
+      String(t.port),
+      t.hostHeader,
+      t.path,
+      sc.mode,
+      String(sc.connections),
+      String(sc.subscribers),
+      String(sc.size),
+      '32',
+      String(durationS),
+      String(warmupS),
+    ];
     const p = spawn(client, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -150,8 +186,12 @@ export async function runWsBench(o: WsBenchOptions): Promise<{ results: WsScenar
   const targets: Target[] = [];
   const tsx = ['--import', 'tsx'];
   try {
-    if (o.hostd && !o.without.has('hostd')) targets.push({ name: 'hostd', port: o.hostd.port, hostHeader: o.hostd.hostHeader, path: '/ws', pgid: o.hostd.pgid });
-    for (const [name, file] of [['raw-uws-ws', 'raw-uws-ws.ts'], ['ws-node', 'ws-node.ts']] as const) {
+    if (o.hostd && !o.without.has('hostd'))
+      targets.push({ name: 'hostd', port: o.hostd.port, hostHeader: o.hostd.hostHeader, path: '/ws', pgid: o.hostd.pgid });
+    for (const [name, file] of [
+      ['raw-uws-ws', 'raw-uws-ws.ts'],
+      ['ws-node', 'ws-node.ts'],
+    ] as const) {
       if (o.without.has(name)) continue;
       const port = await freePort();
       const s = startServer(name, process.execPath, [...tsx, join(o.benchDir, 'baselines', file), '--port', String(port)], { cwd: o.repo });
@@ -216,14 +256,19 @@ export async function runWsBench(o: WsBenchOptions): Promise<{ results: WsScenar
 
 /** The WebSocket table: rate, ratios, client CPU (`*`: the client was nearly always busy), server µs/message. */
 export function wsTable(results: WsScenarioResult[]): string {
-  const lines = ['WebSocket scenario | server | rate (median) | vs hostd | client CPU | server CPU/msg', '--- | --- | --- | --- | --- | ---'];
+  const lines = [
+    'WebSocket scenario | server | rate (median) | vs hostd | client CPU | server CPU/msg',
+    '--- | --- | --- | --- | --- | ---',
+  ];
   for (const r of results) {
     for (const s of r.servers) {
       const ratio = r.ratios.find((x) => x.against === s.server);
       const rate = s.median === undefined ? (s.failed ?? 'n/a') : `${(s.median / 1000).toFixed(1)}k ${r.unit}`;
       const client = s.medianClientCpu === undefined ? '' : `${Math.round(s.medianClientCpu * 100)}%${s.medianClientCpu > 0.9 ? ' *' : ''}`;
       const cpu = s.medianServerCpuUs === undefined ? '' : `${s.medianServerCpuUs.toFixed(2)} µs`;
-      lines.push(`${r.label} | ${s.server} | ${rate} | ${ratio ? `${ratio.ratio.toFixed(2)}× (${ratio.perRoundMedian.toFixed(2)}×)` : ''} | ${client} | ${cpu}`);
+      lines.push(
+        `${r.label} | ${s.server} | ${rate} | ${ratio ? `${ratio.ratio.toFixed(2)}× (${ratio.perRoundMedian.toFixed(2)}×)` : ''} | ${client} | ${cpu}`,
+      );
     }
   }
   return lines.join('\n');

@@ -23,7 +23,7 @@ type GenerateId = (this: unknown, req: unknown) => string | Promise<string>;
 function wrap(exported: unknown): void {
   const Server = (exported as { Server?: { prototype: object } } | null)?.Server;
   let proto: object | null = Server?.prototype ?? null;
-  while (proto !== null && !Object.prototype.hasOwnProperty.call(proto, 'generateId')) proto = Object.getPrototypeOf(proto) as object | null;
+  while (proto !== null && !Object.hasOwn(proto, 'generateId')) proto = Object.getPrototypeOf(proto) as object | null;
   if (proto === null) return;
   const holder = proto as { generateId: GenerateId; [WRAPPED]?: true };
   if (holder[WRAPPED]) return;

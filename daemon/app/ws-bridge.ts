@@ -19,7 +19,20 @@ import { Duplex } from 'node:stream';
 import { WS_PING, WS_PONG } from '../../shared/protocol/ws.js';
 import { stripMount } from './node-adapter.js';
 import { WS_CONNECTION, type AppContext, type FetchHandler, type WsConnectionHandler, type WsEndpoint } from './types.js';
-import { clientFrame, closePayload, FrameParser, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, parseClose, parseHead, type Frame, type WrittenHead } from './ws-frames.js';
+import {
+  clientFrame,
+  closePayload,
+  FrameParser,
+  OP_BINARY,
+  OP_CLOSE,
+  OP_PING,
+  OP_PONG,
+  OP_TEXT,
+  parseClose,
+  parseHead,
+  type Frame,
+  type WrittenHead,
+} from './ws-frames.js';
 
 /** The in-memory connection an upgrade is handed over on (what ws and engine.io touch of net.Socket). */
 class UpgradeSocket extends Duplex {
@@ -148,7 +161,8 @@ function upgradeThrough(server: EventEmitter, request: Request, ctx: AppContext)
       if (phase !== 'refused' || refusal === null) return;
       phase = 'done';
       const headers = new Headers();
-      for (let i = 0; i < refusal.headers.length; i += 2) if (!HOP_BY_HOP.has(refusal.headers[i])) headers.append(refusal.headers[i], refusal.headers[i + 1]);
+      for (let i = 0; i < refusal.headers.length; i += 2)
+        if (!HOP_BY_HOP.has(refusal.headers[i])) headers.append(refusal.headers[i], refusal.headers[i + 1]);
       const body = Buffer.concat(refusalBody);
       refusalBody = [];
       const bodyless = refusal.status === 204 || refusal.status === 304 || refusal.status < 200;
@@ -180,7 +194,8 @@ function upgradeThrough(server: EventEmitter, request: Request, ctx: AppContext)
 
     const accept = (head: WrittenHead) => {
       const headers: [string, string][] = [];
-      for (let i = 0; i < head.headers.length; i += 2) if (!FRONT_WRITES.has(head.headers[i])) headers.push([head.headers[i], head.headers[i + 1]]);
+      for (let i = 0; i < head.headers.length; i += 2)
+        if (!FRONT_WRITES.has(head.headers[i])) headers.push([head.headers[i], head.headers[i + 1]]);
       if (!ctx.upgrade(request, { headers, [WS_CONNECTION]: handler })) {
         phase = 'done';
         socket.destroy();

@@ -270,7 +270,8 @@ export class DaemonPool {
     else if (w.killedFor === 'memory') reason = 'went over memoryLimitMb';
     // A worker a roll replaced while it was still loading (a SIGHUP right at startup) did not fail to
     // load: its fresh replacements have loaded the app; the initial start must not read it as an error.
-    if (wasStarting) w.resolveReady(w.killedFor === 'roll' ? '' : `the worker exited while loading the app: ${errorText(err ?? 'terminated')}`);
+    if (wasStarting)
+      w.resolveReady(w.killedFor === 'roll' ? '' : `the worker exited while loading the app: ${errorText(err ?? 'terminated')}`);
     this.fronts.detach(this.id, w.key, reason);
     if (!this.closing) this.ensureWorkers();
   }

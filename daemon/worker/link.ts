@@ -16,7 +16,6 @@ import { compressWhole, encodeHeaders, streamCompressor } from './compress-respo
 import { byteLength, directBody, headerAt, mountRelative, responseHead, setHeader, toBytes } from './response-parts.js';
 import { RequestCtx, WorkerRequest } from './request.js';
 import type { WorkerServer } from './server.js';
-import type { PendingUpgrade } from './ws/connection.js';
 
 const noop = () => {};
 

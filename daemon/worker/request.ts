@@ -108,7 +108,7 @@ export class RequestCtx implements AppContext {
   }
   // WebSockets (daemon/worker/ws/worker-ws.ts).
   upgrade(request: Request, options?: UpgradeOptions): boolean {
-    return this.server.ws !== null && this.server.ws.upgrade(this.r, this.remoteAddress, request, options);
+    return this.server.ws?.upgrade(this.r, this.remoteAddress, request, options) ?? false;
   }
   get publish(): AppContext['publish'] {
     return this.server.ws!.publishFromApp;

@@ -24,14 +24,22 @@ export function wsStatus(fronts: readonly FrontStats[], key: string): WsStatus {
 }
 
 /** The WebSocket metric families, for mounts whose status has `websocket` (labels as renderMetrics writes them). */
-export function renderWsMetrics(mounts: ReadonlyArray<{ labels: string; ws: WsStatus }>, family: (name: string, type: string, help: string) => void, out: string[]): void {
+export function renderWsMetrics(
+  mounts: ReadonlyArray<{ labels: string; ws: WsStatus }>,
+  family: (name: string, type: string, help: string) => void,
+  out: string[],
+): void {
   family('hostd_websockets_open', 'gauge', 'WebSockets open now, by mount.');
   for (const { labels, ws } of mounts) out.push(`hostd_websockets_open{${labels}} ${ws.open}`);
   family('hostd_websocket_upgrades_total', 'counter', 'WebSocket upgrades accepted.');
   for (const { labels, ws } of mounts) out.push(`hostd_websocket_upgrades_total{${labels}} ${ws.upgrades}`);
   family('hostd_websocket_refused_total', 'counter', 'WebSocket upgrades refused with 503 because maxConnections was reached.');
   for (const { labels, ws } of mounts) out.push(`hostd_websocket_refused_total{${labels}} ${ws.overLimit}`);
-  family('hostd_websocket_messages_total', 'counter', 'WebSocket messages: in = from clients, out = to clients (each subscriber a publish reached counts).');
+  family(
+    'hostd_websocket_messages_total',
+    'counter',
+    'WebSocket messages: in = from clients, out = to clients (each subscriber a publish reached counts).',
+  );
   for (const { labels, ws } of mounts) {
     out.push(`hostd_websocket_messages_total{${labels},direction="in"} ${ws.messagesIn}`);
     out.push(`hostd_websocket_messages_total{${labels},direction="out"} ${ws.messagesOut}`);
@@ -42,5 +50,6 @@ export function renderWsMetrics(mounts: ReadonlyArray<{ labels: string; ws: WsSt
     out.push(`hostd_websocket_bytes_total{${labels},direction="out"} ${ws.bytesOut}`);
   }
   family('hostd_websocket_closes_total', 'counter', 'WebSockets closed, by close code (1006: no close frame).');
-  for (const { labels, ws } of mounts) for (const [code, n] of Object.entries(ws.closes)) out.push(`hostd_websocket_closes_total{${labels},code="${code}"} ${n}`);
+  for (const { labels, ws } of mounts)
+    for (const [code, n] of Object.entries(ws.closes)) out.push(`hostd_websocket_closes_total{${labels},code="${code}"} ${n}`);
 }

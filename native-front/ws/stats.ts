@@ -37,6 +37,16 @@ export class WsStats implements WsCounters {
   }
 
   snapshot(): WsCounters {
-    return { key: this.key, open: this.open, upgrades: this.upgrades, overLimit: this.overLimit, messagesIn: this.messagesIn, bytesIn: this.bytesIn, messagesOut: this.messagesOut, bytesOut: this.bytesOut, closes: { ...this.closes } };
+    return {
+      key: this.key,
+      open: this.open,
+      upgrades: this.upgrades,
+      overLimit: this.overLimit,
+      messagesIn: this.messagesIn,
+      bytesIn: this.bytesIn,
+      messagesOut: this.messagesOut,
+      bytesOut: this.bytesOut,
+      closes: { ...this.closes },
+    };
   }
 }

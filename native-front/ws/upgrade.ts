@@ -59,7 +59,7 @@ class UpgradeContext implements RequestContext {
     // Read once, up front: the app and the socket's log line both need it.
     const peer = peerAddress(res);
     const trust = router.trustProxy;
-    if (trust && trust.trusts(peer)) {
+    if (trust?.trusts(peer)) {
       this.remoteAddress = trust.client(peer, req.getHeader('x-forwarded-for'));
       const proto = req.getHeader('x-forwarded-proto');
       if (proto) secure = proto.toLowerCase() === 'https';
@@ -159,7 +159,14 @@ class UpgradeExchange extends FrontExchange {
       for (let i = 0; i < headers.length; i += 2) {
         const k = headers[i];
         if (k === 'sec-websocket-protocol') protocol = headers[i + 1];
-        else if (k !== 'upgrade' && k !== 'connection' && k !== 'sec-websocket-accept' && k !== 'sec-websocket-extensions' && k !== 'content-length') res.writeHeader(k, headers[i + 1]);
+        else if (
+          k !== 'upgrade' &&
+          k !== 'connection' &&
+          k !== 'sec-websocket-accept' &&
+          k !== 'sec-websocket-extensions' &&
+          k !== 'content-length'
+        )
+          res.writeHeader(k, headers[i + 1]);
       }
       // uWS writes Upgrade, Connection and Sec-WebSocket-Accept, answers the first subprotocol of
       // `protocol` and negotiates compression from `extensions` (empty: none); open runs inside.
@@ -204,7 +211,10 @@ export function handleUpgrade(front: WsFront, listener: Listener, res: HttpRespo
   if (headerBytes(headers) > MAX_HEADER_BYTES) return refuse(ctx, res, 431);
   if (!pool.reserve(mount.websocket.maxConnections)) {
     pool.mount.stats.overLimit++;
-    front.log.warn('WebSocket upgrade refused: maxConnections reached', { requestId: ctx.requestId, limit: mount.websocket.maxConnections });
+    front.log.warn('WebSocket upgrade refused: maxConnections reached', {
+      requestId: ctx.requestId,
+      limit: mount.websocket.maxConnections,
+    });
     return refuse(ctx, res, 503, { 'Retry-After': '5' });
   }
   ctx.reserved = true;
@@ -218,7 +228,8 @@ export function handleUpgrade(front: WsFront, listener: Listener, res: HttpRespo
     extensions: mount.websocket.compression ? req.getHeader('sec-websocket-extensions') : '',
     context,
   };
-  const fullUrl = (ctx.secure ? 'https://' : 'http://') + (host !== '' ? host : 'localhost') + url + (ctx.query !== '' ? '?' + ctx.query : '');
+  const fullUrl =
+    (ctx.secure ? 'https://' : 'http://') + (host !== '' ? host : 'localhost') + url + (ctx.query !== '' ? '?' + ctx.query : '');
   const ex = new UpgradeExchange(handler, res, ctx, fullUrl, headers, hs);
   res.onAborted(() => ex.onAborted());
   handler.submit(ex);

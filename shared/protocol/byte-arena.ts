@@ -28,7 +28,7 @@ export class ByteArena {
     const n = src.byteLength;
     let buf = this.buf;
     if (buf === null || buf.byteLength === 0 || this.off + n > buf.byteLength) {
-      buf = this.buf = new ArrayBuffer(n > CHUNK ? n : CHUNK);
+      buf = this.buf = new ArrayBuffer(Math.max(n, CHUNK));
       this.off = 0;
       this.out.transfer(buf);
     }

@@ -44,7 +44,9 @@ export function connect(url: string, opts: ClientOptions & { protocols?: string 
         }
       }
     });
-    const closed = new Promise<{ code: number; reason: string }>((res) => ws.on('close', (code, reason) => res({ code, reason: reason.toString() })));
+    const closed = new Promise<{ code: number; reason: string }>((res) =>
+      ws.on('close', (code, reason) => res({ code, reason: reason.toString() })),
+    );
     ws.on('unexpected-response', (_req, res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d));
@@ -68,7 +70,10 @@ export function connect(url: string, opts: ClientOptions & { protocols?: string 
           }
           consumed = messages.length;
           return new Promise((res, rej) => {
-            const t = setTimeout(() => rej(new Error(`no matching WebSocket message within ${timeoutMs} ms; got ${messages.length}: ${describe(messages)}`)), timeoutMs);
+            const t = setTimeout(
+              () => rej(new Error(`no matching WebSocket message within ${timeoutMs} ms; got ${messages.length}: ${describe(messages)}`)),
+              timeoutMs,
+            );
             waiters.push({
               match,
               resolve: (m) => {
@@ -98,7 +103,11 @@ export async function refused(url: string, opts: ClientOptions = {}): Promise<Re
 
 /** Messages for an error text: the last few, each cut short. */
 function describe(messages: Message[]): string {
-  return JSON.stringify(messages.slice(-5).map((m) => (typeof m === 'string' ? (m.length > 60 ? `${m.slice(0, 60)}… (${m.length} chars)` : m) : `<${m.length} bytes>`)));
+  return JSON.stringify(
+    messages
+      .slice(-5)
+      .map((m) => (typeof m === 'string' ? (m.length > 60 ? `${m.slice(0, 60)}… (${m.length} chars)` : m) : `<${m.length} bytes>`)),
+  );
 }
 
 /** A message that starts with `prefix`. */

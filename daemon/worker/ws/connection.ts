@@ -20,7 +20,17 @@
 // getBufferedAmount(): the backlog the front last reported plus what was sent since its report.
 import { Buffer } from 'node:buffer';
 import type { ServerWebSocket, UpgradeOptions, WebSocketHandlers, WsConnectionHandler, WsEndpoint } from '../../app/types.js';
-import { CLOSE_NORMAL, WS_ACK_BYTES, WS_BINARY, WS_IN_FLIGHT_HIGH, WS_NO_COMPRESS, WS_PING, WS_PONG, WS_TERMINATE, WS_TEXT } from '../../../shared/protocol/ws.js';
+import {
+  CLOSE_NORMAL,
+  WS_ACK_BYTES,
+  WS_BINARY,
+  WS_IN_FLIGHT_HIGH,
+  WS_NO_COMPRESS,
+  WS_PING,
+  WS_PONG,
+  WS_TERMINATE,
+  WS_TEXT,
+} from '../../../shared/protocol/ws.js';
 import type { FrontLink } from '../link.js';
 import type { ByteArena } from '../../../shared/protocol/byte-arena.js';
 import { asBytes, wsByteLength, type WsData } from './wire.js';
@@ -148,10 +158,7 @@ export class WsConnection implements WsEndpoint {
 
 /** A close code an endpoint may send (RFC 6455 section 7.4): 1000-1003, 1007-1014, 3000-4999. */
 export function validCloseCode(code: number): boolean {
-  return (
-    Number.isInteger(code) &&
-    ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))
-  );
+  return Number.isInteger(code) && ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999));
 }
 
 /** A close reason cut to the 123 bytes a close frame holds, on a character boundary. */
@@ -181,7 +188,9 @@ class AppSocket<T> implements ServerWebSocket<T> {
     return this.c.readyState;
   }
   send(data: WsData, compress?: boolean): number {
-    return typeof data === 'string' ? this.c.send(data, WS_TEXT, compress !== false) : this.c.send(asBytes(data), WS_BINARY, compress !== false);
+    return typeof data === 'string'
+      ? this.c.send(data, WS_TEXT, compress !== false)
+      : this.c.send(asBytes(data), WS_BINARY, compress !== false);
   }
   sendText(data: string, compress?: boolean): number {
     return this.c.send(String(data), WS_TEXT, compress !== false);
@@ -190,7 +199,8 @@ class AppSocket<T> implements ServerWebSocket<T> {
     return this.c.send(asBytes(data), WS_BINARY, compress !== false);
   }
   close(code: number = CLOSE_NORMAL, reason = ''): void {
-    if (!validCloseCode(code)) throw new RangeError(`WebSocket close code ${code} is not one an endpoint may send (1000-1003, 1007-1014, 3000-4999)`);
+    if (!validCloseCode(code))
+      throw new RangeError(`WebSocket close code ${code} is not one an endpoint may send (1000-1003, 1007-1014, 3000-4999)`);
     this.c.end(code, closeReason(String(reason)));
   }
   terminate(): void {

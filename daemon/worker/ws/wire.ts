@@ -12,6 +12,7 @@ export function wsByteLength(data: string | Uint8Array): number {
 /** A view of the caller's bytes (no copy yet). */
 export function asBytes(data: ArrayBufferLike | ArrayBufferView): Uint8Array {
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (data instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer)) return new Uint8Array(data);
+  if (data instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer))
+    return new Uint8Array(data);
   throw new TypeError('WebSocket data must be a string, an ArrayBuffer or an ArrayBuffer view');
 }
