@@ -2,7 +2,6 @@
 // each holding some of a topic's subscribers; a publish (from a socket, or from an HTTP request
 // of the app) reaches every subscriber whichever front holds it: the worker sends it to each.
 import { expect } from 'chai';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { request } from 'undici';
 import { startHost, type TestHost } from './helpers/host.js';
@@ -16,18 +15,7 @@ describe('websockets: two fronts', function () {
   const open: Client[] = [];
 
   before(async () => {
-    // A fixed port: with --fronts > 1 an ephemeral one (listen: 0) is not bindable by the second
-    // front on this uWS build (the same with no WebSockets).
-    const port = await new Promise<number>((res) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => res(p));
-      });
-    });
-    h = await startHost(
-      [{ serverName: ['*'], listen: `127.0.0.1:${port}`, apps: [{ url: '/chat', module: CHAT, pool: { threads: 2 } }] }],
-      { fronts: 2 },
-    );
+    h = await startHost([{ serverName: ['*'], listen: '127.0.0.1:0', apps: [{ url: '/chat', module: CHAT, pool: { threads: 2 } }] }], { fronts: 2 });
   });
   after(async () => {
     for (const c of open.splice(0)) c.ws.terminate();

@@ -144,10 +144,6 @@ export class WsFront {
     return d.ws as WsPool | null;
   }
 
-  mountOf(pool: WsPool): WsMount | null {
-    return pool.mount;
-  }
-
   touched(mount: WsMount, topic: string): void {
     if (this.touchedTopics.size === 0) setImmediate(this.checkTouched);
     this.touchedTopics.set(topic, mount);
