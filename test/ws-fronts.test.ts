@@ -15,7 +15,9 @@ describe('websockets: two fronts', function () {
   const open: Client[] = [];
 
   before(async () => {
-    h = await startHost([{ serverName: ['*'], listen: '127.0.0.1:0', apps: [{ url: '/chat', module: CHAT, pool: { threads: 2 } }] }], { fronts: 2 });
+    h = await startHost([{ serverName: ['*'], listen: '127.0.0.1:0', apps: [{ url: '/chat', module: CHAT, pool: { threads: 2 } }] }], {
+      fronts: 2,
+    });
   });
   after(async () => {
     for (const c of open.splice(0)) c.ws.terminate();
