@@ -50,6 +50,8 @@ export function makeFixtures(hostdPort: number): Fixtures {
       { url: DYNAMIC_PATHS.echo, module: join(appsDir, 'echo.mjs'), pool },
       { url: DYNAMIC_PATHS.big, module: join(appsDir, 'big.mjs'), pool },
       { url: CACHED.path, module: join(appsDir, 'cached.mjs'), pool, cache: { maxSize: '8mb' } },
+      // WebSocket scenarios (bench/ws): echo and fan-out, compression off as in the baselines.
+      { url: '/ws', module: join(appsDir, 'ws.mjs'), pool },
     ],
   };
   writeFileSync(join(sites, 'static.json'), JSON.stringify(staticVhost, null, 2));

@@ -24,6 +24,7 @@ import { runWrk, wrkVersion } from './wrk.js';
 import { waitForQuiet } from './quiet.js';
 import { groupCpu } from './cpu.js';
 import { profileFiles, topSelf } from './profile.js';
+import { runWsBench, WS_SCENARIOS, wsChecksText, wsTable } from './ws/run.js';
 import { rmSync } from 'node:fs';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -51,10 +52,10 @@ const { values: opts } = parseArgs({
 if (opts.help) {
   console.log(`usage: npm run bench [-- options]
   --quick               1 round of 2 s per server (default: 3 rounds of 5 s, 1 s warm-up)
-  --only static|dynamic run one group of scenarios; or scenario ids, comma-separated:
-                        static-1k, static-100k, static-10m, static-100k-gzip, hello, echo, big
+  --only static|dynamic|websocket  run one group of scenarios; or scenario ids, comma-separated:
+                        static-1k, static-100k, static-10m, static-100k-gzip, hello, echo, big, ws-echo, ws-fanout
   --rounds N --duration SECONDS --warmup SECONDS --connections N
-  --without NAME[,NAME] leave out servers (hostd, raw-uws, nginx, node-http)
+  --without NAME[,NAME] leave out servers (hostd, raw-uws, nginx, node-http, raw-uws-ws, ws-node)
   --with raw-uws-fetch  also measure the bench/apps fetch handlers run in-process by raw uWS
   --strict              exit 1 when a target is missed
   --quiet-wait SECONDS  before each round, wait up to this long for the CPUs to be <10% busy
@@ -103,13 +104,16 @@ if (!NGINX && !without.has('nginx')) {
 const onlyList = opts.only ? opts.only.split(',').map((x) => x.trim()) : [];
 const every = scenarios(benchDir);
 for (const o of onlyList) {
-  if (o !== 'static' && o !== 'dynamic' && !every.some((s) => s.id === o)) {
-    console.error(`bench: --only takes static, dynamic or scenario ids (${every.map((s) => s.id).join(', ')}), not "${o}"`);
+  if (o !== 'static' && o !== 'dynamic' && o !== 'websocket' && !every.some((s) => s.id === o) && !WS_SCENARIOS.some((s) => s.id === o)) {
+    console.error(`bench: --only takes static, dynamic, websocket or scenario ids (${[...every, ...WS_SCENARIOS].map((s) => s.id).join(', ')}), not "${o}"`);
     process.exit(2);
   }
 }
 const all = every.filter((s) => onlyList.length === 0 || onlyList.includes(s.group) || onlyList.includes(s.id));
+// WebSocket scenarios (bench/ws/run.ts) run after the HTTP ones, against their own baselines.
+const wsScenarios = WS_SCENARIOS.filter((s) => onlyList.length === 0 || onlyList.includes('websocket') || onlyList.includes(s.id));
 const wanted = new Set<ServerName>(all.flatMap((s) => s.servers).filter((n) => !without.has(n)));
+if (wsScenarios.length > 0 && !without.has('hostd')) wanted.add('hostd');
 
 const load1 = os.loadavg()[0];
 if (load1 > 0.5)
@@ -297,6 +301,23 @@ function wrkOptions(n: ServerName, sc: (typeof all)[number]) {
   };
 }
 
+// ---- WebSockets ----
+const hostdServer = servers.find((s) => s.name === 'hostd');
+const ws =
+  wsScenarios.length === 0
+    ? null
+    : await runWsBench({
+        repo,
+        benchDir,
+        hostd: hostdServer ? { port: ports.hostd!, hostHeader: APP_HOST, pgid: hostdServer.proc.pid } : undefined,
+        scenarios: wsScenarios,
+        without,
+        rounds,
+        durationS,
+        warmupS,
+        quiet: { maxBusy: QUIET_BUSY, waitMs: Math.min(quietWaitMs, Math.max(0, quietBudgetMs)) },
+      });
+
 // ---- report ----
 // hostd drains on SIGTERM (and writes its CPU profiles then): give it time before SIGKILL.
 for (const s of servers) await s.stop(s.name.startsWith('hostd') ? 15000 : 2000);
@@ -304,6 +325,7 @@ for (const s of servers) await s.stop(s.name.startsWith('hostd') ? 15000 : 2000)
 const checks = check(results, TARGETS);
 console.log(`\n\n${table(results)}`);
 console.log(checksText(checks));
+if (ws) console.log(`\n${wsTable(ws.results)}\n${wsChecksText(ws.checks)}`);
 if (noisyRounds > 0)
   console.log(
     `\nbench: note: ${noisyRounds} round(s) started while other work kept the CPUs over ${QUIET_BUSY * 100}% busy (marked "[N% busy]" above); treat those figures with care`,
@@ -341,6 +363,7 @@ const out = {
   },
   scenarios: results,
   checks,
+  websocket: ws,
 };
 mkdirSync(join(repo, '.bench'), { recursive: true });
 writeFileSync(join(repo, '.bench', 'results.json'), JSON.stringify(out, null, 2) + '\n');
@@ -351,5 +374,5 @@ if (opts['cpu-prof']) {
   for (const f of files) console.log(`\n${topSelf(f).join('\n')}`);
 }
 
-const missed = checks.some((c) => c.target && c.status === 'MISS');
+const missed = checks.some((c) => c.target && c.status === 'MISS') || (ws?.checks.some((c) => c.status === 'MISS') ?? false);
 process.exit(opts.strict && missed ? 1 : 0);

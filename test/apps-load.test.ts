@@ -12,7 +12,14 @@ import type { AppContext } from '../daemon/app/types.js';
 
 const TS = resolve('test/fixtures/ts-apps');
 const NODE = resolve('test/fixtures/node-apps');
-const ctx: AppContext = { waitUntil() {}, remoteAddress: '192.0.2.7', mount: '', requestId: 'req-1' };
+const ctx: AppContext = {
+  waitUntil() {},
+  remoteAddress: '192.0.2.7',
+  mount: '',
+  requestId: 'req-1',
+  upgrade: () => false,
+  publish: () => 0,
+};
 
 describe('apps: loadApp', () => {
   let cacheDir: string;

@@ -8,7 +8,14 @@ import type { AppContext, LoadedApp } from '../daemon/app/types.js';
 import { sleep, waitFor, withTimeout } from './helpers/index.js';
 
 const NODE = resolve('test/fixtures/node-apps');
-const ctx = (mount = ''): AppContext => ({ waitUntil() {}, remoteAddress: '203.0.113.9', mount, requestId: 'r' });
+const ctx = (mount = ''): AppContext => ({
+  waitUntil() {},
+  remoteAddress: '203.0.113.9',
+  mount,
+  requestId: 'r',
+  upgrade: () => false,
+  publish: () => 0,
+});
 const g = globalThis as Record<string, unknown>;
 
 /** A request body produced lazily; counts how much was pulled. */

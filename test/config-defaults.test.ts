@@ -127,6 +127,7 @@ describe('config: the schema’s defaults are the resolver’s', () => {
       'apps.compression': fapp.compression!,
       'apps.compression.level': fapp.compression!.level,
       'apps.cache': fapp.cache!,
+      'apps.websocket': app.websocket,
     };
     objectAt = (p) => {
       const o = objects[p.join('.')];

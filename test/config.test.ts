@@ -261,7 +261,9 @@ describe('config: resolved vhosts', () => {
             startTimeoutMs: 30_000,
             memoryLimitMb: 512,
             env: { DATABASE_URL: 'postgres://db/app', DEBUG: 'true', PORT: '5432' },
+            sticky: { cookie: 'connect.sid' },
           },
+          websocket: { maxPayload: 64 * 1024, idleTimeoutMs: 30_000, maxBackpressure: 256 * 1024, compression: true, maxConnections: 500 },
         },
       ],
     });
@@ -290,6 +292,14 @@ describe('config: resolved vhosts', () => {
         idleTimeoutMs: 0,
         startTimeoutMs: 30_000,
         env: {},
+      },
+      // The defaults for public sites (docs/config.md).
+      websocket: {
+        maxPayload: 1024 * 1024,
+        idleTimeoutMs: 120_000,
+        maxBackpressure: 1024 * 1024,
+        compression: false,
+        maxConnections: 10_000,
       },
     });
     expect(catchAll.serverNames).to.deep.equal(['*']);
@@ -401,6 +411,8 @@ describe('config: resolved vhosts', () => {
       ...walk(defs.staticMount, 'static.'),
       ...walk(defs.appMount, 'apps.'),
       ...walk(defs.pool, 'pool.'),
+      ...walk(defs.websocket, 'websocket.'),
+      ...walk(defs.sticky, 'sticky.'),
     ]).to.deep.equal([]);
   });
 });

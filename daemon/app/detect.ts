@@ -1,7 +1,8 @@
 // Decides which interface a module's export speaks and returns it as a FetchHandler.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { nodeListenerToFetch, type NodeListener } from './node-adapter.js';
-import type { AppInterface, FetchHandler, LoadedApp } from './types.js';
+import type { AppInterface, FetchHandler, LoadedApp, WebSocketHandlers } from './types.js';
+import type { EventEmitter } from 'node:events';
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -36,6 +37,21 @@ function fromFetchObject(obj: { fetch: FetchHandler }): FetchHandler {
   return (request, env, ctx) => obj.fetch(request, env, ctx);
 }
 
+/** A fetch app: its handler, and its `websocket` handlers when it exports them beside fetch (Bun's shape). */
+function fetchApp(obj: { fetch: FetchHandler; websocket?: unknown }): LoadedApp {
+  const app: LoadedApp = { fetch: fromFetchObject(obj), interface: 'fetch' };
+  const ws = obj.websocket;
+  if (typeof ws === 'object' && ws !== null) app.websocket = ws as WebSocketHandlers;
+  return app;
+}
+
+/** A node app; an http.Server's 'upgrade' listeners take its WebSockets (ws-bridge.ts). */
+function nodeApp(listener: NodeListener, exp: unknown): LoadedApp {
+  const app: LoadedApp = { fetch: nodeListenerToFetch(listener), interface: 'node' };
+  if (isServer(exp)) app.server = exp as EventEmitter;
+  return app;
+}
+
 /**
  * Pick the handler out of a module namespace. Looks at the default export, then (for modules
  * without one) a named `fetch` export.
@@ -50,23 +66,23 @@ export function detect(ns: Record<string, unknown>, iface: AppInterface): Loaded
   if (exp === undefined && isFn(ns.fetch)) exp = { fetch: ns.fetch };
 
   if (iface === 'fetch') {
-    if (hasFn(exp, 'fetch')) return { fetch: fromFetchObject(exp as { fetch: FetchHandler }), interface: 'fetch' };
+    if (hasFn(exp, 'fetch')) return fetchApp(exp as { fetch: FetchHandler });
     if (isFn(exp)) return { fetch: exp as FetchHandler, interface: 'fetch' };
     throw new DetectError(`interface: fetch needs a default export that is a function or has a fetch() method; got ${describe(exp)}`);
   }
 
   if (iface === 'node') {
     const listener = asNodeListener(exp) ?? (isFn(exp) ? (exp as NodeListener) : null);
-    if (listener) return { fetch: nodeListenerToFetch(listener), interface: 'node' };
+    if (listener) return nodeApp(listener, exp);
     throw new DetectError(
       `interface: node needs a default export that is a (req, res) listener, an Express app, a Koa app or an http.Server; got ${describe(exp)}`,
     );
   }
 
   // auto: only where it is unambiguous.
-  if (hasFn(exp, 'fetch')) return { fetch: fromFetchObject(exp as { fetch: FetchHandler }), interface: 'fetch' };
+  if (hasFn(exp, 'fetch')) return fetchApp(exp as { fetch: FetchHandler });
   const listener = asNodeListener(exp);
-  if (listener) return { fetch: nodeListenerToFetch(listener), interface: 'node' };
+  if (listener) return nodeApp(listener, exp);
   if (isFn(exp)) {
     if (exp.length === 2) return { fetch: nodeListenerToFetch(exp as NodeListener), interface: 'node' };
     if (exp.length <= 1) return { fetch: exp as FetchHandler, interface: 'fetch' };

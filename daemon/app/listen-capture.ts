@@ -162,3 +162,12 @@ export async function listenedServer(waitMs: number): Promise<net.Server | null>
   chosen = first;
   return first.server;
 }
+
+/**
+ * The HTTP server the app listened on (the one taken as the app, else the first), or null: a
+ * node app exported as an Express app may attach `ws` or socket.io to a server of its own
+ * (daemon/app/ws-bridge.ts hands that server its upgrades).
+ */
+export function capturedServer(): net.Server | null {
+  return chosen?.server ?? calls[0]?.server ?? null;
+}

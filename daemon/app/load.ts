@@ -8,7 +8,9 @@ import { pathToFileURL } from 'node:url';
 import { HostdError } from '../../shared/errors.js';
 import { compileApp, defaultCacheDir, needsCompile } from './compile.js';
 import { detect, DetectError } from './detect.js';
-import { captureListen, listenedServer } from './listen-capture.js';
+import { capturedServer, captureListen, listenedServer } from './listen-capture.js';
+import { watchEngineIo } from './engine-io.js';
+import { withNodeUpgrades } from './ws-bridge.js';
 import { workerChdir } from './worker-chdir.js';
 import type { LoadAppOptions, LoadedApp } from './types.js';
 
@@ -89,6 +91,7 @@ export async function loadApp(modulePath: string, opts: LoadAppOptions & LoadApp
   // Before the app's code runs: what a module written to be its own process does at the top.
   const notice = opts.notice ?? (() => {});
   captureListen(notice, opts.warn ?? notice);
+  watchEngineIo(); // socket.io sessions stay on the worker that made them (engine-io.ts)
   workerChdir(notice);
   let ns: Record<string, unknown>;
   try {
@@ -99,7 +102,10 @@ export async function loadApp(modulePath: string, opts: LoadAppOptions & LoadApp
     throw loadError(modulePath, `${what} (${await whereFrom(err, modulePath, entry)})`, err);
   }
   try {
-    return await pick(ns, opts.interface);
+    const app = await pick(ns, opts.interface);
+    // WebSockets of node apps: upgrades go to the server's 'upgrade' listeners (ws-bridge.ts).
+    if (app.interface === 'node') app.fetch = withNodeUpgrades(app.fetch, () => app.server ?? capturedServer());
+    return app;
   } catch (err) {
     throw loadError(modulePath, err instanceof DetectError ? err.message : String(err), err);
   }

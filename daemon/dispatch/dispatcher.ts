@@ -11,6 +11,8 @@ import { WaitQueue } from './queue.js';
 import { sweep } from './timeouts.js';
 import type { DispatchStats, Exchange, PoolReporter, WorkerAttach } from './types.js';
 import { WorkerLink, type LinkOwner } from './worker-link.js';
+import type { StickySessions } from './ws-sticky.js';
+import type { WsPoolHub } from './ws-types.js';
 
 const SWEEP_MS = 100;
 
@@ -28,6 +30,10 @@ export class Dispatcher implements LinkOwner {
   private closing = false;
   private closeWaiter: (() => void) | null = null;
   private readonly sweeper: NodeJS.Timeout;
+  /** The pool's WebSockets on this front (set by native-front/ws when the pool opens). */
+  ws: WsPoolHub | null = null;
+  /** Session affinity (daemon/dispatch/ws-sticky.ts; set with `ws`). */
+  sticky: StickySessions | null = null;
   readonly expire = (ex: Exchange): void => ex.fail(503, 'waited too long in the daemon pool queue');
 
   constructor(
@@ -57,6 +63,9 @@ export class Dispatcher implements LinkOwner {
     if (i < 0) return;
     const link = this.links[i];
     this.links.splice(i, 1);
+    // Its WebSockets close (1011 or 1012, by `reason`) and its sessions are forgotten.
+    this.ws?.detached(link, reason);
+    this.sticky?.forget(link);
     const startedUpTo = link.board.started(front);
     const requeue: Exchange[] = [];
     for (const ex of link.close()) {
@@ -75,6 +84,11 @@ export class Dispatcher implements LinkOwner {
   submit(ex: Exchange): void {
     if (this.closing) return ex.fail(503, 'the daemon pool is shutting down');
     if (this.loadError) return ex.fail(503, 'the app failed to load');
+    // A request of a session a worker holds goes to that worker (ws-sticky.ts).
+    if (this.sticky !== null && this.sticky.size > 0) {
+      const pinned = this.sticky.pinned(ex);
+      if (pinned !== null) return this.assign(ex, pinned);
+    }
     if (this.queue.isEmpty()) {
       const link = this.pick();
       if (link !== null) return this.assign(ex, link);
@@ -100,7 +114,8 @@ export class Dispatcher implements LinkOwner {
         const b = l.board;
         if (b.state !== WORKER_READY) continue;
         const load = b.inflight;
-        if (load < bestLoad) {
+        // Ties go to the worker holding fewer WebSockets, so long-lived sockets spread over the pool.
+        if (load < bestLoad || (load === bestLoad && best !== null && b.sockets < best.board.sockets)) {
           best = l;
           bestLoad = load;
         }
@@ -115,6 +130,7 @@ export class Dispatcher implements LinkOwner {
   private assign(ex: Exchange, link: WorkerLink): void {
     this.requests++;
     link.send(ex, this.wantsAddress ? ex.remoteAddress : ex.knownRemoteAddress);
+    if (this.sticky !== null && this.sticky.query !== null) this.sticky.assigned(ex, link);
     const served = link.board.served();
     if (link.limit > 0 && served === link.limit && !link.retireAsked) {
       link.retireAsked = true;
@@ -252,7 +268,10 @@ export class Dispatcher implements LinkOwner {
   /** The pool is gone: drop every link (their workers are terminated). */
   dispose(): void {
     clearInterval(this.sweeper);
-    for (const l of this.links.splice(0)) l.close();
+    for (const l of this.links.splice(0)) {
+      this.ws?.detached(l, 'closing');
+      l.close();
+    }
     this.failQueue(503, 'the daemon pool is gone');
   }
 }

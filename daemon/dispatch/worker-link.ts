@@ -6,6 +6,8 @@ import { answerAddress } from '../../shared/protocol/address-query.js';
 import { Board } from '../../shared/protocol/board.js';
 import { decodeToFront, TRANSFER_MIN, WorkerOutbox, type FrontHandlers } from '../../shared/protocol/index.js';
 import type { Exchange, Ticket, WorkerAttach } from './types.js';
+import type { WsPoolHub, WsSocket } from './ws-types.js';
+import type { StickySessions } from './ws-sticky.js';
 
 /** What a link needs from its dispatcher. */
 export interface LinkOwner {
@@ -16,6 +18,10 @@ export interface LinkOwner {
   /** The worker said it has answered everything this front sent it. */
   linkDrained(key: number): void;
   unknownMessage(tag: number): void;
+  /** The pool's WebSockets on this front (daemon/dispatch/ws-types.ts); set before workers attach. */
+  readonly ws: WsPoolHub | null;
+  /** The pool's session affinity on this front (daemon/dispatch/ws-sticky.ts). */
+  readonly sticky: StickySessions | null;
 }
 
 export class WorkerLink implements FrontHandlers {
@@ -33,6 +39,10 @@ export class WorkerLink implements FrontHandlers {
   /** The control thread has been asked to terminate it (it did not answer a ping). */
   killAsked = false;
   gone = false;
+  /** The worker's open WebSockets on this front, by the id of their upgrade request (native-front/ws). */
+  sockets: IdTable<WsSocket> | null = null;
+  /** Set when pool.sticky.cookie is: responses are watched for the cookie (ws-sticky.ts). */
+  private readonly stickyCookies: StickySessions | null;
   private readonly port: MessagePort;
   private readonly addressBuf: SharedArrayBuffer;
 
@@ -45,6 +55,7 @@ export class WorkerLink implements FrontHandlers {
     this.limit = a.limit;
     this.port = a.port;
     this.addressBuf = a.address;
+    this.stickyCookies = owner.sticky !== null && owner.sticky.cookie !== null ? owner.sticky : null;
     this.out = new WorkerOutbox(a.port);
     a.port.on('message', (batch: unknown[]) => {
       if (this.gone) return;
@@ -94,6 +105,7 @@ export class WorkerLink implements FrontHandlers {
   // ------------------------------------------------------------ worker → front
 
   resHead(id: number, status: number, headName: string, headRest: string, contentLength: number): void {
+    if (this.stickyCookies !== null) this.stickyCookies.sawResponse(this, headName, headRest);
     this.inflight.get(id)?.resHead(status, headName, headRest, contentLength);
   }
 
@@ -106,6 +118,7 @@ export class WorkerLink implements FrontHandlers {
   }
 
   resFull(id: number, status: number, headName: string, headRest: string, contentLength: number, body: string | Uint8Array | null): void {
+    if (this.stickyCookies !== null) this.stickyCookies.sawResponse(this, headName, headRest);
     this.release(id)?.resFull(status, headName, headRest, contentLength, body);
     // uWS has copied or sent the bytes by now: the buffer goes back to the worker for reuse.
     if (body instanceof Uint8Array && body.byteLength >= TRANSFER_MIN && !this.gone) {
@@ -135,5 +148,33 @@ export class WorkerLink implements FrontHandlers {
     this.owner.wantAddresses();
     const ex = this.inflight.get(id);
     answerAddress(this.addressBuf, seq, ex !== undefined ? ex.remoteAddress : '');
+  }
+
+  // ------------------------------------------------------------ WebSockets (daemon/dispatch/ws-types.ts)
+
+  wsAccept(id: number, headers: string[]): void {
+    const ex = this.release(id); // the upgrade request is answered: its slot is free
+    if (this.owner.ws !== null) this.owner.ws.accept(this, id, ex, headers);
+  }
+
+  wsSend(id: number, data: string | Uint8Array | null, flags: number): void {
+    this.sockets?.get(id)?.send(data ?? '', flags);
+  }
+
+  wsEnd(id: number, code: number, reason: string): void {
+    this.sockets?.get(id)?.end(code, reason);
+  }
+
+  wsSubscribe(id: number, topic: string, on: boolean): void {
+    this.sockets?.get(id)?.subscribe(topic, on);
+  }
+
+  wsPublish(id: number, topic: string, data: string | Uint8Array | null, flags: number): void {
+    const from = id === 0 ? null : (this.sockets?.get(id) ?? null);
+    this.owner.ws?.publish(from, topic, data ?? '', flags);
+  }
+
+  stickyClaim(key: string): void {
+    this.owner.sticky?.claimed(this, key);
   }
 }

@@ -20,6 +20,7 @@ import type { PoolFronts } from './fronts.js';
 import { sweepPool } from './sweep.js';
 import { PoolWorker, type KillReason, type RestartReason } from './worker.js';
 import { workerEnv, workerFilename } from './worker-file.js';
+import { CLOSE_GOING_AWAY, CLOSE_SERVICE_RESTART } from '../../shared/protocol/ws.js';
 
 export type { RestartReason } from './worker.js';
 
@@ -29,6 +30,8 @@ const MAX_RESPAWN_BACKOFF_MS = 30_000;
 export interface PoolOptions {
   /** Where loadApp puts compiled TypeScript/JSX. */
   cacheDir?: string;
+  /** --graceful-timeout: how long a rolled worker's WebSockets may stay open (then 1001). */
+  gracefulMs?: number;
 }
 
 /** The control thread's pool counters (the fronts add queue and in-flight figures). */
@@ -60,6 +63,8 @@ export class DaemonPool {
   private nextKey = 0;
   /** Requests queued over all fronts (Int32 0), shared with every front's dispatcher. */
   readonly queued = new SharedArrayBuffer(4);
+  /** WebSockets open on the pool over all fronts (Int32 0): maxConnections (native-front/ws). */
+  readonly sockets = new SharedArrayBuffer(4);
   readonly restarts: Record<RestartReason, number> = { maxRequests: 0, timeout: 0, memory: 0, oom: 0, exit: 0, error: 0, roll: 0 };
   /** Workers we want serving: threads, minus idle-reaped ones (never below minThreads). */
   target: number;
@@ -89,6 +94,11 @@ export class DaemonPool {
     this.log = withFields(log, { mount: mountLabel(cfg.url) });
     this.target = Math.max(1, cfg.pool.threads);
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+  }
+
+  /** How long a retiring worker's WebSockets may stay open (sweep.ts waits that long for it). */
+  get gracefulMs(): number {
+    return this.opts.gracefulMs ?? 30_000;
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -258,7 +268,10 @@ export class DaemonPool {
       this.log.error(`daemon worker died (${r})`, { thread: w.threadId, error: errorText(err) });
     } else if (w.killedFor === 'timeout') reason = 'was unresponsive';
     else if (w.killedFor === 'memory') reason = 'went over memoryLimitMb';
-    if (wasStarting) w.resolveReady(`the worker exited while loading the app: ${errorText(err ?? 'terminated')}`);
+    // A worker a roll replaced while it was still loading (a SIGHUP right at startup) did not fail to
+    // load: its fresh replacements have loaded the app; the initial start must not read it as an error.
+    if (wasStarting)
+      w.resolveReady(w.killedFor === 'roll' ? '' : `the worker exited while loading the app: ${errorText(err ?? 'terminated')}`);
     this.fronts.detach(this.id, w.key, reason);
     if (!this.closing) this.ensureWorkers();
   }
@@ -288,6 +301,10 @@ export class DaemonPool {
     if (w.state !== 'ready') return;
     w.markRetiring();
     if (reason !== null) this.restarts[reason]++;
+    // Its WebSockets: a recycled worker closes them at once with 1012 (Service Restart); otherwise
+    // (a reload, the mount going away) they may finish until --graceful-timeout, then 1001.
+    if (reason === 'maxRequests') w.out.wsRetire(CLOSE_SERVICE_RESTART, 0);
+    else w.out.wsRetire(CLOSE_GOING_AWAY, this.gracefulMs);
     w.out.retire();
     if (reason === 'maxRequests') this.ensureWorkers();
   }

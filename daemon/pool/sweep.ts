@@ -22,7 +22,9 @@ export function sweepPool(pool: DaemonPool, now: number): void {
       pool.kill(w, 'memory');
       continue;
     }
-    if (w.state === 'retiring' && now - w.retireStarted > retireDeadline) {
+    // A retiring worker with open WebSockets closes them itself at the graceful timeout (1001).
+    const deadline = w.board.sockets > 0 ? Math.max(retireDeadline, pool.gracefulMs + 5000) : retireDeadline;
+    if (w.state === 'retiring' && now - w.retireStarted > deadline) {
       pool.log.warn('daemon worker did not drain in time: terminating it', { thread: w.threadId });
       pool.kill(w, 'retired');
       continue;
@@ -30,7 +32,7 @@ export function sweepPool(pool: DaemonPool, now: number): void {
     if (w.state === 'ready') {
       readyCount++;
       const served = w.board.servedCount;
-      if (w.board.inflight > 0 || served !== w.servedAtSweep) {
+      if (w.board.inflight > 0 || w.board.sockets > 0 || served !== w.servedAtSweep) {
         w.servedAtSweep = served;
         w.idleSince = now;
       } else if (cfg.idleTimeoutMs > 0 && now - w.idleSince > cfg.idleTimeoutMs) {

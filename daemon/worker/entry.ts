@@ -12,6 +12,8 @@ import { FrontLink } from './link.js';
 import { installProcessGuard } from './guard.js';
 import { forwardConsole } from './log-forward.js';
 import { WorkerServer } from './server.js';
+import { WorkerWs } from './ws/worker-ws.js';
+import { setSessionClaimer } from '../app/engine-io.js';
 
 installProcessGuard(); // before any app is imported: apps cannot signal or abort the host
 
@@ -41,6 +43,9 @@ async function serve(task: ServeTask): Promise<never> {
     // Node-style apps get the prefix stripped by their adapter (req.url relative, req.originalUrl whole).
     const s = new WorkerServer(app.fetch, task.env, task.mount, task.stripPrefix && app.interface === 'fetch', task.compression, control, board);
     s.links = task.links.map((port, i) => new FrontLink(i, port, s, board, new AddressQuery(task.addresses[i], port)));
+    s.ws = new WorkerWs(s, board, app.websocket ?? null);
+    s.ws.attach(s.links);
+    setSessionClaimer((key) => s.ws!.claim(key));
     server = s;
     control.ready(threadId, '');
   } catch (err) {

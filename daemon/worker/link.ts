@@ -144,7 +144,7 @@ export class FrontLink implements WorkerHandlers {
         return;
       }
     }
-    const ctx = new RequestCtx(s.waitUntil, s.mount, r.requestId, head.address, this.addresses, r.id);
+    const ctx = new RequestCtx(s.waitUntil, s.mount, r.requestId, head.address, this.addresses, r.id, r, s);
     let result: Response | Promise<Response>;
     try {
       result = s.fetch(request, s.env, ctx);
@@ -161,6 +161,7 @@ export class FrontLink implements WorkerHandlers {
   }
 
   private respond(r: WorkerRequest, res: Response): void {
+    if (r.upgrade !== null) return this.upgraded(r, res);
     try {
       this.respondWith(r, res);
     } catch (err) {
@@ -282,6 +283,32 @@ export class FrontLink implements WorkerHandlers {
     } catch (err) {
       if (!r.finished) this.fail(r, 500, errorText(err));
     }
+  }
+
+  /** fetch returned after ctx.upgrade(): the socket is accepted, whatever it returned. */
+  private upgraded(r: WorkerRequest, res: unknown): void {
+    if (res instanceof GlobalResponse && !isLightResponse(res) && res.body) res.body.cancel().catch(noop);
+    if (r.finished) return; // the client went away meanwhile
+    this.server.ws!.accept(r);
+    this.finish(r);
+  }
+
+  // ------------------------------------------------------------ WebSockets (daemon/worker/ws)
+
+  wsOpen(id: number): void {
+    this.server.ws?.open(this, id);
+  }
+
+  wsMessage(id: number, data: Uint8Array, opcode: number): void {
+    this.server.ws?.message(this, id, data, opcode);
+  }
+
+  wsBuffered(id: number, backlog: number, written: number, pressured: boolean): void {
+    this.server.ws?.buffered(this, id, backlog, written, pressured);
+  }
+
+  wsClosed(id: number, code: number, reason: string): void {
+    this.server.ws?.closed(this, id, code, reason);
   }
 
   // ------------------------------------------------------------ sending

@@ -2,12 +2,14 @@
 import type { StreamCompressor } from '../../shared/compress/index.js';
 import type { AddressQuery } from '../../shared/protocol/address-query.js';
 import { TRANSFER_MIN } from '../../shared/protocol/index.js';
-import type { AppContext } from '../app/types.js';
+import type { AppContext, UpgradeOptions } from '../app/types.js';
 import type { BodyFeeder } from './body-feeder.js';
 import { allocOwned, copyOwned } from './buffer-pool.js';
 import type { CompressRequest } from './compress-response.js';
 import { LazySignal } from './light-request.js';
 import type { FrontLink } from './link.js';
+import type { WorkerServer } from './server.js';
+import type { PendingUpgrade } from './ws/connection.js';
 
 /** One request in this worker, from its head to the last message about it. */
 export class WorkerRequest {
@@ -33,6 +35,8 @@ export class WorkerRequest {
   /** What the request says about compression (null: the mount does not compress). */
   compress: CompressRequest | null = null;
   compressor: StreamCompressor | null = null;
+  /** Set by ctx.upgrade(): once fetch returns, the request becomes a WebSocket (daemon/worker/ws). */
+  upgrade: PendingUpgrade | null = null;
   constructor(
     readonly link: FrontLink,
     readonly id: number,
@@ -96,8 +100,17 @@ export class RequestCtx implements AppContext {
     private address: string | null,
     private readonly query: AddressQuery,
     private readonly id: number,
+    private readonly r: WorkerRequest,
+    private readonly server: WorkerServer,
   ) {}
   get remoteAddress(): string {
     return (this.address ??= this.query.ask(this.id));
+  }
+  // WebSockets (daemon/worker/ws/worker-ws.ts).
+  upgrade(request: Request, options?: UpgradeOptions): boolean {
+    return this.server.ws?.upgrade(this.r, this.remoteAddress, request, options) ?? false;
+  }
+  get publish(): AppContext['publish'] {
+    return this.server.ws!.publishFromApp;
   }
 }

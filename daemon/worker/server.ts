@@ -15,6 +15,7 @@ import type { ResolvedCompression } from '../../shared/config/types.js';
 import type { FetchHandler } from '../app/types.js';
 import type { FrontLink } from './link.js';
 import type { WorkerRequest } from './request.js';
+import type { WorkerWs } from './ws/worker-ws.js';
 
 const BUDGET_MS = 2;
 /** How often the worker writes its memory use to the board (the pool checks it as often). */
@@ -24,6 +25,8 @@ const noop = () => {};
 
 export class WorkerServer {
   links: FrontLink[] = [];
+  /** The worker's WebSockets (daemon/worker/ws); set by the entry once the app has loaded. */
+  ws: WorkerWs | null = null;
   private deferred: WorkerRequest[] = [];
   private deferredHead = 0;
   private turnStart = 0;
@@ -126,12 +129,18 @@ export class WorkerServer {
     if (this.retiring) this.maybeDrained();
   }
 
+  /** Sent before retire: what happens to this worker's open WebSockets (worker-ws.ts). */
+  wsRetire(code: number, afterMs: number): void {
+    this.ws?.retire(code, afterMs);
+  }
+
   private maybeDrained(): void {
     if (!this.retiring || this.drainedSent || this.waits.size > 0 || this.deferredHead < this.deferred.length) return;
     // The retire order travels on the control port, requests on the data ports: requests the
     // fronts handed over before they saw this worker retiring may still be on their way.
     if (this.received < this.board.servedCount) return;
     for (const l of this.links) if (l.size > 0) return;
+    if (this.ws !== null && this.ws.size > 0) return; // open WebSockets: drained once they close
     this.drainedSent = true;
     for (const l of this.links) {
       l.out.drained();

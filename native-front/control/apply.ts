@@ -107,7 +107,7 @@ async function start(env: ApplyEnv, p: Plan, opts: ApplyOptions): Promise<void> 
   }
   for (const lp of p.created) {
     const pool = lp.pool;
-    env.fronts.broadcast({ t: 'poolOpen', open: { pool: pool.id, cfg: pool.cfg.pool, mountUrl: pool.cfg.url, vhostName: lp.vhostName, queued: pool.queued } });
+    env.fronts.broadcast({ t: 'poolOpen', open: { pool: pool.id, cfg: pool.cfg.pool, mountUrl: pool.cfg.url, vhostName: lp.vhostName, queued: pool.queued, sockets: pool.sockets } });
   }
   const starting = p.created.map((lp) =>
     lp.pool.start().then((err) => {

@@ -274,7 +274,7 @@ export class Host {
   }
 
   private newPool(mount: ResolvedApp, vhostName: string): DaemonPool {
-    const pool = new DaemonPool(++this.nextPoolId, mount, this.fronts!, withFields(this.errorLog, { vhost: vhostName }));
+    const pool = new DaemonPool(++this.nextPoolId, mount, this.fronts!, withFields(this.errorLog, { vhost: vhostName }), { gracefulMs: this.gracefulMs });
     this.pools.set(pool.id, pool);
     void pool.closed.then(() => this.pools.delete(pool.id));
     return pool;

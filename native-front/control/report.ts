@@ -8,6 +8,7 @@ import { residentBytes } from '../ops/memory-ceiling.js';
 import { LATENCY_BUCKETS_S } from '../ops/mount-stats.js';
 import type { Host } from './host.js';
 import type { Live } from './apply.js';
+import { renderWsMetrics, wsStatus } from '../ws/report.js';
 
 /** A pool's settings as /status shows them: env names, never values (they are often secrets). */
 function poolConfig(cfg: ResolvedPool): Omit<ResolvedPool, 'env'> & { env: string[] } {
@@ -57,6 +58,7 @@ export function statusJson(host: Host, fronts: FrontStats[], live: Live) {
       requests: f.mounts.reduce((n, m) => n + m.count, 0) + f.unrouted,
       activeMs: Math.round(f.activeMs),
       cpuMs: Math.round(f.cpuMs),
+      websockets: (f.websockets ?? []).reduce((n, c) => n + c.open, 0),
     })),
     inFlight: fronts.reduce((n, f) => n + f.inFlight, 0),
     unrouted: fronts.reduce((n, f) => n + f.unrouted, 0),
@@ -79,6 +81,7 @@ export function statusJson(host: Host, fronts: FrontStats[], live: Live) {
         return {
           ...base,
           module: m.module,
+          websocket: wsStatus(fronts, key),
           pool: {
             config: poolConfig(m.pool),
             threads,
@@ -149,6 +152,13 @@ export function renderMetrics(s: StatusJson): string {
   family('hostd_pool_worker_restarts_total', 'counter', 'Workers replaced, by reason.');
   for (const { l, p } of pools)
     for (const [reason, n] of Object.entries(p.restarts ?? {})) out.push(`hostd_pool_worker_restarts_total{${l},reason="${esc(reason)}"} ${n}`);
+
+  // WebSockets, per app mount (native-front/ws/report.ts).
+  renderWsMetrics(
+    mounts.flatMap(({ vhost, m }) => ('websocket' in m && m.websocket ? [{ labels: labels(vhost, m.url), ws: m.websocket }] : [])),
+    family,
+    out,
+  );
 
   const caches = mounts.flatMap(({ vhost, m }) => ('cache' in m && m.cache ? [{ l: labels(vhost, m.url), c: m.cache }] : []));
   const cacheFamilies: Array<[string, string, string, (c: NonNullable<(typeof caches)[number]['c']>) => number]> = [

@@ -45,6 +45,9 @@ export async function drain(fronts: FrontSet, live: Live, log: Logger, gracefulM
     log.warn('graceful timeout reached: cutting what is still in flight', { inFlight: await inFlight(fronts) });
     fronts.broadcast({ t: 'cut' });
   }
+  // WebSockets never finish on their own: once the requests are done, they close with 1001 (Going
+  // Away) so clients reconnect elsewhere; their apps hear it before the pools stop (native-front/ws).
+  await fronts.requestAll({ t: 'wsClose' });
   const left = Math.max(0, deadline - performance.now());
   await Promise.allSettled([...live.pools.values()].map((lp) => lp.pool.close(left)));
   for (const lp of live.pools.values()) lp.unwatch?.();

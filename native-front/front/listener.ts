@@ -9,6 +9,7 @@ import type { ListenAddress, ResolvedVhost, TlsConfig } from '../../shared/confi
 import { HostdError } from '../../shared/errors.js';
 import { loadUws } from '../uws.js';
 import { listenWithProxyProtocol, type ProxyProtocolListen } from '../proxy-protocol/index.js';
+import { wsPayloadCeiling, type WsFront } from '../ws/front.js';
 
 
 /** The certificate for clients without SNI (or with a name no vhost has): the catch-all's, else the first. */
@@ -22,7 +23,11 @@ export type RequestHandler = (listener: Listener, res: HttpResponse, req: HttpRe
 export class Listener {
   readonly key: string;
   readonly secure: boolean;
-  private readonly app: TemplatedApp;
+  /** The uWS App (WebSockets publish on it: native-front/ws). */
+  readonly app: TemplatedApp;
+  /** The largest WebSocket message uWS reads on the default route (native-front/ws/front.ts). */
+  readonly wsPayloadCeiling: number;
+  private readonly ws: WsFront | undefined;
   private socket: us_listen_socket | undefined;
   /** proxyProtocol: the gateway (which owns the public port) and uWS's Unix socket behind it, instead of `socket`. */
   private proxied: ProxyProtocolListen | undefined;
@@ -42,7 +47,7 @@ export class Listener {
     readonly address: ListenAddress,
     vhosts: readonly ResolvedVhost[],
     private readonly onRequest: RequestHandler,
-    opts: { defaultCert?: string; bindPort?: number } = {},
+    opts: { defaultCert?: string; bindPort?: number; ws?: WsFront } = {},
   ) {
     this.key = formatListen(address);
     this.route = (res, req) => this.onRequest(this, res, req);
@@ -51,14 +56,19 @@ export class Listener {
     this.secure = first !== undefined;
     this.defaultCert = opts.defaultCert ?? '';
     this.bindPort = opts.bindPort ?? address.port;
+    this.ws = opts.ws;
+    this.wsPayloadCeiling = wsPayloadCeiling(vhosts);
     if (!first) {
       this.app = uws.App().any('/*', this.route);
+      // WebSocket upgrades route through native-front/ws (uWS gives GETs with Sec-WebSocket-Key to it).
+      if (this.ws) this.app.ws('/*', this.ws.behavior(this, vhosts));
       return;
     }
     // The default context serves clients without SNI; every serverName gets its own SNI context
     // whose routes lead to the same router.
     this.app = uws.SSLApp({ cert_file_name: first.cert, key_file_name: first.key, passphrase: first.passphrase });
     this.app.any('/*', this.route);
+    if (this.ws) this.app.ws('/*', this.ws.behavior(this, vhosts));
     this.update(vhosts);
   }
 
@@ -78,7 +88,9 @@ export class Listener {
       for (const name of v.serverNames) {
         if (name === '*' || this.sniNames.has(name)) continue;
         this.app.addServerName(name, { cert_file_name: v.tls.cert, key_file_name: v.tls.key, passphrase: v.tls.passphrase });
-        this.app.domain(name).any('/*', this.route);
+        const domain = this.app.domain(name).any('/*', this.route);
+        // wss:// with the same certificate (a fresh SNI context: a fresh ws route with today's limits).
+        if (this.ws) domain.ws('/*', this.ws.behavior(this, vhosts));
         this.sniNames.add(name);
       }
     }

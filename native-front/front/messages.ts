@@ -7,6 +7,7 @@ import type { Level } from '../../shared/log.js';
 import type { LogFormat } from '../log/access-log.js';
 import type { FileCacheStats } from '../static/index.js';
 import type { CacheStats } from '../cache/index.js';
+import type { WsCounters } from '../ws/stats.js';
 
 /** What a front is told once, when it starts. */
 export interface FrontInit {
@@ -48,6 +49,8 @@ export interface PoolOpen {
   vhostName: string;
   /** Pool-wide count of queued requests (Int32), shared by every front's dispatcher. */
   queued: SharedArrayBuffer;
+  /** Pool-wide count of open WebSockets (Int32), for maxConnections (native-front/ws). */
+  sockets: SharedArrayBuffer;
 }
 
 export type FrontCommand =
@@ -68,7 +71,9 @@ export type FrontCommand =
   | { t: 'cut' }
   | { t: 'accept'; paused: boolean }
   | { t: 'stats'; seq: number }
-  | { t: 'purge'; seq: number; url?: string; prefix?: string; host?: string };
+  | { t: 'purge'; seq: number; url?: string; prefix?: string; host?: string }
+  /** Shutdown, after the drain: close every WebSocket with 1001; the reply says how many are still open. */
+  | { t: 'wsClose'; seq: number };
 
 export interface MountCounters {
   key: string;
@@ -92,10 +97,12 @@ export interface FrontStats {
   mounts: MountCounters[];
   pools: Array<{ pool: number } & DispatchStats>;
   cache: FileCacheStats;
+  /** Per mount: WebSocket counters (native-front/ws/stats.ts). */
+  websockets: WsCounters[];
 }
 
 export type FrontEvent =
-  | { t: 'reply'; seq: number; error?: string; ports?: Record<string, number>; stats?: FrontStats; purged?: number }
+  | { t: 'reply'; seq: number; error?: string; ports?: Record<string, number>; stats?: FrontStats; purged?: number; wsOpen?: number }
   | { t: 'log'; level: Level; msg: string; fields?: Record<string, unknown> }
   | { t: 'access'; text: string }
   | { t: 'retire' | 'kill' | 'drained'; pool: number; key: number }

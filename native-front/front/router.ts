@@ -91,6 +91,19 @@ export class Router {
     };
   }
 
+  /**
+   * The mount a request for `host` and `url` would be handed to, or undefined when the router
+   * answers it itself (bad or unknown Host, redirect to https, no mount). WebSocket upgrades
+   * (native-front/ws/upgrade.ts) route with this and hand everything else to `handle`.
+   */
+  resolve(listener: Listener, host: string, url: string): { vhostRoute: VhostRoute; route: MountRoute } | undefined {
+    const vhostRoute = this.tables.get(listener.key)?.match(host);
+    if (vhostRoute === undefined || vhostRoute === INVALID_HOST) return undefined;
+    if (vhostRoute.vhost.redirectHttps !== undefined && !listener.secure) return undefined;
+    const route = vhostRoute.mounts.match(url);
+    return route === undefined ? undefined : { vhostRoute, route };
+  }
+
   /** The uWS route handler of every listener. */
   readonly handle = (listener: Listener, res: HttpResponse, req: HttpRequest): void => {
     const host = req.getHeader('host');

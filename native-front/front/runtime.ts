@@ -15,6 +15,7 @@ import type { MountHandler } from '../mount.js';
 import { MountStats } from '../ops/mount-stats.js';
 import { createStaticMount, FileCache } from '../static/index.js';
 import { TrustProxy } from '../trust-proxy.js';
+import { WsFront, wsPayloadCeiling } from '../ws/front.js';
 import { Listener } from './listener.js';
 import type { FrontCommand, FrontEvent, FrontInit, FrontStats, ListenerPlan, MountPlan, PoolOpen } from './messages.js';
 import { buildTable, Router, type MountRoute } from './router.js';
@@ -75,6 +76,8 @@ export class FrontRuntime {
   private readonly pumpRequested = new Set<number>();
   private prepared: Prepared | null = null;
   private acceptPaused = false;
+  /** WebSockets on this front (native-front/ws): hooks below are marked "ws". */
+  private readonly ws: WsFront;
 
   constructor(
     readonly init: FrontInit,
@@ -89,6 +92,7 @@ export class FrontRuntime {
     const access = init.accessLog === null ? null : new AccessWriter(init.accessLog, (text) => send({ t: 'access', text }));
     this.router = new Router(this.log, access, init.trustProxy.length ? new TrustProxy(init.trustProxy) : null);
     this.fileCache = new FileCache(init.fileCache);
+    this.ws = new WsFront(this.router, this.log);
     port.on('message', (cmd: FrontCommand) => this.onCommand(cmd));
   }
 
@@ -140,6 +144,7 @@ export class FrontRuntime {
       case 'poolDispose':
         this.dispatchers.get(cmd.pool)?.dispose();
         this.dispatchers.delete(cmd.pool);
+        this.ws.disposePool(cmd.pool); // ws
         return;
       case 'drain':
         this.router.draining = true;
@@ -150,7 +155,11 @@ export class FrontRuntime {
           m.route.handler.cut?.();
           void m.route.handler.close(0);
         }
+        this.ws.cutAll(); // ws
         return;
+      case 'wsClose': // ws: shutdown, after the drain
+        this.ws.closeAll();
+        return this.reply(cmd.seq, { wsOpen: this.ws.open });
       case 'accept':
         return this.pauseAccepting(cmd.paused);
       case 'stats':
@@ -186,7 +195,8 @@ export class FrontRuntime {
         existing &&
         existing.secure === plan.vhosts.some((v) => v.tls) &&
         existing.defaultCert === plan.defaultCert &&
-        !!existing.address.proxyProtocol === !!plan.address.proxyProtocol
+        !!existing.address.proxyProtocol === !!plan.address.proxyProtocol &&
+        existing.wsPayloadCeiling >= wsPayloadCeiling(plan.vhosts) // ws: uWS's read limit is fixed per App
       ) {
         p.keep.set(plan.key, existing);
         ports[plan.key] = existing.port;
@@ -196,7 +206,7 @@ export class FrontRuntime {
       // a new socket. On a fixed port uWS binds it beside the old one (SO_REUSEPORT) before the
       // old one closes; an ephemeral port cannot be shared, so there the old one closes first.
       const bindPort = plan.bindPort ?? (existing && plan.address.port === 0 ? existing.port : undefined);
-      const l = new Listener(plan.address, plan.vhosts, this.router.handle, { defaultCert: plan.defaultCert, bindPort });
+      const l = new Listener(plan.address, plan.vhosts, this.router.handle, { defaultCert: plan.defaultCert, bindPort, ws: this.ws });
       try {
         await l.listen();
       } catch (err) {
@@ -225,6 +235,7 @@ export class FrontRuntime {
       const d = this.dispatchers.get(plan.pool!);
       if (!d) throw new Error(`front ${this.init.index}: no dispatcher for pool ${plan.pool}`);
       handler = new AppMount(plan.mount, plan.fallbackHost, d, log);
+      this.ws.bindMount(plan.key, plan.pool!); // ws: the mount's topic scope and counters
     }
     p.created.push(handler);
     return { fingerprint: plan.fingerprint, route: { key: plan.key, mount: plan.mount, handler, stats }, pool: plan.pool };
@@ -259,6 +270,7 @@ export class FrontRuntime {
       else if (p.roll) m.route.handler.reloaded?.();
     }
     for (const k of this.stats.keys()) if (!p.mounts.has(k)) this.stats.delete(k);
+    this.ws.keepMounts(new Set(p.mounts.keys())); // ws
     this.mounts = p.mounts;
   }
 
@@ -290,7 +302,9 @@ export class FrontRuntime {
         });
       },
     };
-    this.dispatchers.set(pool, new Dispatcher(open.cfg, open.queued, log, report));
+    const d = new Dispatcher(open.cfg, open.queued, log, report);
+    this.ws.openPool(open, d); // ws: before any worker attaches
+    this.dispatchers.set(pool, d);
   }
 
   // ---------------------------------------------------------------- operations
@@ -323,6 +337,7 @@ export class FrontRuntime {
       })),
       pools: [...this.dispatchers.entries()].map(([pool, d]) => ({ pool, ...d.stats() })),
       cache: this.fileCache.stats(),
+      websockets: this.ws.stats(),
     };
   }
 }

@@ -19,6 +19,17 @@ export interface AccessRecord {
   status: number;
   bytes: number;
   durationMs: number;
+  /** A WebSocket's line, written when it closes (native-front/ws): status 101, bytes sent to the client. */
+  websocket?: WsAccessFields;
+}
+
+export interface WsAccessFields {
+  /** As uWS reported it: the peer's or hostd's close code, 1005 none given, 1006 no close frame. */
+  closeCode: number;
+  messagesIn: number;
+  bytesIn: number;
+  messagesOut: number;
+  bytesOut: number;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -62,13 +73,25 @@ export function formatAccess(r: AccessRecord, format: LogFormat, now = Date.now(
         host: r.host,
         referer: r.referer || undefined,
         user_agent: r.userAgent || undefined,
+        websocket: r.websocket && {
+          close_code: r.websocket.closeCode,
+          messages_in: r.websocket.messagesIn,
+          bytes_in: r.websocket.bytesIn,
+          messages_out: r.websocket.messagesOut,
+          bytes_out: r.websocket.bytesOut,
+        },
       }) + '\n'
     );
   }
+  const ws = r.websocket;
   // %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"
+  // A WebSocket's line adds its close code, lifetime in seconds and messages/bytes each way.
+  const tail = ws
+    ? ` ws_close=${ws.closeCode} ws_seconds=${(r.durationMs / 1000).toFixed(3)} ws_in=${ws.messagesIn}/${ws.bytesIn} ws_out=${ws.messagesOut}/${ws.bytesOut}`
+    : '';
   return `${r.remoteAddress || '-'} - - ${clfTime(now)} ${quote(`${r.method} ${r.url} HTTP/1.1`)} ${r.status} ${
     r.bytes > 0 ? r.bytes : '-'
-  } ${quote(r.referer)} ${quote(r.userAgent)}\n`;
+  } ${quote(r.referer)} ${quote(r.userAgent)}${tail}\n`;
 }
 
 /** A front's access log: formats each record and hands the lines to `sink` in batches (batch.ts). */

@@ -2,7 +2,7 @@
 import { mountLabel } from '../log.js';
 import { formatDuration, formatSize } from './duration.js';
 import { formatListen } from './listen.js';
-import type { ConfigProblem, ResolvedMount, ResolvedPool, ResolvedVhost } from './types.js';
+import type { ConfigProblem, ResolvedMount, ResolvedPool, ResolvedVhost, ResolvedWebSocket } from './types.js';
 
 /** `file:line: message`; `file: message` when there is no line (0). */
 export function formatProblem(p: ConfigProblem): string {
@@ -67,7 +67,21 @@ function describeMount(m: ResolvedMount, width: number): string[] {
   const opts = [`interface ${m.interface}`, `maxBodySize ${formatSize(m.maxBodySize)}`];
   if (m.watch) opts.push('watch');
   if (m.touchFile) opts.push(`touchFile ${m.touchFile}`);
-  return [`${url}  app     ${m.module}  (${opts.join(', ')})`, `${' '.repeat(width)}  pool    ${describePool(m.pool)}`];
+  return [
+    `${url}  app     ${m.module}  (${opts.join(', ')})`,
+    `${' '.repeat(width)}  pool    ${describePool(m.pool)}`,
+    `${' '.repeat(width)}  ws      ${describeWebSocket(m.websocket)}`,
+  ];
+}
+
+function describeWebSocket(w: ResolvedWebSocket): string {
+  return [
+    `maxPayload ${formatSize(w.maxPayload)}`,
+    `idleTimeout ${w.idleTimeoutMs === 0 ? 'never' : formatDuration(w.idleTimeoutMs)}`,
+    `maxBackpressure ${formatSize(w.maxBackpressure)}`,
+    `compression ${w.compression ? 'on' : 'off'}`,
+    `maxConnections ${w.maxConnections === 0 ? 'unlimited' : w.maxConnections}`,
+  ].join(', ');
 }
 
 function describePool(p: ResolvedPool): string {
@@ -84,5 +98,7 @@ function describePool(p: ResolvedPool): string {
   const env = Object.keys(p.env);
   if (env.length) parts.push(`env ${env.join(', ')}`);
   if (p.passEnv?.length) parts.push(`passEnv ${p.passEnv.join(', ')}`);
+  if (p.sticky?.cookie) parts.push(`sticky cookie ${p.sticky.cookie}`);
+  if (p.sticky?.query) parts.push(`sticky query ${p.sticky.query}`);
   return parts.join(', ');
 }

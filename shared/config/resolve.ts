@@ -15,7 +15,7 @@ import { noSource } from './source.js';
 import type { ConfigPath, LineAt, Locator } from './source.js';
 import type {
   ConfigProblem, ListenAddress, ResolvedApp, ResolvedCache, ResolvedCompression, ResolvedMount, ResolvedPool, ResolvedStatic,
-  ResolvedVhost, TlsConfig,
+  ResolvedVhost, ResolvedWebSocket, TlsConfig,
 } from './types.js';
 
 export const DEFAULTS = Object.freeze({
@@ -41,6 +41,7 @@ export const DEFAULTS = Object.freeze({
   bufferBody: 64 * 1024,
   bodyTimeoutMs: 30_000,
   maxUrlLength: 16 * 1024,
+  websocket: Object.freeze({ maxPayload: 1024 * 1024, idleTimeoutMs: 120_000, maxBackpressure: 1024 * 1024, compression: false, maxConnections: 10_000 }),
 });
 
 export { DEFAULT_COMPRESSION } from './compression.js';
@@ -327,6 +328,7 @@ function resolveApp(m: unknown, p: ConfigPath, ctx: Ctx, shapeDone = false): Res
   const maxUrlLength = size(m.maxUrlLength, [...p, 'maxUrlLength'], DEFAULTS.maxUrlLength, ctx);
   const bodyTimeoutMs = duration(m.bodyTimeout, [...p, 'bodyTimeout'], DEFAULTS.bodyTimeoutMs, ctx, false);
   const pool = resolvePool(m.pool, [...p, 'pool'], ctx);
+  const websocket = resolveWebSocket(m.websocket, [...p, 'websocket'], ctx);
   const iface = m.interface === 'fetch' || m.interface === 'node' || m.interface === 'auto' ? m.interface : DEFAULTS.interface;
   if (url === undefined || module === undefined || !pool) return undefined;
   const r: ResolvedApp = {
@@ -340,6 +342,7 @@ function resolveApp(m: unknown, p: ConfigPath, ctx: Ctx, shapeDone = false): Res
     bodyTimeoutMs,
     maxUrlLength,
     pool,
+    websocket,
     watch: bool(m.watch, DEFAULTS.watch),
   };
   if (typeof m.touchFile === 'string' && m.touchFile !== '') r.touchFile = path.resolve(ctx.baseDir, m.touchFile);
@@ -456,8 +459,30 @@ function resolvePool(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedPool | undefi
     env,
   };
   if (passEnv.length) pool.passEnv = passEnv;
+  if (isObject(o.sticky)) {
+    const { cookie, query } = o.sticky;
+    const sticky: { cookie?: string; query?: string } = {};
+    if (typeof cookie === 'string') sticky.cookie = cookie;
+    if (typeof query === 'string') sticky.query = query;
+    if (sticky.cookie !== undefined || sticky.query !== undefined) pool.sticky = sticky;
+  }
   if (typeof o.memoryLimitMb === 'number' && Number.isInteger(o.memoryLimitMb)) pool.memoryLimitMb = o.memoryLimitMb;
   return pool;
+}
+
+/** `websocket:` on an app mount; every key has a default for public sites (DEFAULTS.websocket). */
+function resolveWebSocket(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedWebSocket {
+  const d = DEFAULTS.websocket;
+  if (!isObject(v)) return { ...d }; // absent, or the schema said why
+  const maxPayload = size(v.maxPayload, [...p, 'maxPayload'], d.maxPayload, ctx);
+  if (maxPayload === 0) ctx.problems.add([...p, 'maxPayload'], 'must be above 0');
+  return {
+    maxPayload: maxPayload || d.maxPayload,
+    idleTimeoutMs: duration(v.idleTimeout, [...p, 'idleTimeout'], d.idleTimeoutMs, ctx, true),
+    maxBackpressure: size(v.maxBackpressure, [...p, 'maxBackpressure'], d.maxBackpressure, ctx),
+    compression: bool(v.compression, d.compression),
+    maxConnections: typeof v.maxConnections === 'number' && Number.isInteger(v.maxConnections) ? v.maxConnections : d.maxConnections,
+  };
 }
 
 function duration(v: unknown, p: ConfigPath, def: number, ctx: Ctx, zeroOk: boolean): number {

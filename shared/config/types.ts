@@ -46,6 +46,22 @@ export interface PoolConfig {
   env?: Record<string, string>;
   startTimeout?: Duration; // an app load (import) longer than this fails like a load error; default 30s
   passEnv?: string[]; // names of hostd's environment variables passed to the workers (Apache's PassEnv)
+  sticky?: StickyConfig; // session affinity: requests carrying a session key go to the worker that holds it
+}
+
+/** Session affinity on a pool (engine.io's `sid` is recognised without it). */
+export interface StickyConfig {
+  cookie?: string; // a session cookie: bound to the worker whose response set it
+  query?: string; // a query parameter: bound to the worker that served it first
+}
+
+/** `websocket:` on an app mount: the limits of its WebSockets (docs/config.md). */
+export interface WebSocketConfig {
+  maxPayload?: number | string; // largest message from a client; bigger closes with 1009; default 1mb
+  idleTimeout?: Duration; // silent this long (pings unanswered) closes; 0 = never; default 120s
+  maxBackpressure?: number | string; // a client further behind is closed with 1008; default 1mb
+  compression?: boolean; // permessage-deflate; default false
+  maxConnections?: number; // open sockets on this mount over all fronts; beyond: 503; 0 = no limit; default 10000
 }
 
 export interface AppMountConfig {
@@ -58,6 +74,7 @@ export interface AppMountConfig {
   bodyTimeout?: Duration; // each bufferBody-sized part of a request body must arrive within this; default 30s
   maxUrlLength?: number | string; // request target (path + query) longer than this gets 414; default 16k
   pool?: PoolConfig;
+  websocket?: WebSocketConfig;
   watch?: boolean;
   touchFile?: string;
   compression?: boolean | CompressionConfig;
@@ -141,6 +158,15 @@ export interface ResolvedPool {
   startTimeoutMs: number;
   env: Record<string, string>;
   passEnv?: string[]; // names only; values are read from hostd's environment when workers start
+  sticky?: StickyConfig;
+}
+
+export interface ResolvedWebSocket {
+  maxPayload: number; // bytes
+  idleTimeoutMs: number; // 0 = never
+  maxBackpressure: number; // bytes
+  compression: boolean;
+  maxConnections: number; // 0 = no limit
 }
 
 export interface ResolvedApp {
@@ -154,6 +180,7 @@ export interface ResolvedApp {
   bodyTimeoutMs: number;
   maxUrlLength: number; // bytes
   pool: ResolvedPool;
+  websocket: ResolvedWebSocket;
   watch: boolean;
   touchFile?: string; // absolute path
   /** Absent: the defaults (DEFAULT_COMPRESSION in resolve.ts). */

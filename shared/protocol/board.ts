@@ -5,6 +5,8 @@
 // - inflight (fronts add and subtract): requests handed to this worker and not yet answered, over
 //   all fronts, so a worker's `concurrency` holds whatever front the requests came through;
 // - served (fronts add): requests handed to it, for maxRequests;
+// - sockets (the worker adds and subtracts): WebSockets it has accepted and not yet seen close,
+//   over all fronts; a worker holding sockets is not idle, and retires only once they close;
 // - memory (the worker writes every few hundred ms): its isolate's heap plus external and
 //   ArrayBuffer bytes, for memoryLimitMb (V8's heap limit alone does not see Buffers);
 // - started[front] (the worker writes right before it hands a request to the app): the id of the
@@ -23,6 +25,8 @@ const I_STATE = 0;
 const I_INFLIGHT = 1;
 const I_SERVED = 2;
 const F_MEMORY = 8; // Float64 index (byte 64)
+/** The worker's open WebSockets: Int32 in the worker's line, after the memory figure (byte 72). */
+const I_SOCKETS = 18;
 const F_STARTED = 16; // Float64 index of front 0's watermark (byte 128)
 
 export function boardBytes(fronts: number): number {
@@ -34,7 +38,7 @@ export class Board {
   private readonly floats: Float64Array;
 
   constructor(readonly buffer: SharedArrayBuffer) {
-    this.ints = new Int32Array(buffer, 0, 4);
+    this.ints = new Int32Array(buffer);
     this.floats = new Float64Array(buffer);
   }
 
@@ -67,6 +71,14 @@ export class Board {
 
   get servedCount(): number {
     return Atomics.load(this.ints, I_SERVED);
+  }
+
+  /** WebSockets open on this worker (daemon/worker/ws). */
+  get sockets(): number {
+    return Atomics.load(this.ints, I_SOCKETS);
+  }
+  addSockets(n: number): void {
+    Atomics.add(this.ints, I_SOCKETS, n);
   }
 
   get memory(): number {

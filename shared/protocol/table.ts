@@ -57,6 +57,19 @@ export const TO_WORKER = {
   ping: msg(6, ['seq', 'num']),
   /** A resFull body buffer the front is done with, for reuse. */
   bufReturn: msg(7, ['buffer', 'buffer']),
+  // ---- WebSockets (shared/protocol/ws.ts; ids are those of the upgrade requests) ----
+  /** The socket the worker accepted is open: the app's open() runs. */
+  wsOpen: msg(50, ['id', 'num']),
+  /** A whole message from the client (opcode: WS_TEXT, WS_BINARY, or WS_PONG for a pong). */
+  wsMessage: msg(51, ['id', 'num'], ['data', 'bytes'], ['opcode', 'num']),
+  /**
+   * How far the socket is behind: its backlog in uWS, the bytes the front has written for it so
+   * far (sent by the worker, taken by uWS), and whether it is pressured (a backlog appeared and
+   * has not drained below WS_LOW_WATER). Sent when that changes, and every WS_ACK_BYTES written.
+   */
+  wsBuffered: msg(52, ['id', 'num'], ['backlog', 'num'], ['written', 'num'], ['pressured', 'bool']),
+  /** The socket closed (either side, or the front for a limit); nothing more comes for this id. */
+  wsClosed: msg(53, ['id', 'num'], ['code', 'num'], ['reason', 'str']),
 } as const satisfies Table;
 
 /**
@@ -84,12 +97,27 @@ export const TO_FRONT = {
    * data port after the last response, so a front has every answer before it lets go of the worker.
    */
   drained: msg(18),
+  // ---- WebSockets (shared/protocol/ws.ts) ----
+  /** Upgrade request `id` is accepted: the front answers 101 with these extra headers and opens the socket. */
+  wsAccept: msg(60, ['id', 'num'], ['headers', 'headers']),
+  /** A message to the client: text (string) or bytes; flags: opcode | WS_NO_COMPRESS. */
+  wsSend: msg(61, ['id', 'num'], ['data', 'body'], ['flags', 'num']),
+  /** Close with `code` and `reason`; code WS_TERMINATE cuts the connection without a close frame. */
+  wsEnd: msg(62, ['id', 'num'], ['code', 'num'], ['reason', 'str']),
+  /** Subscribe (on) or unsubscribe the socket to a topic of its mount. */
+  wsSubscribe: msg(63, ['id', 'num'], ['topic', 'str'], ['on', 'bool']),
+  /** Publish to every subscriber of the mount's topic on this front; `id` (0: none) is left out. */
+  wsPublish: msg(64, ['id', 'num'], ['topic', 'str'], ['data', 'body'], ['flags', 'num']),
+  /** Requests carrying this session key (engine.io sid, pool.sticky) belong on this worker. */
+  stickyClaim: msg(65, ['key', 'str']),
 } as const satisfies Table;
 
 /** Control thread → worker, on its control port. */
 export const TO_WORKER_CONTROL = {
   /** Finish what is in flight on every data port, await waitUntil promises, then say drained on each. */
   retire: msg(30),
+  /** Sent before retire: close the worker's WebSockets with `code`, now (afterMs 0) or after afterMs. */
+  wsRetire: msg(70, ['code', 'num'], ['afterMs', 'num']),
 } as const satisfies Table;
 
 /** Worker → control thread, on its control port. */
