@@ -14,5 +14,7 @@ export const bundleOptions = {
   format: 'esm',
   packages: 'external',
   // ESM bundles of CommonJS-minded dependencies still call require().
-  banner: { js: "import { createRequire as __hostdCreateRequire } from 'node:module'; const require = __hostdCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __hostdCreateRequire } from 'node:module'; const require = __hostdCreateRequire(import.meta.url);",
+  },
 };

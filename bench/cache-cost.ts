@@ -79,7 +79,9 @@ async function settled(c: ResponseCache, url: string, r: HeaderSnapshot): Promis
 }
 if ((await settled(cache, '/products?page=2', snap)) !== 'hit') throw new Error('entry not stored');
 console.log('ResponseCache (freshness computed at store time):');
-nsPer('lookup() of a fresh entry (Vary: Accept-Encoding dropped for identity)', () => cache.lookup('get', 'example.com', '/products?page=2', snap));
+nsPer('lookup() of a fresh entry (Vary: Accept-Encoding dropped for identity)', () =>
+  cache.lookup('get', 'example.com', '/products?page=2', snap),
+);
 const vcache = new ResponseCache({ maxSize: 1 << 20 });
 const vf = vcache.lookup('get', 'example.com', '/v', snap);
 if (vf.kind !== 'fetch') throw new Error(vf.kind);
@@ -92,10 +94,22 @@ nsPer('lookup() with Vary: Accept-Language', () => vcache.lookup('get', 'example
 // writeHit's JavaScript side, against a stand-in that only counts calls.
 let calls = 0;
 const fake = {
-  writeStatus() { calls++; return fake; },
-  writeHeader() { calls++; return fake; },
-  end() { calls++; return fake; },
-  endWithoutBody() { calls++; return fake; },
+  writeStatus() {
+    calls++;
+    return fake;
+  },
+  writeHeader() {
+    calls++;
+    return fake;
+  },
+  end() {
+    calls++;
+    return fake;
+  },
+  endWithoutBody() {
+    calls++;
+    return fake;
+  },
 } as unknown as HttpResponse;
 const noAe = new HeaderSnapshot(['host', 'example.com']);
 nsPer('lookup() + writeHit() JS side (identity, native writes stubbed)', () => {

@@ -33,17 +33,30 @@ function msPer(fn: () => void, minMs = 300): number {
 }
 
 const B = zlib.constants;
-for (const [name, body] of [['generated HTML (bench/text.ts)', benchText(SIZE)], ['TypeScript sources', sources()]] as const) {
+for (const [name, body] of [
+  ['generated HTML (bench/text.ts)', benchText(SIZE)],
+  ['TypeScript sources', sources()],
+] as const) {
   console.log(`\n${name}, ${body.length} bytes: sync CPU time per body, output size, ratio`);
   for (const level of [1, 4, 6, 9]) {
     let out = Buffer.alloc(0);
     const ms = msPer(() => (out = zlib.gzipSync(body, { level })));
-    console.log(`  gzip ${String(level).padEnd(2)}  ${ms.toFixed(2).padStart(7)} ms  ${String(out.length).padStart(6)} B  ${(body.length / out.length).toFixed(2)}x`);
+    console.log(
+      `  gzip ${String(level).padEnd(2)}  ${ms.toFixed(2).padStart(7)} ms  ${String(out.length).padStart(6)} B  ${(body.length / out.length).toFixed(2)}x`,
+    );
   }
   for (const q of [1, 4, 5, 6, 9, 11]) {
     let out = Buffer.alloc(0);
-    const ms = msPer(() => (out = zlib.brotliCompressSync(body, { params: { [B.BROTLI_PARAM_QUALITY]: q, [B.BROTLI_PARAM_SIZE_HINT]: body.length, [B.BROTLI_PARAM_MODE]: B.BROTLI_MODE_TEXT } })), q >= 10 ? 1000 : 300);
-    console.log(`  br   ${String(q).padEnd(2)}  ${ms.toFixed(2).padStart(7)} ms  ${String(out.length).padStart(6)} B  ${(body.length / out.length).toFixed(2)}x`);
+    const ms = msPer(
+      () =>
+        (out = zlib.brotliCompressSync(body, {
+          params: { [B.BROTLI_PARAM_QUALITY]: q, [B.BROTLI_PARAM_SIZE_HINT]: body.length, [B.BROTLI_PARAM_MODE]: B.BROTLI_MODE_TEXT },
+        })),
+      q >= 10 ? 1000 : 300,
+    );
+    console.log(
+      `  br   ${String(q).padEnd(2)}  ${ms.toFixed(2).padStart(7)} ms  ${String(out.length).padStart(6)} B  ${(body.length / out.length).toFixed(2)}x`,
+    );
   }
   // The path hostd takes: the async API on libuv's threadpool (wall time, one job at a time).
   for (const coding of ['gzip', 'br'] as const) {

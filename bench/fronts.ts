@@ -6,7 +6,6 @@
 //
 //   npm run bench:fronts [-- --fronts N --duration S --connections N]
 import { parseArgs } from 'node:util';
-import { join } from 'node:path';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { groupCpu } from './cpu.js';
@@ -17,7 +16,11 @@ import { freePort, killAll } from './procs.js';
 import { runWrk } from './wrk.js';
 
 const { values: opts } = parseArgs({
-  options: { fronts: { type: 'string', default: '2' }, duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '64' } },
+  options: {
+    fronts: { type: 'string', default: '2' },
+    duration: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '64' },
+  },
 });
 const fronts = Number(opts.fronts);
 const durationS = Number(opts.duration);

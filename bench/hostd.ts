@@ -34,7 +34,16 @@ export async function startHostd(o: {
     const server = startServer(
       o.name ?? 'hostd',
       process.execPath,
-      [...(o.nodeArgs ?? []), cli, ...(o.supervisorFlag === false ? [] : ['--no-supervisor']), '--sites', o.sites, '--access-log', accessLog, ...(o.extraArgs ?? [])],
+      [
+        ...(o.nodeArgs ?? []),
+        cli,
+        ...(o.supervisorFlag === false ? [] : ['--no-supervisor']),
+        '--sites',
+        o.sites,
+        '--access-log',
+        accessLog,
+        ...(o.extraArgs ?? []),
+      ],
       { cwd: o.repo },
     );
     try {

@@ -137,7 +137,8 @@ export function check(results: ScenarioResult[], targets: Target[]): Check[] {
       }
     } else if (t.kind === 'cpu') {
       const what = `${subject}/${t.against} CPU per request ≤ ${t.max}`;
-      if (me?.medianCpuUs === undefined || other?.medianCpuUs === undefined) skip(what, t.max!, 'CPU per request not measured (Linux /proc)');
+      if (me?.medianCpuUs === undefined || other?.medianCpuUs === undefined)
+        skip(what, t.max!, 'CPU per request not measured (Linux /proc)');
       else {
         const value = me.medianCpuUs / other.medianCpuUs;
         out.push({ ...base, what, status: value <= t.max! ? 'PASS' : 'MISS', value, bound: t.max!, note: errNote });
@@ -145,7 +146,15 @@ export function check(results: ScenarioResult[], targets: Target[]): Check[] {
     } else {
       const what = `${subject} p99 ≤ ${t.maxMs} ms`;
       if (!me || me.medianP99 === undefined) skip(what, t.maxMs!, me?.failed ?? `${subject} not measured`);
-      else out.push({ ...base, what, status: me.medianP99 <= t.maxMs! ? 'PASS' : 'MISS', value: me.medianP99, bound: t.maxMs!, note: errNote });
+      else
+        out.push({
+          ...base,
+          what,
+          status: me.medianP99 <= t.maxMs! ? 'PASS' : 'MISS',
+          value: me.medianP99,
+          bound: t.maxMs!,
+          note: errNote,
+        });
     }
   }
   return out;

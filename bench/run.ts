@@ -105,7 +105,9 @@ const onlyList = opts.only ? opts.only.split(',').map((x) => x.trim()) : [];
 const every = scenarios(benchDir);
 for (const o of onlyList) {
   if (o !== 'static' && o !== 'dynamic' && o !== 'websocket' && !every.some((s) => s.id === o) && !WS_SCENARIOS.some((s) => s.id === o)) {
-    console.error(`bench: --only takes static, dynamic, websocket or scenario ids (${[...every, ...WS_SCENARIOS].map((s) => s.id).join(', ')}), not "${o}"`);
+    console.error(
+      `bench: --only takes static, dynamic, websocket or scenario ids (${[...every, ...WS_SCENARIOS].map((s) => s.id).join(', ')}), not "${o}"`,
+    );
     process.exit(2);
   }
 }
@@ -161,7 +163,13 @@ try {
   }
   if (wanted.has('nginx-log')) {
     const prefix = `${fixtures.nginxPrefix}-log`;
-    const s = startNginx({ prefix, root: fixtures.files, port: ports['nginx-log']!, accessLog: join(prefix, 'access.log'), name: 'nginx-log' });
+    const s = startNginx({
+      prefix,
+      root: fixtures.files,
+      port: ports['nginx-log']!,
+      accessLog: join(prefix, 'access.log'),
+      name: 'nginx-log',
+    });
     servers.push(s);
     await waitForHttp(s, ports['nginx-log']!, `/${STATIC_FILES[0].name}`);
   }
@@ -224,7 +232,12 @@ for (const sc of all) {
       const alt = sc.paths?.[n];
       const file = alt?.file ?? sc.file ?? STATIC_FILES.find((f) => f.scenario === sc.id)?.name;
       const expectBody = alt ? undefined : sc.expectBody;
-      await verify(ports[n]!, { ...sc, path: pathFor(n, sc), expectBody }, hostHeader(n, sc.group), file ? readFileSync(join(fixtures.files, file)) : undefined);
+      await verify(
+        ports[n]!,
+        { ...sc, path: pathFor(n, sc), expectBody },
+        hostHeader(n, sc.group),
+        file ? readFileSync(join(fixtures.files, file)) : undefined,
+      );
       const wrkOpts = wrkOptions(n, sc);
       if (warmupS > 0) await runWrk({ ...wrkOpts, durationS: warmupS });
       active.push(n);

@@ -10,7 +10,16 @@ import { BIG_SIZE, CACHED, DYNAMIC_PATHS, ECHO_SIZE, HELLO_BODY, STATIC_FILES, T
  * `hostd-static` is not a process: it is hostd's own static 1 KiB hit, measured in the cached
  * scenario's rounds as the yardstick of a cached app response (see Scenario.paths).
  */
-export type ServerName = 'hostd' | 'hostd-base' | 'hostd-log' | 'hostd-static' | 'raw-uws' | 'raw-uws-fetch' | 'nginx' | 'nginx-log' | 'node-http';
+export type ServerName =
+  | 'hostd'
+  | 'hostd-base'
+  | 'hostd-log'
+  | 'hostd-static'
+  | 'raw-uws'
+  | 'raw-uws-fetch'
+  | 'nginx'
+  | 'nginx-log'
+  | 'node-http';
 export type Group = 'static' | 'dynamic';
 
 export interface Scenario {
@@ -104,7 +113,13 @@ export function scenarios(benchDir: string): Scenario[] {
     file: TEXT_FILE.name,
   };
   // Logging: both servers write an access log line per request to a file (nginx buffered 64k).
-  const logged: Scenario = { ...statics[0], id: 'static-1k-log', label: 'static 1 KiB, access log on', servers: ['hostd-log', 'nginx-log'], subject: 'hostd-log' };
+  const logged: Scenario = {
+    ...statics[0],
+    id: 'static-1k-log',
+    label: 'static 1 KiB, access log on',
+    servers: ['hostd-log', 'nginx-log'],
+    subject: 'hostd-log',
+  };
   const cached: Scenario = {
     id: 'cached-1k',
     label: 'cached app 1 KiB',

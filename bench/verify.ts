@@ -23,7 +23,12 @@ export function verify(port: number, s: Scenario, host?: string, expectBytes?: B
       res.on('end', () => {
         let got = Buffer.concat(chunks);
         if (s.expectEncoding) {
-          if (res.headers['content-encoding'] !== s.expectEncoding) return reject(new Error(`${s.method} ${s.path}: Content-Encoding ${res.headers['content-encoding'] ?? 'none'}, expected ${s.expectEncoding}`));
+          if (res.headers['content-encoding'] !== s.expectEncoding)
+            return reject(
+              new Error(
+                `${s.method} ${s.path}: Content-Encoding ${res.headers['content-encoding'] ?? 'none'}, expected ${s.expectEncoding}`,
+              ),
+            );
           try {
             got = gunzipSync(got);
           } catch (err) {

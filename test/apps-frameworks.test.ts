@@ -19,8 +19,14 @@ const BIG = 64 * 64 * 1024;
 const PRODUCTION = { NODE_ENV: undefined };
 
 /** A vhost file with one app mount (and any static mounts), written for `hostd --sites`. */
-function site(name: string, module: string, opts: { url?: string; statics?: { url: string; dir: string }[]; passEnv?: string[] } = {}): string {
-  const statics = (opts.statics ?? []).map((s) => `  - url: ${s.url}\n    dir: ${JSON.stringify(s.dir)}\n    maxAge: 31536000\n    immutable: true\n`);
+function site(
+  name: string,
+  module: string,
+  opts: { url?: string; statics?: { url: string; dir: string }[]; passEnv?: string[] } = {},
+): string {
+  const statics = (opts.statics ?? []).map(
+    (s) => `  - url: ${s.url}\n    dir: ${JSON.stringify(s.dir)}\n    maxAge: 31536000\n    immutable: true\n`,
+  );
   return (
     `serverName: ${name}\n` +
     (statics.length ? `static:\n${statics.join('')}` : '') +
@@ -125,7 +131,10 @@ describe('frameworks as their getting-started guides write them, under hostd', f
 
     it('localhost is two servers (::1 and 127.0.0.1) with one handler: served as one app, and the log says so', async () => {
       await hostd.waitFor(/listen\(\[::1\]:3000\).*same request handler as listen\(localhost:3000\)/);
-      const lines = hostd.stderr().split('\n').filter((l) => l.includes('mount=/') && l.includes('the app called listen('));
+      const lines = hostd
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('mount=/') && l.includes('the app called listen('));
       const fastify = lines.filter((l) => l.includes('vhost=fastify.test'));
       expect(fastify).to.have.length(2);
       expect(fastify[0]).to.include('listen(localhost:3000)');
@@ -152,7 +161,11 @@ describe('frameworks as their getting-started guides write them, under hostd', f
       expect(await res.body.json()).to.deep.equal({ id: '3', url: '/items/3?x=1', originalUrl: '/shop/items/3?x=1' });
       const root = await get('express-sub.test', '/shop');
       expect(await root.body.text()).to.equal('Hello World!');
-      const echo = await get('express-sub.test', '/shop/echo', { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json' } });
+      const echo = await get('express-sub.test', '/shop/echo', {
+        method: 'POST',
+        body: '{"a":1}',
+        headers: { 'content-type': 'application/json' },
+      });
       expect(await echo.body.json()).to.deep.equal({ received: { a: 1 } });
     });
 
@@ -243,7 +256,9 @@ describe('apps written as their own process, in a pool', function () {
   });
 
   it('a server with another handler, listened on after the app was taken, is logged; the first keeps serving', async () => {
-    await hostd.waitFor(/listen\(3001\) at late-second-server\.mjs:11 \(request handler: second\(\)\) after hostd took listen\(3000\) at late-second-server\.mjs:6 \(request handler: first\(\)\) as the app/);
+    await hostd.waitFor(
+      /listen\(3001\) at late-second-server\.mjs:15 \(request handler: second\(\)\) after hostd took listen\(3000\) at late-second-server\.mjs:8 \(request handler: first\(\)\) as the app/,
+    );
     const res = await get('late.test', '/');
     expect(await res.body.text()).to.equal('first');
   });
@@ -283,7 +298,10 @@ describe('a Next.js app (App Router), built with `next build` and served from it
         statics: [{ url: '/_next/static', dir: join(APP, '.next/static') }],
       }),
     });
-    hostd = await spawnHostd(['--sites', sitesDir, '--listen', '127.0.0.1:0', '--access-log', 'off'], { env: PRODUCTION, timeoutMs: 60_000 });
+    hostd = await spawnHostd(['--sites', sitesDir, '--listen', '127.0.0.1:0', '--access-log', 'off'], {
+      env: PRODUCTION,
+      timeoutMs: 60_000,
+    });
   });
   after(async () => {
     await hostd?.stop();
@@ -322,7 +340,11 @@ describe('a Next.js app (App Router), built with `next build` and served from it
     expect(item.statusCode).to.equal(200);
     expect(await item.body.json()).to.deep.include({ id: '3' });
     const sent = { n: 42, s: 'grüße', list: [1, 2, 3] };
-    const echo = await get('next.test', '/api/echo', { method: 'POST', body: JSON.stringify(sent), headers: { 'content-type': 'application/json' } });
+    const echo = await get('next.test', '/api/echo', {
+      method: 'POST',
+      body: JSON.stringify(sent),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(echo.statusCode).to.equal(200);
     expect(await echo.body.json()).to.deep.equal({ received: sent });
     const bad = await get('next.test', '/api/echo', { method: 'POST', body: '{"n": 4', headers: { 'content-type': 'application/json' } });

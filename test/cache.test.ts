@@ -134,7 +134,11 @@ describe('cache engine: freshness', () => {
   });
 
   it('s-maxage wins over max-age for a shared cache; Expires counts when neither is there', async () => {
-    const b = new Bench((r) => (r.url === '/s' ? ok('max-age=100, s-maxage=10') : ok(undefined, 'e', { date: new Date(b.now).toUTCString(), expires: new Date(b.now + 30_000).toUTCString() })));
+    const b = new Bench((r) =>
+      r.url === '/s'
+        ? ok('max-age=100, s-maxage=10')
+        : ok(undefined, 'e', { date: new Date(b.now).toUTCString(), expires: new Date(b.now + 30_000).toUTCString() }),
+    );
     await b.get('/s');
     await b.get('/e');
     b.advance(11);
@@ -191,7 +195,9 @@ describe('cache engine: what is never stored or served', () => {
   });
 
   it('no-cache is stored but revalidated on every request (conditional, 304 answered from the entry)', async () => {
-    const b = new Bench((r) => (r.headers['if-none-match'] === '"v1"' ? { status: 304, headers: { etag: '"v1"' } } : ok('no-cache', 'body', { etag: '"v1"' })));
+    const b = new Bench((r) =>
+      r.headers['if-none-match'] === '"v1"' ? { status: 304, headers: { etag: '"v1"' } } : ok('no-cache', 'body', { etag: '"v1"' }),
+    );
     expect((await b.get('/a')).label).to.equal('MISS');
     const second = await b.get('/a');
     expect([second.label, second.body]).to.deep.equal(['MISS', 'body']);
@@ -234,7 +240,7 @@ describe('cache engine: what is never stored or served', () => {
 });
 
 describe('cache engine: Vary', () => {
-  it('keeps one entry per variant of the Vary\'d request headers', async () => {
+  it("keeps one entry per variant of the Vary'd request headers", async () => {
     const b = new Bench((r) => ok('max-age=60', `lang=${r.headers['accept-language']}`, { vary: 'Accept-Language' }));
     expect((await b.get('/a', { 'accept-language': 'en' })).body).to.equal('lang=en');
     expect((await b.get('/a', { 'accept-language': 'fr' })).body).to.equal('lang=fr');
@@ -254,7 +260,12 @@ describe('cache engine: Vary', () => {
   });
 
   it('Vary: Accept-Encoding on an encoded body: one entry per negotiated coding', async () => {
-    const b = new Bench((r) => ok('max-age=60', 'x', { vary: 'Accept-Encoding', 'content-encoding': r.headers['accept-encoding']?.includes('gzip') ? 'gzip' : 'identity' }));
+    const b = new Bench((r) =>
+      ok('max-age=60', 'x', {
+        vary: 'Accept-Encoding',
+        'content-encoding': r.headers['accept-encoding']?.includes('gzip') ? 'gzip' : 'identity',
+      }),
+    );
     await b.get('/a', { 'accept-encoding': 'gzip' });
     expect((await b.get('/a', { 'accept-encoding': 'gzip, deflate' })).label).to.equal('HIT'); // same coding
     expect((await b.get('/a')).label).to.equal('MISS');
@@ -383,7 +394,9 @@ describe('cache engine: stale-while-revalidate and stale-if-error', () => {
 
   it('must-revalidate forbids serving stale, even on error', async () => {
     let fail = false;
-    const b = new Bench(() => (fail ? { status: 500, body: ['err'] } : ok('max-age=10, must-revalidate, stale-if-error=60, stale-while-revalidate=60', 'good')));
+    const b = new Bench(() =>
+      fail ? { status: 500, body: ['err'] } : ok('max-age=10, must-revalidate, stale-if-error=60, stale-while-revalidate=60', 'good'),
+    );
     await b.get('/a');
     b.advance(20);
     fail = true;
@@ -425,7 +438,7 @@ describe('cache engine: revalidation', () => {
     expect(b.stats().entries).to.equal(1);
   });
 
-  it('the client\'s own conditionals are not forwarded on a fill; head() says whether it may get a 304', async () => {
+  it("the client's own conditionals are not forwarded on a fill; head() says whether it may get a 304", async () => {
     const b = new Bench(() => ok('max-age=60', 'x', { etag: '"e"' }));
     const r = b.cache.lookup('get', 'h', '/c', new HeaderSnapshot(['if-none-match', '"e"']));
     expect(r.kind).to.equal('fetch');
@@ -487,13 +500,18 @@ describe('cache engine: purge, bounds, size limits', () => {
 
   it('a streamed body over maxObjectSize passes through uncached (the filler abandons it)', async () => {
     const chunk = 'y'.repeat(600);
-    const b = new Bench(() => ({ status: 200, headers: { 'cache-control': 'max-age=60' }, body: [chunk, chunk, chunk] }), { maxObjectSize: 1000 });
+    const b = new Bench(() => ({ status: 200, headers: { 'cache-control': 'max-age=60' }, body: [chunk, chunk, chunk] }), {
+      maxObjectSize: 1000,
+    });
     const r = await b.get('/big');
     expect([r.label, r.body.length]).to.deep.equal(['MISS', 1800]); // the client got it all
     expect(b.stats()).to.include({ entries: 0, abandoned: 1 });
     expect((await b.get('/big')).label).to.equal('MISS');
     // With a Content-Length over the limit it is not even started.
-    const cl = new Bench(() => ({ status: 200, headers: { 'cache-control': 'max-age=60', 'content-length': '1800' }, body: [chunk, chunk, chunk] }), { maxObjectSize: 1000 });
+    const cl = new Bench(
+      () => ({ status: 200, headers: { 'cache-control': 'max-age=60', 'content-length': '1800' }, body: [chunk, chunk, chunk] }),
+      { maxObjectSize: 1000 },
+    );
     await cl.get('/big');
     expect(cl.stats()).to.include({ entries: 0, abandoned: 0 });
   });
@@ -529,7 +547,9 @@ describe('cache engine: compressed forms', () => {
     const text = 'compressible text, '.repeat(200);
     const b = new Bench(() => ok('max-age=60', text, { 'content-type': 'text/html' }));
     await b.get('/w', { 'accept-encoding': 'gzip' }); // the fill starts the gzip form
-    const waits = ['gzip', 'gzip', 'br'].map((ae) => b.cache.lookup('get', 'example.test', '/w', new HeaderSnapshot(['accept-encoding', ae])));
+    const waits = ['gzip', 'gzip', 'br'].map((ae) =>
+      b.cache.lookup('get', 'example.test', '/w', new HeaderSnapshot(['accept-encoding', ae])),
+    );
     expect(waits.map((r) => r.kind)).to.deep.equal(['wait', 'wait', 'wait']);
     const done = await Promise.all(waits.map((r) => (r.kind === 'wait' ? r.promise : r)));
     expect(done.map((r) => r.kind)).to.deep.equal(['hit', 'hit', 'hit']);
@@ -542,10 +562,13 @@ describe('cache engine: compressed forms', () => {
 
   it('does not compress small, binary or already encoded responses', async () => {
     const b = new Bench((r) =>
-      r.url === '/small' ? ok('max-age=60', 'tiny', { 'content-type': 'text/html' })
-      : r.url === '/png' ? ok('max-age=60', 'x'.repeat(5000), { 'content-type': 'image/png' })
-      : r.url === '/nt' ? ok('max-age=60, no-transform', 'x'.repeat(5000), { 'content-type': 'text/html' })
-      : ok('max-age=60', 'x'.repeat(5000), { 'content-type': 'text/html', 'content-encoding': 'gzip' }),
+      r.url === '/small'
+        ? ok('max-age=60', 'tiny', { 'content-type': 'text/html' })
+        : r.url === '/png'
+          ? ok('max-age=60', 'x'.repeat(5000), { 'content-type': 'image/png' })
+          : r.url === '/nt'
+            ? ok('max-age=60, no-transform', 'x'.repeat(5000), { 'content-type': 'text/html' })
+            : ok('max-age=60', 'x'.repeat(5000), { 'content-type': 'text/html', 'content-encoding': 'gzip' }),
     );
     for (const u of ['/small', '/png', '/nt', '/enc']) {
       await b.get(u);

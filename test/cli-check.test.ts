@@ -39,6 +39,9 @@ describe('hostd check: every problem at once', function () {
     expect(r.code).to.equal(1);
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines[0]).to.equal('command line: --listen: expected a port number or "host:port", got "nowhere"');
-    expect(lines.slice(1).map((l) => l.split(': app ')[0])).to.deep.equal([`${f('b-load.json')}:5: apps[0].module`, `${f('b-load.json')}:6: apps[1].module`]);
+    expect(lines.slice(1).map((l) => l.split(': app ')[0])).to.deep.equal([
+      `${f('b-load.json')}:5: apps[0].module`,
+      `${f('b-load.json')}:6: apps[1].module`,
+    ]);
   });
 });

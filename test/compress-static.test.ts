@@ -16,7 +16,24 @@ const run = promisify(execFile);
 
 /** Text that compresses like real text does (words, not one repeated line). */
 function text(bytes: number, seed = 1): Buffer {
-  const words = ['static', 'front', 'cache', 'brotli', 'gzip', 'request', 'header', 'vary', 'encoding', 'worker', 'pool', 'mount', 'the', 'a', 'of', 'and'];
+  const words = [
+    'static',
+    'front',
+    'cache',
+    'brotli',
+    'gzip',
+    'request',
+    'header',
+    'vary',
+    'encoding',
+    'worker',
+    'pool',
+    'mount',
+    'the',
+    'a',
+    'of',
+    'and',
+  ];
   let s = '';
   let x = seed;
   while (s.length < bytes) {
@@ -135,7 +152,10 @@ describe('compression: static files (socket)', function () {
   });
 
   it('a real client (curl --compressed) gets the file', async () => {
-    const { stdout } = await run('curl', ['-s', '--compressed', '-D', '-', h.url('/page.html')], { encoding: 'buffer', maxBuffer: 1 << 24 });
+    const { stdout } = await run('curl', ['-s', '--compressed', '-D', '-', h.url('/page.html')], {
+      encoding: 'buffer',
+      maxBuffer: 1 << 24,
+    });
     const out = stdout as Buffer;
     const split = out.indexOf('\r\n\r\n');
     const head = out.subarray(0, split).toString('latin1');
@@ -144,7 +164,12 @@ describe('compression: static files (socket)', function () {
   });
 
   it('does not compress small files, non-compressible types, or files over 1 MiB; no Vary then', async () => {
-    for (const [path, name] of [['/small.txt', 'small.txt'], ['/under.txt', 'under.txt'], ['/photo.png', 'photo.png'], ['/big.txt', 'big.txt']]) {
+    for (const [path, name] of [
+      ['/small.txt', 'small.txt'],
+      ['/under.txt', 'under.txt'],
+      ['/photo.png', 'photo.png'],
+      ['/big.txt', 'big.txt'],
+    ]) {
       const r = await get(h.url(path), { 'accept-encoding': 'br, gzip' });
       expect(r.status, path).to.equal(200);
       expect(r.headers['content-encoding'], path).to.equal(undefined);
@@ -179,7 +204,7 @@ describe('compression: static files (socket)', function () {
     expect(decode(br).equals(files['sib.js'])).to.equal(true);
   });
 
-  it('304 per representation: a coding\'s ETag revalidates that coding only', async () => {
+  it("304 per representation: a coding's ETag revalidates that coding only", async () => {
     const br = await get(h.url('/page.html'), { 'accept-encoding': 'br' });
     const gz = await get(h.url('/page.html'), { 'accept-encoding': 'gzip' });
     const id = await get(h.url('/page.html'));

@@ -3,11 +3,23 @@
 import zlib from 'node:zlib';
 import { expect } from 'chai';
 import {
-  addVaryAcceptEncoding, chooseEncoding, compressBody, DEFAULT_COMPRESSION, isCompressibleType, negotiateEncoding, StreamCompressor, weakEtag,
+  addVaryAcceptEncoding,
+  chooseEncoding,
+  compressBody,
+  DEFAULT_COMPRESSION,
+  isCompressibleType,
+  negotiateEncoding,
+  StreamCompressor,
+  weakEtag,
   type EncodingInput,
 } from '../shared/compress/index.js';
 
-const html = (over: Partial<EncodingInput> = {}): EncodingInput => ({ acceptEncoding: 'gzip, br', contentType: 'text/html; charset=utf-8', size: 5000, ...over });
+const html = (over: Partial<EncodingInput> = {}): EncodingInput => ({
+  acceptEncoding: 'gzip, br',
+  contentType: 'text/html; charset=utf-8',
+  size: 5000,
+  ...over,
+});
 
 describe('compression: the rules', () => {
   it('br or gzip by q-values; identity when refused or not asked', () => {
@@ -27,8 +39,17 @@ describe('compression: the rules', () => {
     for (const [ae, want] of cases) expect(chooseEncoding(html({ acceptEncoding: ae })), ae).to.equal(want);
   });
 
-  it('only compressible types, per the database or the mount\'s list', () => {
-    for (const t of ['text/html', 'text/css; charset=utf-8', 'application/json', 'application/javascript', 'image/svg+xml', 'text/event-stream', 'application/ld+json', 'text/x-unknown']) {
+  it("only compressible types, per the database or the mount's list", () => {
+    for (const t of [
+      'text/html',
+      'text/css; charset=utf-8',
+      'application/json',
+      'application/javascript',
+      'image/svg+xml',
+      'text/event-stream',
+      'application/ld+json',
+      'text/x-unknown',
+    ]) {
       expect(isCompressibleType(t), t).to.equal(true);
     }
     for (const t of ['image/png', 'image/jpeg', 'video/mp4', 'application/octet-stream', 'application/zip', 'font/woff2', '']) {

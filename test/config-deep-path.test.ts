@@ -66,7 +66,9 @@ describe('config: long values in messages', () => {
       );
       const lines = r.problems.map(formatProblem);
       expect(lines).to.have.length(2);
-      expect(lines).to.include(`<api>: apps[0].module: "${notJs}" is not a JavaScript or TypeScript module (.js .mjs .cjs .ts .mts .cts .tsx .jsx)`);
+      expect(lines).to.include(
+        `<api>: apps[0].module: "${notJs}" is not a JavaScript or TypeScript module (.js .mjs .cjs .ts .mts .cts .tsx .jsx)`,
+      );
       const shown = /requestTimeout: "(.*)" is not a duration/.exec(lines.find((l) => l.includes('requestTimeout'))!)![1]!;
       expect(shown).to.have.length(60);
       expect(shown).to.match(/^9{30}…/); // the start says what it is

@@ -113,7 +113,10 @@ describe('config: the schema’s defaults are the resolver’s', () => {
     const fst = full.vhost!.mounts.find((m): m is ResolvedStatic => m.kind === 'static')!;
     const fapp = full.vhost!.mounts.find((m): m is ResolvedApp => m.kind === 'app')!;
     // The vhost's compression is inherited by its mounts: read it from one that sets none.
-    const inherit = resolveVhost({ serverName: 'x.test', compression: {}, static: [{ url: '/', dir: '.' }] }, { file: '<test>', baseDir: dir });
+    const inherit = resolveVhost(
+      { serverName: 'x.test', compression: {}, static: [{ url: '/', dir: '.' }] },
+      { file: '<test>', baseDir: dir },
+    );
     const ist = inherit.vhost!.mounts[0] as ResolvedStatic;
     const objects: Record<string, object> = {
       '': vhost,

@@ -8,7 +8,18 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { Backoff } from '../native-front/supervisor/backoff.js';
 import { runCli } from './helpers/host.js';
-import { alive, attackSite, catches, freePort, get, getJson, KILL_AT_LOAD_APP, startCli, until200, type Hostd } from './fixtures/contain/proc.js';
+import {
+  alive,
+  attackSite,
+  catches,
+  freePort,
+  get,
+  getJson,
+  KILL_AT_LOAD_APP,
+  startCli,
+  until200,
+  type Hostd,
+} from './fixtures/contain/proc.js';
 
 const SIGHUP = 1;
 
@@ -77,7 +88,7 @@ describe('contain: an app cannot signal or abort the host (--no-supervisor)', fu
     await refused('/nice?target=self', 'HOSTD_PROCESS_REFUSED');
   });
 
-  it("without a supervisor, child_process 'kill -9' still kills hostd (the case the supervisor exists for)", async function () {
+  it("without a supervisor, child_process 'kill -9' still kills hostd (the case the supervisor exists for)", async () => {
     // Reproduces the unguardable attack on a second, throwaway hostd.
     const port = await freePort();
     const site = await attackSite(port);
@@ -188,7 +199,10 @@ describe('contain: the supervisor', function () {
     const port = await freePort();
     const site = await attackSite(port);
     try {
-      await writeFile(`${site.sites}/main.yaml`, `serverName: ["*"]\nlisten: "127.0.0.1:${port}"\nstatic: [{ url: /, dir: ./does-not-exist }]\n`);
+      await writeFile(
+        `${site.sites}/main.yaml`,
+        `serverName: ["*"]\nlisten: "127.0.0.1:${port}"\nstatic: [{ url: /, dir: ./does-not-exist }]\n`,
+      );
       const r = await runCli(['--sites', site.sites], { timeoutMs: 30_000 });
       expect(r.code).to.equal(1);
       expect(r.stderr).to.match(/does-not-exist/);
@@ -301,13 +315,22 @@ describe('contain: worker environment', function () {
       const seen = await getJson<Record<string, string>>(`http://127.0.0.1:${port}/app/env`);
       expect(seen).to.not.have.property('HOSTD_TEST_SECRET');
       expect(seen).to.not.have.property('HOSTD_TEST_UNSET');
-      expect(seen).to.include({ POOL_VAR: 'pool-value', HOSTD_TEST_PASSED: 'passed-value', TZ: 'Europe/Paris', NODE_ENV: 'production', PATH: process.env.PATH });
-      for (const name of Object.keys(seen)) expect(name).to.match(/^(PATH|HOME|LANG|LANGUAGE|LC_\w+|TZ|TMPDIR|NODE_ENV|POOL_VAR|HOSTD_TEST_PASSED)$/);
+      expect(seen).to.include({
+        POOL_VAR: 'pool-value',
+        HOSTD_TEST_PASSED: 'passed-value',
+        TZ: 'Europe/Paris',
+        NODE_ENV: 'production',
+        PATH: process.env.PATH,
+      });
+      for (const name of Object.keys(seen))
+        expect(name).to.match(/^(PATH|HOME|LANG|LANGUAGE|LC_\w+|TZ|TMPDIR|NODE_ENV|POOL_VAR|HOSTD_TEST_PASSED)$/);
       expect(await hostd.stop()).to.equal(0);
 
       const check = await runCli(['check', '--sites', site.sites], { env });
       expect(check.code).to.equal(0);
-      expect(check.stdout).to.match(/env POOL_VAR/).and.match(/passEnv HOSTD_TEST_PASSED, HOSTD_TEST_UNSET/);
+      expect(check.stdout)
+        .to.match(/env POOL_VAR/)
+        .and.match(/passEnv HOSTD_TEST_PASSED, HOSTD_TEST_UNSET/);
       expect(check.stdout).to.not.match(/pool-value|passed-value|s3cret/);
     } finally {
       await hostd.stop('SIGKILL');
@@ -355,7 +378,10 @@ describe('contain: hostd check', function () {
     const root = await mkdtemp(`${tmpdir()}/hostd-contain-check-`);
     try {
       await mkdir(`${root}/sites`);
-      await writeFile(`${root}/sites/main.yaml`, `serverName: ["*"]\nlisten: 0\napps: [{ url: /, module: ${JSON.stringify(KILL_AT_LOAD_APP)} }]\n`);
+      await writeFile(
+        `${root}/sites/main.yaml`,
+        `serverName: ["*"]\nlisten: 0\napps: [{ url: /, module: ${JSON.stringify(KILL_AT_LOAD_APP)} }]\n`,
+      );
       const r = await runCli(['check', '--sites', `${root}/sites`]);
       expect(r.code).to.equal(1);
       expect(r.stderr).to.match(/HOSTD_SIGNAL_REFUSED/);

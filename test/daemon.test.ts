@@ -24,7 +24,12 @@ describe('daemon pool: requests and responses', function () {
         {
           serverName: ['*'],
           apps: [
-            { url: '/', module: KITCHEN, maxBodySize: 8 * 1024 * 1024, pool: { threads: 2, env: { GREETING: 'hej' }, passEnv: ['HOSTD_TEST_VAR'] } },
+            {
+              url: '/',
+              module: KITCHEN,
+              maxBodySize: 8 * 1024 * 1024,
+              pool: { threads: 2, env: { GREETING: 'hej' }, passEnv: ['HOSTD_TEST_VAR'] },
+            },
             { url: '/pre/fix', module: KITCHEN, pool: { threads: 1 } },
             { url: '/addr', module: KITCHEN, pool: { threads: 2 } },
           ],

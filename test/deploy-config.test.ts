@@ -37,7 +37,11 @@ describe('deploy: listen { port, host, proxyProtocol } in the configuration', ()
   });
 
   it('--listen moves the address and keeps proxyProtocol', () => {
-    expect(resolve({ port: 8080, proxyProtocol: true }, { listen: '127.0.0.1:9000' }).vhost!.listen).to.deep.equal({ host: '127.0.0.1', port: 9000, proxyProtocol: true });
+    expect(resolve({ port: 8080, proxyProtocol: true }, { listen: '127.0.0.1:9000' }).vhost!.listen).to.deep.equal({
+      host: '127.0.0.1',
+      port: 9000,
+      proxyProtocol: true,
+    });
     expect(resolve({ port: 8080 }, { listen: '9001' }).vhost!.listen).to.deep.equal({ host: '0.0.0.0', port: 9001 });
   });
 
@@ -64,6 +68,8 @@ describe('deploy: listen { port, host, proxyProtocol } in the configuration', ()
         'c.yaml': 'serverName: c.test\nlisten: { port: 8080, host: 0.0.0.0, proxyProtocol: true }\n',
         'd.yaml': 'serverName: d.test\nlisten: 8081\n',
       }),
-    ).to.deep.equal(['b.yaml:3: listen: 0.0.0.0:8080 expects a PROXY protocol header for a.yaml:2; every vhost on one address must set the same proxyProtocol']);
+    ).to.deep.equal([
+      'b.yaml:3: listen: 0.0.0.0:8080 expects a PROXY protocol header for a.yaml:2; every vhost on one address must set the same proxyProtocol',
+    ]);
   });
 });

@@ -16,13 +16,21 @@ describe('deploy: docs/deploy.md quotes the tested recipe files verbatim', () =>
 
   it('there are recipe files for nginx, HAProxy, Varnish and Kubernetes', () => {
     const names = recipes.map((f) => relative(ROOT, f)).sort();
-    expect(names).to.include.members(['examples/deploy/haproxy/haproxy.cfg', 'examples/deploy/nginx/hostd.conf', 'examples/deploy/varnish/hostd.vcl', 'examples/k8s/hostd.yaml']);
+    expect(names).to.include.members([
+      'examples/deploy/haproxy/haproxy.cfg',
+      'examples/deploy/nginx/hostd.conf',
+      'examples/deploy/varnish/hostd.vcl',
+      'examples/k8s/hostd.yaml',
+    ]);
   });
 
   for (const file of recipes) {
     it(relative(ROOT, file), () => {
       const text = readFileSync(file, 'utf8');
-      expect(blocks.some((b) => b === text), `docs/deploy.md has no code block equal to ${relative(ROOT, file)}`).to.equal(true);
+      expect(
+        blocks.some((b) => b === text),
+        `docs/deploy.md has no code block equal to ${relative(ROOT, file)}`,
+      ).to.equal(true);
     });
   }
 });

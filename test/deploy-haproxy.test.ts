@@ -71,7 +71,11 @@ describe('deploy: HAProxy with the PROXY protocol (examples/deploy/haproxy/hapro
       const path = `/who/${version}`;
       const echo = await get(portOf(), path, client);
       expect(echo.remote).to.equal(client);
-      const line = await pollUntil(`the access log line for ${path}`, () => accessLog().split('\n').find((l) => l.includes(`GET ${path} `)));
+      const line = await pollUntil(`the access log line for ${path}`, () =>
+        accessLog()
+          .split('\n')
+          .find((l) => l.includes(`GET ${path} `)),
+      );
       expect(line.split(' ')[0]).to.equal(client);
     });
   }
@@ -79,7 +83,9 @@ describe('deploy: HAProxy with the PROXY protocol (examples/deploy/haproxy/hapro
   it('keep-alive connections of different clients each keep their own address', async () => {
     const clients = ['127.0.0.6', '127.0.0.7', '127.0.0.8'];
     const answers = await Promise.all(
-      clients.flatMap((c) => Array.from({ length: 20 }, (_, i) => get(i % 2 ? httpPort : tcpPort, `/mix/${c}/${i}`, c).then((e) => [c, e.remote]))),
+      clients.flatMap((c) =>
+        Array.from({ length: 20 }, (_, i) => get(i % 2 ? httpPort : tcpPort, `/mix/${c}/${i}`, c).then((e) => [c, e.remote])),
+      ),
     );
     for (const [client, seen] of answers) expect(seen).to.equal(client);
   });
@@ -105,7 +111,10 @@ describe('deploy: HAProxy with the PROXY protocol (examples/deploy/haproxy/hapro
     expect(ok.statusCode).to.equal(200);
     await ok.body.text();
     await pollUntil('the proxied /bypass line', () => accessLog().includes('GET /bypass '));
-    const added = accessLog().slice(before.length).split('\n').filter((l) => l.includes('/bypass'));
+    const added = accessLog()
+      .slice(before.length)
+      .split('\n')
+      .filter((l) => l.includes('/bypass'));
     expect(added.map((l) => l.split(' ')[0])).to.deep.equal(['127.0.0.9']);
   });
 });

@@ -25,6 +25,7 @@ interface Container {
 
 const docs = parseAllDocuments(readFileSync(join(ROOT, 'examples/k8s/hostd.yaml'), 'utf8')).map((d) => {
   if (d.errors.length) throw new Error(`examples/k8s/hostd.yaml: ${d.errors.map((e) => e.message).join('; ')}`);
+  // biome-ignore lint/suspicious/noExplicitAny: a manifest is untyped YAML; the tests below name the fields they read
   return d.toJS() as { kind: string; spec: Record<string, any> };
 });
 const deployment = docs.find((d) => d.kind === 'Deployment')!;
@@ -89,7 +90,7 @@ describe('deploy: Kubernetes recipe (examples/k8s/hostd.yaml)', () => {
     expect(portNumber(container.livenessProbe!.httpGet!.port)).to.equal(statusPort);
   });
 
-  it("the Service targets the container port hostd listens on", () => {
+  it('the Service targets the container port hostd listens on', () => {
     const listenPort = portOf(flag('--listen')!);
     const target = (service.spec.ports as { targetPort: number | string }[])[0].targetPort;
     expect(portNumber(target)).to.equal(listenPort);

@@ -20,7 +20,9 @@ async function startPair(): Promise<HostdProcess[]> {
   return Promise.all(
     // --no-supervisor: each instance is one process the test kills outright (a real box would
     // restart it, with systemd's Restart=always or hostd's own supervisor).
-    [0, 1].map(() => spawnHostd(['--no-supervisor', '--sites', SITE, '--listen', '127.0.0.1:0', '--trust-proxy', '127.0.0.1', '--access-log', 'off'])),
+    [0, 1].map(() =>
+      spawnHostd(['--no-supervisor', '--sites', SITE, '--listen', '127.0.0.1:0', '--trust-proxy', '127.0.0.1', '--access-log', 'off']),
+    ),
   );
 }
 
@@ -38,7 +40,10 @@ function nginxFor(bin: string, hostds: HostdProcess[], port: number): Promise<Se
  * `min` were sent, never more than `max`. Counts answers per hostd pid and every failure
  * (a thrown error or a status other than 200).
  */
-async function load(pool: Pool, o: { min: number; max: number; concurrency: number; until?: () => boolean; onCount?: (n: number) => void }) {
+async function load(
+  pool: Pool,
+  o: { min: number; max: number; concurrency: number; until?: () => boolean; onCount?: (n: number) => void },
+) {
   let sent = 0;
   const byPid = new Map<number, number>();
   const failures: string[] = [];

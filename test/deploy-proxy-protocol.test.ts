@@ -5,7 +5,13 @@ import fc from 'fast-check';
 import { connect, type Socket } from 'node:net';
 import type { TemplatedApp } from 'uWebSockets.js';
 import {
-  encodeV1, encodeV2, encodeV2Local, listenWithProxyProtocol, parseProxyHeader, peerAddressOf, type ProxyProtocolListen,
+  encodeV1,
+  encodeV2,
+  encodeV2Local,
+  listenWithProxyProtocol,
+  parseProxyHeader,
+  peerAddressOf,
+  type ProxyProtocolListen,
 } from '../native-front/proxy-protocol/index.js';
 import { formatIp, ipBytes } from '../native-front/proxy-protocol/address.js';
 import { V2_SIGNATURE } from '../native-front/proxy-protocol/parse.js';
@@ -100,7 +106,10 @@ describe('deploy: PROXY protocol header parser', () => {
       expect(r4.header).to.deep.include({ version: 2, command: 'proxy', family: 'ipv4', transport: 'stream' });
       expect(r4.header.source).to.deep.equal({ address: '203.0.113.7', port: 56324 });
       expect(r4.header.destination).to.deep.equal({ address: '10.0.0.1', port: 443 });
-      expect(r4.header.tlvs.map((t) => [t.type, t.value.toString()])).to.deep.equal([[1, 'h2'], [2, 'a']]);
+      expect(r4.header.tlvs.map((t) => [t.type, t.value.toString()])).to.deep.equal([
+        [1, 'h2'],
+        [2, 'a'],
+      ]);
       const b6 = Buffer.concat([ipBytes('2001:db8::7'), ipBytes('::ffff:10.0.0.1'), Buffer.from([0, 80, 1, 0])]);
       const r6 = header(v2(1, 0x21, b6));
       expect(r6.header.source).to.deep.equal({ address: '2001:db8::7', port: 80 });
@@ -126,7 +135,9 @@ describe('deploy: PROXY protocol header parser', () => {
     });
 
     it('every proper prefix is incomplete, including a partial signature', () => {
-      const full = encodeV2({ address: '2001:db8::1', port: 1 }, { address: '2001:db8::2', port: 2 }, [{ type: 0xe0, value: Buffer.alloc(40, 1) }]);
+      const full = encodeV2({ address: '2001:db8::1', port: 1 }, { address: '2001:db8::2', port: 2 }, [
+        { type: 0xe0, value: Buffer.alloc(40, 1) },
+      ]);
       for (let n = 0; n < full.length; n++) expect(parseProxyHeader(full.subarray(0, n)).kind, `prefix ${n}`).to.equal('incomplete');
       expect(header(full).length).to.equal(full.length);
     });
@@ -171,7 +182,10 @@ describe('deploy: PROXY protocol header parser', () => {
         for (const buf of [encodeV1(src, dst), encodeV2(src, dst)]) {
           const r = header(Buffer.concat([buf, HTTP]));
           expect(r.length).to.equal(buf.length);
-          for (const [got, sent] of [[r.header.source!, src], [r.header.destination!, dst]] as const) {
+          for (const [got, sent] of [
+            [r.header.source!, src],
+            [r.header.destination!, dst],
+          ] as const) {
             expect(got.port).to.equal(sent.port);
             // Same address (bytes), in canonical text: WHATWG's IPv6 serializer is RFC 5952's
             // compression (it writes mapped addresses in hex, so those are compared as bytes only).
@@ -230,7 +244,10 @@ function exchange(port: number, chunks: Buffer[], want = 1): Promise<{ replies: 
     const s: Socket = connect(port, '127.0.0.1');
     let raw = '';
     const replies: Reply[] = [];
-    const finish = (closed: boolean) => (s.destroy(), resolve({ replies, closed }));
+    const finish = (closed: boolean) => {
+      s.destroy();
+      resolve({ replies, closed });
+    };
     s.on('data', (d) => {
       raw += d;
       for (;;) {
@@ -256,113 +273,142 @@ function exchange(port: number, chunks: Buffer[], want = 1): Promise<{ replies: 
 }
 
 for (const thread of [true, false])
-describe(`deploy: PROXY protocol gateway in front of uWS (listenWithProxyProtocol, ${thread ? 'on its own thread' : 'in the calling thread'})`, () => {
-  let app: TemplatedApp;
-  let pp: ProxyProtocolListen;
-  const refused: string[] = [];
+  describe(`deploy: PROXY protocol gateway in front of uWS (listenWithProxyProtocol, ${thread ? 'on its own thread' : 'in the calling thread'})`, () => {
+    let app: TemplatedApp;
+    let pp: ProxyProtocolListen;
+    const refused: string[] = [];
 
-  before(async () => {
-    const uws = loadUws();
-    app = uws.App().any('/*', (res, req) => {
-      const url = req.getUrl();
-      if (req.getMethod() === 'post') {
-        let n = 0;
-        res.onAborted(() => {});
-        res.onData((chunk, last) => {
-          n += chunk.byteLength;
-          if (last) res.cork(() => res.end(`${peerAddressOf(res)} ${n}`));
-        });
-        return;
-      }
-      res.end(`${peerAddressOf(res)} ${url}`);
+    before(async () => {
+      const uws = loadUws();
+      app = uws.App().any('/*', (res, req) => {
+        const url = req.getUrl();
+        if (req.getMethod() === 'post') {
+          let n = 0;
+          res.onAborted(() => {});
+          res.onData((chunk, last) => {
+            n += chunk.byteLength;
+            if (last) res.cork(() => res.end(`${peerAddressOf(res)} ${n}`));
+          });
+          return;
+        }
+        res.end(`${peerAddressOf(res)} ${url}`);
+      });
+      pp = await listenWithProxyProtocol(app, '127.0.0.1', 0, {
+        thread,
+        headerTimeoutMs: 300,
+        onRefused: (_peer, why) => refused.push(why),
+      });
     });
-    pp = await listenWithProxyProtocol(app, '127.0.0.1', 0, { thread, headerTimeoutMs: 300, onRefused: (_peer, why) => refused.push(why) });
+
+    after(() => pp?.destroy());
+
+    const req = (path: string) => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: a\r\n\r\n`);
+    const src = (address: string, port = 40000) => ({ address, port });
+    const dst = { address: '127.0.0.1', port: 80 };
+
+    it('v2 and v1 headers name the client the app sees; IPv6 canonical', async () => {
+      const cases: [Buffer, string][] = [
+        [encodeV2(src('203.0.113.7'), dst), '203.0.113.7'],
+        [encodeV1(src('198.51.100.9'), dst), '198.51.100.9'],
+        [encodeV2(src('2001:db8::42'), { address: '2001:db8::1', port: 80 }), '2001:db8::42'],
+        [encodeV1(src('2001:db8:0:0:1::9'), { address: '::1', port: 80 }), '2001:db8::1:0:0:9'],
+        [encodeV2(src('::ffff:192.0.2.5'), dst), '192.0.2.5'],
+      ];
+      for (const [h, expected] of cases) {
+        const { replies } = await exchange(pp.port, [Buffer.concat([h, req('/x')])]);
+        expect(replies, expected).to.deep.equal([{ status: 200, body: `${expected} /x` }]);
+      }
+    });
+
+    it('LOCAL and UNKNOWN headers (health checks) get the real peer address', async () => {
+      for (const h of [encodeV2Local(), encodeV1()]) {
+        const { replies } = await exchange(pp.port, [Buffer.concat([h, req('/hc')])]);
+        expect(replies).to.deep.equal([{ status: 200, body: '127.0.0.1 /hc' }]);
+      }
+    });
+
+    it('a header arriving byte by byte, then keep-alive requests, all answered with one address', async () => {
+      const h = encodeV1(src('192.0.2.77'), dst);
+      const bytes = [...h].map((b) => Buffer.from([b]));
+      const { replies } = await exchange(pp.port, [...bytes, Buffer.concat([req('/a'), req('/b')]), req('/c')], 3);
+      expect(replies.map((r) => r.body)).to.deep.equal(['192.0.2.77 /a', '192.0.2.77 /b', '192.0.2.77 /c']);
+    });
+
+    it('a 4 MiB upload passes through the relay with its backpressure', async () => {
+      const body = Buffer.alloc(4 * 1024 * 1024, 1);
+      const head = Buffer.from(`POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n`);
+      const { replies } = await exchange(pp.port, [encodeV2(src('192.0.2.8'), dst), head, body]);
+      expect(replies).to.deep.equal([{ status: 200, body: `192.0.2.8 ${body.length}` }]);
+    });
+
+    it('refuses connections with no header, a malformed one, or one not finished in time', async () => {
+      const before = (await pp.stats()).stats;
+      const refusedBefore = refused.length;
+      const noHeader = await exchange(pp.port, [req('/')]);
+      const malformed = await exchange(pp.port, [Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 1 99999\r\n'), req('/')]);
+      const late = await exchange(pp.port, [Buffer.from('PROXY TCP4 1.2.3')]);
+      for (const r of [noHeader, malformed, late]) expect(r).to.deep.equal({ replies: [], closed: true });
+      expect((await pp.stats()).stats.refused - before.refused).to.equal(3);
+      await pollUntil('three refusals reported', () => refused.length - refusedBefore === 3);
+      expect(refused.slice(-3)).to.deep.equal([
+        'not a PROXY protocol header',
+        'v1: ports must be decimal 0..65535 without leading zeros',
+        'no complete PROXY header within 300 ms',
+      ]);
+    });
+
+    it('close() stops accepting; a relayed connection already open is still answered', async () => {
+      const uws = loadUws();
+      const second = await listenWithProxyProtocol(
+        uws.App().any('/*', (res) => void res.end(peerAddressOf(res))),
+        '127.0.0.1',
+        0,
+        { thread },
+      );
+      const s = connect(second.port, '127.0.0.1');
+      let got = '';
+      s.on('data', (d) => (got += d));
+      s.write(Buffer.concat([encodeV2(src('192.0.2.30'), dst), req('/1')]));
+      await pollUntil('the first answer', () => got.includes('192.0.2.30'));
+      second.close();
+      expect(
+        await new Promise((r) =>
+          connect(second.port, '127.0.0.1')
+            .on('error', (e: NodeJS.ErrnoException) => r(e.code))
+            .on('connect', () => r('connected')),
+        ),
+      ).to.equal('ECONNREFUSED');
+      got = '';
+      s.write(req('/2'));
+      await pollUntil('the answer on the open connection', () => got.endsWith('192.0.2.30'));
+      s.destroy();
+      // The port is free the moment close() returns: a reload can bind it again at once.
+      const again = await listenWithProxyProtocol(
+        uws.App().any('/*', (res) => void res.end('again')),
+        '127.0.0.1',
+        second.port,
+        { thread },
+      );
+      expect(again.port).to.equal(second.port);
+      again.destroy();
+    });
+
+    it('destroy() cuts connections still open', async () => {
+      const uws = loadUws();
+      const third = await listenWithProxyProtocol(
+        uws.App().any('/*', (res) => void res.end(peerAddressOf(res))),
+        '127.0.0.1',
+        0,
+        { thread },
+      );
+      const s = connect(third.port, '127.0.0.1');
+      let got = '';
+      s.on('data', (d) => (got += d));
+      const closed = new Promise((r) => s.on('close', r));
+      s.write(Buffer.concat([encodeV2(src('192.0.2.31'), dst), req('/1')]));
+      await pollUntil('the answer', () => got.includes('192.0.2.31'));
+      expect((await third.stats()).connections).to.equal(1);
+      third.destroy();
+      await closed;
+    });
   });
-
-  after(() => pp?.destroy());
-
-  const req = (path: string) => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: a\r\n\r\n`);
-  const src = (address: string, port = 40000) => ({ address, port });
-  const dst = { address: '127.0.0.1', port: 80 };
-
-  it('v2 and v1 headers name the client the app sees; IPv6 canonical', async () => {
-    const cases: [Buffer, string][] = [
-      [encodeV2(src('203.0.113.7'), dst), '203.0.113.7'],
-      [encodeV1(src('198.51.100.9'), dst), '198.51.100.9'],
-      [encodeV2(src('2001:db8::42'), { address: '2001:db8::1', port: 80 }), '2001:db8::42'],
-      [encodeV1(src('2001:db8:0:0:1::9'), { address: '::1', port: 80 }), '2001:db8::1:0:0:9'],
-      [encodeV2(src('::ffff:192.0.2.5'), dst), '192.0.2.5'],
-    ];
-    for (const [h, expected] of cases) {
-      const { replies } = await exchange(pp.port, [Buffer.concat([h, req('/x')])]);
-      expect(replies, expected).to.deep.equal([{ status: 200, body: `${expected} /x` }]);
-    }
-  });
-
-  it('LOCAL and UNKNOWN headers (health checks) get the real peer address', async () => {
-    for (const h of [encodeV2Local(), encodeV1()]) {
-      const { replies } = await exchange(pp.port, [Buffer.concat([h, req('/hc')])]);
-      expect(replies).to.deep.equal([{ status: 200, body: '127.0.0.1 /hc' }]);
-    }
-  });
-
-  it('a header arriving byte by byte, then keep-alive requests, all answered with one address', async () => {
-    const h = encodeV1(src('192.0.2.77'), dst);
-    const bytes = [...h].map((b) => Buffer.from([b]));
-    const { replies } = await exchange(pp.port, [...bytes, Buffer.concat([req('/a'), req('/b')]), req('/c')], 3);
-    expect(replies.map((r) => r.body)).to.deep.equal(['192.0.2.77 /a', '192.0.2.77 /b', '192.0.2.77 /c']);
-  });
-
-  it('a 4 MiB upload passes through the relay with its backpressure', async () => {
-    const body = Buffer.alloc(4 * 1024 * 1024, 1);
-    const head = Buffer.from(`POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n`);
-    const { replies } = await exchange(pp.port, [encodeV2(src('192.0.2.8'), dst), head, body]);
-    expect(replies).to.deep.equal([{ status: 200, body: `192.0.2.8 ${body.length}` }]);
-  });
-
-  it('refuses connections with no header, a malformed one, or one not finished in time', async () => {
-    const before = (await pp.stats()).stats;
-    const refusedBefore = refused.length;
-    const noHeader = await exchange(pp.port, [req('/')]);
-    const malformed = await exchange(pp.port, [Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 1 99999\r\n'), req('/')]);
-    const late = await exchange(pp.port, [Buffer.from('PROXY TCP4 1.2.3')]);
-    for (const r of [noHeader, malformed, late]) expect(r).to.deep.equal({ replies: [], closed: true });
-    expect((await pp.stats()).stats.refused - before.refused).to.equal(3);
-    await pollUntil('three refusals reported', () => refused.length - refusedBefore === 3);
-    expect(refused.slice(-3)).to.deep.equal(['not a PROXY protocol header', 'v1: ports must be decimal 0..65535 without leading zeros', 'no complete PROXY header within 300 ms']);
-  });
-
-  it('close() stops accepting; a relayed connection already open is still answered', async () => {
-    const uws = loadUws();
-    const second = await listenWithProxyProtocol(uws.App().any('/*', (res) => void res.end(peerAddressOf(res))), '127.0.0.1', 0, { thread });
-    const s = connect(second.port, '127.0.0.1');
-    let got = '';
-    s.on('data', (d) => (got += d));
-    s.write(Buffer.concat([encodeV2(src('192.0.2.30'), dst), req('/1')]));
-    await pollUntil('the first answer', () => got.includes('192.0.2.30'));
-    second.close();
-    expect(await new Promise((r) => connect(second.port, '127.0.0.1').on('error', (e: NodeJS.ErrnoException) => r(e.code)).on('connect', () => r('connected')))).to.equal('ECONNREFUSED');
-    got = '';
-    s.write(req('/2'));
-    await pollUntil('the answer on the open connection', () => got.endsWith('192.0.2.30'));
-    s.destroy();
-    // The port is free the moment close() returns: a reload can bind it again at once.
-    const again = await listenWithProxyProtocol(uws.App().any('/*', (res) => void res.end('again')), '127.0.0.1', second.port, { thread });
-    expect(again.port).to.equal(second.port);
-    again.destroy();
-  });
-
-  it('destroy() cuts connections still open', async () => {
-    const uws = loadUws();
-    const third = await listenWithProxyProtocol(uws.App().any('/*', (res) => void res.end(peerAddressOf(res))), '127.0.0.1', 0, { thread });
-    const s = connect(third.port, '127.0.0.1');
-    let got = '';
-    s.on('data', (d) => (got += d));
-    const closed = new Promise((r) => s.on('close', r));
-    s.write(Buffer.concat([encodeV2(src('192.0.2.31'), dst), req('/1')]));
-    await pollUntil('the answer', () => got.includes('192.0.2.31'));
-    expect((await third.stats()).connections).to.equal(1);
-    third.destroy();
-    await closed;
-  });
-});

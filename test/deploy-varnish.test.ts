@@ -29,11 +29,25 @@ describe('deploy: Varnish 7 in front of hostd (examples/deploy/varnish/hostd.vcl
   before(async function () {
     const bin = requireBinary(this, 'varnishd', 'varnish');
     dir = mkdtempSync(join(tmpdir(), 'hostd-deploy-varnish-'));
-    hostd = await spawnHostd(['--sites', SITE, '--listen', '127.0.0.1:0', '--status', '127.0.0.1:0', '--trust-proxy', '127.0.0.1', '--access-log', join(dir, 'access.log')]);
+    hostd = await spawnHostd([
+      '--sites',
+      SITE,
+      '--listen',
+      '127.0.0.1:0',
+      '--status',
+      '127.0.0.1:0',
+      '--trust-proxy',
+      '127.0.0.1',
+      '--access-log',
+      join(dir, 'access.log'),
+    ]);
     await hostd.waitFor(/status endpoint status=http:\/\/127\.0\.0\.1:\d+\//);
     statusPort = Number(/status endpoint status=http:\/\/127\.0\.0\.1:(\d+)\//.exec(hostd.stderr())![1]);
     port = await freePort();
-    const vcl = fillRecipe('varnish/hostd.vcl', { '.port = "8080";': `.port = "${hostd.port}";`, '.port = "9090";': `.port = "${statusPort}";` });
+    const vcl = fillRecipe('varnish/hostd.vcl', {
+      '.port = "8080";': `.port = "${hostd.port}";`,
+      '.port = "9090";': `.port = "${statusPort}";`,
+    });
     varnish = await startVarnish(bin, vcl, port);
     pool = new Pool(`http://127.0.0.1:${port}`, { connections: 8 });
   });
@@ -116,7 +130,11 @@ describe('deploy: Varnish 7 in front of hostd (examples/deploy/varnish/hostd.vcl
     expect((await get(path)).cache).to.equal('HIT');
     const untrusted = new Agent({ localAddress: '127.0.0.2' });
     try {
-      const denied = await request(`http://127.0.0.1:${port}${path}`, { method: 'PURGE', headers: { host: 'example.test' }, dispatcher: untrusted });
+      const denied = await request(`http://127.0.0.1:${port}${path}`, {
+        method: 'PURGE',
+        headers: { host: 'example.test' },
+        dispatcher: untrusted,
+      });
       await denied.body.text();
       expect(denied.statusCode).to.equal(405);
       expect((await get(path)).cache).to.equal('HIT');
@@ -128,7 +146,10 @@ describe('deploy: Varnish 7 in front of hostd (examples/deploy/varnish/hostd.vcl
     expect(purge.statusCode).to.equal(200);
     // Tier 1: Varnish's X-Hostd-Purge is the status hostd's status listener gives that very request
     // (404 until hostd's response cache adds /cache/purge; 503 would mean Varnish never reached it).
-    const direct = await request(`http://127.0.0.1:${statusPort}/cache/purge?url=${encodeURIComponent(path)}`, { method: 'POST', headers: { host: 'example.test' } });
+    const direct = await request(`http://127.0.0.1:${statusPort}/cache/purge?url=${encodeURIComponent(path)}`, {
+      method: 'POST',
+      headers: { host: 'example.test' },
+    });
     await direct.body.text();
     expect(purge.headers['x-hostd-purge']).to.equal(String(direct.statusCode));
     // ...and the request Varnish sent names the purged URL (as varnishlog recorded it).

@@ -203,9 +203,12 @@ describe('ops: code reload without a signal', function () {
 
   it('a roll for new code empties the response cache: the new code answers at once', async () => {
     const mod = join(site.root, 'app', 'cached.mjs');
-    const source = (v: string) => `export default { fetch: () => new Response(${JSON.stringify(v)}, { headers: { 'cache-control': 'max-age=600' } }) };\n`;
+    const source = (v: string) =>
+      `export default { fetch: () => new Response(${JSON.stringify(v)}, { headers: { 'cache-control': 'max-age=600' } }) };\n`;
     await writeFile(mod, source('v1'));
-    const h = await startHost([{ serverName: ['*'], apps: [{ url: '/app', module: mod, pool: { threads: 1 }, watch: true, cache: { maxSize: '1mb' } }] }]);
+    const h = await startHost([
+      { serverName: ['*'], apps: [{ url: '/app', module: mod, pool: { threads: 1 }, watch: true, cache: { maxSize: '1mb' } }] },
+    ]);
     try {
       expect((await getText(h.url('/app/'))).text).to.equal('v1');
       const hit = await getText(h.url('/app/'));

@@ -120,7 +120,15 @@ describe('worker board', () => {
     b.memory = 123_456_789;
     b.setStarted(0, 5);
     b.setStarted(2, 9);
-    expect([b.state, b.servedCount, b.memory, b.started(0), b.started(1), b.started(2), b.inflight]).to.deep.equal([WORKER_READY, 2, 123_456_789, 5, 0, 9, 2]);
+    expect([b.state, b.servedCount, b.memory, b.started(0), b.started(1), b.started(2), b.inflight]).to.deep.equal([
+      WORKER_READY,
+      2,
+      123_456_789,
+      5,
+      0,
+      9,
+      2,
+    ]);
   });
 });
 

@@ -54,7 +54,14 @@ async function startBackend(site: string): Promise<Backend> {
   if (process.env.STATIC_BACKEND !== 'harness') {
     const log = quietLog();
     const h = await startHost([{ serverName: ['*'], listen: 0, static: mounts(site) }], { errorLog: log });
-    return { kind: 'host', port: h.port, url: h.url, stats: async () => (await h.host.status()).staticCache, logs: log.lines, close: h.close };
+    return {
+      kind: 'host',
+      port: h.port,
+      url: h.url,
+      stats: async () => (await h.host.status()).staticCache,
+      logs: log.lines,
+      close: h.close,
+    };
   }
   const h = await startStaticHarness(
     mounts(site).map((m) =>

@@ -15,7 +15,17 @@ describe('trust proxy', () => {
 
   it('refuses what is not an address or a CIDR, with a usage error', () => {
     // "10.0.0.0/" once read as /0 (every address trusted) and "10.0.0.1/8/9" as /8.
-    for (const bad of ['10.0.0.300/8', 'example.com', '10.0.0.0/33', '::/129', '10.0.0.0/x', '10.0.0.0/-1', '10.0.0.0/', '10.0.0.1/8/9', '10.0.0.0/ 8']) {
+    for (const bad of [
+      '10.0.0.300/8',
+      'example.com',
+      '10.0.0.0/33',
+      '::/129',
+      '10.0.0.0/x',
+      '10.0.0.0/-1',
+      '10.0.0.0/',
+      '10.0.0.1/8/9',
+      '10.0.0.0/ 8',
+    ]) {
       expect(() => new TrustProxy([bad]), bad)
         .to.throw(HostdError)
         .with.property('code', 'HOSTD_USAGE');

@@ -102,7 +102,7 @@ function formatMessage(m: Message): string {
 export async function compileApp(modulePath: string, cacheDir: string = defaultCacheDir()): Promise<string> {
   const abs = resolve(modulePath);
   if (!needsCompile(abs)) return abs;
-  let result;
+  let result: Awaited<ReturnType<typeof build>>;
   try {
     result = await build({
       entryPoints: [abs],
@@ -131,7 +131,8 @@ export async function compileApp(modulePath: string, cacheDir: string = defaultC
     const detail = errors?.length ? errors.map(formatMessage).join('; ') : String(err);
     throw new HostdError('HOSTD_APP_LOAD', `app ${modulePath} failed to load: ${detail}`, { cause: err });
   }
-  const out = result.outputFiles.find((f) => f.path.endsWith('.mjs')) ?? result.outputFiles[0]!;
+  const files = result.outputFiles ?? [];
+  const out = files.find((f) => f.path.endsWith('.mjs')) ?? files[0]!;
   const hash = createHash('sha256').update(out.contents).digest('hex').slice(0, 16);
   const name = basename(abs, extname(abs)).replace(/[^\w.-]/g, '_');
   const entry = join(cacheDir, `${name}-${hash}.mjs`);

@@ -16,7 +16,7 @@ const isExpress = (v: unknown): boolean => isFn(v) && hasFn(v, 'handle') && hasF
 const isKoa = (v: unknown): boolean => hasFn(v, 'callback') && hasFn(v, 'use');
 /** An http.Server (or anything emitting 'request'): its request listeners are the app. */
 const isServer = (v: unknown): boolean =>
-  hasFn(v, 'listeners') && hasFn(v, 'listen') && ((v as { listeners(e: string): unknown[] }).listeners('request').length > 0);
+  hasFn(v, 'listeners') && hasFn(v, 'listen') && (v as { listeners(e: string): unknown[] }).listeners('request').length > 0;
 
 export class DetectError extends Error {}
 

@@ -109,7 +109,12 @@ export function captureListen(notice: (text: string) => void, warn: (text: strin
     if (this.listenerCount('request') === 0) return original.apply(this, args);
     const cb = typeof args[args.length - 1] === 'function' ? (args.pop() as () => void) : undefined;
     const t = targetOf(args);
-    const call: Listened = { server: this, target: t.text, site: callSite(listen as Handler), handlers: this.listeners('request') as Handler[] };
+    const call: Listened = {
+      server: this,
+      target: t.text,
+      site: callSite(listen as Handler),
+      handlers: this.listeners('request') as Handler[],
+    };
     const twin = calls.find((c) => c.server !== this && sameHandlers(c.handlers, call.handlers));
     if (!calls.some((c) => c.server === this)) calls.push(call);
     say.notice(

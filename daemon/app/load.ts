@@ -31,7 +31,11 @@ const LISTEN_WAIT_MS = 10_000;
 function exportsNothing(ns: Record<string, unknown>): boolean {
   const keys = Object.keys(ns).filter((k) => k !== 'default' && k !== 'module.exports');
   const d = ns.default;
-  return keys.length === 0 && (d === undefined || (typeof d === 'object' && d !== null && Object.getPrototypeOf(d) === Object.prototype && Object.keys(d).length === 0));
+  return (
+    keys.length === 0 &&
+    (d === undefined ||
+      (typeof d === 'object' && d !== null && Object.getPrototypeOf(d) === Object.prototype && Object.keys(d).length === 0))
+  );
 }
 
 /** Where an import-time error happened, source-mapped when possible: "server.ts:3:5". */

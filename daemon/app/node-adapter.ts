@@ -54,8 +54,7 @@ class BridgeSocket extends Duplex {
   encrypted: boolean;
   /** Set by ServerResponse.assignSocket. */
   _httpMessage: ServerResponse | null = null;
-  onChunk: (chunk: string | Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void) => void =
-    (_c, _e, cb) => cb();
+  onChunk: (chunk: string | Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void) => void = (_c, _e, cb) => cb();
 
   constructor(
     private readonly ctx: AppContext,
@@ -82,10 +81,18 @@ class BridgeSocket extends Duplex {
     if (cb) this.once('timeout', cb);
     return this;
   }
-  setNoDelay(): this { return this; }
-  setKeepAlive(): this { return this; }
-  ref(): this { return this; }
-  unref(): this { return this; }
+  setNoDelay(): this {
+    return this;
+  }
+  setKeepAlive(): this {
+    return this;
+  }
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
   address(): { address: string; family: string; port: number } {
     return { address: this.localAddress, family: 'IPv4', port: this.localPort };
   }
@@ -127,8 +134,7 @@ function abortError(): Error {
 
 /** Wrap a (req, res) listener as a FetchHandler. */
 export function nodeListenerToFetch(listener: NodeListener): FetchHandler {
-  return (request: Request, _env: Record<string, string>, ctx: AppContext): Promise<Response> =>
-    runNodeListener(listener, request, ctx);
+  return (request: Request, _env: Record<string, string>, ctx: AppContext): Promise<Response> => runNodeListener(listener, request, ctx);
 }
 
 export function runNodeListener(listener: NodeListener, request: Request, ctx: AppContext): Promise<Response> {

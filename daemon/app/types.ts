@@ -90,11 +90,7 @@ export interface WsEndpoint {
   readonly pressured: boolean;
 }
 
-export type FetchHandler = (
-  request: Request,
-  env: Record<string, string>,
-  ctx: AppContext,
-) => Response | Promise<Response>;
+export type FetchHandler = (request: Request, env: Record<string, string>, ctx: AppContext) => Response | Promise<Response>;
 
 export type AppInterface = 'fetch' | 'node' | 'auto';
 

@@ -8,7 +8,7 @@
 // asking "where am I" read — answers the app's directory from then on. What it cannot move is
 // the kernel's idea of the directory, so a relative path handed straight to fs (fs.readFile('x'))
 // still resolves from hostd's directory; the error log says so once, naming both.
-import { statSync } from 'node:fs';
+import { type Stats, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 
@@ -37,7 +37,7 @@ export function workerChdir(notice: (text: string) => void): void {
   process.cwd = () => cwd;
   process.chdir = (directory: string) => {
     const target = resolve(cwd, String(directory));
-    let st;
+    let st: Stats;
     try {
       st = statSync(target);
     } catch {

@@ -82,7 +82,6 @@ export class DaemonPool {
   /** TypeScript/JSX compiled once here for every worker (see compile()). */
   private entry: string | undefined;
   readonly log: Logger;
-  private readonly controlHandlers = new Map<PoolWorker, ControlHandlers>();
 
   constructor(
     readonly id: number,

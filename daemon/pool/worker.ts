@@ -47,7 +47,13 @@ export class PoolWorker {
     for (let f = 0; f < fronts; f++) {
       const data = new MessageChannel();
       this.workerLinks.push(data.port2);
-      this.frontAttach.push({ key, port: data.port1, board: this.board.buffer, address: new SharedArrayBuffer(ADDRESS_BUFFER_BYTES), limit });
+      this.frontAttach.push({
+        key,
+        port: data.port1,
+        board: this.board.buffer,
+        address: new SharedArrayBuffer(ADDRESS_BUFFER_BYTES),
+        limit,
+      });
     }
     this.ready = new Promise((resolve) => (this.resolveReady = resolve));
     this.gone = new Promise((resolve) => (this.resolveGone = resolve));

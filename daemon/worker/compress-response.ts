@@ -3,7 +3,14 @@
 // runs on libuv's threadpool, off both the worker's and the fronts' event loops. A streamed
 // response (server-sent events included) is compressed chunk by chunk, each chunk flushed.
 import { Buffer } from 'node:buffer';
-import { addVaryAcceptEncoding, compressBody, negotiateEncoding, StreamCompressor, weakEtag, type Coding } from '../../shared/compress/index.js';
+import {
+  addVaryAcceptEncoding,
+  compressBody,
+  negotiateEncoding,
+  StreamCompressor,
+  weakEtag,
+  type Coding,
+} from '../../shared/compress/index.js';
 import type { ResolvedCompression } from '../../shared/config/types.js';
 import { headerAt, setHeader } from './response-parts.js';
 
@@ -27,7 +34,13 @@ function remove(flat: string[], name: string): void {
  * for it: Vary: Accept-Encoding whenever the answer depends on it; with a coding, Content-Encoding,
  * no Content-Length, and a weak ETag (the compressed bytes are not the app's). Returns the coding.
  */
-export function encodeHeaders(flat: string[], status: number, size: number, req: CompressRequest, settings: ResolvedCompression): Coding | null {
+export function encodeHeaders(
+  flat: string[],
+  status: number,
+  size: number,
+  req: CompressRequest,
+  settings: ResolvedCompression,
+): Coding | null {
   const choice = negotiateEncoding(
     {
       acceptEncoding: req.acceptEncoding,

@@ -6,7 +6,15 @@ import { threadId } from 'node:worker_threads';
 import { loadApp } from '../app/load.js';
 import { AddressQuery } from '../../shared/protocol/address-query.js';
 import { Board } from '../../shared/protocol/board.js';
-import { ControlOutbox, decodeToWorkerControl, LOG_ERROR, LOG_INFO, type CheckResult, type CheckTask, type ServeTask } from '../../shared/protocol/index.js';
+import {
+  ControlOutbox,
+  decodeToWorkerControl,
+  LOG_ERROR,
+  LOG_INFO,
+  type CheckResult,
+  type CheckTask,
+  type ServeTask,
+} from '../../shared/protocol/index.js';
 import { installLightFetchGlobals } from './globals.js';
 import { FrontLink } from './link.js';
 import { installProcessGuard } from './guard.js';
@@ -41,7 +49,15 @@ async function serve(task: ServeTask): Promise<never> {
     });
     const board = new Board(task.board);
     // Node-style apps get the prefix stripped by their adapter (req.url relative, req.originalUrl whole).
-    const s = new WorkerServer(app.fetch, task.env, task.mount, task.stripPrefix && app.interface === 'fetch', task.compression, control, board);
+    const s = new WorkerServer(
+      app.fetch,
+      task.env,
+      task.mount,
+      task.stripPrefix && app.interface === 'fetch',
+      task.compression,
+      control,
+      board,
+    );
     s.links = task.links.map((port, i) => new FrontLink(i, port, s, board, new AddressQuery(task.addresses[i], port)));
     s.ws = new WorkerWs(s, board, app.websocket ?? null);
     s.ws.attach(s.links);

@@ -104,13 +104,13 @@ export function installProcessGuard(): void {
   // The CommonJS exports object is what `import os from 'node:os'` and require('os') share;
   // syncBuiltinESMExports() then updates `import { setPriority } from 'node:os'` too.
   const setPriority = os.setPriority;
-  os.setPriority = function (pidOrPriority: number, priority?: number): void {
+  os.setPriority = ((pidOrPriority: number, priority?: number): void => {
     if (priority !== undefined && pidOrPriority !== 0) {
       const target = hostTarget(pidOrPriority);
       if (target !== undefined) refuse('HOSTD_PROCESS_REFUSED', `os.setPriority(${pidOrPriority}, ${priority}) aimed at ${target}`);
       return setPriority(pidOrPriority, priority);
     }
     return priority === undefined ? setPriority(pidOrPriority) : setPriority(pidOrPriority, priority);
-  } as typeof os.setPriority;
+  }) as typeof os.setPriority;
   syncBuiltinESMExports();
 }

@@ -60,7 +60,8 @@ const PLAIN_VALUE = /^(?:[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7
  * canonical IPv4 address), a non-default port without leading zeros, and a path and query made
  * of characters it does not percent-encode. Dot segments and IDNA names are left to the parser.
  */
-const CANONICAL_URL = /^(https?):\/\/([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::([1-9]\d{0,4}))?(\/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*)(\?[A-Za-z0-9\-._~!$&()*+,;=:@/%?]*)?$/;
+const CANONICAL_URL =
+  /^(https?):\/\/([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::([1-9]\d{0,4}))?(\/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*)(\?[A-Za-z0-9\-._~!$&()*+,;=:@/%?]*)?$/;
 const NUMERIC_LABEL = /(?:^|\.)(?:\d+|0x[0-9a-f]*)$/;
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 const DOT_SEGMENT = /\/\.|%2e/i;
@@ -173,7 +174,9 @@ export class LightRequest {
 
   arrayBuffer(): Promise<ArrayBuffer> {
     if (this.#real !== null) return this.#real.arrayBuffer();
-    return this.#bytes().then((b) => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? (b.buffer as ArrayBuffer) : (b.slice().buffer as ArrayBuffer)));
+    return this.#bytes().then((b) =>
+      b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? (b.buffer as ArrayBuffer) : (b.slice().buffer as ArrayBuffer),
+    );
   }
   bytes(): Promise<Uint8Array> {
     if (this.#real !== null) return (this.#real as unknown as { bytes(): Promise<Uint8Array> }).bytes();

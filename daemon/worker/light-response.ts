@@ -58,7 +58,7 @@ function plainHeaders(h: unknown): PlainHeaders | null {
   const proto = Object.getPrototypeOf(h);
   if (proto !== Object.prototype && proto !== null) return null;
   for (const k in h) {
-    if (!Object.prototype.hasOwnProperty.call(h, k)) return null; // inherited enumerables: let undici decide
+    if (!Object.hasOwn(h, k)) return null; // inherited enumerables: let undici decide
     const v = (h as Record<string, unknown>)[k];
     if (typeof v !== 'string' || !TOKEN.test(k) || !PLAIN_VALUE.test(v)) return null;
   }

@@ -195,7 +195,13 @@ export class FrontLink implements WorkerHandlers {
       // HEAD gets the headers GET would (Content-Encoding, Vary), not the compressed length.
       if (r.compress !== null) {
         const known = directBody(res);
-        encodeHeaders(r.headers, r.status, known !== null ? byteLength(known) : contentLength(r.headers), r.compress, this.server.compression!);
+        encodeHeaders(
+          r.headers,
+          r.status,
+          known !== null ? byteLength(known) : contentLength(r.headers),
+          r.compress,
+          this.server.compression!,
+        );
       }
       if (res.body !== null) res.body.cancel().catch(noop);
       r.ended = true;

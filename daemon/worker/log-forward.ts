@@ -23,7 +23,10 @@ function trimNl(s: string): string {
 
 export function forwardConsole(sink: LogSink): void {
   hostSink = sink;
-  const at = (level: number) => (...args: unknown[]) => sink(level, format(...args));
+  const at =
+    (level: number) =>
+    (...args: unknown[]) =>
+      sink(level, format(...args));
   console.log = at(LOG_INFO);
   console.info = at(LOG_INFO);
   console.debug = at(LOG_INFO);

@@ -14,6 +14,7 @@
 // which cannot be made for fd 1 without such an open. Child processes the app starts inherit
 // fds 1 and 2 unless it passes `stdio`. Where the logs go to files (--access-log FILE,
 // --error-log FILE), nothing reaches them through fds 1 and 2 in any case.
+// biome-ignore-all lint/complexity/noArguments: the wrappers hand every overload's arguments to the original fs function unchanged
 import { Buffer } from 'node:buffer';
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
@@ -35,7 +36,10 @@ function payload(data: unknown, a?: unknown, b?: unknown): { text: string; bytes
   const view = data as ArrayBufferView;
   const all = Buffer.from(view.buffer, view.byteOffset, view.byteLength);
   // (buffer, offset, length) or (buffer, { offset, length })
-  const opts = a !== null && typeof a === 'object' ? (a as { offset?: number; length?: number }) : { offset: a as number | undefined, length: b as number | undefined };
+  const opts =
+    a !== null && typeof a === 'object'
+      ? (a as { offset?: number; length?: number })
+      : { offset: a as number | undefined, length: b as number | undefined };
   const offset = typeof opts.offset === 'number' ? opts.offset : 0;
   const length = typeof opts.length === 'number' ? opts.length : all.length - offset;
   const slice = all.subarray(offset, offset + length);
@@ -79,7 +83,10 @@ export function routeStdioFds(sink: FdSink): void {
     emit(fd, p.text);
     later(cb, null, p.bytes, data);
   };
-  const joined = (buffers: unknown) => (buffers as ArrayBufferView[]).map((v) => payload(v)).reduce((s, p) => ({ text: s.text + p.text, bytes: s.bytes + p.bytes }), { text: '', bytes: 0 });
+  const joined = (buffers: unknown) =>
+    (buffers as ArrayBufferView[])
+      .map((v) => payload(v))
+      .reduce((s, p) => ({ text: s.text + p.text, bytes: s.bytes + p.bytes }), { text: '', bytes: 0 });
   f.writevSync = function writevSync(fd, buffers) {
     if (!isStdio(fd)) return orig.writevSync.apply(fs, arguments as never);
     const p = joined(buffers);

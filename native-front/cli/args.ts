@@ -55,34 +55,34 @@ Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the configuration; SIGU
 (The supervisor forwards them to the server.)
 Exit codes: 0 success, 1 configuration or runtime error, 2 usage error.`;
 
-export function parseCli(argv: string[]): CliArgs {
-  let parsed;
+const OPTIONS = {
+  sites: { type: 'string', multiple: true },
+  listen: { type: 'string' },
+  status: { type: 'string' },
+  'status-token-file': { type: 'string' },
+  fronts: { type: 'string' },
+  'max-memory': { type: 'string' },
+  'access-log': { type: 'string' },
+  'log-format': { type: 'string' },
+  'error-log': { type: 'string' },
+  'graceful-timeout': { type: 'string' },
+  'trust-proxy': { type: 'string' },
+  'no-supervisor': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const;
+
+/** parseArgs with hostd's options; its errors become usage errors (exit 2). */
+function parse(argv: string[]) {
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        sites: { type: 'string', multiple: true },
-        listen: { type: 'string' },
-        status: { type: 'string' },
-        'status-token-file': { type: 'string' },
-        fronts: { type: 'string' },
-        'max-memory': { type: 'string' },
-        'access-log': { type: 'string' },
-        'log-format': { type: 'string' },
-        'error-log': { type: 'string' },
-        'graceful-timeout': { type: 'string' },
-        'trust-proxy': { type: 'string' },
-        'no-supervisor': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-      },
-    });
+    return parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
   } catch (err) {
     throw new HostdError('HOSTD_USAGE', (err as Error).message);
   }
-  const { values: v, positionals } = parsed;
+}
+
+export function parseCli(argv: string[]): CliArgs {
+  const { values: v, positionals } = parse(argv);
   if (positionals.length > 1 || (positionals.length === 1 && positionals[0] !== 'check'))
     throw new HostdError('HOSTD_USAGE', `unknown command "${positionals.join(' ')}" (the only command is "check")`);
   const format = v['log-format'] ?? 'combined';
@@ -91,7 +91,8 @@ export function parseCli(argv: string[]): CliArgs {
   let fronts: number | undefined;
   if (v.fronts !== undefined) {
     fronts = Number(v.fronts);
-    if (!/^\d+$/.test(v.fronts) || fronts < 1) throw new HostdError('HOSTD_USAGE', `--fronts must be a whole number of threads, at least 1, not "${v.fronts}"`);
+    if (!/^\d+$/.test(v.fronts) || fronts < 1)
+      throw new HostdError('HOSTD_USAGE', `--fronts must be a whole number of threads, at least 1, not "${v.fronts}"`);
   }
   let sites = v.sites ?? [];
   if (sites.length === 0 && !v.help && !v.version) {

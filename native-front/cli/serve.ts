@@ -83,7 +83,9 @@ export async function serve(args: CliArgs): Promise<number> {
   await host.listen();
   ready = true;
   tellSupervisor('serving');
-  watchSupervisor((pid) => host?.log.error('the supervisor is gone; serving unsupervised (restart hostd to supervise it again)', { supervisor: pid }));
+  watchSupervisor((pid) =>
+    host?.log.error('the supervisor is gone; serving unsupervised (restart hostd to supervise it again)', { supervisor: pid }),
+  );
   logNofileLimit(host.log);
   if (reopenWanted) reopen(host);
   if (reloadWanted) reload(host);

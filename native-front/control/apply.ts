@@ -5,7 +5,7 @@
 // its in-flight requests. On a failure before the swap, whatever was started is stopped and the
 // old configuration stays in place untouched.
 import { createServer } from 'node:net';
-import { DaemonPool } from '../../daemon/pool/pool.js';
+import type { DaemonPool } from '../../daemon/pool/pool.js';
 import { formatListen, mountKey } from '../../shared/config/listen.js';
 import type { ListenAddress, ResolvedApp, ResolvedVhost } from '../../shared/config/types.js';
 import { HostdError } from '../../shared/errors.js';
@@ -107,13 +107,32 @@ async function start(env: ApplyEnv, p: Plan, opts: ApplyOptions): Promise<void> 
   }
   for (const lp of p.created) {
     const pool = lp.pool;
-    env.fronts.broadcast({ t: 'poolOpen', open: { pool: pool.id, cfg: pool.cfg.pool, mountUrl: pool.cfg.url, vhostName: lp.vhostName, queued: pool.queued, sockets: pool.sockets } });
+    env.fronts.broadcast({
+      t: 'poolOpen',
+      open: {
+        pool: pool.id,
+        cfg: pool.cfg.pool,
+        mountUrl: pool.cfg.url,
+        vhostName: lp.vhostName,
+        queued: pool.queued,
+        sockets: pool.sockets,
+      },
+    });
   }
   const starting = p.created.map((lp) =>
     lp.pool.start().then((err) => {
       if (!err || (lp.pool.closing && !opts.strict)) return; // stopped while loading (a failed start-up): not the app's fault
-      if (opts.strict) throw new HostdError('HOSTD_APP_LOAD', `apps ${mountLabel(lp.pool.cfg.url)}: ${lp.pool.cfg.module} failed to load: ${err.split('\n')[0]}`);
-      env.log.error('app failed to load; its mount answers 503', { vhost: lp.vhostName, mount: mountLabel(lp.pool.cfg.url), module: lp.pool.cfg.module, error: err });
+      if (opts.strict)
+        throw new HostdError(
+          'HOSTD_APP_LOAD',
+          `apps ${mountLabel(lp.pool.cfg.url)}: ${lp.pool.cfg.module} failed to load: ${err.split('\n')[0]}`,
+        );
+      env.log.error('app failed to load; its mount answers 503', {
+        vhost: lp.vhostName,
+        mount: mountLabel(lp.pool.cfg.url),
+        module: lp.pool.cfg.module,
+        error: err,
+      });
     }),
   );
   // At startup nothing waits for apps to load: other vhosts and the status listener serve at once,

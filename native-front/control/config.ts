@@ -36,7 +36,9 @@ export async function resolveSites(
     const v = resolveVhost({ ...vhost, static: [], apps: [] }, { file, baseDir: opts.baseDir, listen: opts.listen });
     problems.push(...v.problems);
     if (!v.vhost) return;
-    const same = vhosts.find((x) => formatListen(x.listen) === formatListen(v.vhost!.listen) && x.serverNames.join() === v.vhost!.serverNames.join());
+    const same = vhosts.find(
+      (x) => formatListen(x.listen) === formatListen(v.vhost!.listen) && x.serverNames.join() === v.vhost!.serverNames.join(),
+    );
     if (same) same.mounts.push(r.mount);
     else vhosts.push({ ...v.vhost, mounts: [r.mount] });
   });

@@ -4,7 +4,15 @@
 // on close. createHost() is the programmatic API; the CLI is a thin shell around it.
 import { availableParallelism } from 'node:os';
 import { DaemonPool } from '../../daemon/pool/pool.js';
-import type { AppMountConfig, ConfigProblem, Duration, ResolvedApp, ResolvedVhost, StaticMountConfig, VhostConfig } from '../../shared/config/types.js';
+import type {
+  AppMountConfig,
+  ConfigProblem,
+  Duration,
+  ResolvedApp,
+  ResolvedVhost,
+  StaticMountConfig,
+  VhostConfig,
+} from '../../shared/config/types.js';
 import { formatProblem, parseDuration, parseSize } from '../../shared/config/index.js';
 import { errorText, HostdError } from '../../shared/errors.js';
 import { mountLabel, withFields, type Logger } from '../../shared/log.js';
@@ -101,11 +109,15 @@ export class Host {
     const proxies = this.trustProxyList();
     if (proxies.length) new TrustProxy(proxies); // a usage error, before anything starts
     const graceful = options.gracefulTimeout === undefined ? 30_000 : parseDuration(options.gracefulTimeout);
-    if (graceful === undefined) throw new HostdError('HOSTD_USAGE', `gracefulTimeout: "${options.gracefulTimeout}" is not a duration (use 500ms, 30s, 2m)`);
+    if (graceful === undefined)
+      throw new HostdError('HOSTD_USAGE', `gracefulTimeout: "${options.gracefulTimeout}" is not a duration (use 500ms, 30s, 2m)`);
     this.gracefulMs = graceful;
     const n = options.fronts ?? defaultFronts();
     if (!Number.isInteger(n) || n < 1 || n > Math.max(64, availableParallelism() * 4))
-      throw new HostdError('HOSTD_USAGE', `fronts: ${n} is not a number of front threads (1 to ${Math.max(64, availableParallelism() * 4)})`);
+      throw new HostdError(
+        'HOSTD_USAGE',
+        `fronts: ${n} is not a number of front threads (1 to ${Math.max(64, availableParallelism() * 4)})`,
+      );
     this.frontCount = n;
     if (options.status) parseStatusAddress(options.status); // a usage error, before anything starts
     if (options.maxMemory !== undefined) {
@@ -140,7 +152,10 @@ export class Host {
       void this.serialise(async () => {
         if (this.state === 'listening') await this.apply(await this.resolve(), { strict: true, roll: false });
       }).catch((err) => {
-        this.extraMounts.splice(this.extraMounts.findIndex((m) => m.mount === mount), 1);
+        this.extraMounts.splice(
+          this.extraMounts.findIndex((m) => m.mount === mount),
+          1,
+        );
         this.errorLog.error('mount failed', { err: (err as Error).message });
       });
     return this;
@@ -159,7 +174,12 @@ export class Host {
       await this.fdWatch.start();
       this.fronts = await FrontSet.start(
         this.frontCount,
-        { accessLog: this.accessLog ? (this.options.logFormat ?? 'combined') : null, trustProxy: this.trustProxyList(), fileCache: this.options.fileCache ?? {}, gracefulMs: this.gracefulMs },
+        {
+          accessLog: this.accessLog ? (this.options.logFormat ?? 'combined') : null,
+          trustProxy: this.trustProxyList(),
+          fileCache: this.options.fileCache ?? {},
+          gracefulMs: this.gracefulMs,
+        },
         {
           log: (level, msg, fields) => this.errorLog[level](msg, fields),
           access: (text) => this.accessLog?.write(text),
@@ -186,7 +206,8 @@ export class Host {
    */
   reload(next?: Array<VhostConfig | string>): Promise<void> {
     return this.serialise(async () => {
-      if (this.state !== 'listening' || this.drainRequested) throw new HostdError('HOSTD_CLOSED', `reload() on a host that is ${this.drainRequested ? 'closing' : this.state}`);
+      if (this.state !== 'listening' || this.drainRequested)
+        throw new HostdError('HOSTD_CLOSED', `reload() on a host that is ${this.drainRequested ? 'closing' : this.state}`);
       const previous = this.sites;
       if (next) this.sites = next;
       try {
@@ -274,7 +295,9 @@ export class Host {
   }
 
   private newPool(mount: ResolvedApp, vhostName: string): DaemonPool {
-    const pool = new DaemonPool(++this.nextPoolId, mount, this.fronts!, withFields(this.errorLog, { vhost: vhostName }), { gracefulMs: this.gracefulMs });
+    const pool = new DaemonPool(++this.nextPoolId, mount, this.fronts!, withFields(this.errorLog, { vhost: vhostName }), {
+      gracefulMs: this.gracefulMs,
+    });
     this.pools.set(pool.id, pool);
     void pool.closed.then(() => this.pools.delete(pool.id));
     return pool;
@@ -293,7 +316,10 @@ export class Host {
   }
 
   private async resolve(): Promise<ResolvedVhost[]> {
-    const { vhosts, problems } = await resolveSites(this.sites, this.extraMounts, { baseDir: this.options.baseDir ?? process.cwd(), listen: this.options.listen });
+    const { vhosts, problems } = await resolveSites(this.sites, this.extraMounts, {
+      baseDir: this.options.baseDir ?? process.cwd(),
+      listen: this.options.listen,
+    });
     if (problems.length) throw new ConfigError(problems);
     return vhosts;
   }

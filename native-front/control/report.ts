@@ -24,7 +24,13 @@ function sumFields<T extends object>(all: readonly T[]): T | null {
 }
 
 function sumCounters(all: MountCounters[]): Omit<MountCounters, 'key'> {
-  const out = { byClass: [0, 0, 0, 0, 0, 0], buckets: new Array<number>(LATENCY_BUCKETS_S.length + 1).fill(0), latencySum: 0, count: 0, bytes: 0 };
+  const out = {
+    byClass: [0, 0, 0, 0, 0, 0],
+    buckets: new Array<number>(LATENCY_BUCKETS_S.length + 1).fill(0),
+    latencySum: 0,
+    count: 0,
+    bytes: 0,
+  };
   for (const c of all) {
     c.byClass.forEach((n, i) => (out.byClass[i] += n));
     c.buckets.forEach((n, i) => (out.buckets[i] += n));
@@ -71,7 +77,13 @@ export function statusJson(host: Host, fronts: FrontStats[], live: Live) {
       mounts: v.mounts.map((m) => {
         const key = mountKey(v, m.url);
         const { cache: responseCache, ...sums } = sumCounters(counters.get(key) ?? []);
-        const base = { url: mountLabel(m.url), kind: m.kind, requests: sums.count, counters: sums, ...(responseCache ? { cache: responseCache } : {}) };
+        const base = {
+          url: mountLabel(m.url),
+          kind: m.kind,
+          requests: sums.count,
+          counters: sums,
+          ...(responseCache ? { cache: responseCache } : {}),
+        };
         if (m.kind === 'static') return { ...base, dir: m.dir };
         const lp = live.pools.get(key);
         const ps = lp?.pool.stats();
@@ -98,7 +110,13 @@ export function statusJson(host: Host, fronts: FrontStats[], live: Live) {
       }),
     })),
     staticCache: cache,
-    descriptors: { limit: fd.limit, open: fd.open, acceptPaused: fd.paused, pauses: fd.pauses, pausedSeconds: Math.round(fd.pausedSeconds * 1000) / 1000 },
+    descriptors: {
+      limit: fd.limit,
+      open: fd.open,
+      acceptPaused: fd.paused,
+      pauses: fd.pauses,
+      pausedSeconds: Math.round(fd.pausedSeconds * 1000) / 1000,
+    },
     memory: { rssBytes: residentBytes(), ...(host.memoryCeiling?.report() ?? { maxBytes: 0, sheds: 0, gaveUp: 0 }) },
     logDroppedLines: host.droppedLogLines,
   };
@@ -118,7 +136,9 @@ export function renderMetrics(s: StatusJson): string {
   family('hostd_requests_total', 'counter', 'Responses by virtual host, mount and status class (aborted = client went away).');
   const classes = ['aborted', '1xx', '2xx', '3xx', '4xx', '5xx'];
   for (const { vhost, m } of mounts)
-    m.counters.byClass.forEach((n, i) => out.push(`hostd_requests_total{${labels(vhost, m.url)},kind="${m.kind}",status="${classes[i]}"} ${n}`));
+    m.counters.byClass.forEach((n, i) =>
+      out.push(`hostd_requests_total{${labels(vhost, m.url)},kind="${m.kind}",status="${classes[i]}"} ${n}`),
+    );
   out.push(`hostd_requests_total{vhost="",mount="",kind="none",status="unrouted"} ${s.unrouted}`);
 
   family('hostd_request_duration_seconds', 'histogram', 'Time from request arrival to response end.');
@@ -151,7 +171,8 @@ export function renderMetrics(s: StatusJson): string {
   }
   family('hostd_pool_worker_restarts_total', 'counter', 'Workers replaced, by reason.');
   for (const { l, p } of pools)
-    for (const [reason, n] of Object.entries(p.restarts ?? {})) out.push(`hostd_pool_worker_restarts_total{${l},reason="${esc(reason)}"} ${n}`);
+    for (const [reason, n] of Object.entries(p.restarts ?? {}))
+      out.push(`hostd_pool_worker_restarts_total{${l},reason="${esc(reason)}"} ${n}`);
 
   // WebSockets, per app mount (native-front/ws/report.ts).
   renderWsMetrics(
@@ -165,7 +186,12 @@ export function renderMetrics(s: StatusJson): string {
     ['hostd_cache_hits_total', 'counter', 'App responses answered from the response cache.', (c) => c.hits],
     ['hostd_cache_misses_total', 'counter', 'Requests the response cache sent to the app.', (c) => c.misses],
     ['hostd_cache_stale_total', 'counter', 'Answers from stale entries (stale-while-revalidate, stale-if-error).', (c) => c.staleServes],
-    ['hostd_cache_coalesced_total', 'counter', 'Requests that waited for another request fetching the same entry.', (c) => c.coalescedWaits],
+    [
+      'hostd_cache_coalesced_total',
+      'counter',
+      'Requests that waited for another request fetching the same entry.',
+      (c) => c.coalescedWaits,
+    ],
     ['hostd_cache_bytes', 'gauge', 'Bytes held by the response cache.', (c) => c.bytes],
     ['hostd_cache_entries', 'gauge', 'Entries in the response cache.', (c) => c.entries],
   ];
@@ -181,7 +207,11 @@ export function renderMetrics(s: StatusJson): string {
   family('hostd_static_cache_bytes', 'gauge', 'Bytes held by the static file caches of all fronts.');
   out.push(`hostd_static_cache_bytes ${s.staticCache.bytes}`);
 
-  family('hostd_accept_paused_total', 'counter', 'Times the fronts stopped accepting for lack of file descriptors (the kernel refuses connections meanwhile).');
+  family(
+    'hostd_accept_paused_total',
+    'counter',
+    'Times the fronts stopped accepting for lack of file descriptors (the kernel refuses connections meanwhile).',
+  );
   out.push(`hostd_accept_paused_total ${s.descriptors.pauses}`);
   family('hostd_accept_paused_seconds_total', 'counter', 'Seconds spent not accepting for lack of file descriptors.');
   out.push(`hostd_accept_paused_seconds_total ${s.descriptors.pausedSeconds}`);

@@ -37,7 +37,10 @@ function readToken(file: string): Buffer {
   try {
     token = readFileSync(file, 'utf8').trim();
   } catch (err) {
-    throw new HostdError('HOSTD_USAGE', `--status-token-file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new HostdError(
+      'HOSTD_USAGE',
+      `--status-token-file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   if (token.length < 16) throw new HostdError('HOSTD_USAGE', `--status-token-file: the token in ${file} is shorter than 16 characters`);
   return Buffer.from(token);
@@ -76,7 +79,10 @@ export function startStatusServer(host: Host, address: string, tokenFile?: strin
       if (host.draining) reply(res, 503, 'text/plain', 'draining\n');
       else reply(res, 200, 'text/plain', 'ok\n');
     })
-    .get('/status', withStatus((s) => JSON.stringify(s, null, 2), 'application/json'))
+    .get(
+      '/status',
+      withStatus((s) => JSON.stringify(s, null, 2), 'application/json'),
+    )
     // Purge of the response caches (uWS v20.30 drops a PURGE request on the public listeners, so
     // the purge goes here): POST /cache/purge?url=/path[&host=h] or ?prefix=/path[&host=h].
     .post('/cache/purge', (res, req) => {

@@ -34,4 +34,3 @@ export async function validateTls(vhosts: readonly ResolvedVhost[]): Promise<Map
 export function tlsKey(tls: TlsConfig): string {
   return `${tls.cert}|${tls.key}`;
 }
-

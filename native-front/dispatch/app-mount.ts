@@ -141,7 +141,15 @@ export class AppMount implements MountHandler, MountShared {
   }
 
   /** The cache said stale, fetch or wait (requests without a body: GET and HEAD). */
-  private fromCache(res: HttpResponse, req: HttpRequest, ctx: RequestContext, first: Lookup, method: string, url: string, headers: string[]): void {
+  private fromCache(
+    res: HttpResponse,
+    req: HttpRequest,
+    ctx: RequestContext,
+    first: Lookup,
+    method: string,
+    url: string,
+    headers: string[],
+  ): void {
     const cache = this.cache!;
     const isHead = method === 'HEAD';
     if (first.kind === 'stale') {

@@ -5,7 +5,15 @@ import type { Dispatcher } from '../../daemon/dispatch/dispatcher.js';
 import type { Exchange, Ticket } from '../../daemon/dispatch/types.js';
 import type { Logger } from '../../shared/log.js';
 import type { HttpResponse } from 'uWebSockets.js';
-import { sendHit, writeNotModified, type CachedEntry, type Filler, type HeaderSnapshot, type ResponseCache, type XCacheLabel } from '../cache/index.js';
+import {
+  sendHit,
+  writeNotModified,
+  type CachedEntry,
+  type Filler,
+  type HeaderSnapshot,
+  type ResponseCache,
+  type XCacheLabel,
+} from '../cache/index.js';
 
 /** The flat header list of a head block (see TO_FRONT in the protocol), Content-Length included when known. */
 export function headHeaders(name: string, rest: string, contentLength: number): string[] {

@@ -230,7 +230,10 @@ export class FrontExchange implements Exchange {
       return false;
     }
     if (d.notModified) {
-      this.answerFrom(() => (tap.notModified(this.res, flat), { status: 304, bytes: 0 }));
+      this.answerFrom(() => {
+        tap.notModified(this.res, flat);
+        return { status: 304, bytes: 0 };
+      });
     }
     return true;
   }
@@ -253,7 +256,7 @@ export class FrontExchange implements Exchange {
       this.m.dispatcher.credit(this, chunk.byteLength);
       return;
     }
-    if (this.sink !== null && this.sink.blocked) {
+    if (this.sink?.blocked) {
       (this.queued ??= []).push(chunk);
       return;
     }
@@ -263,7 +266,7 @@ export class FrontExchange implements Exchange {
   resEnd(): void {
     this.tap?.filler.end();
     if (this.finished) return;
-    if (this.sink !== null && this.sink.blocked) {
+    if (this.sink?.blocked) {
       this.endPending = true;
       return;
     }
@@ -311,7 +314,11 @@ export class FrontExchange implements Exchange {
     this.finished = true;
     this.m.bodyDone(this);
     this.resumeIfPaused();
-    const bytes = sendStatus(this.res, status, { headers: status === 503 ? RETRY_AFTER : undefined, head: this.isHead, close: this.closeAfter || status === 408 });
+    const bytes = sendStatus(this.res, status, {
+      headers: status === 503 ? RETRY_AFTER : undefined,
+      head: this.isHead,
+      close: this.closeAfter || status === 408,
+    });
     this.ctx.done(status, bytes);
   }
 

@@ -11,7 +11,6 @@ import { loadUws } from '../uws.js';
 import { listenWithProxyProtocol, type ProxyProtocolListen } from '../proxy-protocol/index.js';
 import { wsPayloadCeiling, type WsFront } from '../ws/front.js';
 
-
 /** The certificate for clients without SNI (or with a name no vhost has): the catch-all's, else the first. */
 export function defaultTls(vhosts: readonly ResolvedVhost[]): TlsConfig | undefined {
   const tlsHosts = vhosts.filter((v) => v.tls);
@@ -112,12 +111,7 @@ export class Listener {
       if (this.socket) return resolve(this.port);
       app.listen(this.address.host, port, (socket) => {
         if (!socket) {
-          reject(
-            new HostdError(
-              'HOSTD_LISTEN',
-              `cannot listen on ${this.key}: the address is in use or not available on this machine`,
-            ),
-          );
+          reject(new HostdError('HOSTD_LISTEN', `cannot listen on ${this.key}: the address is in use or not available on this machine`));
           return;
         }
         this.socket = socket;

@@ -8,7 +8,7 @@ import { sendStatus } from '../http/answer.js';
 import { refuseAndClose, refusedFraming } from '../http/framing.js';
 import type { AccessRecord, AccessWriter } from '../log/access-log.js';
 import type { MountHandler } from '../mount.js';
-import { MountStats } from '../ops/mount-stats.js';
+import type { MountStats } from '../ops/mount-stats.js';
 import { acceptRequestId, newRequestId } from '../request-id.js';
 import { MountTable } from '../routing/mount-match.js';
 import { hostnameOf, INVALID_HOST, VhostTable } from '../routing/host-match.js';
@@ -60,7 +60,15 @@ export class Router {
   }
 
   /** Answers a request the router handles itself (no vhost, bad Host, no mount, redirect), logging it. */
-  private answer(res: HttpResponse, req: HttpRequest, host: string, vhost: string, status: number, headers?: Record<string, string>, body?: string): void {
+  private answer(
+    res: HttpResponse,
+    req: HttpRequest,
+    host: string,
+    vhost: string,
+    status: number,
+    headers?: Record<string, string>,
+    body?: string,
+  ): void {
     this.unrouted++;
     const rec = this.accessLog && this.unroutedRecord(res, req, host, vhost);
     const bad = refusedFraming(req);
@@ -83,7 +91,7 @@ export class Router {
       method: req.getMethod().toUpperCase(),
       url: query ? `${req.getUrl()}?${query}` : req.getUrl(),
       host,
-      remoteAddress: trust && trust.trusts(peer) ? trust.client(peer, req.getHeader('x-forwarded-for')) : peer,
+      remoteAddress: trust?.trusts(peer) ? trust.client(peer, req.getHeader('x-forwarded-for')) : peer,
       referer: req.getHeader('referer'),
       userAgent: req.getHeader('user-agent'),
       requestId: acceptRequestId(req.getHeader('x-request-id')) ?? newRequestId(),
@@ -130,7 +138,12 @@ export class Router {
       // answers must not let a smuggled request through either.
       const bad = refusedFraming(req);
       if (bad !== '') {
-        this.log.warn(`refused request framing: ${bad}`, { vhost: vhostRoute.name, mount: mountLabel(route.mount.url), requestId: ctx.requestId, status: 400 });
+        this.log.warn(`refused request framing: ${bad}`, {
+          vhost: vhostRoute.name,
+          mount: mountLabel(route.mount.url),
+          requestId: ctx.requestId,
+          status: 400,
+        });
         return refuseAndClose(res, 400, ctx.method === 'head', (s, bytes) => ctx.done(s, bytes));
       }
     }
@@ -149,7 +162,10 @@ export class Router {
 }
 
 /** Builds one listener's routing table from its vhosts and their mount routes. */
-export function buildTable(vhosts: readonly ResolvedVhost[], routeFor: (vhost: ResolvedVhost, mount: ResolvedMount) => MountRoute): RoutingTable {
+export function buildTable(
+  vhosts: readonly ResolvedVhost[],
+  routeFor: (vhost: ResolvedVhost, mount: ResolvedMount) => MountRoute,
+): RoutingTable {
   const table: RoutingTable = new VhostTable();
   for (const vhost of vhosts) {
     const mounts = new MountTable<MountRoute>();

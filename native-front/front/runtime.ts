@@ -279,7 +279,8 @@ export class FrontRuntime {
     if (!p) return;
     this.prepared = null;
     for (const l of p.opened) l.close();
-    for (const l of p.closedEarly) void l.listen().catch(() => this.log.error('could not reopen a listener after a failed reload', { address: l.key }));
+    for (const l of p.closedEarly)
+      void l.listen().catch(() => this.log.error('could not reopen a listener after a failed reload', { address: l.key }));
     for (const h of p.created) void h.close(0);
   }
 
@@ -315,7 +316,8 @@ export class FrontRuntime {
     this.acceptPaused = paused;
     for (const l of this.listeners.values()) {
       if (paused) l.close();
-      else if (!this.router.draining) void l.resume().catch((err: Error) => this.log.error('could not resume accepting', { address: l.key, error: err.message }));
+      else if (!this.router.draining)
+        void l.resume().catch((err: Error) => this.log.error('could not resume accepting', { address: l.key, error: err.message }));
     }
   }
 

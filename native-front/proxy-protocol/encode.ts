@@ -17,7 +17,9 @@ export function encodeV2(source: ProxyEndpoint, destination: ProxyEndpoint, tlvs
     if (dst.length === 4) dst = Buffer.concat([Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]), dst]);
   }
   const v6 = src.length === 16;
-  const tlvBytes = Buffer.concat(tlvs.map((t) => Buffer.concat([Buffer.from([t.type, t.value.length >> 8, t.value.length & 0xff]), t.value])));
+  const tlvBytes = Buffer.concat(
+    tlvs.map((t) => Buffer.concat([Buffer.from([t.type, t.value.length >> 8, t.value.length & 0xff]), t.value])),
+  );
   const body = Buffer.alloc(v6 ? 36 : 12);
   src.copy(body, 0);
   dst.copy(body, src.length);

@@ -44,14 +44,25 @@ export interface ProxyProtocolOptions extends Omit<GatewayThreadOptions, 'host' 
  * Listens on host:port for connections that start with a PROXY header and serves them with `app`.
  * `opts`: the gateway's thread, header timeout, size limit and callbacks.
  */
-export async function listenWithProxyProtocol(app: TemplatedApp, host: string, port: number, opts: ProxyProtocolOptions = {}): Promise<ProxyProtocolListen> {
+export async function listenWithProxyProtocol(
+  app: TemplatedApp,
+  host: string,
+  port: number,
+  opts: ProxyProtocolOptions = {},
+): Promise<ProxyProtocolListen> {
   const uws = loadUws();
   const { thread = true, ...gatewayOpts } = opts;
   const sock = privateSocketPath();
   const uwsSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen_unix((s) => {
       if (s) resolve(s);
-      else reject(new HostdError('HOSTD_LISTEN', `cannot listen on the Unix socket ${sock.path} (behind the PROXY-protocol gateway of ${host}:${port})`));
+      else
+        reject(
+          new HostdError(
+            'HOSTD_LISTEN',
+            `cannot listen on the Unix socket ${sock.path} (behind the PROXY-protocol gateway of ${host}:${port})`,
+          ),
+        );
     }, sock.path);
   }).catch((err: unknown) => {
     sock.remove();

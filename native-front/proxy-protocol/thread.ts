@@ -48,7 +48,10 @@ export class GatewayThread {
   static async start(opts: GatewayThreadOptions): Promise<GatewayThread> {
     const { onRefused, onError, ...data } = opts;
     const closedFlag = new Int32Array(new SharedArrayBuffer(4));
-    const worker = new Worker(await gatewayThreadFile(), { workerData: { ...data, closedFlag }, name: `hostd proxy-protocol ${opts.host}:${opts.port}` });
+    const worker = new Worker(await gatewayThreadFile(), {
+      workerData: { ...data, closedFlag },
+      name: `hostd proxy-protocol ${opts.host}:${opts.port}`,
+    });
     return new Promise((resolve, reject) => {
       let started = false;
       worker.on('message', (m: FromGateway) => {
@@ -60,7 +63,8 @@ export class GatewayThread {
       });
       worker.on('error', (err) => (started ? onError?.(err) : reject(err)));
       worker.once('exit', (code) => {
-        if (!started) reject(new HostdError('HOSTD_LISTEN', `the PROXY-protocol gateway thread for ${opts.host}:${opts.port} exited with ${code}`));
+        if (!started)
+          reject(new HostdError('HOSTD_LISTEN', `the PROXY-protocol gateway thread for ${opts.host}:${opts.port} exited with ${code}`));
       });
     });
   }

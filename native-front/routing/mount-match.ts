@@ -13,7 +13,7 @@ export class MountTable<T> {
     for (const r of this.routes) {
       const p = r.prefix;
       if (p === '') return r.value;
-      if (path.startsWith(p) && (path.length === p.length || path.charCodeAt(p.length) === 47 /* / */)) return r.value;
+      if (path.startsWith(p) && (path.length === p.length || path.charCodeAt(p.length) === 47) /* / */) return r.value;
     }
     return undefined;
   }

@@ -24,14 +24,17 @@ function clampSuffixes(size: number, header: string): string {
   const eq = header.indexOf('=');
   if (eq === -1) return header;
   let changed = false;
-  const specs = header.slice(eq + 1).split(',').map((spec) => {
-    const m = OVERSIZED_SUFFIX.exec(spec);
-    if (m && size > 0 && Number(m[1]) > size) {
-      changed = true;
-      return `-${size}`;
-    }
-    return spec;
-  });
+  const specs = header
+    .slice(eq + 1)
+    .split(',')
+    .map((spec) => {
+      const m = OVERSIZED_SUFFIX.exec(spec);
+      if (m && size > 0 && Number(m[1]) > size) {
+        changed = true;
+        return `-${size}`;
+      }
+      return spec;
+    });
   return changed ? header.slice(0, eq + 1) + specs.join(',') : header;
 }
 

@@ -196,7 +196,8 @@ class StaticMount implements MountHandler {
     };
     res.onAborted(() => {
       aborted = true;
-      if (stream !== null) stream.abort(); // reports through its end hook
+      if (stream !== null)
+        stream.abort(); // reports through its end hook
       else done(499, 0);
     });
     this.inFlight++;
@@ -207,8 +208,8 @@ class StaticMount implements MountHandler {
       if (--this.inFlight === 0 && this.drained !== null) this.drained();
     };
 
-    loadResource(key, path, trailingSlash, this.loadOpts).then(
-      async (result) => {
+    loadResource(key, path, trailingSlash, this.loadOpts)
+      .then(async (result) => {
         if (aborted) {
           if (result.kind === 'resource') await closeHandles(result.handles);
           return release();
@@ -265,13 +266,13 @@ class StaticMount implements MountHandler {
         stream = s;
         this.streams.add(s);
         s.start();
-      },
-    ).catch((err: unknown) => {
-      // A bug, not an fs condition (load.ts turns those into results).
-      this.log.error('static: internal error', this.fields(ctx, { path, err }));
-      if (!aborted && !finished && stream === null) done(500, answer(res, ctx, 500, isGet));
-      release();
-    });
+      })
+      .catch((err: unknown) => {
+        // A bug, not an fs condition (load.ts turns those into results).
+        this.log.error('static: internal error', this.fields(ctx, { path, err }));
+        if (!aborted && !finished && stream === null) done(500, answer(res, ctx, 500, isGet));
+        release();
+      });
   }
 
   private fields(ctx: RequestContext, extra: Record<string, unknown>): Record<string, unknown> {

@@ -34,11 +34,19 @@ export function nofileLimit(): NofileLimit | undefined {
 }
 
 /** Logs the limit once at start: info, or a warning that says what to do. */
-export function logNofileLimit(log: { info(msg: string, f?: Record<string, unknown>): void; warn(msg: string, f?: Record<string, unknown>): void }): void {
+export function logNofileLimit(log: {
+  info(msg: string, f?: Record<string, unknown>): void;
+  warn(msg: string, f?: Record<string, unknown>): void;
+}): void {
   const limit = nofileLimit();
   if (!limit) return;
   const fields = { soft: limit.soft, hard: limit.hard };
-  if (limit.soft < limit.hard) log.warn('descriptor limit: the soft limit is below the hard limit (Node did not raise it); raise it with ulimit -n', fields);
-  else if (limit.soft < LOW_NOFILE) log.warn(`descriptor limit is low: each connection takes one; raise the hard limit (systemd LimitNOFILE=, docker --ulimit nofile=) to at least ${LOW_NOFILE}`, fields);
+  if (limit.soft < limit.hard)
+    log.warn('descriptor limit: the soft limit is below the hard limit (Node did not raise it); raise it with ulimit -n', fields);
+  else if (limit.soft < LOW_NOFILE)
+    log.warn(
+      `descriptor limit is low: each connection takes one; raise the hard limit (systemd LimitNOFILE=, docker --ulimit nofile=) to at least ${LOW_NOFILE}`,
+      fields,
+    );
   else log.info('descriptor limit', fields);
 }

@@ -121,7 +121,10 @@ export function runSupervisor(opts: SupervisorOptions): void {
       if (!stopping) {
         stopping = true;
         setTimeout(() => {
-          log('error', 'the serving process did not finish its drain in time; killing it', { pid: child?.pid, gracefulTimeoutMs: opts.gracefulTimeoutMs });
+          log('error', 'the serving process did not finish its drain in time; killing it', {
+            pid: child?.pid,
+            gracefulTimeoutMs: opts.gracefulTimeoutMs,
+          });
           child?.kill('SIGKILL');
         }, opts.gracefulTimeoutMs + KILL_MARGIN_MS);
       }

@@ -2,8 +2,15 @@
 // negotiation rules, whole-body compression on the threadpool, and per-chunk-flushed streaming
 // compression. No uWS in here: callers write bytes.
 export {
-  addVaryAcceptEncoding, chooseEncoding, DEFAULT_COMPRESSION, isCompressibleType, isCompressionCandidate, mediaType,
-  negotiateCoding, negotiateEncoding, weakEtag,
+  addVaryAcceptEncoding,
+  chooseEncoding,
+  DEFAULT_COMPRESSION,
+  isCompressibleType,
+  isCompressionCandidate,
+  mediaType,
+  negotiateCoding,
+  negotiateEncoding,
+  weakEtag,
 } from './negotiate.js';
 export type { Coding, CompressionSettings, EncodingChoice, EncodingInput } from './negotiate.js';
 export { compressBody, compressionCounters, type CompressionCounters, type Levels } from './whole.js';

@@ -158,7 +158,10 @@ function statusCompressible(status: number): boolean {
  * Would this response be compressed for *some* client? (Then it carries Vary: Accept-Encoding.)
  * Everything but the client's Accept-Encoding and Range decides it.
  */
-export function isCompressionCandidate(input: Omit<EncodingInput, 'acceptEncoding' | 'isRange'>, settings: CompressionSettings = DEFAULT_COMPRESSION): boolean {
+export function isCompressionCandidate(
+  input: Omit<EncodingInput, 'acceptEncoding' | 'isRange'>,
+  settings: CompressionSettings = DEFAULT_COMPRESSION,
+): boolean {
   if (!settings.enabled) return false;
   if (input.status !== undefined && !statusCompressible(input.status)) return false;
   const ce = input.contentEncoding;

@@ -1,4 +1,5 @@
 // `--sites DIR|FILE ...`: read every vhost file, resolve each, check them against each other.
+import type { Stats } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { checkConflicts } from './conflicts.js';
@@ -36,7 +37,7 @@ export async function loadSites(paths: string[], opts: LoadSitesOptions = {}): P
   const files: string[] = [];
   const seen = new Set<string>();
   for (const given of paths) {
-    let st;
+    let st: Stats;
     try {
       st = await stat(given);
     } catch (err) {
@@ -59,7 +60,11 @@ export async function loadSites(paths: string[], opts: LoadSitesOptions = {}): P
         continue;
       }
       if (found.length === 0) {
-        problems.push({ file: given, line: 0, message: `no vhost files (${SITE_EXTENSIONS.map((x) => '*' + x).join(', ')}) in this directory` });
+        problems.push({
+          file: given,
+          line: 0,
+          message: `no vhost files (${SITE_EXTENSIONS.map((x) => '*' + x).join(', ')}) in this directory`,
+        });
       }
     } else {
       found = [given];
@@ -87,7 +92,10 @@ export async function loadSites(paths: string[], opts: LoadSitesOptions = {}): P
 }
 
 /** One vhost file -> its vhost, or its problems (sorted by line). */
-export async function loadSiteFile(file: string, opts: LoadSitesOptions = {}): Promise<{ vhost?: ResolvedVhost; problems: ConfigProblem[] }> {
+export async function loadSiteFile(
+  file: string,
+  opts: LoadSitesOptions = {},
+): Promise<{ vhost?: ResolvedVhost; problems: ConfigProblem[] }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');

@@ -14,8 +14,17 @@ import type { SchemaPart } from './schema.js';
 import { noSource } from './source.js';
 import type { ConfigPath, LineAt, Locator } from './source.js';
 import type {
-  ConfigProblem, ListenAddress, ResolvedApp, ResolvedCache, ResolvedCompression, ResolvedMount, ResolvedPool, ResolvedStatic,
-  ResolvedVhost, ResolvedWebSocket, TlsConfig,
+  ConfigProblem,
+  ListenAddress,
+  ResolvedApp,
+  ResolvedCache,
+  ResolvedCompression,
+  ResolvedMount,
+  ResolvedPool,
+  ResolvedStatic,
+  ResolvedVhost,
+  ResolvedWebSocket,
+  TlsConfig,
 } from './types.js';
 
 export const DEFAULTS = Object.freeze({
@@ -41,7 +50,13 @@ export const DEFAULTS = Object.freeze({
   bufferBody: 64 * 1024,
   bodyTimeoutMs: 30_000,
   maxUrlLength: 16 * 1024,
-  websocket: Object.freeze({ maxPayload: 1024 * 1024, idleTimeoutMs: 120_000, maxBackpressure: 1024 * 1024, compression: false, maxConnections: 10_000 }),
+  websocket: Object.freeze({
+    maxPayload: 1024 * 1024,
+    idleTimeoutMs: 120_000,
+    maxBackpressure: 1024 * 1024,
+    compression: false,
+    maxConnections: 10_000,
+  }),
 });
 
 export { DEFAULT_COMPRESSION } from './compression.js';
@@ -189,9 +204,11 @@ function resolveVhostObject(obj: unknown, ctx: Ctx, file: string, override?: Lis
   const names: string[] = [];
   const sn = obj.serverName;
   const given: [string, ConfigPath][] =
-    typeof sn === 'string' ? [[sn, ['serverName']]]
-    : Array.isArray(sn) ? sn.flatMap((n, i): [string, ConfigPath][] => (typeof n === 'string' ? [[n, ['serverName', i]]] : []))
-    : [];
+    typeof sn === 'string'
+      ? [[sn, ['serverName']]]
+      : Array.isArray(sn)
+        ? sn.flatMap((n, i): [string, ConfigPath][] => (typeof n === 'string' ? [[n, ['serverName', i]]] : []))
+        : [];
   for (const [raw, p] of given) {
     const r = normalizeServerName(raw);
     if ('error' in r) P.add(p, r.error);
@@ -255,7 +272,10 @@ function resolveVhostObject(obj: unknown, ctx: Ctx, file: string, override?: Lis
   if (listen.proxyProtocol && isObject(obj.tls)) {
     // uWS reads a PROXY header only inside the TLS stream, and proxies send it before the
     // handshake: see docs/deploy.md. Terminate TLS at the proxy instead.
-    P.add(['listen', 'proxyProtocol'], 'works on plain HTTP listeners only; with tls, terminate TLS at the proxy and send plain HTTP with the PROXY header');
+    P.add(
+      ['listen', 'proxyProtocol'],
+      'works on plain HTTP listeners only; with tls, terminate TLS at the proxy and send plain HTTP with the PROXY header',
+    );
   }
 
   const vhost: ResolvedVhost = { file, serverNames: names, isDefault: names.includes('*'), listen, mounts };
@@ -268,7 +288,11 @@ function resolveVhostObject(obj: unknown, ctx: Ctx, file: string, override?: Lis
 function listenMapping(m: Record<string, unknown>, ctx: Ctx): ListenAddress | undefined {
   // A bad port is the schema's to report.
   if (typeof m.port !== 'number' || !Number.isInteger(m.port) || m.port < 0 || m.port > 65535) return undefined;
-  const address = parseListenMapping({ port: m.port, host: typeof m.host === 'string' ? m.host : undefined, proxyProtocol: m.proxyProtocol === true });
+  const address = parseListenMapping({
+    port: m.port,
+    host: typeof m.host === 'string' ? m.host : undefined,
+    proxyProtocol: m.proxyProtocol === true,
+  });
   if (!address) ctx.problems.add(['listen', 'host'], `expected an IP address or host name, got ${describeValue(m.host)}`);
   return address;
 }
@@ -319,7 +343,10 @@ function resolveApp(m: unknown, p: ConfigPath, ctx: Ctx, shapeDone = false): Res
   if (typeof m.module === 'string' && m.module !== '') {
     module = existingFile(m.module, [...p, 'module'], ctx);
     if (module && !MODULE_EXTENSIONS.includes(path.extname(module).toLowerCase())) {
-      ctx.problems.add([...p, 'module'], `${describeValue(m.module, 'path')} is not a JavaScript or TypeScript module (${MODULE_EXTENSIONS.join(' ')})`);
+      ctx.problems.add(
+        [...p, 'module'],
+        `${describeValue(m.module, 'path')} is not a JavaScript or TypeScript module (${MODULE_EXTENSIONS.join(' ')})`,
+      );
       module = undefined;
     }
   }

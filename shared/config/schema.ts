@@ -213,8 +213,18 @@ const SYNONYMS: Record<string, string> = {
 };
 
 const POOL_KEYS = [
-  'threads', 'minThreads', 'concurrency', 'maxRequests', 'maxRequestsJitter', 'requestTimeout',
-  'queueSize', 'queueTimeout', 'memoryLimitMb', 'idleTimeout', 'env', 'passEnv',
+  'threads',
+  'minThreads',
+  'concurrency',
+  'maxRequests',
+  'maxRequestsJitter',
+  'requestTimeout',
+  'queueSize',
+  'queueTimeout',
+  'memoryLimitMb',
+  'idleTimeout',
+  'env',
+  'passEnv',
 ];
 
 function hint(key: string, known: string[]): string {

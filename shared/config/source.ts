@@ -1,6 +1,6 @@
 // Parses a vhost file's text (YAML, or JSON, which is YAML 1.2) keeping the node tree, so every
 // problem can name the line of the offending key or value.
-import { Document, LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import { type Document, LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Node } from 'yaml';
 
 /** A path into the config value: object keys and array indexes. */
@@ -14,9 +14,7 @@ export type Locator = (path: ConfigPath, at?: LineAt) => number;
 
 export const noSource: Locator = () => 0;
 
-export type ParsedSource =
-  | { ok: true; value: unknown; lineOf: Locator }
-  | { ok: false; line: number; message: string };
+export type ParsedSource = { ok: true; value: unknown; lineOf: Locator } | { ok: false; line: number; message: string };
 
 /** Parse `text`. `json` picks strict JSON syntax checking and the wording of syntax errors. */
 export function parseSource(text: string, json: boolean): ParsedSource {

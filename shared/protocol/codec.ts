@@ -92,7 +92,8 @@ function argNames(n: number): string[] {
 function validate(table: Table): void {
   const tags = new Set<number>();
   for (const [name, spec] of Object.entries(table)) {
-    if (!Number.isInteger(spec.tag) || spec.tag <= 0 || tags.has(spec.tag)) throw new Error(`protocol: bad or duplicate tag ${spec.tag} (${name})`);
+    if (!Number.isInteger(spec.tag) || spec.tag <= 0 || tags.has(spec.tag))
+      throw new Error(`protocol: bad or duplicate tag ${spec.tag} (${name})`);
     tags.add(spec.tag);
     if (name in Outbox.prototype) throw new Error(`protocol: message name "${name}" clashes with an Outbox member`);
   }
@@ -107,7 +108,9 @@ export function outboxFor<T extends Table>(table: T): new (port: PortLike) => Ou
     const body = `this.buf.push(${[String(spec.tag), ...args].join(', ')}); if (!this.scheduled) this.schedule();`;
     Object.defineProperty(TableOutbox.prototype, name, { value: new Function(...args, body), writable: false, configurable: false });
   }
-  return TableOutbox as unknown as new (port: PortLike) => Outbox & Encoders<T>;
+  return TableOutbox as unknown as new (
+    port: PortLike,
+  ) => Outbox & Encoders<T>;
 }
 
 /** A decoder for batches of `table`'s messages. */

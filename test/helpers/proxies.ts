@@ -54,7 +54,8 @@ export async function pollUntil<T>(what: string, check: () => T | Promise<T>, ti
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -63,7 +64,10 @@ export async function pollUntil<T>(what: string, check: () => T | Promise<T>, ti
 export function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(port, host);
-    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }
@@ -92,13 +96,25 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-function startProcess(name: string, bin: string, args: string[], dir: string, ports: number[], opts: { cwd?: string } = {}): Promise<ServerProcess> {
+function startProcess(
+  name: string,
+  bin: string,
+  args: string[],
+  dir: string,
+  ports: number[],
+  opts: { cwd?: string } = {},
+): Promise<ServerProcess> {
   const proc = spawn(bin, args, { cwd: opts.cwd ?? dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   let exited = false;
-  const exit = new Promise<void>((r) => proc.once('exit', () => ((exited = true), r())));
+  const exit = new Promise<void>((r) =>
+    proc.once('exit', () => {
+      exited = true;
+      r();
+    }),
+  );
   proc.once('error', (err) => (out += `\nspawn error: ${err.message}`));
   const server: ServerProcess = {
     name,
@@ -164,7 +180,13 @@ http {
 }
 `,
   );
-  return startProcess('nginx', bin, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log'), '-g', 'daemon off;'], dir, ports);
+  return startProcess(
+    'nginx',
+    bin,
+    ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log'), '-g', 'daemon off;'],
+    dir,
+    ports,
+  );
 }
 
 /** HAProxy in the foreground (-db) with the configuration `cfg`. */
@@ -190,7 +212,22 @@ export async function startVarnish(bin: string, vcl: string, port: number, extra
   const dir = tempDir('varnish');
   writeFileSync(join(dir, 'default.vcl'), vcl);
   const params = extraParams.flatMap((p) => ['-p', p]);
-  const args = ['-F', '-j', 'none', '-n', join(dir, 'work'), '-a', `127.0.0.1:${port}`, '-f', join(dir, 'default.vcl'), '-s', 'malloc,64m', '-T', 'none', ...params];
+  const args = [
+    '-F',
+    '-j',
+    'none',
+    '-n',
+    join(dir, 'work'),
+    '-a',
+    `127.0.0.1:${port}`,
+    '-f',
+    join(dir, 'default.vcl'),
+    '-s',
+    'malloc,64m',
+    '-T',
+    'none',
+    ...params,
+  ];
   const server = await startProcess('varnishd', bin, args, dir, [port]);
   const statBin = findBinary('varnishstat') ?? 'varnishstat';
   const logBin = findBinary('varnishlog') ?? 'varnishlog';
