@@ -1,0 +1,67 @@
+// `pool:` and `websocket:` of an app mount.
+import type { ConfigPath } from '../source.js';
+import type { ResolvedPool, ResolvedWebSocket } from '../types.js';
+import { DEFAULTS } from '../defaults.js';
+import { bool, type Ctx, duration, isObject, size } from './context.js';
+
+export function resolvePool(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedPool | undefined {
+  if (v !== undefined && !isObject(v)) return undefined; // the schema said why
+  const o: Record<string, unknown> = v ?? {};
+  const int = (k: string, def: number) => (typeof o[k] === 'number' && Number.isInteger(o[k]) ? (o[k] as number) : def);
+  const threads = int('threads', DEFAULTS.threads);
+  const minThreads = int('minThreads', threads);
+  if (minThreads > threads && typeof o.threads === 'number') {
+    ctx.problems.add([...p, 'minThreads'], `${minThreads} is more than threads (${threads})`);
+  } else if (minThreads > threads) {
+    ctx.problems.add([...p, 'minThreads'], `${minThreads} is more than threads (default ${threads}); raise threads too`);
+  }
+  const requestTimeoutMs = duration(o.requestTimeout, [...p, 'requestTimeout'], DEFAULTS.requestTimeoutMs, ctx, false);
+  const queueTimeoutMs = duration(o.queueTimeout, [...p, 'queueTimeout'], DEFAULTS.queueTimeoutMs, ctx, false);
+  const idleTimeoutMs = duration(o.idleTimeout, [...p, 'idleTimeout'], DEFAULTS.idleTimeoutMs, ctx, true);
+  const startTimeoutMs = duration(o.startTimeout, [...p, 'startTimeout'], DEFAULTS.startTimeoutMs, ctx, false);
+  const env: Record<string, string> = {};
+  if (isObject(o.env)) {
+    for (const [k, val] of Object.entries(o.env)) {
+      if (typeof val === 'string' || typeof val === 'number' || typeof val === 'boolean') env[k] = String(val);
+    }
+  }
+  const passEnv = Array.isArray(o.passEnv) ? [...new Set(o.passEnv.filter((n): n is string => typeof n === 'string'))] : [];
+  const pool: ResolvedPool = {
+    threads,
+    minThreads,
+    concurrency: int('concurrency', DEFAULTS.concurrency),
+    maxRequests: int('maxRequests', DEFAULTS.maxRequests),
+    maxRequestsJitter: int('maxRequestsJitter', DEFAULTS.maxRequestsJitter),
+    requestTimeoutMs,
+    queueSize: int('queueSize', DEFAULTS.queueSize),
+    queueTimeoutMs,
+    idleTimeoutMs,
+    startTimeoutMs,
+    env,
+  };
+  if (passEnv.length) pool.passEnv = passEnv;
+  if (isObject(o.sticky)) {
+    const { cookie, query } = o.sticky;
+    const sticky: { cookie?: string; query?: string } = {};
+    if (typeof cookie === 'string') sticky.cookie = cookie;
+    if (typeof query === 'string') sticky.query = query;
+    if (sticky.cookie !== undefined || sticky.query !== undefined) pool.sticky = sticky;
+  }
+  if (typeof o.memoryLimitMb === 'number' && Number.isInteger(o.memoryLimitMb)) pool.memoryLimitMb = o.memoryLimitMb;
+  return pool;
+}
+
+/** `websocket:` on an app mount; every key has a default for public sites (DEFAULTS.websocket). */
+export function resolveWebSocket(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedWebSocket {
+  const d = DEFAULTS.websocket;
+  if (!isObject(v)) return { ...d }; // absent, or the schema said why
+  const maxPayload = size(v.maxPayload, [...p, 'maxPayload'], d.maxPayload, ctx);
+  if (maxPayload === 0) ctx.problems.add([...p, 'maxPayload'], 'must be above 0');
+  return {
+    maxPayload: maxPayload || d.maxPayload,
+    idleTimeoutMs: duration(v.idleTimeout, [...p, 'idleTimeout'], d.idleTimeoutMs, ctx, true),
+    maxBackpressure: size(v.maxBackpressure, [...p, 'maxBackpressure'], d.maxBackpressure, ctx),
+    compression: bool(v.compression, d.compression),
+    maxConnections: typeof v.maxConnections === 'number' && Number.isInteger(v.maxConnections) ? v.maxConnections : d.maxConnections,
+  };
+}
