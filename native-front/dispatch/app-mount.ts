@@ -11,6 +11,7 @@ import type { MountHandler, RequestContext } from '../mount.js';
 import { headerBytes, MAX_HEADER_BYTES } from '../ops/limits.js';
 import { HeaderSnapshot, ResponseCache, sendHit, writeHit, type CacheStats, type Filler, type Lookup } from '../cache/index.js';
 import { CacheTap, fillHeaders, RefreshExchange } from './cached.js';
+import { FillExchange } from './fill-exchange.js';
 import { FrontExchange, type MountShared } from './front-exchange.js';
 
 /**
@@ -160,7 +161,7 @@ export class AppMount implements MountHandler, MountShared {
     }
     const snapshot = new HeaderSnapshot(headers);
     let gone = false;
-    const ex = new FrontExchange(this, res, ctx, method, url, headers, false);
+    const ex = new FillExchange(this, res, ctx, method, url, headers);
     ex.cacheHeader = cache.header;
     res.onAborted(() => {
       gone = true;

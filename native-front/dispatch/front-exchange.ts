@@ -1,17 +1,18 @@
 // One app request on the front thread: copies what it needs out of the uWS request, reads the
 // body (up to bufferBody before the request takes a worker, then streamed with upload
-// backpressure), and writes the worker's response back with response backpressure.
+// backpressure: request-body.ts), and writes the worker's response back, whole in one corked
+// call or streamed with response backpressure (response-stream.ts). Subclasses: a request that
+// fills the response cache (fill-exchange.ts) and a WebSocket upgrade (ws/upgrade.ts).
 import { Buffer } from 'node:buffer';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { Dispatcher } from '../../daemon/dispatch/dispatcher.js';
 import type { Exchange, Ticket } from '../../daemon/dispatch/types.js';
 import type { Logger } from '../../shared/log.js';
 import { endBodyless, sendStatus } from '../http/answer.js';
-import { BodySink, type WriteResult } from '../http/sink.js';
 import { isBodyless, writeStatus } from '../http/status.js';
 import type { RequestContext } from '../mount.js';
-import { headHeaders, type CacheTap } from './cached.js';
 import { RequestBody } from './request-body.js';
+import { ResponseStream, type StreamOwner } from './response-stream.js';
 
 /** What every exchange of one mount shares. */
 export interface MountShared {
@@ -33,7 +34,7 @@ const writeFullCorked = (): void => {
   full.bytes = full.ex!.writeFull(full.body);
 };
 
-export class FrontExchange implements Exchange {
+export class FrontExchange implements Exchange, StreamOwner {
   id = 0;
   ticket: Ticket | null = null;
   readonly arrival: number;
@@ -47,26 +48,19 @@ export class FrontExchange implements Exchange {
   submitted = false;
 
   // response: status and the head block the worker preformatted (see TO_FRONT in the protocol)
-  private status = 0;
-  private headName = '';
-  private headRest = '';
-  private contentLength = -1;
-  private sink: BodySink | null = null;
-  private queued: Uint8Array[] | null = null;
-  /** Bytes written but not yet taken by the socket, credited to the worker on drain. */
-  private pendingCredit = 0;
-  private endPending = false;
-  /** The response cache's view of this request when it fills the cache (see cached.ts). */
-  tap: CacheTap | null = null;
+  protected status = 0;
+  protected headName = '';
+  protected headRest = '';
+  protected contentLength = -1;
+  /** A body streamed in chunks, once its head went out (response-stream.ts). */
+  private stream: ResponseStream | null = null;
   /** On a mount with a response cache: its X-Cache header, said MISS on what the app answers. */
   cacheHeader: string | null = null;
-  /** The client got its answer another way (from the cache): the app's body only feeds the tap. */
-  private answered = false;
 
   constructor(
-    private readonly m: MountShared,
-    private readonly res: HttpResponse,
-    private readonly ctx: RequestContext,
+    protected readonly m: MountShared,
+    protected readonly res: HttpResponse,
+    protected readonly ctx: RequestContext,
     readonly method: string,
     readonly url: string,
     /** The request headers the app gets (a cache fill swaps in its own: see cached.ts). */
@@ -91,8 +85,12 @@ export class FrontExchange implements Exchange {
   private get closeAfter(): boolean {
     return (this.hasBody && !this.body.complete) || this.ctx.closeConnection;
   }
+  /** The head went out with the first chunk of a streamed body: from here, failing means cutting. */
+  protected get headSent(): boolean {
+    return this.stream !== null;
+  }
   private get written(): number {
-    return this.sink === null ? 0 : this.sink.written;
+    return this.stream === null ? 0 : this.stream.written;
   }
 
   // ------------------------------------------------------------ client side events
@@ -100,7 +98,6 @@ export class FrontExchange implements Exchange {
   onAborted(): void {
     if (this.finished) return;
     this.finished = true;
-    this.tap?.filler.abort(new Error('the client went away'));
     this.m.dispatcher.abort(this);
     this.m.bodyDone(this);
     this.ctx.done(499, this.written);
@@ -128,7 +125,7 @@ export class FrontExchange implements Exchange {
     this.m.dispatcher.abort(this);
     this.m.bodyDone(this);
     this.m.log.warn('request body over maxBodySize', this.fields({ limit: this.m.maxBodySize }));
-    if (this.sink !== null) return this.cut(413);
+    if (this.stream !== null) return this.cut(413);
     this.answerError(413);
   }
 
@@ -137,7 +134,7 @@ export class FrontExchange implements Exchange {
     if (this.finished) return;
     this.m.dispatcher.abort(this);
     this.m.log.warn('request body too slow: 408', this.fields({ bodyTimeoutMs: timeoutMs, received: this.body.total }));
-    if (this.sink !== null) return this.cut(408);
+    if (this.stream !== null) return this.cut(408);
     this.answerError(408);
   }
 
@@ -145,7 +142,7 @@ export class FrontExchange implements Exchange {
     this.body.credit(bytes, this.finished);
   }
 
-  private resumeIfPaused(): void {
+  protected resumeIfPaused(): void {
     this.body.resume();
   }
 
@@ -163,14 +160,12 @@ export class FrontExchange implements Exchange {
   resFull(status: number, headName: string, headRest: string, contentLength: number, body: string | Uint8Array | null): void {
     if (this.finished) return;
     this.setHead(status, headName, headRest, contentLength);
-    if (this.tap !== null) {
-      const bytes = body === null ? null : typeof body === 'string' ? Buffer.from(body) : body;
-      if (this.tapHead(bytes?.byteLength ?? contentLength)) {
-        if (bytes !== null) this.tap.filler.body(bytes);
-        this.tap.filler.end();
-        if (this.answered) return;
-      } else return;
-    }
+    this.answerWhole(body);
+  }
+
+  /** Writes the head set by setHead and a whole body. */
+  protected answerWhole(body: string | Uint8Array | null): void {
+    const status = this.status;
     this.finished = true;
     this.m.bodyDone(this);
     // Corked through a shared callback and module state: no closure per response.
@@ -205,10 +200,9 @@ export class FrontExchange implements Exchange {
 
   resHead(status: number, headName: string, headRest: string, contentLength: number): void {
     this.setHead(status, headName, headRest, contentLength);
-    if (this.tap !== null) this.tapHead(contentLength);
   }
 
-  private setHead(status: number, headName: string, headRest: string, contentLength: number): void {
+  protected setHead(status: number, headName: string, headRest: string, contentLength: number): void {
     // Written with the first body bytes: uWS only completes the header block then anyway.
     this.status = status;
     this.headName = headName;
@@ -216,83 +210,38 @@ export class FrontExchange implements Exchange {
     this.contentLength = contentLength;
   }
 
-  /**
-   * The cache decides on the head: answer from an entry (a 304 renewed it, stale-if-error), a 304
-   * for the client (the fill goes on), or stream the app's answer on. Returns false when the
-   * filler is done with this response (the client was answered from an entry).
-   */
-  private tapHead(length: number): boolean {
-    const tap = this.tap!;
-    const flat = headHeaders(this.headName, this.headRest, length);
-    const d = tap.filler.head(this.status, flat);
-    if (d.kind === 'serve') {
-      this.answerFrom(() => tap.serve(this.res, d.entry, this.isHead, d.label));
-      return false;
-    }
-    if (d.notModified) {
-      this.answerFrom(() => {
-        tap.notModified(this.res, flat);
-        return { status: 304, bytes: 0 };
-      });
-    }
-    return true;
-  }
-
-  /** The client is answered from the cache; what the app still sends only feeds the tap. */
-  private answerFrom(write: () => { status: number; bytes: number }): void {
-    this.answered = true;
-    this.finished = true;
-    this.m.bodyDone(this);
-    this.resumeIfPaused();
-    const w = write();
-    this.ctx.done(w.status, w.bytes);
-  }
-
   resBody(chunk: Uint8Array): void {
-    this.tap?.filler.body(chunk);
     if (this.finished) {
       // Bytes past a completed response (the app sent more than its Content-Length): discard,
       // but keep crediting so the worker reaches its end instead of stalling.
       this.m.dispatcher.credit(this, chunk.byteLength);
       return;
     }
-    if (this.sink?.blocked) {
-      (this.queued ??= []).push(chunk);
-      return;
-    }
-    this.res.cork(() => this.writeChunk(chunk));
+    if (this.stream !== null) return this.stream.push(chunk);
+    this.res.cork(() => this.writeHead().write(chunk));
   }
 
   resEnd(): void {
-    this.tap?.filler.end();
     if (this.finished) return;
-    if (this.sink?.blocked) {
-      this.endPending = true;
-      return;
-    }
-    this.res.cork(() => this.writeEnd());
+    if (this.stream !== null) return this.stream.end();
+    this.res.cork(() => this.writeHeadAndEnd());
   }
 
   resError(status: number, detail: string): void {
     if (this.finished) return;
     this.m.log.error(status >= 500 ? 'app error' : 'bad request', this.fields({ status, error: detail }));
-    if (this.staleIfError(detail)) return;
+    if (this.recover(detail)) return;
     this.answerError(status);
   }
 
-  /** The app failed before its head: a stale entry answers if stale-if-error allows it. */
-  private staleIfError(reason: string): boolean {
-    const tap = this.tap;
-    if (tap === null || this.sink !== null) return false;
-    const stale = tap.filler.abort(new Error(reason));
-    if (stale === null) return false;
-    this.answerFrom(() => tap.serve(this.res, stale, this.isHead, 'STALE'));
-    return true;
+  /** The app failed (`reason`): true when something else answered the client (a cache's stale entry). */
+  protected recover(_reason: string): boolean {
+    return false;
   }
 
   fail(status: number, reason: string): void {
     if (this.finished) return;
-    if (this.staleIfError(reason)) return;
+    if (this.recover(reason)) return;
     if (status >= 500 && status !== 503) this.m.log.error(reason, this.fields({ status }));
     else this.m.log.warn(reason, this.fields({ status }));
     this.answerError(status);
@@ -310,7 +259,7 @@ export class FrontExchange implements Exchange {
   // ------------------------------------------------------------ writing
 
   private answerError(status: number): void {
-    if (this.sink !== null) return this.cut(this.status); // the head went out: cutting is the only honest signal
+    if (this.stream !== null) return this.cut(this.status); // the head went out: cutting is the only honest signal
     this.finished = true;
     this.m.bodyDone(this);
     this.resumeIfPaused();
@@ -322,7 +271,7 @@ export class FrontExchange implements Exchange {
     this.ctx.done(status, bytes);
   }
 
-  private fields(extra: Record<string, unknown>): Record<string, unknown> {
+  protected fields(extra: Record<string, unknown>): Record<string, unknown> {
     return { requestId: this.ctx.requestId, ...extra };
   }
 
@@ -333,75 +282,47 @@ export class FrontExchange implements Exchange {
     if (this.cacheHeader !== null) this.res.writeHeader(this.cacheHeader, 'MISS');
   }
 
-  private writeHead(): void {
+  /** The head of a streamed body; runs corked. */
+  private writeHead(): ResponseStream {
     this.resumeIfPaused();
     this.writeStatusAndHeaders();
     if (this.closeAfter) this.res.writeHeader('Connection', 'close');
-    this.sink = new BodySink(this.res, this.contentLength, (done) => this.drained(done));
+    this.stream = new ResponseStream(this.res, this.contentLength, this);
+    return this.stream;
   }
 
-  /** Must run corked. */
-  private writeChunk(chunk: Uint8Array): void {
-    if (this.sink === null) this.writeHead();
-    const n = chunk.byteLength;
-    const r: WriteResult = this.sink!.write(chunk);
-    if (r === 'blocked') {
-      this.pendingCredit += n;
-      return;
-    }
-    this.m.dispatcher.credit(this, n); // the worker may be waiting for it before it sends its end
-    if (r === 'done') this.finishOk();
-  }
-
-  private drained(done: boolean): void {
-    if (this.finished) return;
-    if (this.pendingCredit > 0) {
-      this.m.dispatcher.credit(this, this.pendingCredit);
-      this.pendingCredit = 0;
-    }
-    if (done) return this.finishOk();
-    const q = this.queued;
-    this.res.cork(() => {
-      while (q !== null && q.length > 0 && !this.sink!.blocked && !this.finished) this.writeChunk(q.shift()!);
-      if (!this.sink!.blocked && this.endPending && !this.finished) this.writeEnd();
-    });
-  }
-
-  /** Must run corked. */
-  private writeEnd(): void {
-    const res = this.res;
-    if (this.sink === null) {
-      // Head and end with no body bytes in between.
-      this.finished = true;
-      this.m.bodyDone(this);
-      this.resumeIfPaused();
-      this.writeStatusAndHeaders();
-      const cl = this.contentLength;
-      const bodyless = isBodyless(this.status, this.isHead);
-      if (!bodyless && cl > 0) {
-        // Promised bytes that never came.
-        this.m.log.error('app response shorter than its Content-Length', this.fields({ contentLength: cl }));
-        this.finished = false;
-        return this.cut(this.status);
-      }
-      if (bodyless) endBodyless(res, this.status, cl, this.closeAfter);
-      else res.end('', this.closeAfter);
-      this.ctx.done(this.status, 0);
-      return;
-    }
-    if (this.sink.total >= 0) {
-      // tryEnd completes the response when all bytes are out; reaching here means fewer came.
-      this.m.log.error('app response shorter than its Content-Length', this.fields({ contentLength: this.sink.total, sent: this.written }));
-      return this.cut(this.status);
-    }
+  /** Head and end with no body bytes in between; runs corked. */
+  private writeHeadAndEnd(): void {
     this.finished = true;
     this.m.bodyDone(this);
-    res.end();
-    this.ctx.done(this.status, this.written);
+    this.resumeIfPaused();
+    this.writeStatusAndHeaders();
+    const cl = this.contentLength;
+    const bodyless = isBodyless(this.status, this.isHead);
+    if (!bodyless && cl > 0) {
+      // Promised bytes that never came.
+      this.finished = false;
+      return this.short(cl, 0);
+    }
+    if (bodyless) endBodyless(this.res, this.status, cl, this.closeAfter);
+    else this.res.end('', this.closeAfter);
+    this.ctx.done(this.status, 0);
   }
 
-  private finishOk(): void {
-    // The worker's resEnd is still to come; until then the exchange stays attached (see resBody).
+  // ------------------------------------------------------------ the stream's owner (response-stream.ts)
+
+  credit(bytes: number): void {
+    this.m.dispatcher.credit(this, bytes);
+  }
+
+  short(promised: number, sent: number): void {
+    this.m.log.error('app response shorter than its Content-Length', this.fields({ contentLength: promised, sent }));
+    this.cut(this.status);
+  }
+
+  complete(): void {
+    // With a known length the worker's resEnd is still to come; until then the exchange stays
+    // attached (see resBody).
     this.finished = true;
     this.m.bodyDone(this);
     this.ctx.done(this.status, this.written);
