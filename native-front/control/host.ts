@@ -2,65 +2,33 @@
 // (vhost files and objects), starts the fronts (front 0 on this thread, the rest in worker
 // threads) and the app pools, applies every configuration in named steps (apply.ts) and drains
 // on close. createHost() is the programmatic API; the CLI is a thin shell around it.
-import { availableParallelism } from 'node:os';
 import { DaemonPool } from '../../daemon/pool/pool.js';
 import type {
   AppMountConfig,
   ConfigProblem,
-  Duration,
   ResolvedApp,
   ResolvedVhost,
   StaticMountConfig,
   VhostConfig,
 } from '../../shared/config/types.js';
-import { formatProblem, parseDuration, parseSize } from '../../shared/config/index.js';
+import { formatProblem } from '../../shared/config/index.js';
 import { errorText, HostdError } from '../../shared/errors.js';
 import { mountLabel, withFields, type Logger } from '../../shared/log.js';
 import { LogFile } from '../log/destination.js';
 import { FileErrorLog } from '../log/error-log.js';
-import type { LogFormat } from '../log/access-log.js';
 import { watchApp } from '../ops/code-watch.js';
 import { FdWatch } from '../ops/descriptors.js';
 import { MemoryCeiling } from '../ops/memory-ceiling.js';
-import { TrustProxy } from '../trust-proxy.js';
 import { loadUws } from '../uws.js';
 import { apply, origin, type ApplyEnv, type Live } from './apply.js';
 import { resolveSites } from './config.js';
 import { FrontSet } from './fronts.js';
 import { statusJson, type StatusJson } from './report.js';
 import { drain } from './shutdown.js';
-import { parseStatusAddress, startStatusServer, type StatusServer } from './status-server.js';
+import { type HostOptions, settle } from './options.js';
+import { startStatusServer, type StatusServer } from './status-server.js';
 
-export interface HostOptions {
-  /** Vhost objects (as in a vhost file) and/or paths of vhost files or directories of them. */
-  sites?: Array<VhostConfig | string>;
-  /** Where relative paths in vhost objects resolve from; default process.cwd(). */
-  baseDir?: string;
-  /** PORT or HOST:PORT overriding every vhost's listen (the CLI's --listen). */
-  listen?: string;
-  /** Access log: a file, "-" for stdout (the default), or false/"off" for none. */
-  accessLog?: string | false;
-  logFormat?: LogFormat;
-  /** Error log: a file or "-" for stderr (the default), or a Logger object. */
-  errorLog?: string | Logger;
-  /** CIDRs of proxies whose X-Forwarded-For / X-Forwarded-Proto are believed. */
-  trustProxy?: string | string[];
-  /** How long close() lets in-flight requests finish; default 30s. */
-  gracefulTimeout?: Duration;
-  /** HOST:PORT or a Unix socket path of the internal /metrics, /status, /healthz listener (the CLI's --status). */
-  status?: string;
-  /** A file holding the bearer token the status listener requires (the CLI's --status-token-file). */
-  statusTokenFile?: string;
-  /** Front threads (the CLI's --fronts); default 1. */
-  fronts?: number;
-  /** Static file memory cache bounds (bytes, per front). */
-  fileCache?: { maxBytes?: number; maxFileBytes?: number };
-  /**
-   * A ceiling on the process's resident memory (bytes, or "2g", "1536m"; the CLI's --max-memory):
-   * over it, hostd replaces the largest worker of the pool using the most memory. Default none.
-   */
-  maxMemory?: number | string;
-}
+export type { HostOptions } from './options.js';
 
 /** A config error carrying every problem found. */
 export class ConfigError extends HostdError {
@@ -77,6 +45,7 @@ export class Host {
   private readonly accessLog: LogFile | undefined;
   readonly gracefulMs: number;
   readonly frontCount: number;
+  private readonly trustProxy: string[];
   private fronts: FrontSet | undefined;
   private sites: Array<VhostConfig | string>;
   private readonly extraMounts: Array<{ vhost: VhostConfig; mount: MountConfig }> = [];
@@ -106,26 +75,12 @@ export class Host {
     else this.errorLog = this.ownErrorLog = new FileErrorLog(options.errorLog ?? '-');
     const accessTarget = options.accessLog === undefined ? '-' : options.accessLog;
     if (accessTarget !== false && accessTarget !== 'off') this.accessLog = new LogFile(accessTarget, 1);
-    const proxies = this.trustProxyList();
-    if (proxies.length) new TrustProxy(proxies); // a usage error, before anything starts
-    const graceful = options.gracefulTimeout === undefined ? 30_000 : parseDuration(options.gracefulTimeout);
-    if (graceful === undefined)
-      throw new HostdError('HOSTD_USAGE', `gracefulTimeout: "${options.gracefulTimeout}" is not a duration (use 500ms, 30s, 2m)`);
-    this.gracefulMs = graceful;
-    const n = options.fronts ?? defaultFronts();
-    if (!Number.isInteger(n) || n < 1 || n > Math.max(64, availableParallelism() * 4))
-      throw new HostdError(
-        'HOSTD_USAGE',
-        `fronts: ${n} is not a number of front threads (1 to ${Math.max(64, availableParallelism() * 4)})`,
-      );
-    this.frontCount = n;
-    if (options.status) parseStatusAddress(options.status); // a usage error, before anything starts
-    if (options.maxMemory !== undefined) {
-      const bytes = parseSize(options.maxMemory);
-      if (bytes === undefined || bytes < 64 * 1024 * 1024)
-        throw new HostdError('HOSTD_USAGE', `maxMemory: "${options.maxMemory}" is not a size of at least 64m (use 2g, 1536m)`);
-      this.memoryCeiling = new MemoryCeiling(bytes, () => this.pools.values(), this.errorLog);
-    }
+    const settings = settle(options);
+    this.gracefulMs = settings.gracefulMs;
+    this.frontCount = settings.fronts;
+    this.trustProxy = settings.trustProxy;
+    if (settings.maxMemory !== undefined)
+      this.memoryCeiling = new MemoryCeiling(settings.maxMemory, () => this.pools.values(), this.errorLog);
     this.cancelled = new Promise<never>((_, reject) => (this.cancel = reject));
     this.cancelled.catch(() => undefined);
     this.fdWatch = new FdWatch((paused, open, limit) => {
@@ -137,11 +92,6 @@ export class Host {
 
   get log(): Logger {
     return this.errorLog;
-  }
-
-  private trustProxyList(): string[] {
-    const t = this.options.trustProxy;
-    return (typeof t === 'string' ? t.split(',') : (t ?? [])).map((s) => s.trim()).filter(Boolean);
   }
 
   /** Adds a mount to the vhost with the same serverName and listen (created when absent). */
@@ -176,7 +126,7 @@ export class Host {
         this.frontCount,
         {
           accessLog: this.accessLog ? (this.options.logFormat ?? 'combined') : null,
-          trustProxy: this.trustProxyList(),
+          trustProxy: this.trustProxy,
           fileCache: this.options.fileCache ?? {},
           gracefulMs: this.gracefulMs,
         },
@@ -375,16 +325,6 @@ export class Host {
     await this.accessLog?.close();
     if (this.ownErrorLog) await this.ownErrorLog.close();
   }
-}
-
-/**
- * Front threads when none are asked for: a quarter of the cores, at least one (2 cores: 1; 8: 2;
- * 32: 8). Measured here, a front spends 6-10 µs of its core per request against 4 µs (a hello
- * handler) to milliseconds (real pages) in the app's workers; the workers, the kernel's network
- * work and the OS need the other cores. docs/performance.md has the figures.
- */
-export function defaultFronts(): number {
-  return Math.max(1, Math.floor(availableParallelism() / 4));
 }
 
 /** Validates the configuration and prepares a host; call listen() to serve. */
