@@ -5,25 +5,10 @@
 // bodies naming the app call that made them) and by how many times the app was asked.
 import { expect } from 'chai';
 import { Pool, request } from 'undici';
+import type { CacheStats as CacheCounters } from '../native-front/cache/stats.js';
 import type { VhostConfig } from '../shared/config/types.js';
 import { appCalls, CACHE_APP, fetchFrom, q } from './fixtures/cache/client.js';
 import { parsePrometheus, startHost, type TestHost, waitFor } from './helpers/index.js';
-
-interface CacheCounters {
-  entries: number;
-  bytes: number;
-  hits: number;
-  misses: number;
-  staleServes: number;
-  coalescedWaits: number;
-  revalidations: number;
-  refreshes: number;
-  stores: number;
-  evictions: number;
-  purged: number;
-  abandoned: number;
-  bypasses: number;
-}
 
 const LAST_MODIFIED = 'Wed, 21 Oct 2015 07:28:00 GMT';
 
