@@ -187,8 +187,12 @@ try {
     });
     servers.push(server);
   }
+  // --cpu-prof: every hostd process of the run writes its profiles there.
+  const nodeArgs = opts['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+  if (opts['cpu-prof']) rmSync(profileDir, { recursive: true, force: true });
   if (wanted.has('hostd-log')) {
     const { server } = await startHostd({
+      nodeArgs,
       repo,
       sites: fixtures.sites,
       port: ports['hostd-log']!,
@@ -200,8 +204,6 @@ try {
     servers.push(server);
   }
   if (wanted.has('hostd')) {
-    const nodeArgs = opts['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-    if (opts['cpu-prof']) rmSync(profileDir, { recursive: true, force: true });
     const { server, accessLog } = await startHostd({
       repo,
       sites: fixtures.sites,

@@ -3,6 +3,7 @@
 // trusted (so a client cannot forge the chain by sending its own X-Forwarded-For).
 import { BlockList, isIP } from 'node:net';
 import { HostdError } from '../shared/errors.js';
+import { unmap } from './proxy-protocol/address.js';
 
 export class TrustProxy {
   private readonly list = new BlockList();
@@ -44,9 +45,4 @@ export class TrustProxy {
     }
     return unmap(hops[0].trim());
   }
-}
-
-/** "::ffff:127.0.0.1" → "127.0.0.1". */
-export function unmap(address: string): string {
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }

@@ -224,6 +224,26 @@ describe('ops: error log file and --trust-proxy (in process)', function () {
     }
   });
 
+  it('a dual-stack listener ([::]) names an IPv4 client a.b.c.d and an IPv6 one in RFC 5952 form: app and access log', async () => {
+    const accessLog = join(site.root, 'dual.log');
+    const h = await startHost(
+      vhosts(site).map((v) => ({ ...v, listen: '[::]:0' })),
+      { accessLog, logFormat: 'json' },
+    );
+    try {
+      const v4 = await getJson<AppEcho>(`http://127.0.0.1:${h.port}/app/v4`);
+      expect(v4.json.remoteAddress).to.equal('127.0.0.1');
+      const v6 = await getJson<AppEcho>(`http://[::1]:${h.port}/app/v6`);
+      expect(v6.json.remoteAddress).to.equal('::1');
+      await getText(`http://[::1]:${h.port}/`);
+      await waitFor(async () => (await lines(accessLog)).length >= 3, { what: 'access log lines' });
+      const clients = (await lines(accessLog)).map((l) => JSON.parse(l) as { path: string; client: string });
+      expect(clients.map((c) => c.client)).to.deep.equal(['127.0.0.1', '::1', '::1']);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('ignores X-Forwarded-For from peers it does not trust', async () => {
     const accessLog = join(site.root, 'untrusted.log');
     const h = await startHost(vhosts(site), { trustProxy: '10.0.0.0/8', accessLog, logFormat: 'json' });

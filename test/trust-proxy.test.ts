@@ -3,7 +3,8 @@
 // the same through a host, over a socket.
 import { expect } from 'chai';
 import { HostdError } from '../shared/errors.js';
-import { TrustProxy, unmap } from '../native-front/trust-proxy.js';
+import { unmap } from '../native-front/proxy-protocol/address.js';
+import { TrustProxy } from '../native-front/trust-proxy.js';
 
 describe('trust proxy', () => {
   it('trusts addresses and CIDRs, IPv4 and IPv6, including IPv4-mapped peers', () => {

@@ -45,6 +45,34 @@ export function formatIp(bytes: Uint8Array): string {
   return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLength).join(':')}`;
 }
 
+/**
+ * The client address as logs and apps show it, from the 4 or 16 bytes uWS reports: an IPv4 client
+ * of a dual-stack listener (IPv4-mapped) as plain "a.b.c.d", IPv6 as RFC 5952 text. Built here
+ * rather than with uWS's getRemoteAddressAsText(), which prints IPv6 unabbreviated
+ * ("0000:0000:...:ffff:7f00:0001") and costs about three times as much (measured: 3.6 against
+ * 1.3 µs a call, both including the getpeername() syscall).
+ */
+export function clientIp(b: Uint8Array): string {
+  if (b.length === 4) return b[0] + '.' + b[1] + '.' + b[2] + '.' + b[3];
+  if (b.length !== 16) return '';
+  if (
+    b[10] === 0xff &&
+    b[11] === 0xff &&
+    b[0] === 0 &&
+    b[1] === 0 &&
+    b[2] === 0 &&
+    b[3] === 0 &&
+    b[4] === 0 &&
+    b[5] === 0 &&
+    b[6] === 0 &&
+    b[7] === 0 &&
+    b[8] === 0 &&
+    b[9] === 0
+  )
+    return b[12] + '.' + b[13] + '.' + b[14] + '.' + b[15];
+  return formatIp(b);
+}
+
 /** "::ffff:1.2.3.4" → "1.2.3.4". */
 export function unmap(address: string): string {
   return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address;

@@ -5,15 +5,15 @@
 //       to a private Unix socket and the public address to a gateway that requires, checks and
 //       relays the PROXY header (gateway.ts), on its own worker thread (thread.ts). Resolves with
 //       the bound port, close() (stop accepting) and destroy() (cut what is left).
-//   peerAddressOf(res)  instead of res.getRemoteAddressAsText(): the client a proxy named, for a
+//   peerAddressOf(res)  instead of res.getRemoteAddress(): the client a proxy named, for a
 //       connection that came through a gateway (uWS reports no address for Unix sockets), else
-//       the TCP peer as before. One extra branch on the plain path, no extra syscall.
+//       the TCP peer (address.ts clientIp). One extra branch on the plain path, no extra syscall.
 import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { HostdError } from '../../shared/errors.js';
 import { loadUws } from '../uws.js';
 import { ProxyProtocolGateway, privateSocketPath, type GatewayStats } from './gateway.js';
 import { GatewayThread, type GatewayThreadOptions } from './thread.js';
-import { formatIp, unmap } from './address.js';
+import { clientIp } from './address.js';
 
 export { ProxyProtocolGateway, privateSocketPath, type GatewayStats } from './gateway.js';
 export { GatewayThread } from './thread.js';
@@ -105,8 +105,6 @@ export async function listenWithProxyProtocol(
   };
 }
 
-const textDecoder = new TextDecoder();
-
 /**
  * The client address of a uWS request. A TCP connection reports its peer; a connection relayed
  * by a gateway arrives over a Unix socket (no peer address) with the gateway's v2 header, so the
@@ -114,8 +112,7 @@ const textDecoder = new TextDecoder();
  * client can never choose this branch.
  */
 export function peerAddressOf(res: HttpResponse): string {
-  const direct = res.getRemoteAddressAsText();
-  if (direct.byteLength !== 0) return unmap(textDecoder.decode(direct));
-  const proxied = res.getProxiedRemoteAddress();
-  return proxied.byteLength === 4 || proxied.byteLength === 16 ? unmap(formatIp(new Uint8Array(proxied))) : '';
+  const direct = res.getRemoteAddress();
+  if (direct.byteLength !== 0) return clientIp(new Uint8Array(direct));
+  return clientIp(new Uint8Array(res.getProxiedRemoteAddress()));
 }

@@ -1,4 +1,4 @@
-// The client address on demand. uWS v20.30 answers getRemoteAddressAsText() with a getpeername()
+// The client address on demand. uWS v20.30 answers getRemoteAddress() with a getpeername()
 // syscall on every call, which on these machines cost the front about a fifth of its dynamic
 // throughput; most apps never look at the address. So a pool's requests go out without it until
 // its app first asks: the worker then blocks on this small shared buffer while the front reads the
