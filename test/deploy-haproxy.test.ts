@@ -1,7 +1,9 @@
 // docs/deploy.md "HAProxy": the recipe examples/deploy/haproxy/haproxy.cfg run by the real HAProxy
 // in front of a hostd listener with `proxyProtocol: true`: HTTP mode sends PROXY v2, TCP mode v1.
 // The client's address (the test binds distinct 127.0.0.x sources) reaches the app and the access
-// log; a connection without the header, straight to hostd, is refused.
+// log; a connection without the header, straight to hostd, is refused. WebSockets pass through both
+// frontends with the client's address, and an idle one is held by `timeout tunnel`, not cut by the
+// client/server timeouts.
 import { expect } from 'chai';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -9,7 +11,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { ROOT, spawnHostd, type HostdProcess } from './helpers/host.js';
-import { fillRecipe, freePort, pollUntil, requireBinary, startHaproxy, type ServerProcess } from './helpers/proxies.js';
+import {
+  CONVERSED,
+  converse,
+  fillRecipe,
+  freePort,
+  openWs,
+  pollUntil,
+  requireBinary,
+  startHaproxy,
+  type ServerProcess,
+} from './helpers/proxies.js';
 
 const SITE = join(ROOT, 'test/fixtures/deploy/site-proxied.yaml');
 
@@ -116,5 +128,74 @@ describe('deploy: HAProxy with the PROXY protocol (examples/deploy/haproxy/hapro
       .split('\n')
       .filter((l) => l.includes('/bypass'));
     expect(added.map((l) => l.split(' ')[0])).to.deep.equal(['127.0.0.9']);
+  });
+
+  it("WebSockets over both frontends: the PROXY header's client address on the upgrade, messages both ways, close codes", async () => {
+    // a through mode http (PROXY v2 on the upgrade's connection), b through mode tcp (v1): one
+    // hostd, so a publish crosses from one frontend to the other.
+    const a = await openWs(`ws://127.0.0.1:${httpPort}/ws`, 'a', '127.0.0.10');
+    const b = await openWs(`ws://127.0.0.1:${tcpPort}/ws`, 'b', '127.0.0.11');
+    expect([a.hello.remote, b.hello.remote]).to.deep.equal(['127.0.0.10', '127.0.0.11']);
+    expect(await converse(a.client, b.client)).to.deep.equal(CONVERSED);
+    // hostd logs each socket when it closes (status 101), under the address the header carried.
+    for (const [name, client] of [
+      ['a', '127.0.0.10'],
+      ['b', '127.0.0.11'],
+    ]) {
+      const line = await pollUntil(`the access log line of socket ${name}`, () =>
+        accessLog()
+          .split('\n')
+          .find((l) => l.includes(`"GET /ws?name=${name} HTTP/1.1" 101 `)),
+      );
+      expect(line.split(' ')[0]).to.equal(client);
+    }
+  });
+
+  it('an idle WebSocket is held by timeout tunnel, not cut by timeout client/server (here cut to 2 s)', async () => {
+    // A second HAProxy with the recipe's client and server timeouts at 2 s, so that the test can
+    // watch them pass: an idle keep-alive HTTP connection on the same frontend is closed by them
+    // (HAProxy's own clock, no sleep in the test). Two of those in a row, and the sockets, silent
+    // since before the first, have been idle for over twice the timeout.
+    const [http2, tcp2] = [await freePort(), await freePort()];
+    const cfg = fillRecipe('haproxy/haproxy.cfg', {
+      'bind :80': `bind 127.0.0.1:${http2}`,
+      'bind :81': `bind 127.0.0.1:${tcp2}`,
+      '127.0.0.1:8080': `127.0.0.1:${hostd.port}`,
+      'timeout client 30s': 'timeout client 2s',
+      'timeout server 30s': 'timeout server 2s',
+    });
+    const short = await startHaproxy(bin, cfg, [http2, tcp2]);
+    try {
+      const a = await openWs(`ws://127.0.0.1:${http2}/ws`, 'a', '127.0.0.12');
+      const b = await openWs(`ws://127.0.0.1:${tcp2}/ws`, 'b', '127.0.0.13');
+      let cut = '';
+      for (const [name, s] of [
+        ['a', a],
+        ['b', b],
+      ] as const)
+        s.client.closed.then((c) => (cut += `${name} closed with ${c.code}; `));
+      for (let i = 0; i < 2; i++) {
+        const answer = await new Promise<string>((resolve, reject) => {
+          const s = connect({ port: http2, host: '127.0.0.1', localAddress: '127.0.0.14' });
+          let data = '';
+          s.on('data', (d) => (data += d));
+          s.on('error', reject);
+          s.on('close', () => resolve(data));
+          s.write('GET /idle HTTP/1.1\r\nHost: example.test\r\n\r\n');
+        });
+        expect(answer).to.match(/^HTTP\/1\.1 200 /);
+      }
+      expect(cut, 'sockets cut while idle').to.equal('');
+      a.client.send('echo still here');
+      expect(await a.client.next()).to.equal('still here');
+      b.client.send('echo still here');
+      expect(await b.client.next()).to.equal('still here');
+      a.client.close(1000, 'done');
+      b.client.close(1000, 'done');
+      expect(await a.client.closed).to.deep.equal({ code: 1000, reason: 'done' });
+      expect(await b.client.closed).to.deep.equal({ code: 1000, reason: 'done' });
+    } finally {
+      await short.stop();
+    }
   });
 });

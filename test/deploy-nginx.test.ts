@@ -1,12 +1,23 @@
 // docs/deploy.md "nginx": the recipe examples/deploy/nginx/hostd.conf run by the real nginx in
 // front of two hostd processes (the built CLI). Under steady keep-alive load through nginx,
 // SIGKILL of one instance and a rolling SIGHUP of both cost the client nothing; X-Forwarded-For
-// and -Proto are believed from nginx's address only.
+// and -Proto are believed from nginx's address only; ordinary requests reuse upstream connections;
+// WebSockets are upgraded through nginx on either instance, and an upgrade fails over too.
 import { expect } from 'chai';
 import { join } from 'node:path';
 import { Agent, Pool, request } from 'undici';
 import { ROOT, spawnHostd, type HostdProcess } from './helpers/host.js';
-import { fillRecipe, freePort, requireBinary, startNginx, type ServerProcess } from './helpers/proxies.js';
+import {
+  CONVERSED,
+  connectionsTo,
+  converse,
+  fillRecipe,
+  freePort,
+  openWs,
+  requireBinary,
+  startNginx,
+  type ServerProcess,
+} from './helpers/proxies.js';
 
 const SITE = join(ROOT, 'test/fixtures/deploy/site.yaml');
 
@@ -179,5 +190,54 @@ describe('deploy: nginx load-balancing two hostd instances (examples/deploy/ngin
     const trusted = await get(direct, '127.0.0.1', forged);
     expect(trusted.remote).to.equal('198.51.100.66');
     expect(trusted.url).to.match(/^https:\/\//);
+  });
+
+  it('ordinary requests reuse upstream keep-alive connections', async () => {
+    await setUp();
+    const ports = hostds.map((h) => h.port);
+    const opened = () => new Set(ports.flatMap((p) => [...connectionsTo(p)]));
+    const before = opened();
+    const byPid = new Set<number>();
+    for (let i = 0; i < 40; i++) {
+      const r = await pool!.request({ path: `/seq/${i}`, method: 'GET', headers: { host: 'example.test' } });
+      const text = await r.body.text();
+      expect(r.statusCode, text).to.equal(200);
+      byPid.add((JSON.parse(text) as Echo).pid);
+    }
+    expect(byPid.size, 'both instances answered').to.equal(2);
+    // One request at a time: nginx needs one connection per instance and keeps it (keepalive 32).
+    // Without upstream keep-alive (a Connection header other than empty reaching hostd, HTTP/1.0)
+    // this would be 40 connections, one per request.
+    const fresh = [...opened()].filter((p) => !before.has(p));
+    expect(fresh.length, `upstream connections nginx opened for 40 requests: ${fresh.length}`).to.be.at.most(4);
+  });
+
+  it('WebSockets: upgraded on either instance, messages both ways, close codes, the client address; upgrades fail over', async () => {
+    const port = await setUp();
+    const url = `ws://127.0.0.1:${port}/ws`;
+    // Round robin puts consecutive upgrades on alternate instances, and pub/sub is per hostd: open
+    // sockets until one named b shares a's instance (the third at the latest).
+    const a = await openWs(url, 'a', '127.0.0.3');
+    const others = [await openWs(url, 'b', '127.0.0.3')];
+    if (others[0].hello.pid !== a.hello.pid) others.push(await openWs(url, 'b', '127.0.0.3'));
+    const b = others.find((o) => o.hello.pid === a.hello.pid);
+    expect(b, 'a second socket on the instance of the first').to.not.equal(undefined);
+    const hellos = [a, ...others].map((o) => o.hello);
+    expect(new Set(hellos.map((h) => h.pid)), 'instances that took upgrades').to.have.property('size', 2);
+    // X-Forwarded-For reaches hostd on the upgrade too: the app sees the client, not nginx.
+    for (const h of hellos) expect(h.remote).to.equal('127.0.0.3');
+    expect(await converse(a.client, b!.client)).to.deep.equal(CONVERSED);
+
+    // The other instance dies: its socket is cut, and new upgrades go to the survivor.
+    const lone = others.find((o) => o.hello.pid !== a.hello.pid)!;
+    const victim = hostds.find((h) => h.proc.pid === lone.hello.pid)!;
+    victim.proc.kill('SIGKILL');
+    expect((await lone.client.closed).code).to.equal(1006);
+    for (let i = 0; i < 4; i++) {
+      const s = await openWs(url, `after${i}`, '127.0.0.3');
+      expect(s.hello.pid).to.equal(a.hello.pid);
+      s.client.close(1000, 'ok');
+      expect(await s.client.closed).to.deep.equal({ code: 1000, reason: 'ok' });
+    }
   });
 });

@@ -1,14 +1,25 @@
 // docs/deploy.md "Varnish": the recipe examples/deploy/varnish/hostd.vcl run by the real Varnish 7
 // in front of hostd (the built CLI). Static files (maxAge) and s-maxage app responses are served
 // by Varnish after the first request; expired copies are revalidated with hostd's validators
-// (hostd answers 304); one PURGE reaches hostd and then empties Varnish's copy.
+// (hostd answers 304); one PURGE reaches hostd and then empties Varnish's copy; WebSocket upgrades
+// are piped to hostd with the client's address in X-Forwarded-For.
 import { expect } from 'chai';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, Pool, request } from 'undici';
 import { ROOT, spawnHostd, type HostdProcess } from './helpers/host.js';
-import { fillRecipe, freePort, pollUntil, requireBinary, startVarnish, type VarnishProcess } from './helpers/proxies.js';
+import {
+  CONVERSED,
+  converse,
+  fillRecipe,
+  freePort,
+  openWs,
+  pollUntil,
+  requireBinary,
+  startVarnish,
+  type VarnishProcess,
+} from './helpers/proxies.js';
 
 const SITE = join(ROOT, 'test/fixtures/deploy/site.yaml');
 
@@ -48,7 +59,8 @@ describe('deploy: Varnish 7 in front of hostd (examples/deploy/varnish/hostd.vcl
       '.port = "8080";': `.port = "${hostd.port}";`,
       '.port = "9090";': `.port = "${statusPort}";`,
     });
-    varnish = await startVarnish(bin, vcl, port);
+    // pipe_timeout as the recipe's comment says to start varnishd (for WebSockets).
+    varnish = await startVarnish(bin, vcl, port, ['pipe_timeout=90']);
     pool = new Pool(`http://127.0.0.1:${port}`, { connections: 8 });
   });
 
@@ -145,12 +157,13 @@ describe('deploy: Varnish 7 in front of hostd (examples/deploy/varnish/hostd.vcl
     await purge.body.text();
     expect(purge.statusCode).to.equal(200);
     // Tier 1: Varnish's X-Hostd-Purge is the status hostd's status listener gives that very request
-    // (404 until hostd's response cache adds /cache/purge; 503 would mean Varnish never reached it).
+    // (200 with the count purged; 503 would mean Varnish never reached it).
     const direct = await request(`http://127.0.0.1:${statusPort}/cache/purge?url=${encodeURIComponent(path)}`, {
       method: 'POST',
       headers: { host: 'example.test' },
     });
     await direct.body.text();
+    expect(direct.statusCode).to.equal(200);
     expect(purge.headers['x-hostd-purge']).to.equal(String(direct.statusCode));
     // ...and the request Varnish sent names the purged URL (as varnishlog recorded it).
     const sent = varnish.backendRequests().filter((b) => b.method === 'POST');
@@ -162,5 +175,26 @@ describe('deploy: Varnish 7 in front of hostd (examples/deploy/varnish/hostd.vcl
     const again = await get(path);
     expect(again.cache).to.equal('MISS');
     await pollUntil('a second GET from Varnish to hostd', () => hostdSaw('GET', path).length === 2);
+  });
+
+  it('WebSockets are piped to hostd: messages both ways, close codes, the client address from X-Forwarded-For', async () => {
+    const pipes = () => varnish.stats()['MAIN.s_pipe'] ?? 0;
+    const before = pipes();
+    const a = await openWs(`ws://127.0.0.1:${port}/ws`, 'a', '127.0.0.3');
+    const b = await openWs(`ws://127.0.0.1:${port}/ws`, 'b', '127.0.0.4');
+    // Varnish's X-Forwarded-For goes along with the piped upgrade; hostd trusts Varnish's address.
+    expect([a.hello.remote, b.hello.remote]).to.deep.equal(['127.0.0.3', '127.0.0.4']);
+    expect(await converse(a.client, b.client)).to.deep.equal(CONVERSED);
+    await pollUntil('varnishstat MAIN.s_pipe to count both upgrades', () => pipes() - before >= 2);
+    expect(pipes() - before).to.equal(2);
+    // hostd logs each socket when it closes, with status 101 and the client's address.
+    for (const [name, client] of [
+      ['a', '127.0.0.3'],
+      ['b', '127.0.0.4'],
+    ]) {
+      const line = await pollUntil(`the access log line of socket ${name}`, () => hostdSaw('GET', `/ws?name=${name}`)[0]);
+      expect(statusOf(line)).to.equal(101);
+      expect(line.split(' ')[0]).to.equal(client);
+    }
   });
 });

@@ -5,10 +5,12 @@
 // examples/deploy are the configurations under test: fillRecipe() swaps only their addresses.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './host.js';
+import { connect as wsConnect, type Client as WsClient } from './ws.js';
 
 /** The path of `name` on PATH or in /usr/sbin (where Debian puts these daemons), or undefined. */
 export function findBinary(name: string): string | undefined {
@@ -256,4 +258,92 @@ export async function startVarnish(bin: string, vcl: string, port: number, extra
         .filter((b) => b.method !== '');
     },
   };
+}
+
+/** What test/fixtures/deploy/app/ws.mjs says first on every socket. */
+export interface WsHello {
+  hello: string;
+  /** The hostd process that holds the socket. */
+  pid: number;
+  /** The client address hostd believed (X-Forwarded-For via --trust-proxy, or the PROXY header). */
+  remote: string;
+}
+
+/**
+ * A WebSocket to the deploy fixture's app at `url` (`ws://proxy/ws`) as `name`, from
+ * `localAddress` (a 127.0.0.x the test picks so the address hostd reports can be told apart), with
+ * the hello the app sent on open.
+ */
+export async function openWs(url: string, name: string, localAddress = '127.0.0.1'): Promise<{ client: WsClient; hello: WsHello }> {
+  const client = await wsConnect(`${url}?name=${encodeURIComponent(name)}`, { localAddress });
+  const hello = JSON.parse(String(await client.next())) as WsHello;
+  return { client, hello };
+}
+
+/** What `converse` saw; a test compares it with what the app must have answered. */
+export interface Conversation {
+  echo: string;
+  binaryEcho: boolean;
+  /** `a` published; what `b` got. */
+  published: string;
+  /** `b` published; what `a` got. */
+  publishedBack: string;
+  /** The close code and reason `a` got back after it closed with 4001 "done" (1006 = cut, no close frame). */
+  aClosed: { code: number; reason: string };
+  /** What the app told `b` about `a`'s close (the code and reason hostd received). */
+  bSawClose: string;
+  bClosed: { code: number; reason: string };
+}
+
+/**
+ * The conversation every proxy test holds over two sockets of the same hostd (`a` and `b`, opened
+ * by `openWs` with those names): a text echo, a 48 KiB binary echo, a publish each way, then `a`
+ * closes with 4001 "done" and `b` with 1000 "bye". Waits on messages and close events only.
+ */
+export async function converse(a: WsClient, b: WsClient): Promise<Conversation> {
+  a.send('echo hello through the proxy');
+  const echo = String(await a.next());
+  const blob = randomBytes(48 * 1024);
+  a.send(blob);
+  const back = await a.next((m) => Buffer.isBuffer(m));
+  a.send('pub from a');
+  const published = String(await b.next((m) => typeof m === 'string' && m.startsWith('a: ')));
+  b.send('pub from b');
+  const publishedBack = String(await a.next((m) => typeof m === 'string' && m.startsWith('b: ')));
+  a.close(4001, 'done');
+  const aClosed = await a.closed;
+  const bSawClose = String(await b.next((m) => typeof m === 'string' && m.startsWith('closed a ')));
+  b.close(1000, 'bye');
+  const bClosed = await b.closed;
+  return { echo, binaryEcho: Buffer.isBuffer(back) && back.equals(blob), published, publishedBack, aClosed, bSawClose, bClosed };
+}
+
+/** What `converse` must see when the proxy carries WebSockets both ways and passes close frames. */
+export const CONVERSED: Conversation = {
+  echo: 'hello through the proxy',
+  binaryEcho: true,
+  published: 'a: from a',
+  publishedBack: 'b: from b',
+  aClosed: { code: 4001, reason: 'done' },
+  bSawClose: 'closed a 4001 done',
+  bClosed: { code: 1000, reason: 'bye' },
+};
+
+/**
+ * The TCP connections on this host with one end at 127.0.0.1:`port` (any state, TIME_WAIT
+ * included), each named by its other end's port: how many connections a proxy opened to a backend,
+ * read from /proc/net/tcp without an external tool.
+ */
+export function connectionsTo(port: number): Set<number> {
+  const peers = new Set<number>();
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const [, local, remote] = line.trim().split(/\s+/);
+    if (!local || !remote) continue;
+    const [lAddr, lPort] = local.split(':');
+    const [rAddr, rPort] = remote.split(':');
+    if (lAddr === '0100007F' && lPort === hex && rPort !== '0000') peers.add(Number.parseInt(rPort, 16));
+    else if (rAddr === '0100007F' && rPort === hex) peers.add(Number.parseInt(lPort, 16));
+  }
+  return peers;
 }

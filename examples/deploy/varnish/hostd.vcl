@@ -4,6 +4,10 @@
 # through its --status listener). Run hostd with --trust-proxy set to Varnish's address
 # (Varnish adds X-Forwarded-For) and --status on an address Varnish reaches:
 #   hostd --sites /srv/sites --listen 127.0.0.1:8080 --status 127.0.0.1:9090 --trust-proxy 127.0.0.1
+# WebSocket upgrades are piped to hostd (vcl_recv, vcl_pipe). Varnish closes a pipe after
+# pipe_timeout (60 s by default) with no data either way, and hostd pings a silent client only after
+# half the mount's websocket.idleTimeout (2m by default: 60 s), so start varnishd with
+#   varnishd ... -p pipe_timeout=90
 vcl 4.1;
 
 backend hostd {
@@ -50,6 +54,21 @@ sub vcl_recv {
         }
         # Tier 2 (after the restart in vcl_deliver): Varnish's own copy.
         return (purge);
+    }
+    if (req.http.Upgrade ~ "(?i)websocket") {
+        # A WebSocket: nothing to cache. Pipe it, so that after hostd's 101 Varnish copies bytes
+        # both ways until either side closes (a lookup would strip the Upgrade and send hostd a
+        # plain GET). Varnish's X-Forwarded-For goes along.
+        return (pipe);
+    }
+}
+
+sub vcl_pipe {
+    # Varnish sends a piped request without the client's Upgrade header and with "Connection: close"
+    # (set before vcl_pipe runs): put the client's back for an upgrade.
+    if (req.http.Upgrade) {
+        set bereq.http.Upgrade = req.http.Upgrade;
+        set bereq.http.Connection = req.http.Connection;
     }
 }
 
