@@ -17,114 +17,22 @@
 // a slow consumer makes res.write() return false and 'drain' fire later, as on a real socket.
 // Chunked framing is switched off on the response (the front frames the body itself), so what
 // reaches the socket after the head is exactly the body.
-import { Duplex } from 'node:stream';
+//
+// This file runs one exchange (the request body pulled on demand, the response bytes turned into
+// a stream, the end, the client going away); the socket is node-socket.ts, the request's head
+// node-request.ts, the parser of the response's head node-response-head.ts.
 import { IncomingMessage, ServerResponse } from 'node:http';
+import { BridgeSocket, forwardDrain } from './node-socket.js';
+import { setRequestHead } from './node-request.js';
+import { NULL_BODY, parseHead, type ParsedHead } from './node-response-head.js';
 import type { AppContext, FetchHandler } from './types.js';
+
+export { stripMount } from './node-request.js';
 
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;
 
-/** Response statuses that must not carry a body (the Response constructor rejects one). */
-const NULL_BODY = new Set([101, 103, 204, 205, 304]);
-/** Hop-by-hop headers Node writes for its own connection handling; the front owns framing. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding']);
 /** Bytes the response body stream buffers before res.write() reports backpressure. */
 const BODY_HIGH_WATER = 64 * 1024;
-
-/**
- * The request path the app sees. Mounted node apps get the path relative to the mount, the way
- * mod_wsgi splits SCRIPT_NAME/PATH_INFO and Express strips a sub-app's mount path: an Express
- * app written for "/" works unchanged at "/api". req.originalUrl keeps the full path and
- * req.baseUrl the mount (Express keeps both when they are already set).
- */
-export function stripMount(pathAndQuery: string, mount: string): string {
-  if (!mount || mount === '/') return pathAndQuery;
-  if (!pathAndQuery.startsWith(mount)) return pathAndQuery;
-  const rest = pathAndQuery.slice(mount.length);
-  if (rest === '') return '/';
-  if (rest[0] === '/') return rest;
-  if (rest[0] === '?') return '/' + rest;
-  return pathAndQuery; // "/apiary" is not under "/api"
-}
-
-/** The in-memory connection a request/response pair is attached to. */
-class BridgeSocket extends Duplex {
-  remotePort = 0;
-  localAddress = '127.0.0.1';
-  localPort = 0;
-  encrypted: boolean;
-  /** Set by ServerResponse.assignSocket. */
-  _httpMessage: ServerResponse | null = null;
-  onChunk: (chunk: string | Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void) => void = (_c, _e, cb) => cb();
-
-  constructor(
-    private readonly ctx: AppContext,
-    encrypted: boolean,
-  ) {
-    super({ decodeStrings: false, allowHalfOpen: true });
-    this.encrypted = encrypted;
-  }
-  // Read from ctx on use: the address may have to be asked of the front (address-query.ts).
-  get remoteAddress(): string {
-    return this.ctx.remoteAddress;
-  }
-  get remoteFamily(): string {
-    return this.ctx.remoteAddress.includes(':') ? 'IPv6' : 'IPv4';
-  }
-  override _read(): void {
-    // The request body goes to the IncomingMessage directly; nothing is read from here.
-  }
-  override _write(chunk: string | Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.onChunk(chunk, encoding, cb);
-  }
-  // What apps call on real sockets (SSE examples do all of these); nothing to do in memory.
-  setTimeout(_ms: number, cb?: () => void): this {
-    if (cb) this.once('timeout', cb);
-    return this;
-  }
-  setNoDelay(): this {
-    return this;
-  }
-  setKeepAlive(): this {
-    return this;
-  }
-  ref(): this {
-    return this;
-  }
-  unref(): this {
-    return this;
-  }
-  address(): { address: string; family: string; port: number } {
-    return { address: this.localAddress, family: 'IPv4', port: this.localPort };
-  }
-}
-
-interface ParsedHead {
-  status: number;
-  statusText: string;
-  headers: Headers;
-}
-
-function parseHead(head: string): ParsedHead {
-  const lines = head.split('\r\n');
-  const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0] ?? '');
-  if (!m) throw new Error(`node adapter: unexpected status line ${JSON.stringify(lines[0])}`);
-  const headers = new Headers();
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (line === '') continue;
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    const name = line.slice(0, colon).trim();
-    if (HOP_BY_HOP.has(name.toLowerCase())) continue;
-    // Each Set-Cookie is its own line in Node's head; append keeps them separate (getSetCookie()).
-    headers.append(name, line.slice(colon + 1).trim());
-  }
-  return { status: Number(m[1]), statusText: m[2] ?? '', headers };
-}
-
-function kNeedDrainOf(res: ServerResponse): symbol | undefined {
-  return Object.getOwnPropertySymbols(res).find((s) => s.description === 'kNeedDrain');
-}
 
 function abortError(): Error {
   const err = new Error('The client aborted the request');
@@ -137,37 +45,12 @@ export function nodeListenerToFetch(listener: NodeListener): FetchHandler {
   return (request: Request, _env: Record<string, string>, ctx: AppContext): Promise<Response> => runNodeListener(listener, request, ctx);
 }
 
-export function runNodeListener(listener: NodeListener, request: Request, ctx: AppContext): Promise<Response> {
+/** One request through the listener: resolves with the Response once the app has written its head. */
+function runNodeListener(listener: NodeListener, request: Request, ctx: AppContext): Promise<Response> {
   const url = new URL(request.url);
   const socket = new BridgeSocket(ctx, url.protocol === 'https:');
   const req = new IncomingMessage(socket as never);
-  const fullPath = url.pathname + url.search;
-
-  req.method = request.method;
-  req.httpVersionMajor = 1;
-  req.httpVersionMinor = 1;
-  req.httpVersion = '1.1';
-  req.url = stripMount(fullPath, ctx.mount);
-  const extra = req as unknown as Record<string, unknown>;
-  extra.originalUrl = fullPath;
-  if (ctx.mount && ctx.mount !== '/') extra.baseUrl = ctx.mount;
-
-  const raw: string[] = [];
-  let sawHost = false;
-  for (const [name, value] of request.headers) {
-    if (name === 'host') sawHost = true;
-    if (name === 'set-cookie') continue; // not a request header
-    raw.push(name, value);
-  }
-  if (!sawHost) raw.push('host', url.host);
-  // A fetch Request does not list Content-Length among its headers; a node server would see
-  // one or Transfer-Encoding, and body parsers (type-is's hasBody) skip bodies without either.
-  if (request.body !== null && !request.headers.has('content-length') && !request.headers.has('transfer-encoding')) {
-    raw.push('transfer-encoding', 'chunked');
-  }
-  // _addHeaderLines is how node:http's own parser fills headers/rawHeaders; it applies Node's
-  // duplicate rules (cookie joined with "; ", others with ", ").
-  (req as unknown as { _addHeaderLines(h: string[], n: number): void })._addHeaderLines(raw, raw.length);
+  setRequestHead(req, request, url, ctx.mount);
 
   // ---- request body: pulled from request.body on demand (the Readable's _read), so a large
   // upload flows through at the app's pace and is never buffered whole.
@@ -296,13 +179,7 @@ export function runNodeListener(listener: NodeListener, request: Request, ctx: A
       else pendingCb = cb;
     };
 
-    // ServerResponse relies on the http server to forward the socket's 'drain'.
-    socket.on('drain', () => {
-      if (!res.writableNeedDrain) return;
-      const k = kNeedDrainOf(res);
-      if (k) (res as unknown as Record<symbol, boolean>)[k] = false;
-      res.emit('drain');
-    });
+    forwardDrain(socket, res);
 
     res.assignSocket(socket as never);
 

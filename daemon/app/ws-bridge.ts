@@ -17,7 +17,7 @@ import type { EventEmitter } from 'node:events';
 import { IncomingMessage } from 'node:http';
 import { Duplex } from 'node:stream';
 import { WS_PING, WS_PONG } from '../../shared/protocol/ws.js';
-import { stripMount } from './node-adapter.js';
+import { stripMount } from './node-request.js';
 import { WS_CONNECTION, type AppContext, type FetchHandler, type WsConnectionHandler, type WsEndpoint } from './types.js';
 import {
   clientFrame,

@@ -1,29 +1,24 @@
-// One front's data port, worker side: turns that front's requests into `Request`s (light ones
-// where undici would take the parts unchanged), hands them to the app through the server, and
-// sends each `Response` back, whole or streamed with credits, everything produced in one tick
-// as one batch.
+// One front's data port, worker side: decodes that front's messages (request heads, bodies,
+// aborts, credits, WebSocket events), turns each request into a `Request` (a light one where
+// undici would take the parts unchanged), hands it to the app through the server, and sends the
+// answers back, everything produced in one tick as one batch. What becomes of the app's
+// `Response` (whole, streamed, compressed, HEAD, upgraded) is app-response.ts.
 import type { MessagePort } from 'node:worker_threads';
 import type { Board } from '../../shared/protocol/board.js';
 import type { AddressQuery } from '../../shared/protocol/address-query.js';
 import { IdTable } from '../../shared/id-table.js';
-import { decodeToWorker, FrontOutbox, LOG_ERROR, RESPONSE_WINDOW, TRANSFER_MIN, type WorkerHandlers } from '../../shared/protocol/index.js';
+import { decodeToWorker, FrontOutbox, LOG_ERROR, RESPONSE_WINDOW, type WorkerHandlers } from '../../shared/protocol/index.js';
 import { errorText } from '../../shared/errors.js';
+import { respond } from './app-response.js';
 import { BodyFeeder } from './body-feeder.js';
 import { recycle } from './buffer-pool.js';
 import { canBeLight, HostdRequest, LightRequest } from './light-request.js';
-import { flatHeaders, GlobalResponse, isLightResponse, lightParts, markBodyTaken, realResponse } from './light-response.js';
-import { compressWhole, encodeHeaders, streamCompressor } from './compress-response.js';
-import { byteLength, directBody, headerAt, mountRelative, responseHead, setHeader, toBytes } from './response-parts.js';
+import { GlobalResponse } from './light-response.js';
+import { headerAt, mountRelative, responseHead, setHeader } from './response-parts.js';
 import { RequestCtx, WorkerRequest } from './request.js';
 import type { WorkerServer } from './server.js';
 
 const noop = () => {};
-
-/** The Content-Length a response's headers declare, or -1. */
-function contentLength(flat: string[]): number {
-  const at = headerAt(flat, 'content-length');
-  return at < 0 ? -1 : Number(flat[at + 1]);
-}
 
 export class FrontLink implements WorkerHandlers {
   readonly out: FrontOutbox;
@@ -34,7 +29,7 @@ export class FrontLink implements WorkerHandlers {
   constructor(
     readonly index: number,
     port: MessagePort,
-    private readonly server: WorkerServer,
+    readonly server: WorkerServer,
     private readonly board: Board,
     private readonly addresses: AddressQuery,
   ) {
@@ -152,151 +147,12 @@ export class FrontLink implements WorkerHandlers {
       this.fail(r, 500, errorText(err));
       return;
     }
-    if (result instanceof GlobalResponse) this.respond(r, result);
+    if (result instanceof GlobalResponse) respond(this, r, result);
     else
       Promise.resolve(result).then(
-        (res) => this.respond(r, res),
+        (res) => respond(this, r, res),
         (err) => this.fail(r, 500, errorText(err)),
       );
-  }
-
-  private respond(r: WorkerRequest, res: Response): void {
-    if (r.upgrade !== null) return this.upgraded(r, res);
-    try {
-      this.respondWith(r, res);
-    } catch (err) {
-      // e.g. a Response whose body was already read: the request must not hang
-      this.fail(r, 500, errorText(err));
-    }
-  }
-
-  private respondWith(r: WorkerRequest, res: Response): void {
-    if (r.finished) {
-      if (res instanceof GlobalResponse && !isLightResponse(res) && res.body) res.body.cancel().catch(noop);
-      return;
-    }
-    if (!(res instanceof GlobalResponse)) {
-      this.fail(r, 500, `the app did not return a Response (got ${res === null ? 'null' : typeof res})`);
-      return;
-    }
-    if (isLightResponse(res)) {
-      const parts = lightParts(res);
-      if (parts !== null) {
-        r.status = parts.status;
-        r.headers = parts.headers;
-        this.whole(r, parts.body, res);
-        return;
-      }
-      res = realResponse(res); // throws for a body already handed over: respond() answers 500
-    }
-    r.status = res.status;
-    r.headers = flatHeaders(res.headers);
-    if (r.isHead) {
-      // HEAD gets the headers GET would (Content-Encoding, Vary), not the compressed length.
-      if (r.compress !== null) {
-        const known = directBody(res);
-        encodeHeaders(
-          r.headers,
-          r.status,
-          known !== null ? byteLength(known) : contentLength(r.headers),
-          r.compress,
-          this.server.compression!,
-        );
-      }
-      if (res.body !== null) res.body.cancel().catch(noop);
-      r.ended = true;
-      this.markDirty(r);
-      return;
-    }
-    const whole = directBody(res);
-    if (whole !== null) {
-      this.whole(r, whole, null);
-      return;
-    }
-    const body = res.body;
-    if (body === null) {
-      r.ended = true;
-      this.markDirty(r);
-      return;
-    }
-    r.reader = body.getReader(); // throws for a body already read: respond() answers 500
-    if (r.compress !== null) {
-      const coding = encodeHeaders(r.headers, r.status, -1, r.compress, this.server.compression!);
-      if (coding !== null) r.compressor = streamCompressor(coding, this.server.compression!);
-    }
-    this.markDirty(r); // the head goes out this tick even if the first chunk takes a while (SSE)
-    void this.pump(r);
-  }
-
-  /** A response whose whole body is known now: one resFull. `light`: the LightResponse that owns `body`. */
-  private whole(r: WorkerRequest, body: string | Uint8Array | null, light: Response | null): void {
-    r.ended = true;
-    if (body !== null) {
-      const n = byteLength(body);
-      if (r.isHead) {
-        // HEAD gets the headers the GET would have had: its coding, or its length unless the app said otherwise.
-        const coding = r.compress === null ? null : encodeHeaders(r.headers!, r.status, n, r.compress, this.server.compression!);
-        if (coding === null && headerAt(r.headers!, 'content-length') < 0) r.headers!.push('content-length', String(n));
-      } else if (n > 0) {
-        const coding = r.compress === null ? null : encodeHeaders(r.headers!, r.status, n, r.compress, this.server.compression!);
-        if (coding !== null) {
-          compressWhole(body, coding, this.server.compression!).then(
-            (bytes) => {
-              if (r.finished) return;
-              r.whole = bytes;
-              // compressBody's result owns its whole buffer: large ones are handed over, not copied.
-              r.transferWhole = bytes.byteLength >= TRANSFER_MIN && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-              this.markDirty(r);
-            },
-            (err) => this.fail(r, 500, `compressing the response failed: ${errorText(err)}`),
-          );
-          return;
-        }
-        if (typeof body !== 'string' && n >= TRANSFER_MIN && light !== null) {
-          markBodyTaken(light); // ours alone (the light response copied it into the buffer pool): hand it over
-          r.transferWhole = true;
-        }
-        r.whole = body;
-      }
-    }
-    this.markDirty(r);
-  }
-
-  private async pump(r: WorkerRequest): Promise<void> {
-    const reader = r.reader!;
-    try {
-      for (;;) {
-        if (r.unacked >= RESPONSE_WINDOW) await new Promise<void>((resolve) => (r.creditWait = resolve));
-        if (r.finished) break;
-        const { done, value } = await reader.read();
-        if (r.finished) break;
-        if (done) {
-          if (r.compressor !== null) this.queueBytes(r, await r.compressor.end());
-          if (r.finished) break;
-          r.ended = true;
-          this.markDirty(r);
-          return;
-        }
-        let bytes = toBytes(value);
-        if (r.compressor !== null && bytes.byteLength > 0) {
-          bytes = await r.compressor.push(bytes); // flushed: an event reaches the client at once
-          if (r.finished) break;
-        }
-        if (bytes.byteLength === 0) continue;
-        this.queueBytes(r, bytes);
-      }
-      reader.cancel().catch(noop);
-    } catch (err) {
-      if (!r.finished) this.fail(r, 500, errorText(err));
-    }
-  }
-
-  /** fetch returned after ctx.upgrade(): the socket is accepted, whatever it returned. */
-  private upgraded(r: WorkerRequest, res: unknown): void {
-    if (res instanceof GlobalResponse && !isLightResponse(res) && res.body) res.body.cancel().catch(noop);
-    if (r.finished) return; // the client went away meanwhile
-    this.server.ws!.accept(r);
-    this.finish(r);
   }
 
   // ------------------------------------------------------------ WebSockets (daemon/worker/ws)
@@ -317,9 +173,10 @@ export class FrontLink implements WorkerHandlers {
     this.server.ws?.closed(this, id, code, reason);
   }
 
-  // ------------------------------------------------------------ sending
+  // ------------------------------------------------------------ sending (also used by app-response.ts)
 
-  private queueBytes(r: WorkerRequest, bytes: Uint8Array): void {
+  /** Queues streamed body bytes of `r` for the next batch (counted against the credit window). */
+  queueBytes(r: WorkerRequest, bytes: Uint8Array): void {
     if (bytes.byteLength === 0) return;
     (r.pending ??= []).push(bytes);
     r.pendingBytes += bytes.byteLength;
@@ -327,7 +184,8 @@ export class FrontLink implements WorkerHandlers {
     this.markDirty(r);
   }
 
-  private markDirty(r: WorkerRequest): void {
+  /** `r` has something to send: it goes out with the outbox's next flush. */
+  markDirty(r: WorkerRequest): void {
     if (!r.dirty) {
       r.dirty = true;
       this.dirty.push(r);
@@ -364,14 +222,15 @@ export class FrontLink implements WorkerHandlers {
   }
 
   /** The request failed in the worker: the front answers `status` (or cuts the connection if the head went out). */
-  private fail(r: WorkerRequest, status: number, detail: string): void {
+  fail(r: WorkerRequest, status: number, detail: string): void {
     if (r.finished) return;
     this.out.resError(r.id, status, detail);
     this.finish(r);
     if (r.reader) r.reader.cancel().catch(noop);
   }
 
-  private finish(r: WorkerRequest): void {
+  /** Nothing more goes to the front for `r`: forget it, release a pump waiting for credit. */
+  finish(r: WorkerRequest): void {
     r.finished = true;
     r.pending = null;
     r.whole = null;
