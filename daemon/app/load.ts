@@ -15,7 +15,6 @@ import { workerChdir } from './worker-chdir.js';
 import type { LoadAppOptions, LoadedApp } from './types.js';
 
 export { compileApp, needsCompile } from './compile.js';
-export { nodeListenerToFetch, stripMount } from './node-adapter.js';
 
 export interface LoadAppExtraOptions {
   /** The file to import, as returned by compileApp(); modulePath is then used for messages. */

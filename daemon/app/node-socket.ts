@@ -1,27 +1,24 @@
-// The in-memory connection a node app's request/response pair is attached to, standing in for
-// the TCP socket node:http would give it: what apps and middleware read of a socket (addresses,
-// `encrypted`), the no-op tuning calls they make, and the response's bytes handed to the adapter
-// (node-adapter.ts) as they are written. Separate from the adapter because it is node:http's
+// The in-memory connections a node app is given where node:http would give it a TCP socket:
+// what apps and middleware read of a socket (addresses, `encrypted`) and the no-op tuning calls
+// they make (MemorySocket); the socket of one request/response pair, whose bytes go to the
+// adapter (node-adapter.ts) as they are written (BridgeSocket); an upgrade's (ws-bridge.ts). Separate from the adapter because it is node:http's
 // side of the emulation (what a net.Socket looks like), not the fetch side.
-import { Duplex } from 'node:stream';
+import { Duplex, type DuplexOptions } from 'node:stream';
 import type { ServerResponse } from 'node:http';
 import type { AppContext } from './types.js';
 
-export class BridgeSocket extends Duplex {
+/** What apps and libraries read of a net.Socket, for a connection that lives in memory. */
+export abstract class MemorySocket extends Duplex {
   remotePort = 0;
   localAddress = '127.0.0.1';
   localPort = 0;
-  encrypted: boolean;
-  /** Set by ServerResponse.assignSocket. */
-  _httpMessage: ServerResponse | null = null;
-  onChunk: (chunk: string | Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void) => void = (_c, _e, cb) => cb();
 
   constructor(
-    private readonly ctx: AppContext,
-    encrypted: boolean,
+    protected readonly ctx: AppContext,
+    public encrypted: boolean,
+    options: DuplexOptions,
   ) {
-    super({ decodeStrings: false, allowHalfOpen: true });
-    this.encrypted = encrypted;
+    super(options);
   }
   // Read from ctx on use: the address may have to be asked of the front (address-query.ts).
   get remoteAddress(): string {
@@ -29,12 +26,6 @@ export class BridgeSocket extends Duplex {
   }
   get remoteFamily(): string {
     return this.ctx.remoteAddress.includes(':') ? 'IPv6' : 'IPv4';
-  }
-  override _read(): void {
-    // The request body goes to the IncomingMessage directly; nothing is read from here.
-  }
-  override _write(chunk: string | Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.onChunk(chunk, encoding, cb);
   }
   // What apps call on real sockets (SSE examples do all of these); nothing to do in memory.
   setTimeout(_ms: number, cb?: () => void): this {
@@ -55,6 +46,23 @@ export class BridgeSocket extends Duplex {
   }
   address(): { address: string; family: string; port: number } {
     return { address: this.localAddress, family: 'IPv4', port: this.localPort };
+  }
+}
+
+/** The socket of one request/response pair: the response's bytes go to `onChunk` as written. */
+export class BridgeSocket extends MemorySocket {
+  /** Set by ServerResponse.assignSocket. */
+  _httpMessage: ServerResponse | null = null;
+  onChunk: (chunk: string | Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void) => void = (_c, _e, cb) => cb();
+
+  constructor(ctx: AppContext, encrypted: boolean) {
+    super(ctx, encrypted, { decodeStrings: false, allowHalfOpen: true });
+  }
+  override _read(): void {
+    // The request body goes to the IncomingMessage directly; nothing is read from here.
+  }
+  override _write(chunk: string | Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.onChunk(chunk, encoding, cb);
   }
 }
 

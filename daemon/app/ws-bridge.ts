@@ -15,9 +15,9 @@
 import { Buffer } from 'node:buffer';
 import type { EventEmitter } from 'node:events';
 import { IncomingMessage } from 'node:http';
-import { Duplex } from 'node:stream';
 import { WS_PING, WS_PONG } from '../../shared/protocol/ws.js';
-import { stripMount } from './node-request.js';
+import { setRequestHead } from './node-request.js';
+import { MemorySocket } from './node-socket.js';
 import { WS_CONNECTION, type AppContext, type FetchHandler, type WsConnectionHandler, type WsEndpoint } from './types.js';
 import {
   clientFrame,
@@ -35,28 +35,17 @@ import {
 } from './ws-frames.js';
 
 /** The in-memory connection an upgrade is handed over on (what ws and engine.io touch of net.Socket). */
-class UpgradeSocket extends Duplex {
-  remotePort = 0;
-  localAddress = '127.0.0.1';
-  localPort = 0;
+class UpgradeSocket extends MemorySocket {
   bytesWritten = 0;
   bytesRead = 0;
-  readonly encrypted: boolean;
 
   constructor(
-    private readonly ctx: AppContext,
+    ctx: AppContext,
     encrypted: boolean,
     private readonly onWrite: (chunk: Buffer, cb: (err?: Error | null) => void) => void,
     private readonly onGone: () => void,
   ) {
-    super({ allowHalfOpen: false });
-    this.encrypted = encrypted;
-  }
-  get remoteAddress(): string {
-    return this.ctx.remoteAddress;
-  }
-  get remoteFamily(): string {
-    return this.ctx.remoteAddress.includes(':') ? 'IPv6' : 'IPv4';
+    super(ctx, encrypted, { allowHalfOpen: false });
   }
   override _read(): void {
     // Frames are pushed as the front delivers messages.
@@ -68,25 +57,6 @@ class UpgradeSocket extends Duplex {
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.onGone();
     cb(err);
-  }
-  setTimeout(_ms: number, cb?: () => void): this {
-    if (cb) this.once('timeout', cb);
-    return this;
-  }
-  setNoDelay(): this {
-    return this;
-  }
-  setKeepAlive(): this {
-    return this;
-  }
-  ref(): this {
-    return this;
-  }
-  unref(): this {
-    return this;
-  }
-  address(): { address: string; family: string; port: number } {
-    return { address: this.localAddress, family: 'IPv4', port: this.localPort };
   }
 }
 
@@ -271,20 +241,7 @@ function upgradeThrough(server: EventEmitter, request: Request, ctx: AppContext)
     });
 
     const req = new IncomingMessage(socket as never);
-    req.method = 'GET';
-    req.httpVersionMajor = 1;
-    req.httpVersionMinor = 1;
-    req.httpVersion = '1.1';
-    const fullPath = url.pathname + url.search;
-    req.url = stripMount(fullPath, ctx.mount);
-    const raw: string[] = [];
-    let sawHost = false;
-    for (const [name, value] of request.headers) {
-      if (name === 'host') sawHost = true;
-      raw.push(name, value);
-    }
-    if (!sawHost) raw.push('host', url.host);
-    (req as unknown as { _addHeaderLines(h: string[], n: number): void })._addHeaderLines(raw, raw.length);
+    setRequestHead(req, request, url, ctx.mount);
     (req as unknown as { upgrade: boolean }).upgrade = true;
     req.complete = true;
     req.push(null);
