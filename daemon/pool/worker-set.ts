@@ -101,19 +101,27 @@ export class WorkerSet {
     this.fronts.workerReady(this.id);
   }
 
-  /** Ends one specific thread (busy or not). piscina notices the exit and drops the worker. */
-  kill(w: PoolWorker, why: KillReason): void {
-    if (w.state === 'dead') return;
+  /**
+   * Ends one specific thread (busy or not). piscina notices the exit and drops the worker. Resolves
+   * once the thread has ended, when its memory can have left the process.
+   */
+  kill(w: PoolWorker, why: KillReason): Promise<void> {
+    if (w.state === 'dead') return Promise.resolve();
     w.killedFor ??= why;
+    let ended: Promise<unknown> = Promise.resolve();
     if (w.threadId >= 0 && this.piscina) {
       for (const t of this.piscina.threads) {
         if (t.threadId === w.threadId) {
-          void t.terminate();
+          ended = t.terminate();
           break;
         }
       }
     }
     this.died(w, null);
+    return ended.then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   private died(w: PoolWorker, err: unknown): void {

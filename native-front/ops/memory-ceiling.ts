@@ -7,16 +7,21 @@
 // Why one at a time, and the brakes: a replaced worker's memory leaves RSS only once its thread
 // has ended and the allocator has handed the pages back (see docs/operations.md on
 // MALLOC_MMAP_THRESHOLD_), and a replacement starts at once. So after each replacement the
-// ceiling waits SETTLE_MS before it looks again; if the last replacement did not bring RSS down
-// by a quarter of what that worker held, the memory is not in the workers (the front's cache,
-// the allocator keeping freed pages, a native leak) and further replacements would be a restart
-// storm for nothing: it stops, says so once, and starts again only after RSS went back under.
+// ceiling waits for the thread to end, and SETTLE_MS more, before it looks again. Then it judges
+// the replacement by the memory outside the workers (RSS less what every live worker reports):
+// had the replaced worker's memory stayed in the process, that figure grows by what the worker
+// held. RSS alone would mislead, since the other workers may be leaking meanwhile. If the memory
+// did stay (the front's cache, the allocator keeping freed pages, a native leak), further
+// replacements would be a restart storm for nothing: it stops, says so once, and starts again
+// only after RSS went back under.
 import type { DaemonPool } from '../../daemon/pool/pool.js';
 import type { PoolWorker } from '../../daemon/pool/worker.js';
 import { mountLabel, type Logger } from '../../shared/log.js';
 
 const SAMPLE_MS = 500;
-const SETTLE_MS = 2000;
+const SETTLE_MS = 1000;
+/** A thread that has not ended by then is judged as if it had (terminate() is normally prompt). */
+const END_WAIT_MS = 10_000;
 /** A worker holding less than this is not the problem (a fresh one holds ~10 MB). */
 const MIN_WORKER_BYTES = 32 * 1024 * 1024;
 const MB = 1024 * 1024;
@@ -49,7 +54,7 @@ export class MemoryCeiling {
   private sheds = 0;
   private gaveUp = 0;
   /** The last replacement, until RSS is back under the ceiling. */
-  private last: { rssBefore: number; workerBytes: number; at: number } | null = null;
+  private last: { outsideBefore: number; workerBytes: number; at: number; endedAt: number | null } | null = null;
   private stalled = false;
   private warnedSmall = false;
 
@@ -89,8 +94,11 @@ export class MemoryCeiling {
     }
     if (this.stalled) return;
     if (this.last) {
-      if (now - this.last.at < SETTLE_MS) return;
-      if (this.last.rssBefore - rss < this.last.workerBytes / 4) {
+      const { at, endedAt, outsideBefore, workerBytes } = this.last;
+      const settledSince = endedAt ?? (now - at > END_WAIT_MS ? at : null);
+      if (settledSince === null || now - settledSince < SETTLE_MS) return;
+      const outside = rss - this.workerBytes();
+      if (outside - outsideBefore > (workerBytes * 3) / 4) {
         this.stalled = true;
         this.gaveUp++;
         this.log.error(
@@ -98,7 +106,7 @@ export class MemoryCeiling {
           {
             rssMb: Math.round(rss / MB),
             maxMb: Math.round(this.maxBytes / MB),
-            rssBeforeMb: Math.round(this.last.rssBefore / MB),
+            outsideWorkersMb: Math.round(outside / MB),
           },
         );
         return;
@@ -128,8 +136,18 @@ export class MemoryCeiling {
       workerMb: Math.round(workerBytes / MB),
       thread: worker.threadId,
     });
-    pool.kill(worker, 'memory');
-    this.last = { rssBefore: rss, workerBytes, at: now };
+    const last = { outsideBefore: rss - this.workerBytes(), workerBytes, at: now, endedAt: null as number | null };
+    this.last = last;
+    void pool.kill(worker, 'memory').then(() => {
+      last.endedAt = performance.now();
+    });
+  }
+
+  /** What every live worker of every pool reports holding (heap + external). */
+  private workerBytes(): number {
+    let sum = 0;
+    for (const pool of this.pools()) for (const w of pool.workers) if (w.state !== 'dead') sum += w.board.memory;
+    return sum;
   }
 
   /** The pool whose workers hold the most memory, and its largest worker. */
