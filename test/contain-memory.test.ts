@@ -116,7 +116,10 @@ describe('contain: memory', function () {
       30_000,
     ).catch((err: Error) => {
       // What the ceiling said, for whoever reads a failed run.
-      const said = hostd.stderr().split('\n').filter((l) => /memory/.test(l));
+      const said = hostd
+        .stderr()
+        .split('\n')
+        .filter((l) => /memory/.test(l));
       throw new Error(`${err.message}\n${said.join('\n')}`);
     });
     const metrics = (await get(`${status.replace(/\/status$/, '')}/metrics`)).text;
