@@ -10,6 +10,7 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './host.js';
+import { type Truthy, waitFor } from './wait.js';
 import { connect as wsConnect, type Client as WsClient } from './ws.js';
 
 /** The path of `name` on PATH or in /usr/sbin (where Debian puts these daemons), or undefined. */
@@ -46,20 +47,8 @@ export function freePort(): Promise<number> {
 }
 
 /** Polls `check` every `everyMs` until it returns a truthy value; rejects after `timeoutMs` naming `what`. */
-export async function pollUntil<T>(what: string, check: () => T | Promise<T>, timeoutMs = 15_000, everyMs = 50): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+export function pollUntil<T>(what: string, check: () => T | Promise<T>, timeoutMs = 15_000, everyMs = 50): Promise<Truthy<T>> {
+  return waitFor(check, { what, timeout: timeoutMs, interval: everyMs });
 }
 
 /** True when something accepts a TCP connection on 127.0.0.1:port. */
