@@ -21,6 +21,8 @@ export interface Fixtures {
   root: string;
   files: string;
   sites: string;
+  /** The same vhosts for `--base` (an older build): only the mounts every build can load. */
+  baseSites: string;
   nginxPrefix: string;
   remove(): void;
 }
@@ -30,8 +32,10 @@ export function makeFixtures(hostdPort: number): Fixtures {
   chmodSync(root, 0o755); // nginx's worker may run as "nobody"
   const files = join(root, 'files');
   const sites = join(root, 'sites');
+  const baseSites = join(root, 'sites-base');
   mkdirSync(files, { mode: 0o755 });
   mkdirSync(sites);
+  mkdirSync(baseSites);
   for (const f of STATIC_FILES) writeFileSync(join(files, f.name), randomBytes(f.size), { mode: 0o644 });
   writeFileSync(join(files, TEXT_FILE.name), benchText(TEXT_FILE.size), { mode: 0o644 });
 
@@ -56,11 +60,17 @@ export function makeFixtures(hostdPort: number): Fixtures {
   };
   writeFileSync(join(sites, 'static.json'), JSON.stringify(staticVhost, null, 2));
   writeFileSync(join(sites, 'app.json'), JSON.stringify(appVhost, null, 2));
+  // An older build refuses keys it does not know (`cache`) and may not run WebSocket apps; the
+  // scenarios it takes part in (static, hello, echo, 64 KB) need neither.
+  const baseApps = appVhost.apps!.filter((a) => a.cache === undefined && a.url !== '/ws');
+  writeFileSync(join(baseSites, 'static.json'), JSON.stringify(staticVhost, null, 2));
+  writeFileSync(join(baseSites, 'app.json'), JSON.stringify({ ...appVhost, apps: baseApps }, null, 2));
 
   return {
     root,
     files,
     sites,
+    baseSites,
     nginxPrefix: join(root, 'nginx'),
     remove: () => rmSync(root, { recursive: true, force: true }),
   };
