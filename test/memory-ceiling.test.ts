@@ -39,23 +39,24 @@ function fakePool(url: string, sizesMb: number[]) {
   return pool;
 }
 
-function logger() {
+/** A ceiling of `maxMb` over `pool`, reading the RSS the test sets in `mem.rss`; its log lines kept. */
+function ceilingOver(pool: ReturnType<typeof fakePool>, maxMb: number, rssMb: number) {
   const lines: string[] = [];
   const log = (msg: string) => lines.push(msg);
-  return { lines, log: { info: log, warn: log, error: log } };
+  const mem = { rss: rssMb * MB };
+  const ceiling = new MemoryCeiling(
+    maxMb * MB,
+    () => [pool as unknown as DaemonPool],
+    { info: log, warn: log, error: log },
+    () => mem.rss,
+  );
+  return { ceiling, lines, mem };
 }
 
 describe('--max-memory ceiling decisions', () => {
   it('waits for the replaced thread to end, then goes on replacing while other workers keep leaking', async () => {
     const pool = fakePool('/leaky', [300, 300]);
-    let rss = 700 * MB; // 100 MB outside the workers
-    const { lines, log } = logger();
-    const ceiling = new MemoryCeiling(
-      400 * MB,
-      () => [pool as unknown as DaemonPool],
-      log,
-      () => rss,
-    );
+    const { ceiling, lines, mem } = ceilingOver(pool, 400, 700); // 100 MB outside the workers
     const t0 = performance.now();
 
     ceiling.sample(t0);
@@ -68,7 +69,7 @@ describe('--max-memory ceiling decisions', () => {
     // It ends; meanwhile the other worker leaked 250 MB more, so RSS barely fell (700 → 660 MB).
     // Judged by RSS alone that replacement "did not help"; outside the workers nothing grew.
     pool.workers[0].board.memory = 550 * MB;
-    rss = 100 * MB + 550 * MB + 10 * MB;
+    mem.rss = 100 * MB + 550 * MB + 10 * MB;
     await pool.end(first);
     ceiling.sample(performance.now() + 1_500);
     expect(pool.restarts.memory).to.equal(2);
@@ -78,14 +79,7 @@ describe('--max-memory ceiling decisions', () => {
 
   it('stops replacing when the memory stays in the process, and starts again once RSS was back under', async () => {
     const pool = fakePool('/app', [300, 200]);
-    let rss = 700 * MB;
-    const { lines, log } = logger();
-    const ceiling = new MemoryCeiling(
-      400 * MB,
-      () => [pool as unknown as DaemonPool],
-      log,
-      () => rss,
-    );
+    const { ceiling, lines, mem } = ceilingOver(pool, 400, 700);
     const t0 = performance.now();
 
     ceiling.sample(t0);
@@ -98,23 +92,17 @@ describe('--max-memory ceiling decisions', () => {
     expect(ceiling.report().gaveUp).to.equal(1);
     expect(lines.filter((l) => /does not bring memory under/.test(l))).to.have.length(1);
 
-    rss = 350 * MB;
+    mem.rss = 350 * MB;
     ceiling.sample(performance.now() + 4_000);
     expect(lines.at(-1)).to.match(/back under --max-memory/);
-    rss = 700 * MB;
+    mem.rss = 700 * MB;
     ceiling.sample(performance.now() + 5_000);
     expect(pool.restarts.memory).to.equal(2);
   });
 
   it('never replaces a worker under 32 MB, and says so once', () => {
     const pool = fakePool('/small', [20, 20]);
-    const { lines, log } = logger();
-    const ceiling = new MemoryCeiling(
-      100 * MB,
-      () => [pool as unknown as DaemonPool],
-      log,
-      () => 500 * MB,
-    );
+    const { ceiling, lines } = ceilingOver(pool, 100, 500);
     const t0 = performance.now();
     for (let i = 0; i < 5; i++) ceiling.sample(t0 + i * 500);
     expect(pool.restarts.memory).to.equal(0);
