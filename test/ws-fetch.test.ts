@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { renderMetrics } from '../native-front/control/report.js';
 import { startHost, type TestHost } from './helpers/host.js';
-import { connect, refused, startsWith, type Client } from './helpers/ws.js';
+import { type Client, OpenClients, refused, startsWith } from './helpers/ws.js';
 import { parsePrometheus, waitFor } from './helpers/index.js';
 
 const CHAT = resolve('test/fixtures/ws/chat.mjs');
@@ -23,13 +23,9 @@ describe('websockets: fetch apps', function () {
   this.timeout(30_000);
   let h: TestHost;
   let logDir: string;
-  const open: Client[] = [];
+  const open = new OpenClients();
   const ws = (path: string) => `ws://127.0.0.1:${h.port}${path}`;
-  const client = async (path: string) => {
-    const c = await connect(ws(path));
-    open.push(c);
-    return c;
-  };
+  const client = (path: string) => open.connect(ws(path));
 
   before(async () => {
     logDir = await mkdtemp(join(tmpdir(), 'hostd-ws-log-'));
@@ -49,7 +45,7 @@ describe('websockets: fetch apps', function () {
     );
   });
   afterEach(() => {
-    for (const c of open.splice(0)) c.ws.terminate();
+    open.terminateAll();
   });
   after(async () => {
     await h?.close();
@@ -71,8 +67,7 @@ describe('websockets: fetch apps', function () {
   });
 
   it('sends the headers the app gave ctx.upgrade() with the 101, and the subprotocol the client offered first', async () => {
-    const c = await connect(ws('/chat/x?cookie=1'), { protocols: ['v2.chat', 'v1.chat'] });
-    open.push(c);
+    const c = await open.connect(ws('/chat/x?cookie=1'), { protocols: ['v2.chat', 'v1.chat'] });
     expect(c.ws.protocol).to.equal('v2.chat');
     await hello(c);
     const headers = await new Promise<Record<string, unknown>>((res, rej) => {

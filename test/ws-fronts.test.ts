@@ -5,14 +5,14 @@ import { expect } from 'chai';
 import { resolve } from 'node:path';
 import { request } from 'undici';
 import { startHost, type TestHost } from './helpers/host.js';
-import { connect, startsWith, type Client } from './helpers/ws.js';
+import { OpenClients, startsWith } from './helpers/ws.js';
 
 const CHAT = resolve('test/fixtures/ws/chat.mjs');
 
 describe('websockets: two fronts', function () {
   this.timeout(30_000);
   let h: TestHost;
-  const open: Client[] = [];
+  const open = new OpenClients();
 
   before(async () => {
     h = await startHost([{ serverName: ['*'], listen: '127.0.0.1:0', apps: [{ url: '/chat', module: CHAT, pool: { threads: 2 } }] }], {
@@ -20,7 +20,7 @@ describe('websockets: two fronts', function () {
     });
   });
   after(async () => {
-    for (const c of open.splice(0)) c.ws.terminate();
+    open.terminateAll();
     await h?.close();
   });
 
@@ -28,19 +28,18 @@ describe('websockets: two fronts', function () {
     // Open sockets until both fronts hold some (the kernel picks the front per connection).
     let perFront: number[] = [];
     for (let i = 0; i < 40 && !(perFront.length === 2 && perFront.every((n) => n > 0)); i++) {
-      const c = await connect(`ws://127.0.0.1:${h.port}/chat/room?user=c${i}`);
-      open.push(c);
+      const c = await open.connect(`ws://127.0.0.1:${h.port}/chat/room?user=c${i}`);
       await c.next(startsWith('{"hello"'));
       perFront = (await h.host.status()).fronts.map((f) => (f as { websockets: number }).websockets);
     }
     expect(perFront, 'sockets on both fronts').to.have.length(2);
     expect(perFront.every((n) => n > 0)).to.equal(true);
-    const threads = new Set(open.map((c) => (JSON.parse(c.messages[0] as string) as { thread: number }).thread));
+    const threads = new Set(open.list.map((c) => (JSON.parse(c.messages[0] as string) as { thread: number }).thread));
     expect(threads.size, 'and on both workers').to.equal(2);
-    open[0].send('pub across fronts');
-    for (const c of open.slice(1)) expect(await c.next(startsWith('c0:'))).to.equal('c0: across fronts');
+    open.list[0].send('pub across fronts');
+    for (const c of open.list.slice(1)) expect(await c.next(startsWith('c0:'))).to.equal('c0: across fronts');
     const res = await request(`http://127.0.0.1:${h.port}/chat/broadcast?topic=room&text=to-everyone`);
     await res.body.text();
-    for (const c of open) expect(await c.next((m) => m === 'to-everyone')).to.equal('to-everyone');
+    for (const c of open.list) expect(await c.next((m) => m === 'to-everyone')).to.equal('to-everyone');
   });
 });

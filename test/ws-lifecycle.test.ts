@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { spawnHostd, startHost, type HostdProcess, type TestHost } from './helpers/host.js';
-import { connect, startsWith, type Client } from './helpers/ws.js';
+import { type Client, OpenClients, startsWith } from './helpers/ws.js';
 import { waitFor } from './helpers/index.js';
 
 const CHAT = resolve('test/fixtures/ws/chat.mjs');
@@ -29,12 +29,8 @@ describe('websockets: lifecycle', function () {
 
   describe('when a worker goes', () => {
     let h: TestHost;
-    const open: Client[] = [];
-    const client = async (path: string) => {
-      const c = await connect(`ws://127.0.0.1:${h.port}${path}`);
-      open.push(c);
-      return c;
-    };
+    const open = new OpenClients();
+    const client = (path: string) => open.connect(`ws://127.0.0.1:${h.port}${path}`);
     before(async () => {
       h = await startHost([
         {
@@ -48,7 +44,7 @@ describe('websockets: lifecycle', function () {
       ]);
     });
     afterEach(() => {
-      for (const c of open.splice(0)) c.ws.terminate();
+      open.terminateAll();
     });
     after(() => h?.close());
 
@@ -91,12 +87,8 @@ describe('websockets: lifecycle', function () {
   describe('signals, with a real hostd', () => {
     let dir: string;
     let hostd: HostdProcess | undefined;
-    const open: Client[] = [];
-    const client = async (path: string) => {
-      const c = await connect(`ws://127.0.0.1:${hostd!.port}${path}`);
-      open.push(c);
-      return c;
-    };
+    const open = new OpenClients();
+    const client = (path: string) => open.connect(`ws://127.0.0.1:${hostd!.port}${path}`);
 
     beforeEach(async () => {
       dir = await mkdtemp(join(tmpdir(), 'hostd-ws-sig-'));
@@ -106,7 +98,7 @@ describe('websockets: lifecycle', function () {
       );
     });
     afterEach(async () => {
-      for (const c of open.splice(0)) c.ws.terminate();
+      open.terminateAll();
       if (hostd) await hostd.stop('SIGKILL');
       hostd = undefined;
       await rm(dir, { recursive: true, force: true });

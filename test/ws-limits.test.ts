@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type { Socket } from 'node:net';
 import { request } from 'undici';
 import { startHost, type TestHost } from './helpers/host.js';
-import { connect, refused, startsWith, type Client } from './helpers/ws.js';
+import { type Client, type ConnectOptions, OpenClients, refused, startsWith } from './helpers/ws.js';
 import { waitFor } from './helpers/index.js';
 
 const CHAT = resolve('test/fixtures/ws/chat.mjs');
@@ -15,10 +15,9 @@ const CHAT = resolve('test/fixtures/ws/chat.mjs');
 describe('websockets: limits', function () {
   this.timeout(30_000);
   let h: TestHost;
-  const open: Client[] = [];
-  const client = async (path: string, opts: Parameters<typeof connect>[1] = {}) => {
-    const c = await connect(`ws://127.0.0.1:${h.port}${path}`, opts);
-    open.push(c);
+  const open = new OpenClients();
+  const client = async (path: string, opts: ConnectOptions = {}) => {
+    const c = await open.connect(`ws://127.0.0.1:${h.port}${path}`, opts);
     await c.next(startsWith('{"hello"'));
     return c;
   };
@@ -40,7 +39,7 @@ describe('websockets: limits', function () {
     ]);
   });
   afterEach(() => {
-    for (const c of open.splice(0)) c.ws.terminate();
+    open.terminateAll();
   });
   after(() => h?.close());
 

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { resolve } from 'node:path';
 import { io, type Socket as IoSocket } from 'socket.io-client';
 import { startHost, type TestHost } from './helpers/host.js';
-import { connect, refused, startsWith, type Client } from './helpers/ws.js';
+import { OpenClients, refused, startsWith } from './helpers/ws.js';
 import { waitFor } from './helpers/index.js';
 
 const F = (name: string) => resolve('test/fixtures/ws', name);
@@ -14,12 +14,8 @@ const F = (name: string) => resolve('test/fixtures/ws', name);
 describe('websockets: node apps', function () {
   this.timeout(40_000);
   let h: TestHost;
-  const open: Client[] = [];
-  const client = async (path: string, protocols?: string[]) => {
-    const c = await connect(`ws://127.0.0.1:${h.port}${path}`, { protocols });
-    open.push(c);
-    return c;
-  };
+  const open = new OpenClients();
+  const client = (path: string, protocols?: string[]) => open.connect(`ws://127.0.0.1:${h.port}${path}`, { protocols });
 
   before(async () => {
     h = await startHost([
@@ -35,7 +31,7 @@ describe('websockets: node apps', function () {
     ]);
   });
   afterEach(() => {
-    for (const c of open.splice(0)) c.ws.terminate();
+    open.terminateAll();
   });
   after(() => h?.close());
 

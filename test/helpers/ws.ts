@@ -27,7 +27,9 @@ export class Refused extends Error {
   }
 }
 
-export function connect(url: string, opts: ClientOptions & { protocols?: string | string[]; servername?: string } = {}): Promise<Client> {
+export type ConnectOptions = ClientOptions & { protocols?: string | string[]; servername?: string };
+
+export function connect(url: string, opts: ConnectOptions = {}): Promise<Client> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, opts.protocols, { perMessageDeflate: false, ...opts });
     const messages: Message[] = [];
@@ -112,3 +114,18 @@ function describe(messages: Message[]): string {
 
 /** A message that starts with `prefix`. */
 export const startsWith = (prefix: string) => (m: Message) => typeof m === 'string' && m.startsWith(prefix);
+
+/** The sockets a suite opens, so that its afterEach can cut whatever a test (passed or failed) left open. */
+export class OpenClients {
+  readonly list: Client[] = [];
+
+  async connect(url: string, opts?: ConnectOptions): Promise<Client> {
+    const c = await connect(url, opts);
+    this.list.push(c);
+    return c;
+  }
+
+  terminateAll(): void {
+    for (const c of this.list.splice(0)) c.ws.terminate();
+  }
+}
