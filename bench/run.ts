@@ -26,6 +26,7 @@ import { groupCpu } from './cpu.js';
 import { profileFiles, topSelf } from './profile.js';
 import { runWsBench, WS_SCENARIOS, wsChecksText, wsTable } from './ws/run.js';
 import { rmSync } from 'node:fs';
+import { memoryText, runMemoryBench } from './memory.js';
 import { nodeVhost, ownEnv, plainApps, prepareNext, writePostScript, type NodeApp } from './node-apps.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -53,7 +54,7 @@ const { values: opts } = parseArgs({
 if (opts.help) {
   console.log(`usage: npm run bench [-- options]
   --quick               1 round of 2 s per server (default: 3 rounds of 5 s, 1 s warm-up)
-  --only static|dynamic|node|websocket  run one group of scenarios; or scenario ids, comma-separated:
+  --only static|dynamic|node|websocket|memory  run one group of scenarios; or scenario ids, comma-separated:
                         static-1k, static-100k, static-10m, static-100k-gzip, hello, echo, big, cached-1k,
                         express-get, express-post, fastify-get, fastify-post, koa-get, koa-post,
                         next-api, next-page, ws-echo, ws-fanout
@@ -67,12 +68,6 @@ if (opts.help) {
   --cpu-prof            run hostd under node --cpu-prof: profiles per thread in .bench/profiles/,
                         top functions printed at the end`);
   process.exit(0);
-}
-
-const WRK = wrkVersion();
-if (!WRK) {
-  console.error('bench: wrk is not installed. Install it (and nginx, for the static baseline):\n\n    sudo apt-get install wrk nginx\n');
-  process.exit(1);
 }
 
 const rounds = Number(opts.rounds ?? (opts.quick ? 1 : 3));
@@ -105,7 +100,7 @@ if (!NGINX && !without.has('nginx')) {
 }
 
 // --only static|dynamic|node|websocket, or scenario ids: --only static-1k,hello
-const GROUPS = ['static', 'dynamic', 'node', 'websocket'];
+const GROUPS = ['static', 'dynamic', 'node', 'websocket', 'memory'];
 const onlyList = opts.only ? opts.only.split(',').map((x) => x.trim()) : [];
 const every = scenarios(benchDir);
 for (const o of onlyList) {
@@ -117,6 +112,22 @@ for (const o of onlyList) {
   }
 }
 let all = every.filter((s) => onlyList.length === 0 || onlyList.includes(s.group) || onlyList.includes(s.id));
+// The memory part (issue 19, bench/memory.ts) needs no wrk: it runs last, on its own.
+const memoryWanted = onlyList.length === 0 || onlyList.includes('memory');
+if (memoryWanted && onlyList.length === 1) {
+  const r = await runMemoryBench(repo);
+  console.log(`\n${memoryText(r)}`);
+  mkdirSync(join(repo, '.bench'), { recursive: true });
+  writeFileSync(join(repo, '.bench', 'memory.json'), `${JSON.stringify({ date: new Date().toISOString(), ...r }, null, 2)}\n`);
+  console.log('\nbench: results written to .bench/memory.json');
+  process.exit(opts.strict && r.checks.some((c) => !c.ok) ? 1 : 0);
+}
+
+const WRK = wrkVersion();
+if (!WRK) {
+  console.error('bench: wrk is not installed. Install it (and nginx, for the static baseline):\n\n    sudo apt-get install wrk nginx\n');
+  process.exit(1);
+}
 
 // The node apps (issue 17): Express, Fastify and Koa from their sources; Next.js from its
 // standalone build (built once here; its scenarios are skipped when the build fails).
@@ -376,9 +387,12 @@ const ws =
 for (const s of servers) await s.stop(s.name.startsWith('hostd') ? 15000 : 2000);
 
 const checks = check(results, TARGETS);
+// Memory last, with every other server stopped.
+const memory = memoryWanted ? await runMemoryBench(repo) : undefined;
 console.log(`\n\n${table(results)}`);
 console.log(checksText(checks));
 if (ws) console.log(`\n${wsTable(ws.results)}\n${wsChecksText(ws.checks)}`);
+if (memory) console.log(`\n${memoryText(memory)}`);
 if (noisyRounds > 0)
   console.log(
     `\nbench: note: ${noisyRounds} round(s) started while other work kept the CPUs over ${QUIET_BUSY * 100}% busy (marked "[N% busy]" above); treat those figures with care`,
@@ -417,6 +431,7 @@ const out = {
   scenarios: results,
   checks,
   websocket: ws,
+  memory,
 };
 mkdirSync(join(repo, '.bench'), { recursive: true });
 writeFileSync(join(repo, '.bench', 'results.json'), JSON.stringify(out, null, 2) + '\n');
@@ -427,5 +442,8 @@ if (opts['cpu-prof']) {
   for (const f of files) console.log(`\n${topSelf(f).join('\n')}`);
 }
 
-const missed = checks.some((c) => c.target && c.status === 'MISS') || (ws?.checks.some((c) => c.status === 'MISS') ?? false);
+const missed =
+  checks.some((c) => c.target && c.status === 'MISS') ||
+  (ws?.checks.some((c) => c.status === 'MISS') ?? false) ||
+  (memory?.checks.some((c) => !c.ok) ?? false);
 process.exit(opts.strict && missed ? 1 : 0);
