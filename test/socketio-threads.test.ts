@@ -1,0 +1,142 @@
+// socket.io across a pool's threads and across a reload: an unmodified socket.io app
+// (fixtures/socketio/chat.mjs) on a 2-thread pool, its clients spread over both workers. io.emit,
+// io.to(room).emit and fetchSockets must reach every client, through the adapter hostd installs
+// (daemon/app/socketio); during a reload, the clients of the old workers and of the new ones still
+// hear each other, and once the old workers have ended their peers stop waiting for them.
+import { expect } from 'chai';
+import { resolve } from 'node:path';
+import { io, type Socket } from 'socket.io-client';
+import { startHost, type TestHost } from './helpers/host.js';
+import { waitFor } from './helpers/index.js';
+
+const CHAT = resolve('test/fixtures/socketio/chat.mjs');
+
+interface Client {
+  s: Socket;
+  /** The worker thread holding its session. */
+  thread: number;
+}
+
+interface Count {
+  ids: string[];
+  rooms: string[];
+  error?: string;
+}
+
+/** The next `event` on `s` whose payload passes `match`. */
+function next<T>(s: Socket, event: string, match: (v: T) => boolean = () => true): Promise<T> {
+  return new Promise((res) => {
+    const on = (v: T) => {
+      if (!match(v)) return;
+      s.off(event, on);
+      res(v);
+    };
+    s.on(event, on);
+  });
+}
+
+describe('socket.io across threads and reloads (hostd’s adapter)', function () {
+  this.timeout(60_000);
+  let h: TestHost;
+  const clients: Socket[] = [];
+
+  /** A client with socket.io's default transports, once upgraded to its WebSocket. */
+  async function connect(): Promise<Client> {
+    const s = io(`http://127.0.0.1:${h.port}`, { reconnection: false });
+    clients.push(s);
+    const hello = await new Promise<{ thread: number }>((res, rej) => {
+      s.once('hello', res);
+      s.once('connect_error', rej);
+    });
+    if (s.io.engine.transport.name !== 'websocket') await new Promise((res) => s.io.engine.once('upgrade', res));
+    return { s, thread: hello.thread };
+  }
+
+  /** `n` clients, at least one on each of `threads` workers (the front spreads sessions). */
+  async function spread(n: number, threads: number): Promise<Client[]> {
+    const out: Client[] = [];
+    for (let i = 0; i < n; i++) out.push(await connect());
+    expect(new Set(out.map((c) => c.thread)).size, 'sessions on every worker').to.equal(threads);
+    return out;
+  }
+
+  /** What fetchSockets() answers on the worker of `c`. */
+  const count = (c: Client) => c.s.timeout(20_000).emitWithAck('count') as Promise<Count>;
+
+  beforeEach(async () => {
+    h = await startHost([{ serverName: ['*'], apps: [{ url: '/', module: CHAT, pool: { threads: 2 } }] }]);
+  });
+  afterEach(async () => {
+    for (const s of clients.splice(0)) s.close();
+    await h?.close();
+  });
+
+  it('io.emit from a client of either worker reaches all 4 clients, on both workers', async () => {
+    const all = await spread(4, 2);
+    for (const sender of [all.find((c) => c.thread === all[0].thread)!, all.find((c) => c.thread !== all[0].thread)!]) {
+      const text = `from ${sender.s.id}`;
+      const heard = Promise.all(all.map((c) => next<{ text: string }>(c.s, 'shouted', (m) => m.text === text)));
+      sender.s.emit('shout', text);
+      const got = await heard;
+      expect(got.map((m) => m.text)).to.deep.equal([text, text, text, text]);
+    }
+  });
+
+  it('io.to(room).emit reaches the room’s members on both workers, and only them', async () => {
+    const all = await spread(4, 2);
+    const a = all[0];
+    const b = all.find((c) => c.thread !== a.thread)!;
+    const others = all.filter((c) => c !== a && c !== b);
+    await a.s.emitWithAck('join', 'red');
+    await b.s.emitWithAck('join', 'red');
+    const members = Promise.all([a, b].map((c) => next<{ room: string; text: string }>(c.s, 'said', (m) => m.room === 'red')));
+    // Non-members record what they get until a later io.emit from the same worker, which follows the
+    // room message on every path: anything said to them would have arrived first.
+    const strays: unknown[] = [];
+    for (const c of others) c.s.on('said', (m) => strays.push(m));
+    const fence = Promise.all(others.map((c) => next<{ text: string }>(c.s, 'shouted', (m) => m.text === 'fence')));
+    others[0].s.emit('say', 'red', 'for red only');
+    others[0].s.emit('shout', 'fence');
+    expect((await members).map((m) => m.text)).to.deep.equal(['for red only', 'for red only']);
+    await fence;
+    expect(strays).to.deep.equal([]);
+  });
+
+  it('fetchSockets() on either worker counts all 4 clients, with their rooms', async () => {
+    const all = await spread(4, 2);
+    await all[1].s.emitWithAck('join', 'blue');
+    const ids = all.map((c) => c.s.id!).sort();
+    for (const c of [all[0], all.find((x) => x.thread !== all[0].thread)!]) {
+      const got = await count(c);
+      expect(got.ids).to.deep.equal(ids);
+      expect(got.rooms).to.deep.equal(['blue']);
+    }
+  });
+
+  it('a reload: clients of the old and the new workers hear each other until the old ones have drained', async () => {
+    const old = await spread(2, 2);
+    await h.host.reload(); // rolls the pool: the old workers keep their open sockets, new ones start
+    const fresh = await spread(2, 2);
+    for (const c of fresh) expect(old.map((o) => o.thread), 'a new worker').to.not.include(c.thread);
+    const all = [...old, ...fresh];
+
+    for (const sender of [old[0], fresh[0]]) {
+      const text = `from ${sender.thread}`;
+      const heard = Promise.all(all.map((c) => next<{ text: string }>(c.s, 'shouted', (m) => m.text === text)));
+      sender.s.emit('shout', text);
+      expect((await heard).length).to.equal(4);
+    }
+    // The new workers learn of the old ones by their heartbeats: all four, asked from either side.
+    const ids = all.map((c) => c.s.id!).sort();
+    await waitFor(async () => (await count(fresh[0])).ids.join() === ids.join(), { what: 'fetchSockets on a new worker to count 4' });
+    expect((await count(old[0])).ids).to.deep.equal(ids);
+
+    // The old clients leave: their workers drain and end. The pool says so, and the new workers'
+    // fetchSockets answers at once with the two left (rather than wait for the ended ones and fail).
+    for (const c of old) c.s.close();
+    await waitFor(async () => (await h.pool('/')).threads === 2, { timeout: 30_000, what: 'the old workers to end' });
+    const left = await count(fresh[0]);
+    expect(left.error).to.equal(undefined);
+    expect(left.ids).to.deep.equal(fresh.map((c) => c.s.id!).sort());
+  });
+});
