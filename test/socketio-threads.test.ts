@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { resolve } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import { startHost, type TestHost } from './helpers/host.js';
-import { waitFor } from './helpers/index.js';
+import { ioEvent, ioGreeting, waitFor } from './helpers/index.js';
 
 const CHAT = resolve('test/fixtures/socketio/chat.mjs');
 
@@ -23,18 +23,6 @@ interface Count {
   error?: string;
 }
 
-/** The next `event` on `s` whose payload passes `match`. */
-function next<T>(s: Socket, event: string, match: (v: T) => boolean = () => true): Promise<T> {
-  return new Promise((res) => {
-    const on = (v: T) => {
-      if (!match(v)) return;
-      s.off(event, on);
-      res(v);
-    };
-    s.on(event, on);
-  });
-}
-
 describe('socket.io across threads and reloads (hostd’s adapter)', function () {
   this.timeout(60_000);
   let h: TestHost;
@@ -44,10 +32,7 @@ describe('socket.io across threads and reloads (hostd’s adapter)', function ()
   async function connect(): Promise<Client> {
     const s = io(`http://127.0.0.1:${h.port}`, { reconnection: false });
     clients.push(s);
-    const hello = await new Promise<{ thread: number }>((res, rej) => {
-      s.once('hello', res);
-      s.once('connect_error', rej);
-    });
+    const hello = await ioGreeting<{ thread: number }>(s);
     if (s.io.engine.transport.name !== 'websocket') await new Promise((res) => s.io.engine.once('upgrade', res));
     return { s, thread: hello.thread };
   }
@@ -75,7 +60,7 @@ describe('socket.io across threads and reloads (hostd’s adapter)', function ()
     const all = await spread(4, 2);
     for (const sender of [all.find((c) => c.thread === all[0].thread)!, all.find((c) => c.thread !== all[0].thread)!]) {
       const text = `from ${sender.s.id}`;
-      const heard = Promise.all(all.map((c) => next<{ text: string }>(c.s, 'shouted', (m) => m.text === text)));
+      const heard = Promise.all(all.map((c) => ioEvent<{ text: string }>(c.s, 'shouted', (m) => m.text === text)));
       sender.s.emit('shout', text);
       const got = await heard;
       expect(got.map((m) => m.text)).to.deep.equal([text, text, text, text]);
@@ -89,12 +74,12 @@ describe('socket.io across threads and reloads (hostd’s adapter)', function ()
     const others = all.filter((c) => c !== a && c !== b);
     await a.s.emitWithAck('join', 'red');
     await b.s.emitWithAck('join', 'red');
-    const members = Promise.all([a, b].map((c) => next<{ room: string; text: string }>(c.s, 'said', (m) => m.room === 'red')));
+    const members = Promise.all([a, b].map((c) => ioEvent<{ room: string; text: string }>(c.s, 'said', (m) => m.room === 'red')));
     // Non-members record what they get until a later io.emit from the same worker, which follows the
     // room message on every path: anything said to them would have arrived first.
     const strays: unknown[] = [];
     for (const c of others) c.s.on('said', (m) => strays.push(m));
-    const fence = Promise.all(others.map((c) => next<{ text: string }>(c.s, 'shouted', (m) => m.text === 'fence')));
+    const fence = Promise.all(others.map((c) => ioEvent<{ text: string }>(c.s, 'shouted', (m) => m.text === 'fence')));
     others[0].s.emit('say', 'red', 'for red only');
     others[0].s.emit('shout', 'fence');
     expect((await members).map((m) => m.text)).to.deep.equal(['for red only', 'for red only']);
@@ -117,12 +102,16 @@ describe('socket.io across threads and reloads (hostd’s adapter)', function ()
     const old = await spread(2, 2);
     await h.host.reload(); // rolls the pool: the old workers keep their open sockets, new ones start
     const fresh = await spread(2, 2);
-    for (const c of fresh) expect(old.map((o) => o.thread), 'a new worker').to.not.include(c.thread);
+    for (const c of fresh)
+      expect(
+        old.map((o) => o.thread),
+        'a new worker',
+      ).to.not.include(c.thread);
     const all = [...old, ...fresh];
 
     for (const sender of [old[0], fresh[0]]) {
       const text = `from ${sender.thread}`;
-      const heard = Promise.all(all.map((c) => next<{ text: string }>(c.s, 'shouted', (m) => m.text === text)));
+      const heard = Promise.all(all.map((c) => ioEvent<{ text: string }>(c.s, 'shouted', (m) => m.text === text)));
       sender.s.emit('shout', text);
       expect((await heard).length).to.equal(4);
     }
