@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { resolve } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
-import { startHost, type TestHost } from './helpers/host.js';
+import { quietLog, startHost, type TestHost } from './helpers/host.js';
 import { ioEvent, ioGreeting, waitFor } from './helpers/index.js';
 
 const CHAT = resolve('test/fixtures/socketio/chat.mjs');
@@ -26,6 +26,7 @@ interface Count {
 describe('socket.io across threads and reloads (hostd’s adapter)', function () {
   this.timeout(60_000);
   let h: TestHost;
+  let log: ReturnType<typeof quietLog>;
   const clients: Socket[] = [];
 
   /** A client with socket.io's default transports, once upgraded to its WebSocket. */
@@ -49,7 +50,8 @@ describe('socket.io across threads and reloads (hostd’s adapter)', function ()
   const count = (c: Client) => c.s.timeout(20_000).emitWithAck('count') as Promise<Count>;
 
   beforeEach(async () => {
-    h = await startHost([{ serverName: ['*'], apps: [{ url: '/', module: CHAT, pool: { threads: 2 } }] }]);
+    log = quietLog();
+    h = await startHost([{ serverName: ['*'], apps: [{ url: '/', module: CHAT, pool: { threads: 2 } }] }], { errorLog: log });
   });
   afterEach(async () => {
     for (const s of clients.splice(0)) s.close();
@@ -96,6 +98,40 @@ describe('socket.io across threads and reloads (hostd’s adapter)', function ()
       expect(got.ids).to.deep.equal(ids);
       expect(got.rooms).to.deep.equal(['blue']);
     }
+  });
+
+  it('binary data broadcast on one worker reaches the clients of the other as binary', async () => {
+    const all = await spread(4, 2);
+    const got = Promise.all(all.map((c) => ioEvent<Buffer>(c.s, 'bytes')));
+    all[0].s.emit('bytes');
+    for (const b of await got) expect([...new Uint8Array(b)]).to.deep.equal([1, 2, 3, 250]);
+  });
+
+  it('io.in(id).socketsJoin(room) reaches a socket on the other worker; serverSideEmit gets the other worker’s answer', async () => {
+    const all = await spread(4, 2);
+    const a = all[0];
+    const b = all.find((c) => c.thread !== a.thread)!;
+    await a.s.emitWithAck('pull', b.s.id, 'green'); // b's session lives on the other worker
+    const heard = ioEvent<{ room: string; text: string }>(b.s, 'said', (m) => m.room === 'green');
+    a.s.emit('say', 'green', 'pulled in');
+    expect((await heard).text).to.equal('pulled in');
+    expect((await count(a)).rooms).to.deep.equal(['green']);
+    const answer = (await a.s.timeout(20_000).emitWithAck('workers')) as { error?: string; threads: number[] };
+    expect(answer).to.deep.equal({ threads: [b.thread] });
+  });
+
+  it('logs one notice per worker; data that cannot be copied to the other worker is warned about once, its own clients still get it', async () => {
+    const all = await spread(4, 2);
+    const notices = log.lines.filter((l) => l.includes('reach every worker of this pool'));
+    expect(notices.length, notices.join('\n')).to.equal(2);
+    const local = all.filter((c) => c.thread === all[0].thread);
+    const got = Promise.all(local.map((c) => ioEvent<{ n: number }>(c.s, 'odd')));
+    all[0].s.emit('odd');
+    all[0].s.emit('odd');
+    for (const m of await got) expect(m).to.deep.equal({ n: 1 });
+    const warned = await waitFor(() => log.lines.filter((l) => l.includes('could not be copied')), { what: 'the warning' });
+    expect(warned).to.have.length(1);
+    expect(warned[0]).to.match(/^warn .*only this worker's clients got it/);
   });
 
   it('a reload: clients of the old and the new workers hear each other until the old ones have drained', async () => {
