@@ -49,16 +49,19 @@ describe('socket.io across threads and reloads (hostd’s adapter)', function ()
   /** What fetchSockets() answers on the worker of `c`. */
   const count = (c: Client) => c.s.timeout(20_000).emitWithAck('count') as Promise<Count>;
 
-  beforeEach(async () => {
+  /** The chat app on a pool of `threads` (explicit: the default number of threads is not this suite's business). */
+  async function start(threads = 2): Promise<void> {
     log = quietLog();
-    h = await startHost([{ serverName: ['*'], apps: [{ url: '/', module: CHAT, pool: { threads: 2 } }] }], { errorLog: log });
-  });
+    h = await startHost([{ serverName: ['*'], apps: [{ url: '/', module: CHAT, pool: { threads } }] }], { errorLog: log });
+  }
+
   afterEach(async () => {
     for (const s of clients.splice(0)) s.close();
     await h?.close();
   });
 
   it('io.emit from a client of either worker reaches all 4 clients, on both workers', async () => {
+    await start();
     const all = await spread(4, 2);
     for (const sender of [all.find((c) => c.thread === all[0].thread)!, all.find((c) => c.thread !== all[0].thread)!]) {
       const text = `from ${sender.s.id}`;
@@ -70,6 +73,7 @@ describe('socket.io across threads and reloads (hostd’s adapter)', function ()
   });
 
   it('io.to(room).emit reaches the room’s members on both workers, and only them', async () => {
+    await start();
     const all = await spread(4, 2);
     const a = all[0];
     const b = all.find((c) => c.thread !== a.thread)!;
@@ -90,6 +94,7 @@ describe('socket.io across threads and reloads (hostd’s adapter)', function ()
   });
 
   it('fetchSockets() on either worker counts all 4 clients, with their rooms', async () => {
+    await start();
     const all = await spread(4, 2);
     await all[1].s.emitWithAck('join', 'blue');
     const ids = all.map((c) => c.s.id!).sort();
@@ -101,6 +106,7 @@ describe('socket.io across threads and reloads (hostd’s adapter)', function ()
   });
 
   it('binary data broadcast on one worker reaches the clients of the other as binary', async () => {
+    await start();
     const all = await spread(4, 2);
     const got = Promise.all(all.map((c) => ioEvent<Buffer>(c.s, 'bytes')));
     all[0].s.emit('bytes');
@@ -108,6 +114,7 @@ describe('socket.io across threads and reloads (hostd’s adapter)', function ()
   });
 
   it('io.in(id).socketsJoin(room) reaches a socket on the other worker; serverSideEmit gets the other worker’s answer', async () => {
+    await start();
     const all = await spread(4, 2);
     const a = all[0];
     const b = all.find((c) => c.thread !== a.thread)!;
@@ -121,6 +128,7 @@ describe('socket.io across threads and reloads (hostd’s adapter)', function ()
   });
 
   it('logs one notice per worker; data that cannot be copied to the other worker is warned about once, its own clients still get it', async () => {
+    await start();
     const all = await spread(4, 2);
     const notices = log.lines.filter((l) => l.includes('reach every worker of this pool'));
     expect(notices.length, notices.join('\n')).to.equal(2);
@@ -134,34 +142,37 @@ describe('socket.io across threads and reloads (hostd’s adapter)', function ()
     expect(warned[0]).to.match(/^warn .*only this worker's clients got it/);
   });
 
-  it('a reload: clients of the old and the new workers hear each other until the old ones have drained', async () => {
-    const old = await spread(2, 2);
-    await h.host.reload(); // rolls the pool: the old workers keep their open sockets, new ones start
-    const fresh = await spread(2, 2);
-    for (const c of fresh)
-      expect(
-        old.map((o) => o.thread),
-        'a new worker',
-      ).to.not.include(c.thread);
-    const all = [...old, ...fresh];
+  for (const threads of [2, 1]) {
+    it(`a reload at threads: ${threads}: clients of the old and the new workers hear each other until the old ones have drained`, async () => {
+      await start(threads);
+      const old = await spread(2, threads);
+      await h.host.reload(); // rolls the pool: the old workers keep their open sockets, new ones start
+      const fresh = await spread(2, threads);
+      for (const c of fresh)
+        expect(
+          old.map((o) => o.thread),
+          'a new worker',
+        ).to.not.include(c.thread);
+      const all = [...old, ...fresh];
 
-    for (const sender of [old[0], fresh[0]]) {
-      const text = `from ${sender.thread}`;
-      const heard = Promise.all(all.map((c) => ioEvent<{ text: string }>(c.s, 'shouted', (m) => m.text === text)));
-      sender.s.emit('shout', text);
-      expect((await heard).length).to.equal(4);
-    }
-    // The new workers learn of the old ones by their heartbeats: all four, asked from either side.
-    const ids = all.map((c) => c.s.id!).sort();
-    await waitFor(async () => (await count(fresh[0])).ids.join() === ids.join(), { what: 'fetchSockets on a new worker to count 4' });
-    expect((await count(old[0])).ids).to.deep.equal(ids);
+      for (const sender of [old[0], fresh[0]]) {
+        const text = `from ${sender.thread}`;
+        const heard = Promise.all(all.map((c) => ioEvent<{ text: string }>(c.s, 'shouted', (m) => m.text === text)));
+        sender.s.emit('shout', text);
+        expect((await heard).length).to.equal(4);
+      }
+      // The new workers learn of the old ones by their heartbeats: all four, asked from either side.
+      const ids = all.map((c) => c.s.id!).sort();
+      await waitFor(async () => (await count(fresh[0])).ids.join() === ids.join(), { what: 'fetchSockets on a new worker to count 4' });
+      expect((await count(old[0])).ids).to.deep.equal(ids);
 
-    // The old clients leave: their workers drain and end. The pool says so, and the new workers'
-    // fetchSockets answers at once with the two left (rather than wait for the ended ones and fail).
-    for (const c of old) c.s.close();
-    await waitFor(async () => (await h.pool('/')).threads === 2, { timeout: 30_000, what: 'the old workers to end' });
-    const left = await count(fresh[0]);
-    expect(left.error).to.equal(undefined);
-    expect(left.ids).to.deep.equal(fresh.map((c) => c.s.id!).sort());
-  });
+      // The old clients leave: their workers drain and end. The pool says so, and the new workers'
+      // fetchSockets answers at once with the two left (rather than wait for the ended ones and fail).
+      for (const c of old) c.s.close();
+      await waitFor(async () => (await h.pool('/')).threads === threads, { timeout: 30_000, what: 'the old workers to end' });
+      const left = await count(fresh[0]);
+      expect(left.error).to.equal(undefined);
+      expect(left.ids).to.deep.equal(fresh.map((c) => c.s.id!).sort());
+    });
+  }
 });
