@@ -1,6 +1,8 @@
 // npm run bench:socketio — what hostd's socket.io adapter (daemon/app/socketio) costs and carries:
-// a client asks its worker for N io.emit broadcasts in a row; the figure is how long until every
-// client that should get them has them all (broadcasts per second delivered to each client).
+// a client asks its worker for N io.emit broadcasts in a row; the figures are how long until every
+// client that should get them has them all (broadcasts per second delivered to each client), and
+// the process's CPU time per broadcast (host threads and the clients together: this script runs
+// the host in-process, so CPU time is the figure a busy machine disturbs least).
 // Compared: threads 1 and 2 with hostd's adapter, against the app's own in-memory adapter
 // (LOCAL_ADAPTER=1: broadcasts stay in the worker, what socket.io does without hostd's).
 //
@@ -63,6 +65,10 @@ function burst(sender: Socket, receivers: Socket[], n: number): Promise<number> 
   });
 }
 
+function median(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+}
+
 async function run(c: Case): Promise<string> {
   const quiet = { info() {}, warn() {}, error() {} };
   const host = await createHost({
@@ -89,10 +95,18 @@ async function run(c: Case): Promise<string> {
     const receivers = socks.filter((x) => !c.local || x.thread === sender.thread).map((x) => x.s);
     await burst(sender.s, receivers, 500); // warm-up
     const times: number[] = [];
-    for (let r = 0; r < rounds; r++) times.push(await burst(sender.s, receivers, broadcasts));
-    times.sort((a, b) => a - b);
-    const ms = times[Math.floor(times.length / 2)];
-    return `${c.name.padEnd(72)} ${String(receivers.length).padStart(2)} clients  ${String(Math.round((broadcasts / ms) * 1000)).padStart(7)} broadcasts/s each  (median of ${rounds}: ${ms.toFixed(0)} ms for ${broadcasts})`;
+    const cpus: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const cpu = process.cpuUsage();
+      times.push(await burst(sender.s, receivers, broadcasts));
+      const used = process.cpuUsage(cpu);
+      cpus.push((used.user + used.system) / broadcasts);
+    }
+    const ms = median(times);
+    return (
+      `${c.name.padEnd(72)} ${String(receivers.length).padStart(2)} clients  ` +
+      `${String(Math.round((broadcasts / ms) * 1000)).padStart(6)} broadcasts/s  ${median(cpus).toFixed(0).padStart(4)} µs CPU each (median of ${rounds})`
+    );
   } finally {
     for (const x of socks) x.s.close();
     await host.close();
