@@ -13,7 +13,8 @@ const subClient = pubClient.duplicate();
 await Promise.all([pubClient.connect(), subClient.connect()]);
 
 const httpServer = createServer((_req, res) => res.end('chat\n'));
-const io = new Server(httpServer, { adapter: createAdapter(pubClient, subClient) });
+const io = new Server(httpServer);
+io.adapter(createAdapter(pubClient, subClient));
 
 io.on('connection', (socket) => {
   socket.on('chat', (text) => io.emit('chat', text)); // every client, whichever hostd holds it
