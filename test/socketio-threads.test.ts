@@ -50,9 +50,9 @@ describe('socket.io across threads and reloads (hostd’s adapter)', function ()
   const count = (c: Client) => c.s.timeout(20_000).emitWithAck('count') as Promise<Count>;
 
   /** The chat app on a pool of `threads` (explicit: the default number of threads is not this suite's business). */
-  async function start(threads = 2): Promise<void> {
+  async function start(threads = 2, module = CHAT): Promise<void> {
     log = quietLog();
-    h = await startHost([{ serverName: ['*'], apps: [{ url: '/', module: CHAT, pool: { threads } }] }], { errorLog: log });
+    h = await startHost([{ serverName: ['*'], apps: [{ url: '/', module, pool: { threads } }] }], { errorLog: log });
   }
 
   afterEach(async () => {
@@ -60,17 +60,21 @@ describe('socket.io across threads and reloads (hostd’s adapter)', function ()
     await h?.close();
   });
 
-  it('io.emit from a client of either worker reaches all 4 clients, on both workers', async () => {
-    await start();
-    const all = await spread(4, 2);
-    for (const sender of [all.find((c) => c.thread === all[0].thread)!, all.find((c) => c.thread !== all[0].thread)!]) {
-      const text = `from ${sender.s.id}`;
-      const heard = Promise.all(all.map((c) => ioEvent<{ text: string }>(c.s, 'shouted', (m) => m.text === text)));
-      sender.s.emit('shout', text);
-      const got = await heard;
-      expect(got.map((m) => m.text)).to.deep.equal([text, text, text, text]);
-    }
-  });
+  for (const [kind, module] of [
+    ['', CHAT],
+    [' (a CommonJS app)', resolve('test/fixtures/socketio/chat.cjs')],
+  ])
+    it(`io.emit from a client of either worker reaches all 4 clients, on both workers${kind}`, async () => {
+      await start(2, module);
+      const all = await spread(4, 2);
+      for (const sender of [all.find((c) => c.thread === all[0].thread)!, all.find((c) => c.thread !== all[0].thread)!]) {
+        const text = `from ${sender.s.id}`;
+        const heard = Promise.all(all.map((c) => ioEvent<{ text: string }>(c.s, 'shouted', (m) => m.text === text)));
+        sender.s.emit('shout', text);
+        const got = await heard;
+        expect(got.map((m) => m.text)).to.deep.equal([text, text, text, text]);
+      }
+    });
 
   it('io.to(room).emit reaches the room’s members on both workers, and only them', async () => {
     await start();

@@ -27,7 +27,7 @@ export type SocketIoAdapterModule = typeof SocketIoAdapter;
 
 const NO_OFFSET = Promise.resolve('');
 
-/** Called once per failure kind: a message the structured clone cannot copy (a function in the data). */
+/** Told, once per worker, of a message the structured clone cannot copy (a function in the data). */
 export type AdapterWarn = (text: string) => void;
 
 /**
