@@ -50,9 +50,9 @@ describe('socket.io across threads and reloads (hostd’s adapter)', function ()
   const count = (c: Client) => c.s.timeout(20_000).emitWithAck('count') as Promise<Count>;
 
   /** The chat app on a pool of `threads` (explicit: the default number of threads is not this suite's business). */
-  async function start(threads = 2, module = CHAT): Promise<void> {
+  async function start(threads = 2, module = CHAT, fronts = 1): Promise<void> {
     log = quietLog();
-    h = await startHost([{ serverName: ['*'], apps: [{ url: '/', module, pool: { threads } }] }], { errorLog: log });
+    h = await startHost([{ serverName: ['*'], apps: [{ url: '/', module, pool: { threads } }] }], { errorLog: log, fronts });
   }
 
   afterEach(async () => {
@@ -60,12 +60,13 @@ describe('socket.io across threads and reloads (hostd’s adapter)', function ()
     await h?.close();
   });
 
-  for (const [kind, module] of [
-    ['', CHAT],
-    [' (a CommonJS app)', resolve('test/fixtures/socketio/chat.cjs')],
-  ])
+  for (const [kind, module, fronts] of [
+    ['', CHAT, 1],
+    [' (a CommonJS app)', resolve('test/fixtures/socketio/chat.cjs'), 1],
+    [' (2 front threads)', CHAT, 2],
+  ] as const)
     it(`io.emit from a client of either worker reaches all 4 clients, on both workers${kind}`, async () => {
-      await start(2, module);
+      await start(2, module, fronts);
       const all = await spread(4, 2);
       for (const sender of [all.find((c) => c.thread === all[0].thread)!, all.find((c) => c.thread !== all[0].thread)!]) {
         const text = `from ${sender.s.id}`;
