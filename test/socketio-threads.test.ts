@@ -118,7 +118,7 @@ describe('socket.io across threads and reloads (hostd’s adapter)', function ()
     for (const b of await got) expect([...new Uint8Array(b)]).to.deep.equal([1, 2, 3, 250]);
   });
 
-  it('io.in(id).socketsJoin(room) reaches a socket on the other worker; serverSideEmit gets the other worker’s answer', async () => {
+  it('socketsJoin and disconnectSockets reach a socket on the other worker; serverSideEmit gets the other worker’s answer', async () => {
     await start();
     const all = await spread(4, 2);
     const a = all[0];
@@ -130,6 +130,9 @@ describe('socket.io across threads and reloads (hostd’s adapter)', function ()
     expect((await count(a)).rooms).to.deep.equal(['green']);
     const answer = (await a.s.timeout(20_000).emitWithAck('workers')) as { error?: string; threads: number[] };
     expect(answer).to.deep.equal({ threads: [b.thread] });
+    const gone = ioEvent<string>(b.s, 'disconnect');
+    a.s.emit('kick', b.s.id);
+    expect(await gone).to.equal('io server disconnect');
   });
 
   it('logs one notice per worker; data that cannot be copied to the other worker is warned about once, its own clients still get it', async () => {
