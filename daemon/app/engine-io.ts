@@ -5,8 +5,7 @@
 // (stickyClaim) before the handshake answer leaves; fronts route requests carrying it here
 // (daemon/dispatch/ws-sticky.ts). The app is not modified: engine.io's generateId is wrapped as
 // the module loads (socket.io requires it as CommonJS, from ESM apps too).
-import Module from 'node:module';
-import { isMainThread } from 'node:worker_threads';
+import { afterModuleLoad } from './module-load.js';
 
 let claimer: ((key: string) => void) | null = null;
 let installed = false;
@@ -38,13 +37,9 @@ function wrap(exported: unknown): void {
 
 /** In a worker thread, before the app is imported: wrap engine.io when it is loaded. */
 export function watchEngineIo(): void {
-  if (installed || isMainThread) return;
+  if (installed) return;
   installed = true;
-  const M = Module as unknown as { _load(request: string, parent: unknown, isMain: boolean): unknown };
-  const load = M._load;
-  M._load = function (this: unknown, request: string, parent: unknown, isMain: boolean): unknown {
-    const exported = load.call(this, request, parent, isMain);
+  afterModuleLoad((request, exported) => {
     if (request === 'engine.io') wrap(exported);
-    return exported;
-  };
+  });
 }

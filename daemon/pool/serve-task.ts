@@ -14,9 +14,15 @@ function compressionOf(cfg: ResolvedApp): ResolvedCompression | null {
 
 /**
  * The serve task of worker `w` of mount `cfg`. `entry`: the module the pool compiled (TypeScript,
- * JSX), unset when the worker loads `cfg.module` itself.
+ * JSX), unset when the worker loads `cfg.module` itself. `group`: the pool's name for its workers.
  */
-export function serveTask(w: PoolWorker, cfg: ResolvedApp, entry: string | undefined, cacheDir: string | undefined): ServeTask {
+export function serveTask(
+  w: PoolWorker,
+  cfg: ResolvedApp,
+  entry: string | undefined,
+  cacheDir: string | undefined,
+  group: string,
+): ServeTask {
   return {
     kind: 'serve',
     control: w.workerControl,
@@ -31,5 +37,6 @@ export function serveTask(w: PoolWorker, cfg: ResolvedApp, entry: string | undef
     env: cfg.pool.env,
     cacheDir,
     entry,
+    group,
   };
 }

@@ -4,11 +4,13 @@
 // (sweep.ts), the fronts (through native-front/control) and the pool's lifecycle (pool.ts:
 // start, roll, close) all act through these. DaemonPool extends this class: it is separate so the
 // lifecycle and the supervision each read as one thing, with no delegation between them.
+import { randomUUID } from 'node:crypto';
 import type { Piscina } from 'piscina';
 import type { ResolvedApp } from '../../shared/config/types.js';
 import { errorText } from '../../shared/errors.js';
 import { mountLabel, withFields, type Logger } from '../../shared/log.js';
 import { CLOSE_GOING_AWAY, CLOSE_SERVICE_RESTART } from '../../shared/protocol/ws.js';
+import { announceGone } from '../app/socketio/channel.js';
 import { listenToWorker } from './control-port.js';
 import type { PoolFronts } from './fronts.js';
 import { serveTask } from './serve-task.js';
@@ -48,6 +50,8 @@ export class WorkerSet {
   /** TypeScript/JSX compiled once by the pool for every worker (pool.ts compile()). */
   protected entry: string | undefined;
   readonly log: Logger;
+  /** Unique to this pool in the process, kept across rolls: its workers' socket.io channel (daemon/app/socketio). */
+  readonly group = randomUUID();
 
   constructor(
     readonly id: number,
@@ -76,7 +80,7 @@ export class WorkerSet {
     this.workers.push(w);
     listenToWorker(w, this.log, (threadId, loadError) => this.onReady(w, threadId, loadError));
     for (let f = 0; f < this.fronts.count; f++) this.fronts.attach(this.id, f, w.frontAttach[f]);
-    const task = serveTask(w, this.cfg, this.entry, this.opts.cacheDir);
+    const task = serveTask(w, this.cfg, this.entry, this.opts.cacheDir, this.group);
     this.piscina!.run(task, { transferList: [w.workerControl, ...w.workerLinks] as never }).then(
       () => this.died(w, new Error('the worker serve task returned')),
       (err: unknown) => this.died(w, err),
@@ -143,6 +147,7 @@ export class WorkerSet {
     if (wasStarting)
       w.resolveReady(w.killedFor === 'roll' ? '' : `the worker exited while loading the app: ${errorText(err ?? 'terminated')}`);
     this.fronts.detach(this.id, w.key, reason);
+    if (w.threadId >= 0) announceGone(w.threadId); // its socket.io peers stop waiting for it
     if (!this.closing) this.ensureWorkers();
   }
 

@@ -11,6 +11,7 @@ import {
   decodeToWorkerControl,
   LOG_ERROR,
   LOG_INFO,
+  LOG_WARN,
   type CheckResult,
   type CheckTask,
   type ServeTask,
@@ -22,6 +23,7 @@ import { forwardConsole } from './log-forward.js';
 import { WorkerServer } from './server.js';
 import { WorkerWs } from './ws/worker-ws.js';
 import { setSessionClaimer } from '../app/engine-io.js';
+import { watchSocketIo } from '../app/socketio/install.js';
 
 installProcessGuard(); // before any app is imported: apps cannot signal or abort the host
 
@@ -40,6 +42,8 @@ async function serve(task: ServeTask): Promise<never> {
     control.log(LOG_ERROR, `unhandled rejection: ${text}`, '');
   });
   installLightFetchGlobals(); // before the app is imported: it may keep a reference to Response
+  // socket.io's broadcasts reach every worker of the pool (daemon/app/socketio).
+  watchSocketIo(task.group, { notice: (t) => control.log(LOG_INFO, t, ''), warn: (t) => control.log(LOG_WARN, t, '') });
   try {
     const app = await loadApp(task.modulePath, {
       interface: task.interface,

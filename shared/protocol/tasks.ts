@@ -27,6 +27,8 @@ export interface ServeTask {
   cacheDir?: string;
   /** The module compiled once by the pool (TypeScript/JSX); unset: the worker loads modulePath itself. */
   entry?: string;
+  /** Names the pool, the same for its old and new workers across a roll (daemon/app/socketio). */
+  group: string;
 }
 
 /** `hostd check`: load the module once and report. */

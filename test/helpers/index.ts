@@ -8,6 +8,8 @@
 //   load.ts           loadLoop: bounded concurrent load that counts every answer
 //   tls.ts            selfSigned certificates (openssl)
 //   prometheus.ts     a strict Prometheus text parser
+//   redis.ts          startRedis: a throwaway redis-server on a loopback ephemeral port
+//   socketio.ts       socket.io clients: ioEvent (the next matching event), ioGreeting
 //   static-tree.ts    the static-file fixture tree
 //   static-harness.ts a minimal uWS front around static mounts (ctx.done accounting)
 export * from './host.js';
@@ -15,7 +17,9 @@ export * from './http.js';
 export * from './kitchen.js';
 export * from './load.js';
 export * from './prometheus.js';
+export * from './redis.js';
 export * from './site.js';
+export * from './socketio.js';
 export * from './static-harness.js';
 export * from './static-tree.js';
 export * from './status.js';

@@ -1,0 +1,116 @@
+// npm run bench:socketio — what hostd's socket.io adapter (daemon/app/socketio) costs and carries:
+// a client asks its worker for N io.emit broadcasts in a row; the figures are how long until every
+// client that should get them has them all (broadcasts per second delivered to each client), and
+// the process's CPU time per broadcast (host threads and the clients together: this script runs
+// the host in-process, so CPU time is the figure a busy machine disturbs least).
+// Compared: threads 1 and 2 with hostd's adapter, against the app's own in-memory adapter
+// (LOCAL_ADAPTER=1: broadcasts stay in the worker, what socket.io does without hostd's).
+//
+//   npm run bench:socketio [-- --clients 4 --broadcasts 5000 --rounds 3]
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { io, type Socket } from 'socket.io-client';
+import { createHost } from '../index.js';
+
+const { values: opts } = parseArgs({
+  options: {
+    clients: { type: 'string', default: '4' },
+    broadcasts: { type: 'string', default: '5000' },
+    rounds: { type: 'string', default: '3' },
+  },
+});
+const clients = Number(opts.clients);
+const broadcasts = Number(opts.broadcasts);
+const rounds = Number(opts.rounds);
+const APP = resolve('bench/apps/socketio-emit.mjs');
+
+interface Case {
+  name: string;
+  threads: number;
+  local: boolean;
+}
+
+const CASES: Case[] = [
+  { name: "threads 1, socket.io's in-memory adapter", threads: 1, local: true },
+  { name: "threads 1, hostd's adapter", threads: 1, local: false },
+  { name: "threads 2, socket.io's in-memory adapter (same-worker clients only)", threads: 2, local: true },
+  { name: "threads 2, hostd's adapter (every client)", threads: 2, local: false },
+];
+
+/** A client on a WebSocket, and the worker thread that holds it. */
+async function connect(port: number): Promise<{ s: Socket; thread: number }> {
+  const s = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnection: false });
+  await new Promise<void>((res, rej) => {
+    s.once('connect', () => res());
+    s.once('connect_error', rej);
+  });
+  return { s, thread: (await s.emitWithAck('thread')) as number };
+}
+
+/** Milliseconds until each of `receivers` has `n` ticks, after `sender` asks for them. */
+function burst(sender: Socket, receivers: Socket[], n: number): Promise<number> {
+  const start = performance.now();
+  return new Promise((res) => {
+    let done = 0;
+    for (const r of receivers) {
+      let got = 0;
+      const on = () => {
+        if (++got < n) return;
+        r.off('tick', on);
+        if (++done === receivers.length) res(performance.now() - start);
+      };
+      r.on('tick', on);
+    }
+    sender.emit('burst', n);
+  });
+}
+
+function median(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+}
+
+async function run(c: Case): Promise<string> {
+  const quiet = { info() {}, warn() {}, error() {} };
+  const host = await createHost({
+    accessLog: false,
+    errorLog: quiet,
+    fronts: 1,
+    sites: [
+      {
+        listen: 0,
+        serverName: ['*'],
+        apps: [{ url: '/', module: APP, pool: { threads: c.threads, env: c.local ? { LOCAL_ADAPTER: '1' } : {} } }],
+      },
+    ],
+  });
+  await host.listen();
+  await host.ready();
+  const port = host.addresses[0].port;
+  const socks: { s: Socket; thread: number }[] = [];
+  try {
+    for (let i = 0; i < clients; i++) socks.push(await connect(port));
+    const sender = socks[0];
+    // Who gets the sender's broadcasts: every client, or with socket.io's in-memory adapter those
+    // on the sender's worker.
+    const receivers = socks.filter((x) => !c.local || x.thread === sender.thread).map((x) => x.s);
+    await burst(sender.s, receivers, 500); // warm-up
+    const times: number[] = [];
+    const cpus: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const cpu = process.cpuUsage();
+      times.push(await burst(sender.s, receivers, broadcasts));
+      const used = process.cpuUsage(cpu);
+      cpus.push((used.user + used.system) / broadcasts);
+    }
+    const ms = median(times);
+    return (
+      `${c.name.padEnd(72)} ${String(receivers.length).padStart(2)} clients  ` +
+      `${String(Math.round((broadcasts / ms) * 1000)).padStart(6)} broadcasts/s  ${median(cpus).toFixed(0).padStart(4)} µs CPU each (median of ${rounds})`
+    );
+  } finally {
+    for (const x of socks) x.s.close();
+    await host.close();
+  }
+}
+
+for (const c of CASES) console.log(await run(c));
