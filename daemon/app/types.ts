@@ -113,3 +113,10 @@ export interface LoadAppOptions {
   /** Lines for the error log at warning level (a second, different server after the app was taken); defaults to notice. */
   warn?: (text: string) => void;
 }
+
+/**
+ * What an app module exports (its default export) for the fetch interface: a handler, or an
+ * object with `fetch` and optionally `websocket` handlers (Bun's shape). Node-style apps
+ * (`(req, res)` listeners, Express, Koa, Fastify) are detected and need no hostd type.
+ */
+export type App<T = unknown> = FetchHandler | { fetch: FetchHandler; websocket?: WebSocketHandlers<T> };
