@@ -11,7 +11,9 @@ export type HostdErrorCode =
   | 'HOSTD_CLOSED'
   | 'HOSTD_FRONT_FAILED'
   | 'HOSTD_SIGNAL_REFUSED'
-  | 'HOSTD_PROCESS_REFUSED';
+  | 'HOSTD_PROCESS_REFUSED'
+  // `hostd status` / `hostd reload`: no hostd answers on the status listener.
+  | 'HOSTD_NOT_RUNNING';
 
 export class HostdError extends Error {
   readonly code: HostdErrorCode;

@@ -1,12 +1,21 @@
-// Command-line parsing: `hostd [check] [--sites DIR|FILE]... [flags]`. Usage errors exit 2.
+// Command-line parsing: `hostd [check] [--sites DIR|FILE]... [flags]`, `hostd ./app.mjs`,
+// `hostd status`, `hostd reload NAME`. Usage errors exit 2.
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { HostdError } from '../../shared/errors.js';
 import type { LogFormat } from '../log/access-log.js';
 
 export interface CliArgs {
-  command: 'serve' | 'check' | 'help' | 'version';
+  command: 'serve' | 'check' | 'help' | 'version' | 'status' | 'reload';
   sites: string[];
+  /** `hostd ./server.mjs`: serve this one module at / (cli/one-app.ts) instead of --sites. */
+  app?: string;
+  /** `hostd reload NAME`: the site to reload. */
+  site?: string;
+  /** `hostd reload NAME --mount /x`: only this mount of it. */
+  mount?: string;
+  /** `hostd status --json`: the raw /status document. */
+  json: boolean;
   listen?: string;
   status?: string;
   accessLog?: string;
@@ -23,6 +32,8 @@ export interface CliArgs {
 }
 
 export const USAGE = `Usage: hostd [check] [options]
+       hostd ./server.mjs [--listen PORT]
+       hostd status [--json] | hostd reload NAME [--mount /x]
 
 Serve (or with "check", validate) one virtual host per file.
 
@@ -30,6 +41,14 @@ Commands:
   (none)                      serve every virtual host
   check                       validate the configuration, print hosts, mounts and pools;
                               exit 1 with "file:line: message" for each problem
+  ./server.mjs                serve this one app at / as \`node server.mjs\` would, with the
+                              directories of ./public beside it as static mounts; listens on
+                              --listen, else $PORT, else 3000
+  status                      a table of the running hostd's sites, mounts, workers, memory,
+                              requests, restarts and queues (--json: the /status document)
+  reload NAME                 restart the pools of one site (--mount /x: of one mount)
+                              (status and reload reach hostd on its status listener: the
+                              default socket, or --status and --status-token-file)
 
 Options:
   --sites DIR|FILE            vhost files (*.yaml, *.yml, *.json); repeatable; default ./sites
@@ -68,6 +87,8 @@ const OPTIONS = {
   'graceful-timeout': { type: 'string' },
   'trust-proxy': { type: 'string' },
   'no-supervisor': { type: 'boolean' },
+  json: { type: 'boolean' },
+  mount: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -81,10 +102,32 @@ function parse(argv: string[]) {
   }
 }
 
+/** A positional that names a module to serve (`hostd ./server.mjs`) rather than a command. */
+const MODULE = /\.(?:[cm]?js|[cm]?ts|tsx|jsx)$/;
+
+/** The command, and its operand, from the positionals. */
+function command(positionals: string[]): Pick<CliArgs, 'command' | 'app' | 'site'> {
+  const [first, ...rest] = positionals;
+  if (first === 'reload') {
+    if (rest.length !== 1) throw new HostdError('HOSTD_USAGE', 'reload takes one site name: hostd reload NAME [--mount /x]');
+    return { command: 'reload', site: rest[0] };
+  }
+  if (rest.length > 0) throw new HostdError('HOSTD_USAGE', `unexpected "${rest.join(' ')}" after "${first}"`);
+  if (first === undefined) return { command: 'serve' };
+  if (first === 'check' || first === 'status') return { command: first };
+  if (MODULE.test(first)) return { command: 'serve', app: first };
+  throw new HostdError(
+    'HOSTD_USAGE',
+    `unknown command "${first}" (commands: check, status, reload NAME; or a module to serve: hostd ./server.mjs)`,
+  );
+}
+
 export function parseCli(argv: string[]): CliArgs {
   const { values: v, positionals } = parse(argv);
-  if (positionals.length > 1 || (positionals.length === 1 && positionals[0] !== 'check'))
-    throw new HostdError('HOSTD_USAGE', `unknown command "${positionals.join(' ')}" (the only command is "check")`);
+  const { command: cmd, app, site } = command(positionals);
+  if (app !== undefined && v.sites) throw new HostdError('HOSTD_USAGE', `serve either one module (${app}) or --sites, not both`);
+  if (v.mount !== undefined && cmd !== 'reload') throw new HostdError('HOSTD_USAGE', '--mount goes with reload NAME');
+  if (v.json && cmd !== 'status') throw new HostdError('HOSTD_USAGE', '--json goes with status');
   const format = v['log-format'] ?? 'combined';
   if (format !== 'combined' && format !== 'json')
     throw new HostdError('HOSTD_USAGE', `--log-format must be "combined" or "json", not "${format}"`);
@@ -95,13 +138,18 @@ export function parseCli(argv: string[]): CliArgs {
       throw new HostdError('HOSTD_USAGE', `--fronts must be a whole number of threads, at least 1, not "${v.fronts}"`);
   }
   let sites = v.sites ?? [];
-  if (sites.length === 0 && !v.help && !v.version) {
+  const needsSites = (cmd === 'serve' && app === undefined) || cmd === 'check';
+  if (sites.length === 0 && needsSites && !v.help && !v.version) {
     if (!existsSync('sites')) throw new HostdError('HOSTD_USAGE', 'no --sites given and no ./sites directory here');
     sites = ['sites'];
   }
   return {
-    command: v.help ? 'help' : v.version ? 'version' : positionals[0] === 'check' ? 'check' : 'serve',
+    command: v.help ? 'help' : v.version ? 'version' : cmd,
     sites,
+    app,
+    site,
+    mount: v.mount,
+    json: v.json ?? false,
     listen: v.listen,
     status: v.status,
     accessLog: v['access-log'],

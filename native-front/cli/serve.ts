@@ -7,6 +7,7 @@ import { tellSupervisor, watchSupervisor } from '../supervisor/child.js';
 import { logNofileLimit } from '../supervisor/nofile.js';
 import { onSignals } from '../supervisor/signals.js';
 import { loadUws } from '../uws.js';
+import { oneApp } from './one-app.js';
 
 /** Resolves with an exit code, or -1 once serving (the process then lives until a signal ends it). */
 export async function serve(args: CliArgs): Promise<number> {
@@ -59,10 +60,12 @@ export async function serve(args: CliArgs): Promise<number> {
     else reopenWanted = true;
   });
   loadUws();
+  // `hostd ./server.mjs`: that one module instead of --sites (one-app.ts).
+  const one = args.app === undefined ? undefined : oneApp(args.app, args.listen);
   try {
     host = await createHost({
-      sites: args.sites,
-      listen: args.listen,
+      sites: one ? [one.site] : args.sites,
+      listen: one ? one.listen : args.listen,
       accessLog: args.accessLog,
       logFormat: args.logFormat,
       errorLog: args.errorLog,
@@ -80,6 +83,11 @@ export async function serve(args: CliArgs): Promise<number> {
     }
     throw err;
   }
+  if (one && (one.staticUrls.length || one.leftToApp.length))
+    host.log.info('public/: its folders are static mounts served by hostd; its top-level files are left to the app', {
+      static: one.staticUrls.join(',') || undefined,
+      app: one.leftToApp.join(',') || undefined,
+    });
   await host.listen();
   ready = true;
   tellSupervisor('serving');

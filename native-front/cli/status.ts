@@ -1,0 +1,53 @@
+// `hostd status [--json]` and `hostd reload NAME [--mount /x]`: the CLI commands that talk to a
+// running hostd over its status listener (status-client.ts). Each resolves with an exit code:
+// 0 done, 1 hostd refused or is not there (the message says which).
+import type { CliArgs } from './args.js';
+import { statusRequest } from './status-client.js';
+import { type StatusDoc, statusTable } from './status-table.js';
+
+export interface CommandStreams {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
+
+type Target = Pick<CliArgs, 'status' | 'statusTokenFile'>;
+
+/** The server's message from an error answer: its JSON `error`/`message`, else its text. */
+function serverMessage(body: string): string {
+  try {
+    const doc = JSON.parse(body) as { error?: unknown; message?: unknown };
+    const text = doc.error ?? doc.message;
+    if (typeof text === 'string') return text;
+  } catch {
+    // plain text
+  }
+  return body.trim();
+}
+
+export async function status(args: Target & { json: boolean }, io: CommandStreams = process): Promise<number> {
+  const r = await statusRequest(args, 'GET', '/status');
+  if (r.status !== 200) {
+    io.stderr.write(`hostd status: the status listener answered ${r.status}: ${serverMessage(r.body)}\n`);
+    return 1;
+  }
+  if (args.json) {
+    io.stdout.write(r.body.endsWith('\n') ? r.body : r.body + '\n');
+    return 0;
+  }
+  io.stdout.write(statusTable(JSON.parse(r.body) as StatusDoc));
+  return 0;
+}
+
+export async function reload(args: Target & { site: string; mount?: string }, io: CommandStreams = process): Promise<number> {
+  const query = new URLSearchParams({ site: args.site });
+  if (args.mount !== undefined) query.set('mount', args.mount);
+  const r = await statusRequest(args, 'POST', `/reload?${query}`);
+  const what = args.mount === undefined ? `site ${args.site}` : `site ${args.site} mount ${args.mount}`;
+  if (r.status < 200 || r.status > 299) {
+    io.stderr.write(`hostd reload: ${what}: ${serverMessage(r.body) || `answered ${r.status}`}\n`);
+    return 1;
+  }
+  const message = serverMessage(r.body);
+  io.stdout.write(`reloaded ${what}${message && !message.startsWith('{') ? `: ${message}` : ''}\n`);
+  return 0;
+}
