@@ -20,6 +20,8 @@ export interface LivePool {
   fingerprint: string;
   pool: DaemonPool;
   vhostName: string;
+  /** The site (vhost.name) the pool's mount belongs to. */
+  site: string;
   /** Stops the watch/touchFile watcher of the mount. */
   unwatch?: () => void;
 }
@@ -42,7 +44,7 @@ export interface ApplyEnv {
   fronts: FrontSet;
   log: Logger;
   gracefulMs: number;
-  newPool(mount: ResolvedApp, vhostName: string): DaemonPool;
+  newPool(mount: ResolvedApp, vhost: ResolvedVhost): DaemonPool;
   watch(mount: ResolvedApp, pool: DaemonPool): (() => void) | undefined;
   /** Rejects when the host starts closing: a reload waiting for apps to load gives up. */
   cancelled: Promise<never>;
@@ -53,8 +55,17 @@ export interface ApplyEnv {
 export interface ApplyOptions {
   /** Reload: a pool that fails to load fails the whole apply. At startup it answers 503 instead. */
   strict: boolean;
-  /** Reload: unchanged pools roll their workers (fresh code). */
-  roll: boolean;
+  /**
+   * Reload: unchanged pools roll their workers (fresh code): all of them (true, SIGHUP), none
+   * (false), or those of one site, or of one mount of it (POST /reload?site=NAME&mount=/x).
+   */
+  roll: boolean | { site: string; mount?: string };
+}
+
+/** Whether this apply rolls the (unchanged) pool of `mount` on `vhost`. */
+function rolls(roll: ApplyOptions['roll'], vhost: ResolvedVhost, mountUrl: string): boolean {
+  if (typeof roll === 'boolean') return roll;
+  return vhost.name === roll.site && (roll.mount === undefined || roll.mount === mountUrl);
 }
 
 interface Plan {
@@ -72,17 +83,22 @@ function plan(env: ApplyEnv, live: Live, vhosts: ResolvedVhost[], opts: ApplyOpt
   const p: Plan = { vhosts, pools: new Map(), created: [], rolled: [], retired: [], mounts: [], listeners: [] };
   for (const vhost of vhosts) {
     const vhostName = vhost.serverNames[0] ?? '*';
+    const site = vhost.name;
     for (const mount of vhost.mounts) {
       const key = mountKey(vhost, mount.url);
       const fingerprint = JSON.stringify(mount);
-      const m: MountPlan = { key, fingerprint, vhostName, mount, fallbackHost: fallbackHost(vhost) };
+      const m: MountPlan = { key, fingerprint, vhostName, site, mount, fallbackHost: fallbackHost(vhost) };
       p.mounts.push(m);
       if (mount.kind !== 'app' || p.pools.has(key)) continue;
       let lp = live.pools.get(key);
       if (lp && lp.fingerprint === fingerprint) {
-        if (opts.roll) p.rolled.push(lp.pool);
+        lp.site = site; // a rename (name:) keeps the pool
+        if (rolls(opts.roll, vhost, mount.url)) {
+          p.rolled.push(lp.pool);
+          m.rolled = true;
+        }
       } else {
-        lp = { fingerprint, vhostName, pool: env.newPool(mount, vhostName) };
+        lp = { fingerprint, vhostName, site, pool: env.newPool(mount, vhost) };
         p.created.push(lp);
       }
       p.pools.set(key, lp);
@@ -114,6 +130,7 @@ async function start(env: ApplyEnv, p: Plan, opts: ApplyOptions): Promise<void> 
         cfg: pool.cfg.pool,
         mountUrl: pool.cfg.url,
         vhostName: lp.vhostName,
+        site: lp.site,
         queued: pool.queued,
         sockets: pool.sockets,
       },
@@ -128,8 +145,9 @@ async function start(env: ApplyEnv, p: Plan, opts: ApplyOptions): Promise<void> 
           `apps ${mountLabel(lp.pool.cfg.url)}: ${lp.pool.cfg.module} failed to load: ${err.split('\n')[0]}`,
         );
       env.log.error('app failed to load; its mount answers 503', {
-        vhost: lp.vhostName,
+        site: lp.site,
         mount: mountLabel(lp.pool.cfg.url),
+        vhost: lp.vhostName,
         module: lp.pool.cfg.module,
         error: err,
       });
@@ -186,7 +204,7 @@ async function bind(env: ApplyEnv, live: Live, p: Plan): Promise<Record<string, 
     else if (fronts.count > 1) l.bindPort = await freePort(l.address.host);
   }
   try {
-    const replies = await fronts.requestAll({ t: 'prepare', listeners: p.listeners, mounts: p.mounts, roll: p.rolled.length > 0 });
+    const replies = await fronts.requestAll({ t: 'prepare', listeners: p.listeners, mounts: p.mounts });
     return replies[0].ports ?? {};
   } catch (err) {
     await fronts.requestAll({ t: 'abort' });

@@ -244,8 +244,10 @@ export class Host {
     return this.pools.get(id);
   }
 
-  private newPool(mount: ResolvedApp, vhostName: string): DaemonPool {
-    const pool = new DaemonPool(++this.nextPoolId, mount, this.fronts!, withFields(this.errorLog, { vhost: vhostName }), {
+  private newPool(mount: ResolvedApp, vhost: ResolvedVhost): DaemonPool {
+    // Tags read `site=NAME mount=/x vhost=...` (the pool's worker set sets mount in this place).
+    const fields = { site: vhost.name, mount: mountLabel(mount.url), vhost: vhost.serverNames[0] ?? '*' };
+    const pool = new DaemonPool(++this.nextPoolId, mount, this.fronts!, withFields(this.errorLog, fields), {
       gracefulMs: this.gracefulMs,
     });
     this.pools.set(pool.id, pool);
@@ -279,7 +281,7 @@ export class Host {
       fronts: this.fronts!,
       log: this.errorLog,
       gracefulMs: this.gracefulMs,
-      newPool: (mount, vhostName) => this.newPool(mount, vhostName),
+      newPool: (mount, vhost) => this.newPool(mount, vhost),
       watch: (mount, pool) => (mount.watch || mount.touchFile ? this.watch(mount, pool) : undefined),
       cancelled: this.cancelled,
       retiring: this.retiring,
