@@ -56,23 +56,31 @@ export interface ApplyOptions {
   /** Reload: a pool that fails to load fails the whole apply. At startup it answers 503 instead. */
   strict: boolean;
   /**
-   * Reload: unchanged pools roll their workers (fresh code): all of them (true, SIGHUP), none
-   * (false), or those of one site, or of one mount of it (POST /reload?site=NAME&mount=/x).
+   * Reload: which unchanged pools roll their workers (fresh code), by site name and mount URL:
+   * all (SIGHUP), none, or one site's, or one mount's (POST /reload?site=NAME&mount=/x).
    */
-  roll: boolean | { site: string; mount?: string };
+  roll: (site: string, mountUrl: string) => boolean;
 }
 
-/** Whether this apply rolls the (unchanged) pool of `mount` on `vhost`. */
-function rolls(roll: ApplyOptions['roll'], vhost: ResolvedVhost, mountUrl: string): boolean {
-  if (typeof roll === 'boolean') return roll;
-  return vhost.name === roll.site && (roll.mount === undefined || roll.mount === mountUrl);
+export const ROLL_NONE = () => false;
+export const ROLL_ALL = () => true;
+
+/**
+ * A strict apply where apps did not load in fresh workers (new pools, or rolled ones, which keep
+ * their current workers): every failed site, so a SIGHUP can keep those at their previous
+ * configuration and apply the rest. The message is the first failure's.
+ */
+export class SiteLoadErrors extends HostdError {
+  constructor(readonly failures: ReadonlyArray<{ site: string; error: Error }>) {
+    super('HOSTD_APP_LOAD', failures[0].error.message, { cause: failures[0].error });
+  }
 }
 
 interface Plan {
   vhosts: ResolvedVhost[];
   pools: Map<string, LivePool>;
   created: LivePool[];
-  rolled: DaemonPool[];
+  rolled: LivePool[];
   retired: LivePool[];
   mounts: MountPlan[];
   listeners: ListenerPlan[];
@@ -93,8 +101,8 @@ function plan(env: ApplyEnv, live: Live, vhosts: ResolvedVhost[], opts: ApplyOpt
       let lp = live.pools.get(key);
       if (lp && lp.fingerprint === fingerprint) {
         lp.site = site; // a rename (name:) keeps the pool
-        if (rolls(opts.roll, vhost, mount.url)) {
-          p.rolled.push(lp.pool);
+        if (opts.roll(site, mount.url)) {
+          p.rolled.push(lp);
           m.rolled = true;
         }
       } else {
@@ -159,9 +167,10 @@ async function start(env: ApplyEnv, p: Plan, opts: ApplyOptions): Promise<void> 
     for (const s of starting) s.catch(() => undefined);
     return;
   }
-  const outcomes = await Promise.race([Promise.allSettled([...starting, ...p.rolled.map((pool) => pool.roll())]), env.cancelled]);
-  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-  if (failed) throw failed.reason;
+  const sites = [...p.created, ...p.rolled].map((lp) => lp.site);
+  const outcomes = await Promise.race([Promise.allSettled([...starting, ...p.rolled.map((lp) => lp.pool.roll())]), env.cancelled]);
+  const failures = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [{ site: sites[i], error: o.reason as Error }] : []));
+  if (failures.length) throw new SiteLoadErrors(failures);
 }
 
 /** Fails with a clear message when another process already listens on a new address. */

@@ -12,7 +12,7 @@ export interface ExtraMount {
 export async function resolveSites(
   sites: ReadonlyArray<VhostConfig | string>,
   extraMounts: readonly ExtraMount[],
-  opts: { baseDir: string; listen?: string },
+  opts: { baseDir: string; listen?: string; conflicts?: boolean },
 ): Promise<{ vhosts: ResolvedVhost[]; problems: ConfigProblem[] }> {
   const problems: ConfigProblem[] = [];
   const vhosts: ResolvedVhost[] = [];
@@ -45,6 +45,7 @@ export async function resolveSites(
     if (same) same.mounts.push(r.mount);
     else vhosts.push({ ...v.vhost, mounts: [r.mount] });
   });
-  problems.push(...checkConflicts(vhosts));
+  // conflicts: false when the caller checks them itself (site-reload.ts: per site).
+  if (opts.conflicts !== false) problems.push(...checkConflicts(vhosts));
   return { vhosts, problems };
 }

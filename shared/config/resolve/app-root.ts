@@ -32,14 +32,26 @@ export function appCwd(given: unknown, module: string, p: ConfigPath, ctx: Ctx):
  * (util.parseEnv: what `node --env-file` and process.loadEnvFile() read). A missing file is a
  * config error: an app started without its secrets fails later and far less clearly.
  */
-export function readEnvFile(given: string, cwd: string, p: ConfigPath, ctx: Ctx): { file: string; vars: Record<string, string> } | undefined {
+export function readEnvFile(
+  given: string,
+  cwd: string,
+  p: ConfigPath,
+  ctx: Ctx,
+): { file: string; vars: Record<string, string> } | undefined {
   const file = path.resolve(cwd, given);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'not a file' : code === 'EACCES' ? 'permission denied' : `cannot read (${code})`;
+    const why =
+      code === 'ENOENT'
+        ? 'file not found'
+        : code === 'EISDIR'
+          ? 'not a file'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : `cannot read (${code})`;
     ctx.problems.add(p, `${why}: ${file}`);
     return undefined;
   }
