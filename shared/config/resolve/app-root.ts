@@ -17,14 +17,15 @@ export function appRoot(module: string): string {
   }
 }
 
-/** `pool.cwd` (relative to the vhost file's folder; must be a directory), else the app root. */
-export function appCwd(given: unknown, module: string, p: ConfigPath, ctx: Ctx): string {
+/** `pool.cwd` (relative to the vhost file's folder; must be a directory), else the app root; undefined when wrong. */
+export function appCwd(given: unknown, module: string, p: ConfigPath, ctx: Ctx): string | undefined {
   if (typeof given !== 'string' || given === '') return appRoot(module); // absent, or the schema said why
   const abs = path.resolve(ctx.baseDir, given);
   const st = statOrUndefined(abs);
   if (!st) ctx.problems.add(p, `directory not found: ${abs}`);
   else if (!st.isDirectory()) ctx.problems.add(p, `not a directory: ${abs}`);
-  return abs;
+  else return abs;
+  return undefined;
 }
 
 /**

@@ -21,9 +21,13 @@ export function resolvePool(v: unknown, p: ConfigPath, ctx: Ctx, module: string 
   const queueTimeoutMs = duration(o.queueTimeout, [...p, 'queueTimeout'], DEFAULTS.queueTimeoutMs, ctx, false);
   const idleTimeoutMs = duration(o.idleTimeout, [...p, 'idleTimeout'], DEFAULTS.idleTimeoutMs, ctx, true);
   const startTimeoutMs = duration(o.startTimeout, [...p, 'startTimeout'], DEFAULTS.startTimeoutMs, ctx, false);
-  const cwd = module ? appCwd(o.cwd, module, [...p, 'cwd'], ctx) : ctx.baseDir;
+  // Without a module or a usable cwd the mount is already reported; the env file would only add noise.
+  const cwd = module ? appCwd(o.cwd, module, [...p, 'cwd'], ctx) : undefined;
   // The file first, the pool's own env over it (as `node --env-file` leaves set variables alone).
-  const fromFile = typeof o.envFile === 'string' && o.envFile !== '' ? readEnvFile(o.envFile, cwd, [...p, 'envFile'], ctx) : undefined;
+  const fromFile =
+    cwd !== undefined && typeof o.envFile === 'string' && o.envFile !== ''
+      ? readEnvFile(o.envFile, cwd, [...p, 'envFile'], ctx)
+      : undefined;
   const env: Record<string, string> = { ...fromFile?.vars };
   if (isObject(o.env)) {
     for (const [k, val] of Object.entries(o.env)) {
@@ -43,7 +47,7 @@ export function resolvePool(v: unknown, p: ConfigPath, ctx: Ctx, module: string 
     idleTimeoutMs,
     startTimeoutMs,
     env,
-    cwd,
+    cwd: cwd ?? ctx.baseDir, // (only when the mount is already wrong)
   };
   if (fromFile) pool.envFile = fromFile.file;
   if (passEnv.length) pool.passEnv = passEnv;
