@@ -17,7 +17,7 @@ http.createServer((req, res) => res.end('app saw ' + req.url)).listen(process.en
   );
   await writeFile(
     join(dir, 'fetch.mjs'),
-    `export default { fetch: (req) => new Response('fetch app saw ' + new URL(req.url).pathname) };\n`,
+    `export default { fetch: (req) => new Response('fetch app saw ' + new URL(req.url).pathname + ' in ' + process.cwd()) };\n`,
   );
   await mkdir(join(dir, 'public', 'css'), { recursive: true });
   await writeFile(join(dir, 'public', 'css', 'site.css'), 'body { color: teal }\n');
@@ -52,11 +52,11 @@ describe('hostd ./server.mjs: one app, no files', function () {
     expect(hostd.stderr()).to.include('public/: its folders are static mounts served by hostd');
   });
 
-  it('listens on $PORT when no --listen is given, and detects a fetch module', async () => {
+  it('listens on $PORT when no --listen is given, detects a fetch module, and runs it from its folder', async () => {
     const port = await freePort();
     hostd = await spawnHostd([join(dir, 'fetch.mjs'), '--access-log', 'off'], { cwd: tmpdir(), env: { PORT: String(port) } });
     expect(hostd.port).to.equal(port);
-    expect(await getText(`http://127.0.0.1:${port}/hello`)).to.include({ status: 200, text: 'fetch app saw /hello' });
+    expect(await getText(`http://127.0.0.1:${port}/hello`)).to.include({ status: 200, text: `fetch app saw /hello in ${dir}` });
   });
 
   it('a module that is not there exits 1; a module with --sites is a usage error (2)', async () => {

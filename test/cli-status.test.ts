@@ -1,11 +1,12 @@
 // `hostd status` (native-front/cli/status.ts) against a real hostd: the table of sites, mounts,
-// workers, memory, requests, restarts and queues over the status listener's Unix socket, the raw
-// document with --json, the bearer token, and a clear exit 1 when no hostd is there.
+// workers, memory, requests, restarts and queues over the status listener's default Unix socket
+// (no --status on either side: both find it in HOSTD_RUNTIME_DIR), the raw document with --json,
+// the bearer token, and a clear exit 1 when no hostd is there.
 import { expect } from 'chai';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getText, type HostdProcess, makeSite, runCli, type Site, spawnHostd } from './helpers/index.js';
+import { getText, type HostdProcess, makeSite, runCli, type Site, spawnHostd, testRuntimeDir } from './helpers/index.js';
 
 /** The rows of the table under its header, cut at the header's column starts: [{SITE: .., MOUNT: ..}]. */
 function tableRows(stdout: string): Record<string, string>[] {
@@ -25,15 +26,15 @@ describe('hostd status: the running host as a table', function () {
   this.timeout(60_000);
   let site: Site;
   let hostd: HostdProcess;
-  let sock: string;
   let tokenFile: string;
+  /** The runtime directory both the server and the status commands use. */
+  const env = { HOSTD_RUNTIME_DIR: testRuntimeDir() };
 
   before(async () => {
     site = await makeSite();
-    sock = join(site.root, 'status.sock');
     tokenFile = join(site.root, 'token');
     await writeFile(tokenFile, 'a-token-of-enough-characters\n');
-    hostd = await spawnHostd(['--sites', site.sites, '--access-log', 'off', '--status', sock, '--status-token-file', tokenFile]);
+    hostd = await spawnHostd(['--sites', site.sites, '--access-log', 'off', '--status-token-file', tokenFile], { env });
     for (let i = 0; i < 3; i++) expect((await getText(`http://127.0.0.1:${hostd.port}/app/x`)).status).to.equal(200);
   });
 
@@ -42,7 +43,7 @@ describe('hostd status: the running host as a table', function () {
   });
 
   it('prints one line per mount with its site, kind, workers, memory, requests and restarts', async () => {
-    const r = await runCli(['status', '--status', sock, '--status-token-file', tokenFile]);
+    const r = await runCli(['status', '--status-token-file', tokenFile], { env });
     expect(r.stderr).to.equal('');
     expect(r.code).to.equal(0);
     expect(r.stdout.split('\n')[0]).to.match(/^hostd serving · up \d+s · generation 1 · 1 front · \d+ in flight · \d+ MB resident$/);
@@ -64,7 +65,7 @@ describe('hostd status: the running host as a table', function () {
   });
 
   it('--json prints the /status document as the listener sends it', async () => {
-    const r = await runCli(['status', '--json', '--status', sock, '--status-token-file', tokenFile]);
+    const r = await runCli(['status', '--json', '--status-token-file', tokenFile], { env });
     expect(r.code).to.equal(0);
     const doc = JSON.parse(r.stdout) as { state: string; hosts: { file: string; mounts: { url: string }[] }[] };
     expect(doc.state).to.equal('serving');
@@ -72,7 +73,7 @@ describe('hostd status: the running host as a table', function () {
   });
 
   it('without the token the listener refuses, and status exits 1 saying so', async () => {
-    const r = await runCli(['status', '--status', sock]);
+    const r = await runCli(['status'], { env });
     expect(r.code).to.equal(1);
     expect(r.stdout).to.equal('');
     expect(r.stderr).to.equal('hostd status: the status listener answered 401: a bearer token is required\n');

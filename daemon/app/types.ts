@@ -112,6 +112,8 @@ export interface LoadAppOptions {
   notice?: (text: string) => void;
   /** Lines for the error log at warning level (a second, different server after the app was taken); defaults to notice. */
   warn?: (text: string) => void;
+  /** The app's working directory (pool.cwd, else its app root): process.cwd() answers it from the start. */
+  cwd?: string;
 }
 
 /**

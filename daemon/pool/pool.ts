@@ -73,6 +73,7 @@ export class DaemonPool extends WorkerSet {
 
   private async doStart(): Promise<string> {
     const pool = this.cfg.pool;
+    this.tellCwd();
     this.piscina = new Piscina({
       filename: await workerFilename(),
       // Threads exist only for our serve tasks; room for a full roll (new set + old set draining).
@@ -98,6 +99,21 @@ export class DaemonPool extends WorkerSet {
     this.sweeper = setInterval(() => sweepPool(this, performance.now()), SWEEP_MS);
     this.sweeper.unref();
     return err;
+  }
+
+  /**
+   * Once per pool: workers are threads of hostd's process, so their process.cwd() is the app's
+   * directory (worker-chdir.ts) but the kernel's is hostd's. Say what that means and what to do.
+   */
+  private tellCwd(): void {
+    const real = process.cwd();
+    if (this.cfg.pool.cwd === real) return;
+    this.log.info(
+      `the app runs in ${this.cfg.pool.cwd}: process.cwd() and path.resolve() answer it in its workers, but a relative ` +
+        `path handed straight to fs (fs.readFile('data.json')) resolves from hostd's directory ${real}; ` +
+        `use path.resolve('data.json') or an absolute path (process pools, isolation: process, will make it exact)`,
+      { cwd: this.cfg.pool.cwd },
+    );
   }
 
   /** The first load error of `workers`, or "" when all loaded; a timeout counts as an error. */

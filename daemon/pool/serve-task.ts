@@ -29,6 +29,7 @@ export function serveTask(w: PoolWorker, cfg: ResolvedApp, entry: string | undef
     stripPrefix: cfg.stripPrefix,
     compression: compressionOf(cfg),
     env: cfg.pool.env,
+    cwd: cfg.pool.cwd,
     cacheDir,
     entry,
   };

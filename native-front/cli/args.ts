@@ -3,7 +3,8 @@
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { HostdError } from '../../shared/errors.js';
-import type { LogFormat } from '../log/access-log.js';
+import { LOG_FORMATS, type LogFormat } from '../log/access-log.js';
+import { defaultStatusSocket } from '../control/runtime-dir.js';
 
 export interface CliArgs {
   command: 'serve' | 'check' | 'help' | 'version' | 'status' | 'reload';
@@ -17,7 +18,10 @@ export interface CliArgs {
   /** `hostd status --json`: the raw /status document. */
   json: boolean;
   listen?: string;
+  /** The status listener's address; undefined with --status off. */
   status?: string;
+  /** `status` is the default socket (no --status given). */
+  statusDefault: boolean;
   accessLog?: string;
   logFormat: LogFormat;
   errorLog?: string;
@@ -53,15 +57,17 @@ Commands:
 Options:
   --sites DIR|FILE            vhost files (*.yaml, *.yml, *.json); repeatable; default ./sites
   --listen PORT|HOST:PORT     override every vhost's listen address
-  --status HOST:PORT|PATH     internal listener with /metrics, /status and /healthz
-                              (a path: a Unix socket)
+  --status HOST:PORT|PATH|off internal listener with /metrics, /status, /healthz and
+                              POST /reload?site=NAME (a path: a Unix socket); default: the
+                              Unix socket $HOSTD_RUNTIME_DIR/hostd.sock (docs/operations.md)
   --status-token-file FILE    the status listener requires "Authorization: Bearer <token in FILE>"
   --fronts N                  front threads accepting connections (default: a quarter of
                               the cores, at least 1)
   --max-memory SIZE           over this resident memory (e.g. 2g), replace the largest worker
                               of the pool using the most memory (default: no ceiling)
   --access-log FILE|-|off     access log destination (default: - = stdout)
-  --log-format combined|json  access log format (default: combined)
+  --log-format FORMAT         access log format: combined, vhost_combined (site:port first)
+                              or json (default: combined)
   --error-log FILE|-          error log destination (default: - = stderr)
   --graceful-timeout DURATION how long SIGTERM lets requests finish (default: 30s)
   --trust-proxy CIDR[,CIDR]   believe X-Forwarded-For/-Proto from these peers
@@ -70,7 +76,8 @@ Options:
   -h, --help                  show this help
   -v, --version               print the version
 
-Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the configuration; SIGUSR1 reopens logs.
+Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the configuration (a site whose file
+is broken keeps its previous one); SIGUSR1 reopens logs.
 (The supervisor forwards them to the server.)
 Exit codes: 0 success, 1 configuration or runtime error, 2 usage error.`;
 
@@ -128,9 +135,9 @@ export function parseCli(argv: string[]): CliArgs {
   if (app !== undefined && v.sites) throw new HostdError('HOSTD_USAGE', `serve either one module (${app}) or --sites, not both`);
   if (v.mount !== undefined && cmd !== 'reload') throw new HostdError('HOSTD_USAGE', '--mount goes with reload NAME');
   if (v.json && cmd !== 'status') throw new HostdError('HOSTD_USAGE', '--json goes with status');
-  const format = v['log-format'] ?? 'combined';
-  if (format !== 'combined' && format !== 'json')
-    throw new HostdError('HOSTD_USAGE', `--log-format must be "combined" or "json", not "${format}"`);
+  const format = (v['log-format'] ?? 'combined') as LogFormat;
+  if (!LOG_FORMATS.includes(format))
+    throw new HostdError('HOSTD_USAGE', `--log-format must be ${LOG_FORMATS.map((f) => `"${f}"`).join(', ')}, not "${format}"`);
   let fronts: number | undefined;
   if (v.fronts !== undefined) {
     fronts = Number(v.fronts);
@@ -151,7 +158,9 @@ export function parseCli(argv: string[]): CliArgs {
     mount: v.mount,
     json: v.json ?? false,
     listen: v.listen,
-    status: v.status,
+    // On by default (hostd status, hostd reload NAME find it with no options); --status off: none.
+    status: v.status === 'off' ? undefined : (v.status ?? defaultStatusSocket()),
+    statusDefault: v.status === undefined,
     accessLog: v['access-log'],
     logFormat: format,
     errorLog: v['error-log'],

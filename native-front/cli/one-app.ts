@@ -43,7 +43,14 @@ export function oneApp(module: string, listen: string | undefined, env: NodeJS.P
     }
   }
   return {
-    site: { serverName: ['*'], listen: 3000, static: staticMounts, apps: [{ url: '/', module: file }] },
+    // The site is named after the module (`hostd reload server` for ./server.mjs).
+    site: {
+      name: path.basename(file, path.extname(file)),
+      serverName: ['*'],
+      listen: 3000,
+      static: staticMounts,
+      apps: [{ url: '/', module: file }],
+    },
     listen: listen ?? (env.PORT || ONE_APP_PORT),
     staticUrls: staticMounts.map((m) => m.url),
     leftToApp,

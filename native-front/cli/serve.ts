@@ -1,6 +1,7 @@
 // `hostd` serving (the default command): build the host, listen, and act on signals until a
 // drain ends it. This is the serving process: the supervisor's child, or with --no-supervisor
 // the process the user started.
+import { formatProblem } from '../../shared/config/index.js';
 import type { CliArgs } from './args.js';
 import { ConfigError, createHost, type Host } from '../control/host.js';
 import { tellSupervisor, watchSupervisor } from '../supervisor/child.js';
@@ -41,8 +42,12 @@ export async function serve(args: CliArgs): Promise<number> {
   };
   const reload = (h: Host) => {
     h.log.info('SIGHUP: reloading configuration');
-    h.reload().then(
-      () => h.log.info('reloaded', { generation: h.generation }),
+    // One site's broken file (or app) keeps that site on its previous configuration; the rest apply.
+    h.reload(undefined, { keepBroken: true }).then(
+      (kept) => {
+        for (const p of kept) h.log.error('reload: this site keeps its previous configuration', { problem: formatProblem(p) });
+        h.log.info('reloaded', { generation: h.generation, ...(kept.length ? { keptPrevious: kept.length } : {}) });
+      },
       (err) => h.log.error('reload failed; still serving the previous configuration', { error: (err as Error).message }),
     );
   };
@@ -72,6 +77,7 @@ export async function serve(args: CliArgs): Promise<number> {
       gracefulTimeout: args.gracefulTimeout,
       trustProxy: args.trustProxy,
       status: args.status,
+      statusDefault: args.statusDefault,
       statusTokenFile: args.statusTokenFile,
       fronts: args.fronts,
       maxMemory: args.maxMemory,

@@ -1,16 +1,21 @@
 // `hostd status` as a table (passenger-status, `pm2 ls`): one line per mount, grouped by site.
 // Reads the /status document loosely (every field optional): this is the CLI of one version
 // talking to a hostd that may be older or newer, and a missing figure prints as "-", never as a
-// crash. Sites come from `hosts[].site` (or `name`), or from a `sites[]` grouping when the
-// server sends one, else the vhost file's name.
+// crash. Rows come from `hosts[]` (each with its `site`, and the module or folder of each mount);
+// a server that sends only the `sites[]` summary is read from that, with its pool figures
+// (`workers`, `queue`, `restarts` as one number) taken as they are.
 import path from 'node:path';
 
 interface PoolDoc {
+  /** hosts[]: workers running; sites[]: the configured count (workers is the running one). */
   threads?: number;
+  workers?: number;
   busy?: number;
   queued?: number;
+  queue?: number;
   requests?: number;
-  restarts?: Record<string, number>;
+  /** hosts[]: by reason; sites[]: the total. */
+  restarts?: Record<string, number> | number;
   memoryMb?: number[];
   loadError?: string;
 }
@@ -47,13 +52,13 @@ export interface StatusDoc {
 
 /** Every vhost with the site it belongs to, whichever of the shapes above the server sent. */
 function hostsBySite(s: StatusDoc): Array<{ site: string; host: HostDoc }> {
-  const siteOf = (h: HostDoc, group?: HostDoc) =>
-    h.site ?? h.name ?? group?.name ?? group?.site ?? (h.file ? path.basename(h.file, path.extname(h.file)) : '-');
-  if (Array.isArray(s.sites))
-    return s.sites.flatMap((g) =>
-      Array.isArray(g.hosts) ? g.hosts.map((h) => ({ site: siteOf(h, g), host: h })) : [{ site: siteOf(g), host: g }],
-    );
-  return (s.hosts ?? []).map((h) => ({ site: siteOf(h), host: h }));
+  const siteOf = (h: HostDoc) => h.site ?? h.name ?? (h.file ? path.basename(h.file, path.extname(h.file)) : '-');
+  const hosts = Array.isArray(s.hosts) ? s.hosts : Array.isArray(s.sites) ? s.sites : [];
+  return hosts.map((h) => ({ site: siteOf(h), host: h }));
+}
+
+function restartCount(r: PoolDoc['restarts']): number | undefined {
+  return typeof r === 'number' || r === undefined ? r : sum(Object.values(r));
 }
 
 const num = (n: number | undefined) => (n === undefined ? '-' : String(n));
@@ -83,12 +88,12 @@ export function statusTable(s: StatusDoc): string {
         i === 0 ? (host.listen ?? '-') : '',
         m.url === '' ? '/' : (m.url ?? '-'),
         m.kind ?? '-',
-        num(p?.threads),
+        num(p?.workers ?? p?.threads),
         num(p?.busy),
-        num(p?.queued),
+        num(p?.queued ?? p?.queue),
         memory === undefined ? '-' : `${memory} MB`,
         num(p?.requests ?? m.requests),
-        num(p?.restarts === undefined ? undefined : sum(Object.values(p.restarts))),
+        num(restartCount(p?.restarts)),
         m.module ?? m.dir ?? '-',
       ]);
       if (p?.loadError) notes.push(`${site} ${m.url || '/'}: ${p.loadError}`);

@@ -47,7 +47,13 @@ export async function reload(args: Target & { site: string; mount?: string }, io
     io.stderr.write(`hostd reload: ${what}: ${serverMessage(r.body) || `answered ${r.status}`}\n`);
     return 1;
   }
-  const message = serverMessage(r.body);
-  io.stdout.write(`reloaded ${what}${message && !message.startsWith('{') ? `: ${message}` : ''}\n`);
+  // 200 with {site, mount, generation} once the site's pools have rolled.
+  let generation: unknown;
+  try {
+    generation = (JSON.parse(r.body) as { generation?: unknown }).generation;
+  } catch {
+    generation = undefined;
+  }
+  io.stdout.write(`reloaded ${what}${typeof generation === 'number' ? ` (configuration generation ${generation})` : ''}\n`);
   return 0;
 }

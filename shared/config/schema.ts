@@ -210,6 +210,12 @@ const SYNONYMS: Record<string, string> = {
   cachecontrol: 'maxAge',
   maxbody: 'maxBodySize',
   bodylimit: 'maxBodySize',
+  home: 'cwd',
+  workdir: 'cwd',
+  workingdirectory: 'cwd',
+  chdir: 'cwd',
+  dotenv: 'envFile',
+  sitename: 'name',
 };
 
 const POOL_KEYS = [
@@ -224,6 +230,8 @@ const POOL_KEYS = [
   'memoryLimitMb',
   'idleTimeout',
   'env',
+  'envFile',
+  'cwd',
   'passEnv',
 ];
 
