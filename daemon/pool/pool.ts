@@ -87,6 +87,12 @@ export class DaemonPool extends WorkerSet {
     });
     this.piscina.on('error', (err: unknown) => this.log.error('daemon pool error', { error: errorText(err) }));
     this.entry = await this.compile();
+    // Scaled to zero (minThreads: 0): no worker until the first request (the sweep grows the
+    // pool when requests wait, as after an idle reap). Loading every such site's app at start
+    // only to reap it a second later cost each site ~1 MB for good (measured: 50 sites, malloc
+    // arenas the short-lived workers left fragmented) and a startup peak of a worker per site.
+    // `hostd check` still loads every app.
+    if (pool.minThreads === 0) this.target = 0;
     const first: PoolWorker[] = [];
     for (let i = 0; i < this.target; i++) first.push(this.spawn());
     const err = await this.loaded(first);
