@@ -384,10 +384,10 @@ export class Host {
 
   private watch(mount: ResolvedApp, pool: DaemonPool): () => void {
     return watchApp(mount, (reason) => {
-      this.errorLog.info('code changed; rolling the pool', { mount: mountLabel(mount.url), reason });
+      pool.log.info('code changed; rolling the pool', { reason }); // (the pool's log names site and mount)
       pool.roll().then(
         () => this.fronts?.broadcast({ t: 'rolled', pool: pool.id }),
-        (err) => this.errorLog.error('rolling the pool failed; the old workers keep serving', { mount: mountLabel(mount.url), err }),
+        (err) => pool.log.error('rolling the pool failed; the old workers keep serving', { err }),
       );
     });
   }
