@@ -107,6 +107,18 @@ describe('sites: reload one site, or all but the broken ones', () => {
     expect(await hit('b.test')).to.deep.equal({ n: 1, version: 'b2' });
   });
 
+  it('SIGHUP with a new file that conflicts with a running site: the new file is left out, the rest applies', async () => {
+    writeFileSync(file('c.yaml'), siteB('c1')); // b.test again, on the same address
+    writeFileSync(file('a.yaml'), siteA('a3'));
+    await sighup();
+    expect((await hit('a.test')).version).to.equal('a3');
+    expect(await hit('b.test')).to.deep.equal({ n: 1, version: 'b2' }); // b itself rolled, still b's
+    expect(hostd.stderr()).to.match(
+      /keeps its previous configuration problem=".*c\.yaml:1: serverName: \\"b\.test\\" on [^ ]+ is already served by .*b\.yaml/,
+    );
+    rmSync(file('c.yaml'));
+  });
+
   it('SIGHUP with one app that no longer loads: that site keeps its workers, the others roll', async () => {
     const b = (await hit('b.test')).n;
     await hit('a.test');

@@ -344,7 +344,8 @@ export class Host {
   /** reload() with keepBroken: see there. */
   private async applyKeepingBroken(): Promise<ConfigProblem[]> {
     const fresh = await this.resolveAll(false);
-    const { vhosts, kept, keptSites } = keepBroken(this.live.vhosts, fresh.vhosts, fresh.problems);
+    const { vhosts, kept, keptSites, unresolved } = keepBroken(this.live.vhosts, fresh.vhosts, fresh.problems);
+    if (unresolved) throw new ConfigError(kept);
     try {
       await this.apply(vhosts, { strict: true, roll: (site) => !keptSites.has(site) });
       return kept;
