@@ -244,7 +244,7 @@ function retire(env: ApplyEnv, p: Plan): void {
   for (const lp of p.retired) {
     const done: Promise<void> = lp.pool
       .close(env.gracefulMs)
-      .catch((err) => env.log.error('retiring mount failed', { mount: mountLabel(lp.pool.cfg.url), err }))
+      .catch((err) => lp.pool.log.error('retiring mount failed', { err }))
       .finally(() => {
         env.fronts.broadcast({ t: 'poolDispose', pool: lp.pool.id });
         env.retiring.delete(done);

@@ -344,7 +344,8 @@ export class Host {
   /** reload() with keepBroken: see there. */
   private async applyKeepingBroken(): Promise<ConfigProblem[]> {
     const fresh = await this.resolveAll(false);
-    const { vhosts, kept, keptSites } = keepBroken(this.live.vhosts, fresh.vhosts, fresh.problems);
+    const { vhosts, kept, keptSites, unresolved } = keepBroken(this.live.vhosts, fresh.vhosts, fresh.problems);
+    if (unresolved) throw new ConfigError(kept);
     try {
       await this.apply(vhosts, { strict: true, roll: (site) => !keptSites.has(site) });
       return kept;
@@ -384,10 +385,10 @@ export class Host {
 
   private watch(mount: ResolvedApp, pool: DaemonPool): () => void {
     return watchApp(mount, (reason) => {
-      this.errorLog.info('code changed; rolling the pool', { mount: mountLabel(mount.url), reason });
+      pool.log.info('code changed; rolling the pool', { reason }); // (the pool's log names site and mount)
       pool.roll().then(
         () => this.fronts?.broadcast({ t: 'rolled', pool: pool.id }),
-        (err) => this.errorLog.error('rolling the pool failed; the old workers keep serving', { mount: mountLabel(mount.url), err }),
+        (err) => pool.log.error('rolling the pool failed; the old workers keep serving', { err }),
       );
     });
   }

@@ -9,35 +9,37 @@ import type { ConfigProblem, ResolvedVhost } from '../../shared/config/types.js'
  * SIGHUP: the freshly read vhosts, with every site whose file (or folder) has a problem kept at
  * its running configuration. A fresh vhost that conflicts with another (same name, same server
  * name on an address, two catch-alls) goes back to its running configuration too, or is left out
- * when it is new. `kept` lists the problems of the sites that kept their previous configuration.
+ * when it is new. `kept` lists the problems of the sites that kept their previous configuration;
+ * `unresolved`: conflicts remain that no putting back solves (then `kept` lists them).
  */
 export function keepBroken(
   running: readonly ResolvedVhost[],
   fresh: readonly ResolvedVhost[],
   problems: readonly ConfigProblem[],
-): { vhosts: ResolvedVhost[]; kept: ConfigProblem[]; keptSites: Set<string> } {
+): { vhosts: ResolvedVhost[]; kept: ConfigProblem[]; keptSites: Set<string>; unresolved: boolean } {
   const bad = new Set(problems.map((p) => p.file));
   const broken = (file: string) => bad.has(file) || bad.has(path.dirname(file));
   const previous = new Map(running.map((v) => [v.file, v]));
-  // In the order of the fresh configuration; a broken file's running vhost takes its place.
-  let vhosts = [...fresh.filter((v) => !broken(v.file)), ...running.filter((v) => broken(v.file))];
+  // Kept (running) vhosts first: conflicts are reported on the later vhost, naming the earlier,
+  // so they land on fresh ones, and the running ones never conflicted with each other.
+  let vhosts = [...running.filter((v) => broken(v.file)), ...fresh.filter((v) => !broken(v.file))];
   const kept = [...problems];
   const keptFiles = new Set(running.filter((v) => broken(v.file)).map((v) => v.file));
-  // A fresh vhost reported in a conflict is put back (conflicts are reported on the later vhost,
-  // naming the earlier); each round puts back at least one, so this ends.
-  for (;;) {
-    const conflicts = checkConflicts(vhosts).filter((c) => !keptFiles.has(c.file));
-    if (conflicts.length === 0) break;
-    for (const c of conflicts) {
+  // A fresh vhost reported in a conflict is put back; each round puts back at least one file.
+  for (let conflicts = checkConflicts(vhosts); conflicts.length > 0; conflicts = checkConflicts(vhosts)) {
+    const fixable = conflicts.filter((c) => !keptFiles.has(c.file));
+    // Left only between kept vhosts (cannot be, as they ran together): the caller refuses the reload.
+    if (fixable.length === 0) return { vhosts, kept: conflicts, keptSites: new Set(), unresolved: true };
+    for (const c of fixable) {
       keptFiles.add(c.file);
       kept.push(c);
       vhosts = vhosts.filter((v) => v.file !== c.file);
       const old = previous.get(c.file);
-      if (old) vhosts.push(old);
+      if (old) vhosts.unshift(old);
     }
   }
   const keptSites = new Set(vhosts.filter((v) => keptFiles.has(v.file)).map((v) => v.name));
-  return { vhosts, kept, keptSites };
+  return { vhosts, kept, keptSites, unresolved: false };
 }
 
 /**

@@ -83,6 +83,8 @@ function valueMessage(err: ErrorObject): string {
       return `must be at most ${String(err.schema)}, got ${got}`;
     case 'minLength':
       return 'must not be empty';
+    case 'pattern': // the regular expression means nothing to a reader: say what is expected
+      return expected ? `expected ${expected}, got ${got}` : `${got} is not valid here`;
     default:
       return `${err.message ?? 'is invalid'}${expected ? ` (expected ${expected})` : ''}`;
   }
