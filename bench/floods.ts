@@ -116,11 +116,15 @@ async function wsFlooder(host: string, port: number, path: string, done: () => b
     );
     const upgraded = await Promise.race([
       (async () => {
-        while (!gone && !answer.includes('\r\n\r\n')) await new Promise((r) => setTimeout(r, 5));
+        while (!gone && !done() && !answer.includes('\r\n\r\n')) await new Promise((r) => setTimeout(r, 5));
         return answer.subarray(0, 12).toString() === 'HTTP/1.1 101';
       })(),
       ended.then(() => false),
     ]);
+    if (!upgraded && done()) {
+      sock.destroy(); // the phase ended while the handshake was pending
+      break;
+    }
     if (!upgraded) {
       bump(counts, `refused: ${answer.subarray(0, answer.indexOf('\r\n')).toString() || 'closed'}`);
       sock.destroy();

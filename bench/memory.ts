@@ -195,7 +195,7 @@ export async function runMemoryBench(repo: string): Promise<MemoryResult> {
       const s = await settle(run.server.proc.pid!, { maxMs: 180_000, threadsAtMost: o.threadsAtMost });
       console.log(
         `${mb(s.pss).toFixed(1)} MB PSS (${s.perProcess.map((p) => mb(p).toFixed(1)).join(' + ')}), ${s.threads} threads` +
-          `; peak while starting ${mb(s.peakPss).toFixed(0)} MB, ${s.peakThreads} threads${s.settled ? '' : '; NOT settled within 180 s'}`,
+          `; peak since it first answered ${mb(s.peakPss).toFixed(0)} MB, ${s.peakThreads} threads${s.settled ? '' : '; NOT settled within 180 s'}`,
       );
       await o.after?.(run);
       return s;

@@ -3,7 +3,7 @@
 // alike. Prints medians, ratios and PASS/MISS against the targets of issues 2, 3, 12, 14 and 17,
 // and writes .bench/results.json. See bench/README.md.
 //
-//   npm run bench [-- --quick] [-- --only static|dynamic|node|websocket] [-- --rounds N --duration S]
+//   npm run bench [-- --quick] [-- --only static|dynamic|node|websocket|memory] [-- --rounds N --duration S]
 //                 [-- --without nginx,node-http,...] [-- --strict]
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -99,7 +99,7 @@ if (!NGINX && !without.has('nginx')) {
   without.add('nginx');
 }
 
-// --only static|dynamic|node|websocket, or scenario ids: --only static-1k,hello
+// --only static|dynamic|node|websocket|memory, or scenario ids: --only static-1k,hello
 const GROUPS = ['static', 'dynamic', 'node', 'websocket', 'memory'];
 const onlyList = opts.only ? opts.only.split(',').map((x) => x.trim()) : [];
 const every = scenarios(benchDir);
