@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type StatusDoc, statusTable } from '../native-front/cli/status-table.js';
 import { getText, type HostdProcess, makeSite, runCli, type Site, spawnHostd, testRuntimeDir } from './helpers/index.js';
 
 /** The rows of the table under its header, cut at the header's column starts: [{SITE: .., MOUNT: ..}]. */
@@ -70,6 +71,15 @@ describe('hostd status: the running host as a table', function () {
     const doc = JSON.parse(r.stdout) as { state: string; hosts: { file: string; mounts: { url: string }[] }[] };
     expect(doc.state).to.equal('serving');
     expect(doc.hosts.map((h) => [h.file, h.mounts.map((m) => m.url)])).to.deep.equal([[site.vhostFile, ['/', '/app']]]);
+  });
+
+  it("reads an older hostd's document too (hosts[] only, no sites[] summary): the same rows", async () => {
+    const json = await runCli(['status', '--json', '--status-token-file', tokenFile], { env });
+    const doc = JSON.parse(json.stdout) as StatusDoc;
+    expect(doc.sites, 'this hostd sends the sites[] summary').to.be.an('array');
+    const rowsOf = (d: StatusDoc) => tableRows(statusTable(d)).map(({ MEMORY: _m, ...rest }) => rest);
+    const { sites: _sites, ...older } = doc;
+    expect(rowsOf(older)).to.deep.equal(rowsOf(doc));
   });
 
   it('without the token the listener refuses, and status exits 1 saying so', async () => {

@@ -1,9 +1,10 @@
 // `hostd status` as a table (passenger-status, `pm2 ls`): one line per mount, grouped by site.
 // Reads the /status document loosely (every field optional): this is the CLI of one version
 // talking to a hostd that may be older or newer, and a missing figure prints as "-", never as a
-// crash. Rows come from `hosts[]` (each with its `site`, and the module or folder of each mount);
-// a server that sends only the `sites[]` summary is read from that, with its pool figures
-// (`workers`, `queue`, `restarts` as one number) taken as they are.
+// crash. Rows come from `sites[]`, the summary docs/operations.md keeps stable for this client
+// (pool figures `workers`, `queue`, `restarts` as one number), with each mount's module or folder
+// taken from the detailed `hosts[]`; an older hostd without `sites[]` is read from `hosts[]`
+// alone (`threads` live workers, `queued`, `restarts` by reason), its site from the file name.
 import path from 'node:path';
 
 interface PoolDoc {
@@ -52,9 +53,17 @@ export interface StatusDoc {
 
 /** Every vhost with the site it belongs to, whichever of the shapes above the server sent. */
 function hostsBySite(s: StatusDoc): Array<{ site: string; host: HostDoc }> {
-  const siteOf = (h: HostDoc) => h.site ?? h.name ?? (h.file ? path.basename(h.file, path.extname(h.file)) : '-');
-  const hosts = Array.isArray(s.hosts) ? s.hosts : Array.isArray(s.sites) ? s.sites : [];
-  return hosts.map((h) => ({ site: siteOf(h), host: h }));
+  const siteOf = (h: HostDoc) => h.name ?? h.site ?? (h.file ? path.basename(h.file, path.extname(h.file)) : '-');
+  const hosts = s.hosts ?? [];
+  if (!Array.isArray(s.sites)) return hosts.map((h) => ({ site: siteOf(h), host: h }));
+  return s.sites.map((g) => {
+    const detail = hosts.find((h) => h.file === g.file && h.listen === g.listen);
+    const mounts = (g.mounts ?? []).map((m) => {
+      const d = detail?.mounts?.find((x) => x.url === m.url);
+      return { ...m, module: m.module ?? d?.module, dir: m.dir ?? d?.dir };
+    });
+    return { site: siteOf(g), host: { ...g, mounts } };
+  });
 }
 
 function restartCount(r: PoolDoc['restarts']): number | undefined {
@@ -88,9 +97,9 @@ export function statusTable(s: StatusDoc): string {
         i === 0 ? (host.listen ?? '-') : '',
         m.url === '' ? '/' : (m.url ?? '-'),
         m.kind ?? '-',
-        num(p?.workers ?? p?.threads),
+        num(p === undefined ? undefined : 'workers' in p ? p.workers : p.threads),
         num(p?.busy),
-        num(p?.queued ?? p?.queue),
+        num(p?.queue ?? p?.queued),
         memory === undefined ? '-' : `${memory} MB`,
         num(p?.requests ?? m.requests),
         num(restartCount(p?.restarts)),
