@@ -2,26 +2,27 @@
 // running hostd over its status listener (status-client.ts). Each resolves with an exit code:
 // 0 done, 1 hostd refused or is not there (the message says which).
 import type { CliArgs } from './args.js';
+import type { CheckStreams as CommandStreams } from './check.js';
 import { statusRequest } from './status-client.js';
 import { type StatusDoc, statusTable } from './status-table.js';
 
-export interface CommandStreams {
-  stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
-}
-
 type Target = Pick<CliArgs, 'status' | 'statusTokenFile'>;
+
+/** `body` parsed as a JSON object, or {} when it is not one (a plain-text answer). */
+function jsonObject(body: string): Record<string, unknown> {
+  try {
+    const doc: unknown = JSON.parse(body);
+    return typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
 
 /** The server's message from an error answer: its JSON `error`/`message`, else its text. */
 function serverMessage(body: string): string {
-  try {
-    const doc = JSON.parse(body) as { error?: unknown; message?: unknown };
-    const text = doc.error ?? doc.message;
-    if (typeof text === 'string') return text;
-  } catch {
-    // plain text
-  }
-  return body.trim();
+  const doc = jsonObject(body);
+  const text = doc.error ?? doc.message;
+  return typeof text === 'string' ? text : body.trim();
 }
 
 export async function status(args: Target & { json: boolean }, io: CommandStreams = process): Promise<number> {
@@ -48,12 +49,7 @@ export async function reload(args: Target & { site: string; mount?: string }, io
     return 1;
   }
   // 200 with {site, mount, generation} once the site's pools have rolled.
-  let generation: unknown;
-  try {
-    generation = (JSON.parse(r.body) as { generation?: unknown }).generation;
-  } catch {
-    generation = undefined;
-  }
+  const { generation } = jsonObject(r.body);
   io.stdout.write(`reloaded ${what}${typeof generation === 'number' ? ` (configuration generation ${generation})` : ''}\n`);
   return 0;
 }
