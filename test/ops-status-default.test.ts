@@ -55,6 +55,10 @@ describe('ops: the status listener on by default', () => {
       expect(Number(head.headers['content-length']), path).to.be.above(0);
       expect(head.headers['content-type'], path).to.equal((await statusRequest(base, path)).headers['content-type']);
     }
+    // An unknown path: 404 without a body, and the (kept-alive) connection still answers after it.
+    const miss = await statusRequest(base, '/nope', { method: 'HEAD' });
+    expect(miss).to.include({ status: 404, text: '' });
+    expect((await statusRequest(base, '/healthz')).text).to.equal('ok\n');
   });
 
   it('a second hostd with the same runtime directory warns and serves without a status listener; the first keeps its socket', async () => {

@@ -75,6 +75,14 @@ describe('sites: the app root and the env file as configuration', () => {
     expect(appRoot(join(dir, 'loose/app.mjs'))).to.equal(join(dir, 'loose')); // no package.json up to /
   });
 
+  it('hostd check shows each site’s name, its apps’ working directory and env file', async () => {
+    const r = await runCli(['check', '--sites', join(SITES, 'sites')]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/host a\.test {2}site a {2}\[/);
+    expect(r.stdout).to.include(`cwd     ${A}  (envFile ${join(A, '.env')})`);
+    expect(r.stdout).to.include(`cwd     ${B}  (envFile ${join(B, '.env')})`);
+  });
+
   it('a missing envFile or cwd is a config error naming file:line and the key', async () => {
     const sites = join(dir, 'sites');
     mkdirSync(sites);

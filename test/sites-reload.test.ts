@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { getText, type HostdProcess, spawnHostd, statusBase, statusRequest } from './helpers/index.js';
+import { getText, type HostdProcess, spawnHostd, startHost, statusBase, statusRequest } from './helpers/index.js';
 
 // An in-memory counter: a fresh worker starts again at 1.
 const COUNTER = `let n = 0;
@@ -128,5 +128,36 @@ describe('sites: reload one site, or all but the broken ones', () => {
     expect(await hit('b.test')).to.deep.equal({ n: b + 1, version: 'b2' });
     expect(hostd.stderr()).to.match(/reload: this site keeps its previous configuration problem=".*b\.yaml: .*failed to load/);
     writeFileSync(join(dir, 'b.mjs'), COUNTER);
+  });
+});
+
+describe('sites: host.reloadSite() from code', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'hostd-reload-site-api-'));
+    writeFileSync(join(dir, 'counter.mjs'), COUNTER);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('rolls one site of objects (named site-1, site-2 by position, or by name), and rejects an unknown one', async () => {
+    const module = join(dir, 'counter.mjs');
+    const h = await startHost([
+      { serverName: 'one.test', apps: [{ url: '/', module }] },
+      { name: 'two', serverName: 'two.test', apps: [{ url: '/', module }] },
+    ]);
+    try {
+      const hit = async (host: string) => JSON.parse((await getText(h.url('/'), { host })).text) as { n: number };
+      await hit('one.test');
+      await hit('two.test');
+      expect((await h.status()).sites.map((s) => s.name)).to.deep.equal(['site-1', 'two']);
+      await h.host.reloadSite('site-1');
+      expect((await hit('one.test')).n).to.equal(1);
+      expect((await hit('two.test')).n).to.equal(2);
+      let refused: unknown;
+      await h.host.reloadSite('three').catch((err: unknown) => (refused = err));
+      expect(refused).to.include({ code: 'HOSTD_NO_SITE' });
+    } finally {
+      await h.close();
+    }
   });
 });

@@ -149,7 +149,7 @@ export async function startStatusServer(host: Host, address: string, opts: Statu
         (err: Error) => !aborted && reply(res, reloadStatus(err), 'text/plain', `${err.message}\n`),
       );
     })
-    .any('/*', (res) => reply(res, 404, 'text/plain', 'not found\n'));
+    .any('/*', (res, req) => reply(res, 404, 'text/plain', 'not found\n', req.getMethod() === 'head'));
   return new Promise((resolve, reject) => {
     const done = (socket: unknown, port: number | undefined, origin: string) => {
       if (!socket) return reject(new HostdError('HOSTD_LISTEN', `--status: cannot listen on ${address}`));
