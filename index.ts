@@ -11,4 +11,11 @@ export type {
   ResolvedVhost,
   ConfigProblem,
 } from './shared/config/types.js';
-export type { FetchHandler, AppContext } from './daemon/app/types.js';
+export type {
+  App,
+  AppContext,
+  FetchHandler,
+  ServerWebSocket,
+  UpgradeOptions,
+  WebSocketHandlers,
+} from './daemon/app/types.js';

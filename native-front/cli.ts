@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// The `hostd` command: parse flags, then either validate (`check`) or serve until a signal.
+// The `hostd` command: parse flags, then validate (`check`), serve until a signal, or talk to a
+// running hostd (`status`, `reload NAME`). Each command's module is imported when it runs: the
+// short-lived ones need none of the serving code.
 import { createRequire } from 'node:module';
 import { HostdError } from '../shared/errors.js';
 import { parseCli, USAGE, type CliArgs } from './cli/args.js';
-import { check } from './cli/check.js';
-import { serve } from './cli/serve.js';
 
 function version(): string {
   // native-front/cli.ts sits one folder below package.json; built, this code is in dist/chunks/.
@@ -36,9 +36,13 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`hostd ${version()}\n`);
       return 0;
     case 'check':
-      return check(args);
+      return (await import('./cli/check.js')).check(args);
     case 'serve':
-      return serve(args);
+      return (await import('./cli/serve.js')).serve(args);
+    case 'status':
+      return (await import('./cli/status.js')).status(args);
+    case 'reload':
+      return (await import('./cli/status.js')).reload({ ...args, site: args.site! });
   }
 }
 

@@ -9,9 +9,12 @@ export type HostdErrorCode =
   | 'HOSTD_APP_START_TIMEOUT'
   | 'HOSTD_USAGE'
   | 'HOSTD_CLOSED'
+  | 'HOSTD_NO_SITE'
   | 'HOSTD_FRONT_FAILED'
   | 'HOSTD_SIGNAL_REFUSED'
-  | 'HOSTD_PROCESS_REFUSED';
+  | 'HOSTD_PROCESS_REFUSED'
+  // `hostd status` / `hostd reload`: no hostd answers on the status listener.
+  | 'HOSTD_NOT_RUNNING';
 
 export class HostdError extends Error {
   readonly code: HostdErrorCode;

@@ -31,6 +31,7 @@ type RunCli = typeof import('./helpers/host.js').runCli;
 const F = path.relative(process.cwd(), fileURLToPath(new URL('./fixtures/config/', import.meta.url)));
 const f = (...p: string[]) => path.join(F, ...p);
 const abs = (...p: string[]) => path.resolve(F, ...p);
+const REPO = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 
 async function problemsOf(paths: string[], opts?: { listen?: string }): Promise<string[]> {
   const r = await loadSites(paths, opts);
@@ -89,7 +90,7 @@ describe('config: problems in vhost files', () => {
         `${f('bad/several.yaml')}:13: apps[0].maxBodySize: "10 megs" is not a size (use 512k, 10mb, 1gb or bytes)`,
         `${f('bad/several.yaml')}:14: apps[0]: unknown key "threads" (did you mean "pool.threads"?)`,
         `${f('bad/several.yaml')}:16: apps[0].pool.queueTimeout: must be above 0`,
-        `${f('bad/several.yaml')}:17: apps[0].pool.minThreads: 3 is more than threads (default 2); raise threads too`,
+        `${f('bad/several.yaml')}:17: apps[0].pool.minThreads: 3 is more than threads (default 1); raise threads too`,
       ],
     },
     {
@@ -210,6 +211,7 @@ describe('config: resolved vhosts', () => {
     const good = await realpath(abs('good'));
 
     expect(example).to.deep.equal({
+      name: 'example', // the file's name
       file: f('good/example.yaml'),
       serverNames: ['example.com', '*.example.com'],
       isDefault: false,
@@ -261,6 +263,7 @@ describe('config: resolved vhosts', () => {
             startTimeoutMs: 30_000,
             memoryLimitMb: 512,
             env: { DATABASE_URL: 'postgres://db/app', DEBUG: 'true', PORT: '5432' },
+            cwd: REPO, // the app root: the nearest package.json above the module is this repository's
             sticky: { cookie: 'connect.sid' },
           },
           websocket: { maxPayload: 64 * 1024, idleTimeoutMs: 30_000, maxBackpressure: 256 * 1024, compression: true, maxConnections: 500 },
@@ -281,8 +284,8 @@ describe('config: resolved vhosts', () => {
       maxUrlLength: 16 * 1024,
       watch: false,
       pool: {
-        threads: 2,
-        minThreads: 2,
+        threads: 1,
+        minThreads: 1,
         concurrency: 64,
         maxRequests: 0,
         maxRequestsJitter: 0,
@@ -292,6 +295,7 @@ describe('config: resolved vhosts', () => {
         idleTimeoutMs: 0,
         startTimeoutMs: 30_000,
         env: {},
+        cwd: REPO,
       },
       // The defaults for public sites (docs/config.md).
       websocket: {
@@ -333,6 +337,7 @@ describe('config: resolved vhosts', () => {
     );
     expect(ok.problems).to.deep.equal([]);
     expect(ok.vhost).to.deep.equal({
+      name: '<api>', // no name: and no name option: the "file" as given
       file: '<api>',
       serverNames: ['a.example'],
       isDefault: false,
@@ -351,7 +356,7 @@ describe('config: resolved vhosts', () => {
     );
     expect(bad.vhost).to.equal(undefined);
     expect(bad.problems.map(formatProblem)).to.deep.equal([
-      '<api>: unknown key "extra" (known keys: serverName, default, listen, tls, redirectHttps, static, apps, compression)',
+      '<api>: unknown key "extra" (known keys: name, serverName, default, listen, tls, redirectHttps, static, apps, compression)',
       '<api>: serverName[1]: expected a host name, got 3',
       '<api>: static[0].maxAge: must be at least 0, got -1',
       `<api>: static[0].dir: directory not found: ${abs('good/nope')}`,

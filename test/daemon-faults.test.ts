@@ -1,5 +1,5 @@
 // Faults in a daemon pool: crashes, busy loops, OOM, rejections, overload, recycling, load errors.
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { expect } from 'chai';
 import { request } from 'undici';
 import { checkApp } from '../daemon/pool/check.js';
@@ -233,6 +233,7 @@ describe('daemon pool: faults', function () {
         queueTimeoutMs: 0,
         idleTimeoutMs: 0,
         startTimeoutMs: 1000,
+        cwd: dirname(module),
         env: {},
       },
     });

@@ -156,6 +156,8 @@ describe('ops: error log file and --trust-proxy (in process)', function () {
     const log = new LogFile(file, 1);
     const rec = {
       vhost: '*',
+      site: 'same-turn',
+      port: 8080,
       mount: '',
       method: 'GET',
       host: 'h',

@@ -7,7 +7,11 @@
 // the source. import.meta.url/dirname/filename are rewritten to the original file's values, and
 // `require` is created for the source file, so code that reads files next to itself keeps
 // working. An inline source map lets stack traces name the user's .ts lines.
-import { build, type Message, type Plugin } from 'esbuild';
+//
+// esbuild is imported when an app needs compiling, not with this module: its JS API costs every
+// isolate that loads it about 1 MB (bench/worker-cost.ts), and every worker and the serving
+// process import this module whether or not any app is TypeScript.
+import type { BuildResult, Message, Plugin } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { mkdir, stat, writeFile, rename } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
@@ -102,8 +106,9 @@ function formatMessage(m: Message): string {
 export async function compileApp(modulePath: string, cacheDir: string = defaultCacheDir()): Promise<string> {
   const abs = resolve(modulePath);
   if (!needsCompile(abs)) return abs;
-  let result: Awaited<ReturnType<typeof build>>;
+  let result: BuildResult<{ write: false; metafile: true }>;
   try {
+    const { build } = await import('esbuild');
     result = await build({
       entryPoints: [abs],
       absWorkingDir: dirname(abs),

@@ -95,7 +95,7 @@ export async function loadApp(modulePath: string, opts: LoadAppOptions & LoadApp
   const notice = opts.notice ?? (() => {});
   captureListen(notice, opts.warn ?? notice);
   watchEngineIo(); // socket.io sessions stay on the worker that made them (engine-io.ts)
-  workerChdir(notice);
+  workerChdir(notice, opts.cwd);
   let ns: Record<string, unknown>;
   try {
     ns = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;

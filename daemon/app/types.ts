@@ -112,4 +112,13 @@ export interface LoadAppOptions {
   notice?: (text: string) => void;
   /** Lines for the error log at warning level (a second, different server after the app was taken); defaults to notice. */
   warn?: (text: string) => void;
+  /** The app's working directory (pool.cwd, else its app root): process.cwd() answers it from the start. */
+  cwd?: string;
 }
+
+/**
+ * What an app module exports (its default export) for the fetch interface: a handler, or an
+ * object with `fetch` and optionally `websocket` handlers (Bun's shape). Node-style apps
+ * (`(req, res)` listeners, Express, Koa, Fastify) are detected and need no hostd type.
+ */
+export type App<T = unknown> = FetchHandler | { fetch: FetchHandler; websocket?: WebSocketHandlers<T> };

@@ -5,9 +5,12 @@
 //
 // In a worker, hostd's chdir moves a working directory of the worker's own instead: the
 // process's real one stays where it is, and process.cwd() — which path.resolve() and most code
-// asking "where am I" read — answers the app's directory from then on. What it cannot move is
-// the kernel's idea of the directory, so a relative path handed straight to fs (fs.readFile('x'))
-// still resolves from hostd's directory; the error log says so once, naming both.
+// asking "where am I" read — answers the app's directory from then on. Every worker starts in its
+// app's directory (pool.cwd, else the app root: shared/config/resolve/app-root.ts), as `node
+// server.js` run from there would. What it cannot move is the kernel's idea of the directory, so
+// a relative path handed straight to fs (fs.readFile('x')) still resolves from hostd's directory:
+// the pool logs that once when it starts (daemon/pool/pool.ts), and this once more when the app
+// moves its directory itself, naming both. Process pools (isolation: process) make it exact.
 import { type Stats, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
@@ -26,13 +29,15 @@ function chdirError(code: string, from: string, to: string): NodeJS.ErrnoExcepti
 
 /**
  * In a worker thread, replaces process.chdir/process.cwd with a per-worker working directory
- * (once; the main thread keeps Node's). `notice` gets one line the first time the app moves it.
+ * starting at `start` (once; the main thread keeps Node's). `notice` gets one line the first time
+ * the app moves it elsewhere.
  */
-export function workerChdir(notice: (text: string) => void): void {
+export function workerChdir(notice: (text: string) => void, start?: string): void {
   if (installed || isMainThread) return;
   installed = true;
   const real = process.cwd();
-  let cwd = real;
+  const home = start ? resolve(start) : real;
+  let cwd = home;
   let told = false;
   process.cwd = () => cwd;
   process.chdir = (directory: string) => {
@@ -45,7 +50,7 @@ export function workerChdir(notice: (text: string) => void): void {
     }
     if (!st.isDirectory()) throw chdirError('ENOTDIR', cwd, String(directory));
     cwd = target;
-    if (!told && cwd !== real) {
+    if (!told && cwd !== home && cwd !== real) {
       told = true;
       notice(
         `the app called process.chdir(${target}): a worker thread cannot move the process's directory, so ` +

@@ -32,7 +32,13 @@ export async function checkApp(cfg: ResolvedApp, opts: CheckOptions = {}): Promi
     );
   });
   try {
-    const task: CheckTask = { kind: 'check', modulePath: cfg.module, interface: cfg.interface, cacheDir: opts.cacheDir };
+    const task: CheckTask = {
+      kind: 'check',
+      modulePath: cfg.module,
+      interface: cfg.interface,
+      cwd: cfg.pool.cwd,
+      cacheDir: opts.cacheDir,
+    };
     const res = await Promise.race([piscina.run(task) as Promise<CheckResult>, timeout]);
     if (opts.onOutput) for (const text of res.output) opts.onOutput(text);
     return res.ok ? undefined : (res.error ?? 'the app failed to load');

@@ -73,6 +73,7 @@ export class DaemonPool extends WorkerSet {
 
   private async doStart(): Promise<string> {
     const pool = this.cfg.pool;
+    this.tellCwd();
     this.piscina = new Piscina({
       filename: await workerFilename(),
       // Threads exist only for our serve tasks; room for a full roll (new set + old set draining).
@@ -86,6 +87,12 @@ export class DaemonPool extends WorkerSet {
     });
     this.piscina.on('error', (err: unknown) => this.log.error('daemon pool error', { error: errorText(err) }));
     this.entry = await this.compile();
+    // Scaled to zero (minThreads: 0): no worker until the first request (the sweep grows the
+    // pool when requests wait, as after an idle reap). Loading every such site's app at start
+    // only to reap it a second later cost each site ~1 MB for good (measured: 50 sites, malloc
+    // arenas the short-lived workers left fragmented) and a startup peak of a worker per site.
+    // `hostd check` still loads every app.
+    if (pool.minThreads === 0) this.target = 0;
     const first: PoolWorker[] = [];
     for (let i = 0; i < this.target; i++) first.push(this.spawn());
     const err = await this.loaded(first);
@@ -98,6 +105,21 @@ export class DaemonPool extends WorkerSet {
     this.sweeper = setInterval(() => sweepPool(this, performance.now()), SWEEP_MS);
     this.sweeper.unref();
     return err;
+  }
+
+  /**
+   * Once per pool: workers are threads of hostd's process, so their process.cwd() is the app's
+   * directory (worker-chdir.ts) but the kernel's is hostd's. Say what that means and what to do.
+   */
+  private tellCwd(): void {
+    const real = process.cwd();
+    if (this.cfg.pool.cwd === real) return;
+    this.log.info(
+      `the app runs in ${this.cfg.pool.cwd}: process.cwd() and path.resolve() answer it in its workers, but a relative ` +
+        `path handed straight to fs (fs.readFile('data.json')) resolves from hostd's directory ${real}; ` +
+        `use path.resolve('data.json') or an absolute path (process pools, isolation: process, will make it exact)`,
+      { cwd: this.cfg.pool.cwd },
+    );
   }
 
   /** The first load error of `workers`, or "" when all loaded; a timeout counts as an error. */

@@ -35,6 +35,7 @@ export function serveTask(
     stripPrefix: cfg.stripPrefix,
     compression: compressionOf(cfg),
     env: cfg.pool.env,
+    cwd: cfg.pool.cwd,
     cacheDir,
     entry,
     group,

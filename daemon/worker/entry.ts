@@ -49,6 +49,7 @@ async function serve(task: ServeTask): Promise<never> {
       interface: task.interface,
       cacheDir: task.cacheDir,
       entry: task.entry,
+      cwd: task.cwd,
       notice: (text) => control.log(LOG_INFO, text, ''),
     });
     const board = new Board(task.board);
@@ -86,7 +87,7 @@ async function check(task: CheckTask): Promise<CheckResult> {
   const output: string[] = [];
   forwardConsole((_level, text) => output.push(text));
   try {
-    const app = await loadApp(task.modulePath, { interface: task.interface, cacheDir: task.cacheDir });
+    const app = await loadApp(task.modulePath, { interface: task.interface, cacheDir: task.cacheDir, cwd: task.cwd });
     await new Promise((resolve) => setImmediate(resolve)); // listen() callbacks run on the next tick
     return { ok: true, interface: app.interface, output };
   } catch (err) {

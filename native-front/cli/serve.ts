@@ -1,12 +1,14 @@
 // `hostd` serving (the default command): build the host, listen, and act on signals until a
 // drain ends it. This is the serving process: the supervisor's child, or with --no-supervisor
 // the process the user started.
+import { formatProblem } from '../../shared/config/index.js';
 import type { CliArgs } from './args.js';
 import { ConfigError, createHost, type Host } from '../control/host.js';
 import { tellSupervisor, watchSupervisor } from '../supervisor/child.js';
 import { logNofileLimit } from '../supervisor/nofile.js';
 import { onSignals } from '../supervisor/signals.js';
 import { loadUws } from '../uws.js';
+import { oneApp } from './one-app.js';
 
 /** Resolves with an exit code, or -1 once serving (the process then lives until a signal ends it). */
 export async function serve(args: CliArgs): Promise<number> {
@@ -40,8 +42,12 @@ export async function serve(args: CliArgs): Promise<number> {
   };
   const reload = (h: Host) => {
     h.log.info('SIGHUP: reloading configuration');
-    h.reload().then(
-      () => h.log.info('reloaded', { generation: h.generation }),
+    // One site's broken file (or app) keeps that site on its previous configuration; the rest apply.
+    h.reload(undefined, { keepBroken: true }).then(
+      (kept) => {
+        for (const p of kept) h.log.error('reload: this site keeps its previous configuration', { problem: formatProblem(p) });
+        h.log.info('reloaded', { generation: h.generation, ...(kept.length ? { keptPrevious: kept.length } : {}) });
+      },
       (err) => h.log.error('reload failed; still serving the previous configuration', { error: (err as Error).message }),
     );
   };
@@ -59,16 +65,19 @@ export async function serve(args: CliArgs): Promise<number> {
     else reopenWanted = true;
   });
   loadUws();
+  // `hostd ./server.mjs`: that one module instead of --sites (one-app.ts).
+  const one = args.app === undefined ? undefined : oneApp(args.app, args.listen);
   try {
     host = await createHost({
-      sites: args.sites,
-      listen: args.listen,
+      sites: one ? [one.site] : args.sites,
+      listen: one ? one.listen : args.listen,
       accessLog: args.accessLog,
       logFormat: args.logFormat,
       errorLog: args.errorLog,
       gracefulTimeout: args.gracefulTimeout,
       trustProxy: args.trustProxy,
       status: args.status,
+      statusDefault: args.statusDefault,
       statusTokenFile: args.statusTokenFile,
       fronts: args.fronts,
       maxMemory: args.maxMemory,
@@ -80,6 +89,11 @@ export async function serve(args: CliArgs): Promise<number> {
     }
     throw err;
   }
+  if (one && (one.staticUrls.length || one.leftToApp.length))
+    host.log.info('public/: its folders are static mounts served by hostd; its top-level files are left to the app', {
+      static: one.staticUrls.join(',') || undefined,
+      app: one.leftToApp.join(',') || undefined,
+    });
   await host.listen();
   ready = true;
   tellSupervisor('serving');

@@ -20,6 +20,8 @@ export interface LivePool {
   fingerprint: string;
   pool: DaemonPool;
   vhostName: string;
+  /** The site (vhost.name) the pool's mount belongs to. */
+  site: string;
   /** Stops the watch/touchFile watcher of the mount. */
   unwatch?: () => void;
 }
@@ -42,7 +44,7 @@ export interface ApplyEnv {
   fronts: FrontSet;
   log: Logger;
   gracefulMs: number;
-  newPool(mount: ResolvedApp, vhostName: string): DaemonPool;
+  newPool(mount: ResolvedApp, vhost: ResolvedVhost): DaemonPool;
   watch(mount: ResolvedApp, pool: DaemonPool): (() => void) | undefined;
   /** Rejects when the host starts closing: a reload waiting for apps to load gives up. */
   cancelled: Promise<never>;
@@ -53,15 +55,32 @@ export interface ApplyEnv {
 export interface ApplyOptions {
   /** Reload: a pool that fails to load fails the whole apply. At startup it answers 503 instead. */
   strict: boolean;
-  /** Reload: unchanged pools roll their workers (fresh code). */
-  roll: boolean;
+  /**
+   * Reload: which unchanged pools roll their workers (fresh code), by site name and mount URL:
+   * all (SIGHUP), none, or one site's, or one mount's (POST /reload?site=NAME&mount=/x).
+   */
+  roll: (site: string, mountUrl: string) => boolean;
+}
+
+export const ROLL_NONE = () => false;
+export const ROLL_ALL = () => true;
+
+/**
+ * A strict apply where apps did not load in fresh workers (new pools, or rolled ones, which keep
+ * their current workers): every failed site, so a SIGHUP can keep those at their previous
+ * configuration and apply the rest. The message is the first failure's.
+ */
+export class SiteLoadErrors extends HostdError {
+  constructor(readonly failures: ReadonlyArray<{ site: string; error: Error }>) {
+    super('HOSTD_APP_LOAD', failures[0].error.message, { cause: failures[0].error });
+  }
 }
 
 interface Plan {
   vhosts: ResolvedVhost[];
   pools: Map<string, LivePool>;
   created: LivePool[];
-  rolled: DaemonPool[];
+  rolled: LivePool[];
   retired: LivePool[];
   mounts: MountPlan[];
   listeners: ListenerPlan[];
@@ -72,17 +91,22 @@ function plan(env: ApplyEnv, live: Live, vhosts: ResolvedVhost[], opts: ApplyOpt
   const p: Plan = { vhosts, pools: new Map(), created: [], rolled: [], retired: [], mounts: [], listeners: [] };
   for (const vhost of vhosts) {
     const vhostName = vhost.serverNames[0] ?? '*';
+    const site = vhost.name;
     for (const mount of vhost.mounts) {
       const key = mountKey(vhost, mount.url);
       const fingerprint = JSON.stringify(mount);
-      const m: MountPlan = { key, fingerprint, vhostName, mount, fallbackHost: fallbackHost(vhost) };
+      const m: MountPlan = { key, fingerprint, vhostName, site, mount, fallbackHost: fallbackHost(vhost) };
       p.mounts.push(m);
       if (mount.kind !== 'app' || p.pools.has(key)) continue;
       let lp = live.pools.get(key);
       if (lp && lp.fingerprint === fingerprint) {
-        if (opts.roll) p.rolled.push(lp.pool);
+        lp.site = site; // a rename (name:) keeps the pool
+        if (opts.roll(site, mount.url)) {
+          p.rolled.push(lp);
+          m.rolled = true;
+        }
       } else {
-        lp = { fingerprint, vhostName, pool: env.newPool(mount, vhostName) };
+        lp = { fingerprint, vhostName, site, pool: env.newPool(mount, vhost) };
         p.created.push(lp);
       }
       p.pools.set(key, lp);
@@ -114,6 +138,7 @@ async function start(env: ApplyEnv, p: Plan, opts: ApplyOptions): Promise<void> 
         cfg: pool.cfg.pool,
         mountUrl: pool.cfg.url,
         vhostName: lp.vhostName,
+        site: lp.site,
         queued: pool.queued,
         sockets: pool.sockets,
       },
@@ -128,8 +153,9 @@ async function start(env: ApplyEnv, p: Plan, opts: ApplyOptions): Promise<void> 
           `apps ${mountLabel(lp.pool.cfg.url)}: ${lp.pool.cfg.module} failed to load: ${err.split('\n')[0]}`,
         );
       env.log.error('app failed to load; its mount answers 503', {
-        vhost: lp.vhostName,
+        site: lp.site,
         mount: mountLabel(lp.pool.cfg.url),
+        vhost: lp.vhostName,
         module: lp.pool.cfg.module,
         error: err,
       });
@@ -141,9 +167,10 @@ async function start(env: ApplyEnv, p: Plan, opts: ApplyOptions): Promise<void> 
     for (const s of starting) s.catch(() => undefined);
     return;
   }
-  const outcomes = await Promise.race([Promise.allSettled([...starting, ...p.rolled.map((pool) => pool.roll())]), env.cancelled]);
-  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-  if (failed) throw failed.reason;
+  const sites = [...p.created, ...p.rolled].map((lp) => lp.site);
+  const outcomes = await Promise.race([Promise.allSettled([...starting, ...p.rolled.map((lp) => lp.pool.roll())]), env.cancelled]);
+  const failures = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [{ site: sites[i], error: o.reason as Error }] : []));
+  if (failures.length) throw new SiteLoadErrors(failures);
 }
 
 /** Fails with a clear message when another process already listens on a new address. */
@@ -186,7 +213,7 @@ async function bind(env: ApplyEnv, live: Live, p: Plan): Promise<Record<string, 
     else if (fronts.count > 1) l.bindPort = await freePort(l.address.host);
   }
   try {
-    const replies = await fronts.requestAll({ t: 'prepare', listeners: p.listeners, mounts: p.mounts, roll: p.rolled.length > 0 });
+    const replies = await fronts.requestAll({ t: 'prepare', listeners: p.listeners, mounts: p.mounts });
     return replies[0].ports ?? {};
   } catch (err) {
     await fronts.requestAll({ t: 'abort' });
@@ -217,7 +244,7 @@ function retire(env: ApplyEnv, p: Plan): void {
   for (const lp of p.retired) {
     const done: Promise<void> = lp.pool
       .close(env.gracefulMs)
-      .catch((err) => env.log.error('retiring mount failed', { mount: mountLabel(lp.pool.cfg.url), err }))
+      .catch((err) => lp.pool.log.error('retiring mount failed', { err }))
       .finally(() => {
         env.fronts.broadcast({ t: 'poolDispose', pool: lp.pool.id });
         env.retiring.delete(done);

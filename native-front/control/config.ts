@@ -12,7 +12,7 @@ export interface ExtraMount {
 export async function resolveSites(
   sites: ReadonlyArray<VhostConfig | string>,
   extraMounts: readonly ExtraMount[],
-  opts: { baseDir: string; listen?: string },
+  opts: { baseDir: string; listen?: string; conflicts?: boolean },
 ): Promise<{ vhosts: ResolvedVhost[]; problems: ConfigProblem[] }> {
   const problems: ConfigProblem[] = [];
   const vhosts: ResolvedVhost[] = [];
@@ -24,7 +24,8 @@ export async function resolveSites(
   }
   sites.forEach((site, i) => {
     if (typeof site === 'string') return;
-    const r = resolveVhost(site, { file: `<sites[${i}]>`, baseDir: opts.baseDir, listen: opts.listen });
+    // Objects without `name` are named by position: site-1, site-2, ... (docs/config.md, "name").
+    const r = resolveVhost(site, { file: `<sites[${i}]>`, baseDir: opts.baseDir, listen: opts.listen, name: `site-${i + 1}` });
     if (r.vhost) vhosts.push(r.vhost);
     problems.push(...r.problems);
   });
@@ -33,7 +34,9 @@ export async function resolveSites(
     const r = resolveMount(mount, { file, baseDir: opts.baseDir });
     problems.push(...r.problems);
     if (!r.mount) return;
-    const v = resolveVhost({ ...vhost, static: [], apps: [] }, { file, baseDir: opts.baseDir, listen: opts.listen });
+    // A mount on a vhost of its own: named like the objects, continuing their numbering.
+    const name = `site-${sites.length + i + 1}`;
+    const v = resolveVhost({ ...vhost, static: [], apps: [] }, { file, baseDir: opts.baseDir, listen: opts.listen, name });
     problems.push(...v.problems);
     if (!v.vhost) return;
     const same = vhosts.find(
@@ -42,6 +45,7 @@ export async function resolveSites(
     if (same) same.mounts.push(r.mount);
     else vhosts.push({ ...v.vhost, mounts: [r.mount] });
   });
-  problems.push(...checkConflicts(vhosts));
+  // conflicts: false when the caller checks them itself (site-reload.ts: per site).
+  if (opts.conflicts !== false) problems.push(...checkConflicts(vhosts));
   return { vhosts, problems };
 }

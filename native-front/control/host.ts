@@ -11,7 +11,7 @@ import type {
   StaticMountConfig,
   VhostConfig,
 } from '../../shared/config/types.js';
-import { formatProblem } from '../../shared/config/index.js';
+import { formatProblem, normalizeMountUrl } from '../../shared/config/index.js';
 import { errorText, HostdError } from '../../shared/errors.js';
 import { mountLabel, withFields, type Logger } from '../../shared/log.js';
 import { LogFile } from '../log/destination.js';
@@ -20,12 +20,13 @@ import { watchApp } from '../ops/code-watch.js';
 import { FdWatch } from '../ops/descriptors.js';
 import { MemoryCeiling } from '../ops/memory-ceiling.js';
 import { loadUws } from '../uws.js';
-import { apply, origin, type ApplyEnv, type Live } from './apply.js';
+import { apply, origin, ROLL_ALL, ROLL_NONE, SiteLoadErrors, type ApplyEnv, type ApplyOptions, type Live } from './apply.js';
 import { resolveSites } from './config.js';
 import { FrontSet } from './fronts.js';
-import { statusJson, type StatusJson } from './report.js';
+import { statusWithSites, type StatusJson } from './report.js';
 import { drain } from './shutdown.js';
 import { type HostOptions, settle } from './options.js';
+import { keepBroken, replaceSite } from './site-reload.js';
 import { startStatusServer, type StatusServer } from './status-server.js';
 
 export type { HostOptions } from './options.js';
@@ -38,6 +39,11 @@ export class ConfigError extends HostdError {
 }
 
 export type MountConfig = StaticMountConfig | AppMountConfig;
+
+export interface ReloadOptions {
+  /** SIGHUP's reload: sites that fail keep their running configuration (see Host.reload). */
+  keepBroken?: boolean;
+}
 
 export class Host {
   private readonly errorLog: Logger;
@@ -100,7 +106,7 @@ export class Host {
     // On a running host: add it without rolling the other pools (a reload would roll them all).
     if (this.state === 'listening')
       void this.serialise(async () => {
-        if (this.state === 'listening') await this.apply(await this.resolve(), { strict: true, roll: false });
+        if (this.state === 'listening') await this.apply(await this.resolve(), { strict: true, roll: ROLL_NONE });
       }).catch((err) => {
         this.extraMounts.splice(
           this.extraMounts.findIndex((m) => m.mount === mount),
@@ -139,11 +145,8 @@ export class Host {
           fatal: (front, error) => this.fatal(front, error),
         },
       );
-      if (this.options.status) {
-        this.statusServer = await startStatusServer(this, this.options.status, this.options.statusTokenFile);
-        this.errorLog.info('status endpoint', { status: `${this.statusServer.origin}/status` });
-      }
-      await this.apply(vhosts, { strict: false, roll: false });
+      if (this.options.status) await this.openStatus(this.options.status);
+      await this.apply(vhosts, { strict: false, roll: ROLL_NONE });
       this.memoryCeiling?.start();
       this.state = 'listening';
     });
@@ -152,20 +155,56 @@ export class Host {
   /**
    * Re-reads the configuration (or takes `next` as the new sites) and applies it: new mounts and
    * pools start before old ones retire, app pools roll their workers (code changes included).
-   * On any problem the running configuration stays and the returned promise rejects.
+   * On any problem the running configuration stays and the returned promise rejects. With
+   * `keepBroken` (SIGHUP), a site whose file fails to load or check, or whose app fails to load
+   * in fresh workers, keeps its running configuration and pools while every other site applies;
+   * the promise then resolves with those sites' problems (empty when everything applied).
    */
-  reload(next?: Array<VhostConfig | string>): Promise<void> {
+  reload(next?: Array<VhostConfig | string>, opts: ReloadOptions = {}): Promise<ConfigProblem[]> {
     return this.serialise(async () => {
-      if (this.state !== 'listening' || this.drainRequested)
-        throw new HostdError('HOSTD_CLOSED', `reload() on a host that is ${this.drainRequested ? 'closing' : this.state}`);
+      this.mustServe('reload()');
       const previous = this.sites;
       if (next) this.sites = next;
       try {
-        await this.apply(await this.resolve(), { strict: true, roll: true });
+        if (opts.keepBroken) return await this.applyKeepingBroken();
+        await this.apply(await this.resolve(), { strict: true, roll: ROLL_ALL });
+        return [];
       } catch (err) {
         this.sites = previous;
         throw err;
       }
+    });
+  }
+
+  /**
+   * Reloads one site (POST /reload?site=NAME): re-reads the configuration, applies that site's
+   * new vhost and rolls that site's pools only (or, with `mount`, that app mount's pool); every
+   * other site runs on untouched. On a problem in that site's file, or an app of it that does not
+   * load, the running configuration stays and the promise rejects (a ConfigError lists the
+   * problems as file:line: message).
+   */
+  reloadSite(name: string, opts: { mount?: string } = {}): Promise<void> {
+    return this.serialise(async () => {
+      this.mustServe('reloadSite()');
+      const site = this.live.vhosts.find((v) => v.name === name);
+      if (!site) {
+        const names = this.live.vhosts.map((v) => v.name).join(', ');
+        throw new HostdError('HOSTD_NO_SITE', `no site named "${name}" (sites: ${names || 'none'})`);
+      }
+      let mountUrl: string | undefined;
+      if (opts.mount !== undefined) {
+        const r = normalizeMountUrl(opts.mount);
+        if ('error' in r || !site.mounts.some((m) => m.kind === 'app' && m.url === r.url)) {
+          const apps = site.mounts.flatMap((m) => (m.kind === 'app' ? [mountLabel(m.url)] : [])).join(', ');
+          throw new HostdError('HOSTD_NO_SITE', `site "${name}" has no app mounted at ${opts.mount} (apps: ${apps || 'none'})`);
+        }
+        mountUrl = r.url;
+      }
+      const fresh = await this.resolveAll(false);
+      const { vhosts, problems } = replaceSite(this.live.vhosts, site, fresh.vhosts, fresh.problems);
+      if (problems.length) throw new ConfigError(problems);
+      const next = vhosts.find((v) => v.file === site.file)?.name ?? name; // name: may have changed
+      await this.apply(vhosts, { strict: true, roll: (s, url) => s === next && (mountUrl === undefined || url === mountUrl) });
     });
   }
 
@@ -226,7 +265,7 @@ export class Host {
 
   /** What /status says: hosts, mounts, pools, workers, queues, counters. */
   async status(): Promise<StatusJson> {
-    return statusJson(this, this.fronts ? await this.fronts.stats() : [], this.live);
+    return statusWithSites(this, this.fronts ? await this.fronts.stats() : [], this.live);
   }
 
   /** Lines the log destinations dropped because they could not keep up. */
@@ -240,12 +279,34 @@ export class Host {
     this.ownErrorLog?.reopen();
   }
 
+  private async openStatus(address: string): Promise<void> {
+    const isDefault = this.options.statusDefault === true;
+    try {
+      this.statusServer = await startStatusServer(this, address, { tokenFile: this.options.statusTokenFile, private: isDefault });
+    } catch (err) {
+      // A default must not stop hostd from serving: two hostds on one machine under one user (the
+      // first keeps the socket), or a runtime directory hostd may not create.
+      if (!isDefault) throw err;
+      const inUse = err instanceof HostdError && err.code === 'HOSTD_ADDRESS_IN_USE';
+      this.errorLog.warn(
+        inUse
+          ? 'the default status socket belongs to a running hostd; serving without a status listener (--status PATH|HOST:PORT picks another)'
+          : 'cannot open the default status socket; serving without a status listener (--status PATH|HOST:PORT picks another)',
+        { socket: address, ...(inUse ? {} : { error: (err as Error).message }) },
+      );
+      return;
+    }
+    this.errorLog.info('status endpoint', { status: `${this.statusServer.origin}/status` });
+  }
+
   private poolById(id: number): DaemonPool | undefined {
     return this.pools.get(id);
   }
 
-  private newPool(mount: ResolvedApp, vhostName: string): DaemonPool {
-    const pool = new DaemonPool(++this.nextPoolId, mount, this.fronts!, withFields(this.errorLog, { vhost: vhostName }), {
+  private newPool(mount: ResolvedApp, vhost: ResolvedVhost): DaemonPool {
+    // Tags read `site=NAME mount=/x vhost=...` (the pool's worker set sets mount in this place).
+    const fields = { site: vhost.name, mount: mountLabel(mount.url), vhost: vhost.serverNames[0] ?? '*' };
+    const pool = new DaemonPool(++this.nextPoolId, mount, this.fronts!, withFields(this.errorLog, fields), {
       gracefulMs: this.gracefulMs,
     });
     this.pools.set(pool.id, pool);
@@ -266,12 +327,44 @@ export class Host {
   }
 
   private async resolve(): Promise<ResolvedVhost[]> {
-    const { vhosts, problems } = await resolveSites(this.sites, this.extraMounts, {
-      baseDir: this.options.baseDir ?? process.cwd(),
-      listen: this.options.listen,
-    });
+    const { vhosts, problems } = await this.resolveAll(true);
     if (problems.length) throw new ConfigError(problems);
     return vhosts;
+  }
+
+  /** Every vhost that resolved, and every problem; conflicts across vhosts checked or not. */
+  private resolveAll(conflicts: boolean): Promise<{ vhosts: ResolvedVhost[]; problems: ConfigProblem[] }> {
+    return resolveSites(this.sites, this.extraMounts, {
+      baseDir: this.options.baseDir ?? process.cwd(),
+      listen: this.options.listen,
+      conflicts,
+    });
+  }
+
+  /** reload() with keepBroken: see there. */
+  private async applyKeepingBroken(): Promise<ConfigProblem[]> {
+    const fresh = await this.resolveAll(false);
+    const { vhosts, kept, keptSites, unresolved } = keepBroken(this.live.vhosts, fresh.vhosts, fresh.problems);
+    if (unresolved) throw new ConfigError(kept);
+    try {
+      await this.apply(vhosts, { strict: true, roll: (site) => !keptSites.has(site) });
+      return kept;
+    } catch (err) {
+      if (!(err instanceof SiteLoadErrors)) throw err;
+      // The sites whose apps did not load go back to their running vhost (or out, when new); their
+      // rolled pools kept their workers. Every roll has been done once: none again.
+      const failed = new Set(err.failures.map((f) => f.site));
+      const running = new Map(this.live.vhosts.map((v) => [v.file, v]));
+      const retry = vhosts.flatMap((v) => (!failed.has(v.name) ? [v] : running.has(v.file) ? [running.get(v.file)!] : []));
+      await this.apply(retry, { strict: true, roll: ROLL_NONE });
+      const fileOf = (site: string) => vhosts.find((v) => v.name === site)?.file ?? site;
+      return [...kept, ...err.failures.map((f) => ({ file: fileOf(f.site), line: 0, message: f.error.message }))];
+    }
+  }
+
+  private mustServe(what: string): void {
+    if (this.state !== 'listening' || this.drainRequested)
+      throw new HostdError('HOSTD_CLOSED', `${what} on a host that is ${this.drainRequested ? 'closing' : this.state}`);
   }
 
   private applyEnv(): ApplyEnv {
@@ -279,23 +372,23 @@ export class Host {
       fronts: this.fronts!,
       log: this.errorLog,
       gracefulMs: this.gracefulMs,
-      newPool: (mount, vhostName) => this.newPool(mount, vhostName),
+      newPool: (mount, vhost) => this.newPool(mount, vhost),
       watch: (mount, pool) => (mount.watch || mount.touchFile ? this.watch(mount, pool) : undefined),
       cancelled: this.cancelled,
       retiring: this.retiring,
     };
   }
 
-  private apply(vhosts: ResolvedVhost[], opts: { strict: boolean; roll: boolean }): Promise<void> {
+  private apply(vhosts: ResolvedVhost[], opts: ApplyOptions): Promise<void> {
     return apply(this.applyEnv(), this.live, vhosts, opts);
   }
 
   private watch(mount: ResolvedApp, pool: DaemonPool): () => void {
     return watchApp(mount, (reason) => {
-      this.errorLog.info('code changed; rolling the pool', { mount: mountLabel(mount.url), reason });
+      pool.log.info('code changed; rolling the pool', { reason }); // (the pool's log names site and mount)
       pool.roll().then(
         () => this.fronts?.broadcast({ t: 'rolled', pool: pool.id }),
-        (err) => this.errorLog.error('rolling the pool failed; the old workers keep serving', { mount: mountLabel(mount.url), err }),
+        (err) => pool.log.error('rolling the pool failed; the old workers keep serving', { err }),
       );
     });
   }

@@ -29,6 +29,12 @@ export interface HostOptions {
   status?: string;
   /** A file holding the bearer token the status listener requires (the CLI's --status-token-file). */
   statusTokenFile?: string;
+  /**
+   * `status` is the CLI's default socket (runtime-dir.ts): its folder is created 0700, the socket
+   * is 0600, and when a live hostd already serves there hostd logs a warning and runs without a
+   * status listener instead of failing.
+   */
+  statusDefault?: boolean;
   /** Front threads (the CLI's --fronts); default 1. */
   fronts?: number;
   /** Static file memory cache bounds (bytes, per front). */

@@ -70,6 +70,7 @@ export function statusJson(host: Host, fronts: FrontStats[], live: Live) {
     unrouted: fronts.reduce((n, f) => n + f.unrouted, 0),
     listeners: host.addresses,
     hosts: live.vhosts.map((v) => ({
+      site: v.name,
       file: v.file,
       serverNames: v.serverNames,
       listen: `${v.listen.host}:${v.listen.port}`,
@@ -96,6 +97,7 @@ export function statusJson(host: Host, fronts: FrontStats[], live: Live) {
           websocket: wsStatus(fronts, key),
           pool: {
             config: poolConfig(m.pool),
+            cwd: m.pool.cwd,
             threads,
             busy,
             idle: Math.max(0, threads - busy),
@@ -122,28 +124,63 @@ export function statusJson(host: Host, fronts: FrontStats[], live: Live) {
   };
 }
 
-export type StatusJson = ReturnType<typeof statusJson>;
+/**
+ * The /status document with `sites`: one entry per site (its name, file and mounts, each app
+ * mount's pool in the figures `hostd status` prints), beside the detailed `hosts`. The shape is
+ * documented in docs/operations.md ("The /status document") and is what CLI clients rely on.
+ */
+export function statusWithSites(host: Host, fronts: FrontStats[], live: Live) {
+  const s = statusJson(host, fronts, live);
+  const sites = s.hosts.map((h) => ({
+    name: h.site,
+    file: h.file,
+    serverNames: h.serverNames,
+    listen: h.listen,
+    mounts: h.mounts.map((m) => ({
+      url: m.url,
+      kind: m.kind,
+      requests: m.requests,
+      ...('pool' in m
+        ? {
+            pool: {
+              threads: m.pool.config.threads,
+              workers: m.pool.threads,
+              busy: m.pool.busy,
+              memoryMb: m.pool.memoryMb ?? [],
+              requests: m.pool.requests,
+              restarts: Object.values(m.pool.restarts ?? {}).reduce((n, k) => n + k, 0),
+              queue: m.pool.queued,
+              cwd: m.pool.cwd,
+              ...(m.pool.loadError ? { loadError: m.pool.loadError } : {}),
+            },
+          }
+        : {}),
+    })),
+  }));
+  return { ...s, sites };
+}
+
+export type StatusJson = ReturnType<typeof statusWithSites>;
 
 const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+const labels = (site: string, vhost: string, url: string) => `site="${esc(site)}",vhost="${esc(vhost)}",mount="${esc(url)}"`;
 
 /** Prometheus text exposition format 0.0.4. */
 export function renderMetrics(s: StatusJson): string {
   const out: string[] = [];
   const family = (name: string, type: string, help: string) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-  const mounts = s.hosts.flatMap((h) => h.mounts.map((m) => ({ vhost: h.serverNames[0] ?? '*', m })));
-  const labels = (vhost: string, url: string) => `vhost="${esc(vhost)}",mount="${esc(url)}"`;
+  // Every series names its site: two catch-all vhosts on two ports share vhost="*",mount="/",
+  // and only the site (unique across the host) keeps their series apart.
+  const mounts = s.hosts.flatMap((h) => h.mounts.map((m) => ({ l: labels(h.site, h.serverNames[0] ?? '*', m.url), m })));
 
   family('hostd_requests_total', 'counter', 'Responses by virtual host, mount and status class (aborted = client went away).');
   const classes = ['aborted', '1xx', '2xx', '3xx', '4xx', '5xx'];
-  for (const { vhost, m } of mounts)
-    m.counters.byClass.forEach((n, i) =>
-      out.push(`hostd_requests_total{${labels(vhost, m.url)},kind="${m.kind}",status="${classes[i]}"} ${n}`),
-    );
-  out.push(`hostd_requests_total{vhost="",mount="",kind="none",status="unrouted"} ${s.unrouted}`);
+  for (const { l, m } of mounts)
+    m.counters.byClass.forEach((n, i) => out.push(`hostd_requests_total{${l},kind="${m.kind}",status="${classes[i]}"} ${n}`));
+  out.push(`hostd_requests_total{site="",vhost="",mount="",kind="none",status="unrouted"} ${s.unrouted}`);
 
   family('hostd_request_duration_seconds', 'histogram', 'Time from request arrival to response end.');
-  for (const { vhost, m } of mounts) {
-    const l = labels(vhost, m.url);
+  for (const { l, m } of mounts) {
     let cumulative = 0;
     LATENCY_BUCKETS_S.forEach((le, i) => {
       cumulative += m.counters.buckets[i];
@@ -156,12 +193,12 @@ export function renderMetrics(s: StatusJson): string {
   }
 
   family('hostd_response_bytes_total', 'counter', 'Response body bytes sent.');
-  for (const { vhost, m } of mounts) out.push(`hostd_response_bytes_total{${labels(vhost, m.url)}} ${m.counters.bytes}`);
+  for (const { l, m } of mounts) out.push(`hostd_response_bytes_total{${l}} ${m.counters.bytes}`);
 
   family('hostd_requests_in_flight', 'gauge', 'Requests being served now.');
   out.push(`hostd_requests_in_flight ${s.inFlight}`);
 
-  const pools = mounts.flatMap(({ vhost, m }) => ('pool' in m && m.pool ? [{ l: labels(vhost, m.url), p: m.pool }] : []));
+  const pools = mounts.flatMap(({ l, m }) => ('pool' in m && m.pool ? [{ l, p: m.pool }] : []));
   family('hostd_pool_queue_depth', 'gauge', 'Requests waiting for a worker.');
   for (const { l, p } of pools) out.push(`hostd_pool_queue_depth{${l}} ${p.queued}`);
   family('hostd_pool_workers', 'gauge', 'Worker threads by state.');
@@ -176,12 +213,12 @@ export function renderMetrics(s: StatusJson): string {
 
   // WebSockets, per app mount (native-front/ws/report.ts).
   renderWsMetrics(
-    mounts.flatMap(({ vhost, m }) => ('websocket' in m && m.websocket ? [{ labels: labels(vhost, m.url), ws: m.websocket }] : [])),
+    mounts.flatMap(({ l, m }) => ('websocket' in m && m.websocket ? [{ labels: l, ws: m.websocket }] : [])),
     family,
     out,
   );
 
-  const caches = mounts.flatMap(({ vhost, m }) => ('cache' in m && m.cache ? [{ l: labels(vhost, m.url), c: m.cache }] : []));
+  const caches = mounts.flatMap(({ l, m }) => ('cache' in m && m.cache ? [{ l, c: m.cache }] : []));
   const cacheFamilies: Array<[string, string, string, (c: NonNullable<(typeof caches)[number]['c']>) => number]> = [
     ['hostd_cache_hits_total', 'counter', 'App responses answered from the response cache.', (c) => c.hits],
     ['hostd_cache_misses_total', 'counter', 'Requests the response cache sent to the app.', (c) => c.misses],

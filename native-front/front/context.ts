@@ -92,6 +92,8 @@ export class Context implements RequestContext {
     this.route.stats.record(status, bytes, durationMs);
     this.router.accessLog?.write({
       vhost: this.vhostRoute.name,
+      site: this.vhostRoute.site,
+      port: this.vhostRoute.port,
       mount: this.route.mount.url,
       method: this.method.toUpperCase(),
       url: this.query ? `${this.url}?${this.query}` : this.url,

@@ -35,11 +35,15 @@ export interface MountPlan {
   key: string;
   fingerprint: string;
   vhostName: string;
+  /** The site name (logs; the counters are keyed by `key`). */
+  site: string;
   mount: ResolvedMount;
   /** App mounts: their pool (its dispatcher was opened with poolOpen). */
   pool?: number;
   /** App mounts: the host apps see in request.url when the client sent no Host. */
   fallbackHost: string;
+  /** A kept app mount whose pool this reload rolls (its cached answers are dropped). */
+  rolled?: boolean;
 }
 
 export interface PoolOpen {
@@ -47,6 +51,7 @@ export interface PoolOpen {
   cfg: ResolvedPool;
   mountUrl: string;
   vhostName: string;
+  site: string;
   /** Pool-wide count of queued requests (Int32), shared by every front's dispatcher. */
   queued: SharedArrayBuffer;
   /** Pool-wide count of open WebSockets (Int32), for maxConnections (native-front/ws). */
@@ -54,8 +59,8 @@ export interface PoolOpen {
 }
 
 export type FrontCommand =
-  /** `roll`: a reload that rolls unchanged app mounts (their cached answers are dropped). */
-  | { t: 'prepare'; seq: number; listeners: ListenerPlan[]; mounts: MountPlan[]; roll: boolean }
+  /** Mounts whose plan says `rolled` keep their handler but drop their cached answers. */
+  | { t: 'prepare'; seq: number; listeners: ListenerPlan[]; mounts: MountPlan[] }
   | { t: 'commit'; seq: number }
   | { t: 'abort'; seq: number }
   | { t: 'poolOpen'; open: PoolOpen }

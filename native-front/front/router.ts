@@ -25,8 +25,12 @@ export interface MountRoute {
 
 export interface VhostRoute {
   readonly vhost: ResolvedVhost;
-  /** The vhost's first serverName: its name in logs and metrics. */
+  /** The vhost's first serverName: the `vhost` of log lines. */
   readonly name: string;
+  /** The site name (vhost.name): what tells sites apart in logs and metrics. */
+  readonly site: string;
+  /** The port of the listener this table serves (the access log's vhost_combined %p). */
+  readonly port: number;
   readonly mounts: MountTable<MountRoute>;
 }
 
@@ -59,21 +63,25 @@ export class Router {
     if (--this.inFlight === 0) this.onIdle?.();
   }
 
-  /** Answers a request the router handles itself (no vhost, bad Host, no mount, redirect), logging it. */
+  /**
+   * Answers a request the router handles itself (no vhost, bad Host, no mount, redirect), logging
+   * it; `to` is the vhost it was for, when one matched.
+   */
   private answer(
+    listener: Listener,
     res: HttpResponse,
     req: HttpRequest,
     host: string,
-    vhost: string,
+    to: VhostRoute | undefined,
     status: number,
     headers?: Record<string, string>,
     body?: string,
   ): void {
     this.unrouted++;
-    const rec = this.accessLog && this.unroutedRecord(res, req, host, vhost);
+    const rec = this.accessLog && this.unroutedRecord(listener, res, req, host, to);
     const bad = refusedFraming(req);
     if (bad !== '') {
-      this.log.warn(`refused request framing: ${bad}`, { vhost, status: 400 });
+      this.log.warn(`refused request framing: ${bad}`, { site: to?.site ?? '-', vhost: to?.name ?? '-', status: 400 });
       return refuseAndClose(res, 400, req.getMethod() === 'head', (s, bytes) => rec && this.accessLog!.write({ ...rec, status: s, bytes }));
     }
     const bytes = sendStatus(res, status, { headers, body, head: req.getMethod() === 'head', close: this.draining || status === 400 });
@@ -81,12 +89,20 @@ export class Router {
   }
 
   /** The access log record of a request the router answers itself; read before answering. */
-  private unroutedRecord(res: HttpResponse, req: HttpRequest, host: string, vhost: string): Omit<AccessRecord, 'status' | 'bytes'> {
+  private unroutedRecord(
+    listener: Listener,
+    res: HttpResponse,
+    req: HttpRequest,
+    host: string,
+    to: VhostRoute | undefined,
+  ): Omit<AccessRecord, 'status' | 'bytes'> {
     const peer = peerAddress(res);
     const trust = this.trustProxy;
     const query = req.getQuery();
     return {
-      vhost,
+      vhost: to?.name ?? '-',
+      site: to?.site ?? '-',
+      port: listener.port,
       mount: '-',
       method: req.getMethod().toUpperCase(),
       url: query ? `${req.getUrl()}?${query}` : req.getUrl(),
@@ -116,10 +132,10 @@ export class Router {
   readonly handle = (listener: Listener, res: HttpResponse, req: HttpRequest): void => {
     const host = req.getHeader('host');
     const vhostRoute = this.tables.get(listener.key)?.match(host);
-    if (vhostRoute === INVALID_HOST) return this.answer(res, req, host, '-', 400, undefined, 'Invalid Host header\n');
+    if (vhostRoute === INVALID_HOST) return this.answer(listener, res, req, host, undefined, 400, undefined, 'Invalid Host header\n');
     if (vhostRoute === undefined) {
-      if (host === '') return this.answer(res, req, host, '-', 400, undefined, 'Missing Host header\n');
-      return this.answer(res, req, host, '-', 404, undefined, 'No virtual host here for this name\n');
+      if (host === '') return this.answer(listener, res, req, host, undefined, 400, undefined, 'Missing Host header\n');
+      return this.answer(listener, res, req, host, undefined, 404, undefined, 'No virtual host here for this name\n');
     }
     const url = req.getUrl();
     const vhost = vhostRoute.vhost;
@@ -127,10 +143,10 @@ export class Router {
       const query = req.getQuery();
       const port = vhost.redirectHttps === 443 ? '' : `:${vhost.redirectHttps}`;
       const location = `https://${hostnameOf(host)}${port}${url}${query ? `?${query}` : ''}`;
-      return this.answer(res, req, host, vhostRoute.name, 308, { Location: location });
+      return this.answer(listener, res, req, host, vhostRoute, 308, { Location: location });
     }
     const route = vhostRoute.mounts.match(url);
-    if (route === undefined) return this.answer(res, req, host, vhostRoute.name, 404);
+    if (route === undefined) return this.answer(listener, res, req, host, vhostRoute, 404);
     const ctx = new Context(this, vhostRoute, route, res, req, host, url, listener.secure);
     this.inFlight++;
     if (route.mount.kind !== 'app') {
@@ -139,8 +155,9 @@ export class Router {
       const bad = refusedFraming(req);
       if (bad !== '') {
         this.log.warn(`refused request framing: ${bad}`, {
-          vhost: vhostRoute.name,
+          site: vhostRoute.site,
           mount: mountLabel(route.mount.url),
+          vhost: vhostRoute.name,
           requestId: ctx.requestId,
           status: 400,
         });
@@ -151,7 +168,13 @@ export class Router {
       route.handler.handle(res, req, ctx);
     } catch (err) {
       // A mount's bug must not take the front down; answer if the mount had not started to.
-      this.log.error('mount handler threw', { vhost: vhostRoute.name, mount: mountLabel(route.mount.url), requestId: ctx.requestId, err });
+      this.log.error('mount handler threw', {
+        site: vhostRoute.site,
+        mount: mountLabel(route.mount.url),
+        vhost: vhostRoute.name,
+        requestId: ctx.requestId,
+        err,
+      });
       try {
         ctx.done(500, sendStatus(res, 500));
       } catch {
@@ -161,16 +184,17 @@ export class Router {
   };
 }
 
-/** Builds one listener's routing table from its vhosts and their mount routes. */
+/** Builds one listener's routing table from its vhosts and their mount routes; `port`: the listener's bound port. */
 export function buildTable(
   vhosts: readonly ResolvedVhost[],
   routeFor: (vhost: ResolvedVhost, mount: ResolvedMount) => MountRoute,
+  port: number,
 ): RoutingTable {
   const table: RoutingTable = new VhostTable();
   for (const vhost of vhosts) {
     const mounts = new MountTable<MountRoute>();
     for (const m of vhost.mounts) mounts.add(m.url, routeFor(vhost, m));
-    table.add(vhost.serverNames, vhost.isDefault, { vhost, name: vhost.serverNames[0] ?? '*', mounts });
+    table.add(vhost.serverNames, vhost.isDefault, { vhost, name: vhost.serverNames[0] ?? '*', site: vhost.name, port, mounts });
   }
   return table;
 }

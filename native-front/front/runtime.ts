@@ -28,7 +28,8 @@ interface LiveMount {
 }
 
 interface Prepared {
-  roll: boolean;
+  /** Keys of the kept app mounts whose pools roll (a reload of their site): their cached answers go. */
+  rolled: Set<string>;
   listeners: ListenerPlan[];
   keep: Map<string, Listener>;
   opened: Listener[];
@@ -107,7 +108,7 @@ export class FrontRuntime {
   private onCommand(cmd: FrontCommand): void {
     switch (cmd.t) {
       case 'prepare':
-        this.prepare(cmd.listeners, cmd.mounts, cmd.roll).then(
+        this.prepare(cmd.listeners, cmd.mounts).then(
           (ports) => this.reply(cmd.seq, { ports }),
           (err: Error) => this.reply(cmd.seq, { error: err.message }),
         );
@@ -180,9 +181,10 @@ export class FrontRuntime {
   // ---------------------------------------------------------------- reload: prepare, commit, abort
 
   /** Builds handlers for new mounts and opens new listeners; the running configuration is untouched. */
-  private async prepare(listeners: ListenerPlan[], mounts: MountPlan[], roll: boolean): Promise<Record<string, number>> {
+  private async prepare(listeners: ListenerPlan[], mounts: MountPlan[]): Promise<Record<string, number>> {
     if (this.prepared) this.abort();
-    const p: Prepared = { roll, listeners, keep: new Map(), opened: [], closedEarly: [], mounts: new Map(), created: [] };
+    const rolled = new Set(mounts.flatMap((m) => (m.rolled ? [m.key] : [])));
+    const p: Prepared = { rolled, listeners, keep: new Map(), opened: [], closedEarly: [], mounts: new Map(), created: [] };
     this.prepared = p;
     for (const plan of mounts) p.mounts.set(plan.key, this.mountFor(plan, p));
     const ports: Record<string, number> = {};
@@ -228,7 +230,7 @@ export class FrontRuntime {
     if (live && live.fingerprint === plan.fingerprint) return { ...live, route: { ...live.route, mount: plan.mount } };
     let stats = this.stats.get(plan.key);
     if (!stats) this.stats.set(plan.key, (stats = new MountStats(plan.vhostName, mountLabel(plan.mount.url), plan.mount.kind)));
-    const log = withFields(this.log, { vhost: plan.vhostName, mount: mountLabel(plan.mount.url) });
+    const log = withFields(this.log, { site: plan.site, mount: mountLabel(plan.mount.url), vhost: plan.vhostName });
     let handler: MountHandler;
     if (plan.mount.kind === 'static') handler = createStaticMount(plan.mount, { log, cache: this.fileCache });
     else {
@@ -252,7 +254,7 @@ export class FrontRuntime {
       if (!p.opened.includes(l)) l.update(plan.vhosts); // TLS: re-register SNI names, re-reading certificates
       this.router.setTable(
         plan.key,
-        buildTable(plan.vhosts, (vhost, mount) => p.mounts.get(mountKey(vhost, mount.url))!.route),
+        buildTable(plan.vhosts, (vhost, mount) => p.mounts.get(mountKey(vhost, mount.url))!.route, l.port),
       );
     }
     for (const [k, l] of this.listeners) {
@@ -267,7 +269,7 @@ export class FrontRuntime {
     // Old handlers finish their in-flight requests in the background; kept ones hear of a roll.
     for (const [k, m] of this.mounts) {
       if (p.mounts.get(k)?.route.handler !== m.route.handler) void m.route.handler.close(this.init.gracefulMs);
-      else if (p.roll) m.route.handler.reloaded?.();
+      else if (p.rolled.has(k)) m.route.handler.reloaded?.();
     }
     for (const k of this.stats.keys()) if (!p.mounts.has(k)) this.stats.delete(k);
     this.ws.keepMounts(new Set(p.mounts.keys())); // ws
@@ -287,7 +289,7 @@ export class FrontRuntime {
   // ---------------------------------------------------------------- pools
 
   private openPool(open: PoolOpen): void {
-    const log = withFields(this.log, { vhost: open.vhostName, mount: mountLabel(open.mountUrl) });
+    const log = withFields(this.log, { site: open.site, mount: mountLabel(open.mountUrl), vhost: open.vhostName });
     const pool = open.pool;
     const report: PoolReporter = {
       retire: (key) => this.send({ t: 'retire', pool, key }),

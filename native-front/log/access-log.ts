@@ -3,11 +3,18 @@
 // control thread in batches, and the control thread's LogFile writes them.
 import { LineBatch } from './batch.js';
 
-export type LogFormat = 'combined' | 'json';
+export type LogFormat = 'combined' | 'vhost_combined' | 'json';
+
+export const LOG_FORMATS: readonly LogFormat[] = ['combined', 'vhost_combined', 'json'];
 
 /** What the front captured of a request while uWS's HttpRequest was still valid. */
 export interface AccessRecord {
+  /** The vhost's first server name ("*" for a catch-all). */
   vhost: string;
+  /** The site name ("-" when no vhost took the request). */
+  site: string;
+  /** The port of the listener that took the request. */
+  port: number;
   mount: string;
   method: string; // uppercase
   url: string; // path + query as sent
@@ -61,6 +68,7 @@ export function formatAccess(r: AccessRecord, format: LogFormat, now = Date.now(
     return (
       JSON.stringify({
         time: new Date(now).toISOString(),
+        site: r.site,
         vhost: r.vhost,
         mount: r.mount || '/',
         method: r.method,
@@ -84,12 +92,15 @@ export function formatAccess(r: AccessRecord, format: LogFormat, now = Date.now(
     );
   }
   const ws = r.websocket;
-  // %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"
+  // %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"; vhost_combined (Apache's) starts with
+  // %v:%p, the site name and the listener's port: Apache's %v is the canonical ServerName, which a
+  // catch-all ("*") lacks, and the site name is what split-logfile should split by.
   // A WebSocket's line adds its close code, lifetime in seconds and messages/bytes each way.
   const tail = ws
     ? ` ws_close=${ws.closeCode} ws_seconds=${(r.durationMs / 1000).toFixed(3)} ws_in=${ws.messagesIn}/${ws.bytesIn} ws_out=${ws.messagesOut}/${ws.bytesOut}`
     : '';
-  return `${r.remoteAddress || '-'} - - ${clfTime(now)} ${quote(`${r.method} ${r.url} HTTP/1.1`)} ${r.status} ${
+  const lead = format === 'vhost_combined' ? `${r.site}:${r.port} ` : '';
+  return `${lead}${r.remoteAddress || '-'} - - ${clfTime(now)} ${quote(`${r.method} ${r.url} HTTP/1.1`)} ${r.status} ${
     r.bytes > 0 ? r.bytes : '-'
   } ${quote(r.referer)} ${quote(r.userAgent)}${tail}\n`;
 }

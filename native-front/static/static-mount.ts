@@ -276,7 +276,7 @@ class StaticMount implements MountHandler {
   }
 
   private fields(ctx: RequestContext, extra: Record<string, unknown>): Record<string, unknown> {
-    return { vhost: ctx.vhost.serverNames[0], mount: mountLabel(this.cfg.url), requestId: ctx.requestId, ...extra };
+    return { site: ctx.vhost.name, mount: mountLabel(this.cfg.url), vhost: ctx.vhost.serverNames[0], requestId: ctx.requestId, ...extra };
   }
 
   /** Waits for in-flight misses and streams; past the deadline, cuts the remaining streams. */

@@ -84,6 +84,8 @@ class UpgradeContext implements RequestContext {
     if (this.router.accessLog === null) return null;
     return {
       vhost: this.vhostRoute.name,
+      site: this.vhostRoute.site,
+      port: this.vhostRoute.port,
       mount: this.route.mount.url,
       method: 'GET',
       url: this.query ? `${this.url}?${this.query}` : this.url,

@@ -3,7 +3,7 @@ import { formatListen } from './listen.js';
 import { lineOfVhostKey } from './resolve.js';
 import type { ConfigProblem, ResolvedVhost } from './types.js';
 
-function where(v: ResolvedVhost, key: 'serverName' | 'default' | 'listen' | 'tls'): string {
+function where(v: ResolvedVhost, key: 'name' | 'serverName' | 'default' | 'listen' | 'tls'): string {
   const line = lineOfVhostKey(v, key);
   return line > 0 ? `${v.file}:${line}` : v.file;
 }
@@ -15,6 +15,18 @@ function where(v: ResolvedVhost, key: 'serverName' | 'default' | 'listen' | 'tls
  */
 export function checkConflicts(vhosts: ResolvedVhost[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  // Site names: metrics, logs and `POST /reload?site=` tell sites apart by them.
+  const sites = new Map<string, ResolvedVhost>();
+  for (const v of vhosts) {
+    const other = sites.get(v.name);
+    if (!other) sites.set(v.name, v);
+    else
+      problems.push({
+        file: v.file,
+        line: lineOfVhostKey(v, 'name'),
+        message: `name: the site name "${v.name}" is already the name of ${where(other, 'name')} (site names must differ: set name: in one of them)`,
+      });
+  }
   const byAddress = new Map<string, ResolvedVhost[]>();
   for (const v of vhosts) {
     const key = formatListen(v.listen);

@@ -12,7 +12,7 @@ export const DEFAULTS = Object.freeze({
   interface: 'auto' as const,
   maxBodySize: 100 * 1024 * 1024,
   watch: false,
-  threads: 2,
+  threads: 1,
   concurrency: 64,
   maxRequests: 0,
   maxRequestsJitter: 0,

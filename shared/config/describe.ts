@@ -31,7 +31,7 @@ export function describeSites(vhosts: ResolvedVhost[]): string {
       const extras: string[] = [];
       if (v.tls) extras.push(`cert ${v.tls.cert}`);
       if (v.redirectHttps !== undefined) extras.push(`redirects to https port ${v.redirectHttps}`);
-      lines.push(`  host ${names}  [${v.file}]${extras.length ? '  ' + extras.join(', ') : ''}`);
+      lines.push(`  host ${names}  site ${v.name}  [${v.file}]${extras.length ? '  ' + extras.join(', ') : ''}`);
       if (v.mounts.length === 0) lines.push('    (no mounts)');
       const ordered = [...v.mounts].sort((a, b) => b.url.length - a.url.length || (a.url < b.url ? -1 : 1));
       const width = Math.max(1, ...ordered.map((m) => mountLabel(m.url).length));
@@ -70,6 +70,7 @@ function describeMount(m: ResolvedMount, width: number): string[] {
   return [
     `${url}  app     ${m.module}  (${opts.join(', ')})`,
     `${' '.repeat(width)}  pool    ${describePool(m.pool)}`,
+    `${' '.repeat(width)}  cwd     ${m.pool.cwd}${m.pool.envFile ? `  (envFile ${m.pool.envFile})` : ''}`,
     `${' '.repeat(width)}  ws      ${describeWebSocket(m.websocket)}`,
   ];
 }

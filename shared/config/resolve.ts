@@ -19,6 +19,7 @@ export { MODULE_EXTENSIONS } from './modules.js';
 
 /** Lines of a resolved vhost's keys, for problems found later (conflicts across files). */
 export interface VhostLines {
+  name: number;
   serverName: number;
   default: number;
   listen: number;
@@ -53,6 +54,13 @@ export interface ResolveVhostOptions {
   baseDir: string;
   /** --listen: overrides the vhost's listen. */
   listen?: string;
+  /** The site name when the vhost sets no `name:`; default: the file's name without extension. */
+  name?: string;
+}
+
+/** A vhost file's default site name: its file name without the extension ("sites/shop.yaml" -> "shop"). */
+export function siteNameOfFile(file: string): string {
+  return path.basename(file, path.extname(file));
 }
 
 /** Validate and resolve a vhost given as a plain object (the programmatic API). Problems have line 0. */
@@ -73,7 +81,8 @@ export function resolveVhostFrom(
       problems.list.push({ file: 'command line', line: 0, message: `--listen: ${LISTEN_EXPECTED}, got ${describeValue(opts.listen)}` });
     }
   }
-  const vhost = resolveVhostObject(obj, { baseDir: path.resolve(opts.baseDir), problems }, opts.file, override);
+  const ctx = { baseDir: path.resolve(opts.baseDir), problems };
+  const vhost = resolveVhostObject(obj, ctx, opts.file, opts.name ?? siteNameOfFile(opts.file), override);
   if (problems.list.length > 0 || !vhost) return { problems: problems.list };
   let nStatic = 0;
   let nApps = 0;
@@ -82,6 +91,7 @@ export function resolveVhostFrom(
     mountSources.set(m, { file: opts.file, path: pathText(p), line: (key) => opts.lineOf(key ? [...p, key] : p, key ? 'key' : 'value') });
   }
   vhostLines.set(vhost, {
+    name: opts.lineOf(['name'], 'key'),
     serverName: opts.lineOf(['serverName'], 'key'),
     default: opts.lineOf(['default'], 'key'),
     listen: opts.lineOf(['listen'], 'key'),

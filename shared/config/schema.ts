@@ -83,6 +83,8 @@ function valueMessage(err: ErrorObject): string {
       return `must be at most ${String(err.schema)}, got ${got}`;
     case 'minLength':
       return 'must not be empty';
+    case 'pattern': // the regular expression means nothing to a reader: say what is expected
+      return expected ? `expected ${expected}, got ${got}` : `${got} is not valid here`;
     default:
       return `${err.message ?? 'is invalid'}${expected ? ` (expected ${expected})` : ''}`;
   }
@@ -210,6 +212,12 @@ const SYNONYMS: Record<string, string> = {
   cachecontrol: 'maxAge',
   maxbody: 'maxBodySize',
   bodylimit: 'maxBodySize',
+  home: 'cwd',
+  workdir: 'cwd',
+  workingdirectory: 'cwd',
+  chdir: 'cwd',
+  dotenv: 'envFile',
+  sitename: 'name',
 };
 
 const POOL_KEYS = [
@@ -224,6 +232,8 @@ const POOL_KEYS = [
   'memoryLimitMb',
   'idleTimeout',
   'env',
+  'envFile',
+  'cwd',
   'passEnv',
 ];
 

@@ -44,6 +44,10 @@ export interface PoolConfig {
   idleTimeout?: Duration; // reap idle workers above minThreads; 0 = never
   minThreads?: number;
   env?: Record<string, string>;
+  /** A dotenv file (relative to the app root) loaded into the workers' environment; `env` wins over it. */
+  envFile?: string;
+  /** The app's working directory (relative to the vhost file's folder); default: the app root. */
+  cwd?: string;
   startTimeout?: Duration; // an app load (import) longer than this fails like a load error; default 30s
   passEnv?: string[]; // names of hostd's environment variables passed to the workers (Apache's PassEnv)
   sticky?: StickyConfig; // session affinity: requests carrying a session key go to the worker that holds it
@@ -96,6 +100,8 @@ export interface ListenConfig {
 }
 
 export interface VhostConfig {
+  /** The site name in metrics, /status, logs and `POST /reload?site=`; default: the file's name without extension. */
+  name?: string;
   serverName?: string | string[];
   default?: boolean;
   listen?: number | string | ListenConfig;
@@ -156,7 +162,12 @@ export interface ResolvedPool {
   memoryLimitMb?: number;
   idleTimeoutMs: number;
   startTimeoutMs: number;
+  /** The envFile's variables under the pool's own env (env wins). */
   env: Record<string, string>;
+  /** Absolute: the app's working directory (pool.cwd, else the app root: see resolve/app-root.ts). */
+  cwd: string;
+  /** Absolute path of the envFile that was read, when there is one. */
+  envFile?: string;
   passEnv?: string[]; // names only; values are read from hostd's environment when workers start
   sticky?: StickyConfig;
 }
@@ -192,6 +203,8 @@ export interface ResolvedApp {
 export type ResolvedMount = ResolvedStatic | ResolvedApp;
 
 export interface ResolvedVhost {
+  /** The site name: unique across the host (docs/config.md, "name"). */
+  name: string;
   file: string; // the vhost file, or "<api>" for programmatic mounts
   serverNames: string[]; // lowercased; "*" is the catch-all
   isDefault: boolean;

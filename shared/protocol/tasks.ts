@@ -22,6 +22,8 @@ export interface ServeTask {
   /** Fetch apps see mount-relative URLs (the prefix goes to X-Forwarded-Prefix). */
   stripPrefix: boolean;
   env: Record<string, string>;
+  /** The app's working directory (pool.cwd, else its app root): what process.cwd() answers. */
+  cwd: string;
   /** How the worker compresses its responses (the mount's `compression`); null: it does not. */
   compression: ResolvedCompression | null;
   cacheDir?: string;
@@ -36,6 +38,8 @@ export interface CheckTask {
   kind: 'check';
   modulePath: string;
   interface: AppInterface;
+  /** As ServeTask.cwd: the app is checked from where it will run. */
+  cwd: string;
   cacheDir?: string;
 }
 

@@ -1,5 +1,8 @@
 // A host in this process (createHost) or the real `hostd` binary in a child process.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHost, type Host, type HostOptions } from '../../index.js';
 import type { VhostConfig } from '../../shared/config/types.js';
@@ -61,13 +64,26 @@ export interface CliResult {
   stderr: string;
 }
 
+// Every spawned hostd gets a runtime directory of its own (its default status socket goes there),
+// so tests never touch /run/hostd or the user's, and two hostds of one test never share a socket.
+const RUNTIME_ROOT = join(tmpdir(), `hostd-test-${process.pid}`);
+let runtimeDirs = 0;
+process.on('exit', () => rmSync(RUNTIME_ROOT, { recursive: true, force: true }));
+
+/** A fresh HOSTD_RUNTIME_DIR for one spawned hostd (the folder itself is hostd's to create). */
+export function testRuntimeDir(): string {
+  mkdirSync(RUNTIME_ROOT, { recursive: true });
+  return join(RUNTIME_ROOT, String(++runtimeDirs));
+}
+
 /**
  * hostd runs under its supervisor by default (a parent process and the serving child): tests
  * start it in a process group of its own and kill the whole group when they must, so no serving
  * child outlives a test.
  */
 function spawnCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv }): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, detached: true });
+  const env = { ...process.env, HOSTD_RUNTIME_DIR: testRuntimeDir(), ...opts.env };
+  return spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, env, detached: true });
 }
 
 /** SIGKILL for the process and everything in its group. */

@@ -67,7 +67,7 @@ export function resolveApp(m: unknown, p: ConfigPath, ctx: Ctx, shapeDone = fals
   const bufferBody = size(m.bufferBody, [...p, 'bufferBody'], DEFAULTS.bufferBody, ctx);
   const maxUrlLength = size(m.maxUrlLength, [...p, 'maxUrlLength'], DEFAULTS.maxUrlLength, ctx);
   const bodyTimeoutMs = duration(m.bodyTimeout, [...p, 'bodyTimeout'], DEFAULTS.bodyTimeoutMs, ctx, false);
-  const pool = resolvePool(m.pool, [...p, 'pool'], ctx);
+  const pool = resolvePool(m.pool, [...p, 'pool'], ctx, module);
   const websocket = resolveWebSocket(m.websocket, [...p, 'websocket'], ctx);
   const iface = m.interface === 'fetch' || m.interface === 'node' || m.interface === 'auto' ? m.interface : DEFAULTS.interface;
   if (url === undefined || module === undefined || !pool) return undefined;

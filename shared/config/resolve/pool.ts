@@ -2,9 +2,11 @@
 import type { ConfigPath } from '../source.js';
 import type { ResolvedPool, ResolvedWebSocket } from '../types.js';
 import { DEFAULTS } from '../defaults.js';
+import { appCwd, readEnvFile } from './app-root.js';
 import { bool, type Ctx, duration, isObject, size } from './context.js';
 
-export function resolvePool(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedPool | undefined {
+/** `module`: the app's absolute path (its folder finds the app root); unset when it was wrong. */
+export function resolvePool(v: unknown, p: ConfigPath, ctx: Ctx, module: string | undefined): ResolvedPool | undefined {
   if (v !== undefined && !isObject(v)) return undefined; // the schema said why
   const o: Record<string, unknown> = v ?? {};
   const int = (k: string, def: number) => (typeof o[k] === 'number' && Number.isInteger(o[k]) ? (o[k] as number) : def);
@@ -19,7 +21,14 @@ export function resolvePool(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedPool |
   const queueTimeoutMs = duration(o.queueTimeout, [...p, 'queueTimeout'], DEFAULTS.queueTimeoutMs, ctx, false);
   const idleTimeoutMs = duration(o.idleTimeout, [...p, 'idleTimeout'], DEFAULTS.idleTimeoutMs, ctx, true);
   const startTimeoutMs = duration(o.startTimeout, [...p, 'startTimeout'], DEFAULTS.startTimeoutMs, ctx, false);
-  const env: Record<string, string> = {};
+  // Without a module or a usable cwd the mount is already reported; the env file would only add noise.
+  const cwd = module ? appCwd(o.cwd, module, [...p, 'cwd'], ctx) : undefined;
+  // The file first, the pool's own env over it (as `node --env-file` leaves set variables alone).
+  const fromFile =
+    cwd !== undefined && typeof o.envFile === 'string' && o.envFile !== ''
+      ? readEnvFile(o.envFile, cwd, [...p, 'envFile'], ctx)
+      : undefined;
+  const env: Record<string, string> = { ...fromFile?.vars };
   if (isObject(o.env)) {
     for (const [k, val] of Object.entries(o.env)) {
       if (typeof val === 'string' || typeof val === 'number' || typeof val === 'boolean') env[k] = String(val);
@@ -38,7 +47,9 @@ export function resolvePool(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedPool |
     idleTimeoutMs,
     startTimeoutMs,
     env,
+    cwd: cwd ?? ctx.baseDir, // (only when the mount is already wrong)
   };
+  if (fromFile) pool.envFile = fromFile.file;
   if (passEnv.length) pool.passEnv = passEnv;
   if (isObject(o.sticky)) {
     const { cookie, query } = o.sticky;

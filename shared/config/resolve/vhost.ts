@@ -9,10 +9,19 @@ import type { ListenAddress, ResolvedMount, ResolvedVhost, TlsConfig } from '../
 import { type Ctx, existingFile, isObject, LISTEN_EXPECTED } from './context.js';
 import { resolveApp, resolveCompression, resolveStatic } from './mounts.js';
 
-export function resolveVhostObject(obj: unknown, ctx: Ctx, file: string, override?: ListenAddress): ResolvedVhost | undefined {
+/** `defaultName`: the site name when the vhost sets no `name:` (its file's name, or site-N). */
+export function resolveVhostObject(
+  obj: unknown,
+  ctx: Ctx,
+  file: string,
+  defaultName: string,
+  override?: ListenAddress,
+): ResolvedVhost | undefined {
   const P = ctx.problems;
   P.shape(obj, 'vhost', []);
   if (!isObject(obj)) return undefined;
+  // The pattern (letters, digits, ".", "_", "-") is the schema's: it goes in URLs, labels and logs.
+  const name = typeof obj.name === 'string' && obj.name !== '' ? obj.name : defaultName;
 
   // serverName / default
   const isDefault = obj.default === true;
@@ -93,7 +102,7 @@ export function resolveVhostObject(obj: unknown, ctx: Ctx, file: string, overrid
     );
   }
 
-  const vhost: ResolvedVhost = { file, serverNames: names, isDefault: names.includes('*'), listen, mounts };
+  const vhost: ResolvedVhost = { name, file, serverNames: names, isDefault: names.includes('*'), listen, mounts };
   if (tls) vhost.tls = tls;
   if (redirectHttps !== undefined) vhost.redirectHttps = redirectHttps;
   return vhost;
