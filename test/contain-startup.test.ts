@@ -92,7 +92,7 @@ describe('contain: an app whose import never settles', function () {
     expect(await hostd.stop()).to.equal(0);
   });
 
-  it('SIGHUP with a hung new app fails that reload at startTimeout; the old configuration keeps serving and a later SIGHUP works', async () => {
+  it('SIGHUP with a hung new app: its site keeps its old configuration at startTimeout (the rest applies) and a later SIGHUP works', async () => {
     const { port, hostd, dir } = await start();
     await hostd.waitFor(/listening address=/);
     await hostd.waitFor(STARTUP_TIMEOUT_LOG);
@@ -104,8 +104,10 @@ describe('contain: an app whose import never settles', function () {
     hostd.proc.kill('SIGHUP');
     await hostd.waitFor(/SIGHUP: reloading configuration/);
     expect(await getAs(port, 'a.test', '/app/hello')).to.deep.equal({ status: 200, text: 'hello' });
-    await hostd.waitFor(/reload failed; still serving the previous configuration .*startTimeout/, 30_000);
-    expect((await getAs(port, 'a.test', '/hung/x')).status).to.equal(404); // the failed reload left nothing behind
+    // Issue 19: the site whose app did not load keeps its previous configuration; the reload goes on.
+    await hostd.waitFor(/reload: this site keeps its previous configuration problem=".*a\.yaml: .*startTimeout/, 30_000);
+    await hostd.waitFor(/reloaded generation=2/, 30_000);
+    expect((await getAs(port, 'a.test', '/hung/x')).status).to.equal(404); // the kept site has no /hung
     // Fixed file, second SIGHUP: it is not queued behind anything.
     await writeFile(
       join(dir, 'a.yaml'),
@@ -113,7 +115,7 @@ describe('contain: an app whose import never settles', function () {
     );
     await rm(join(dir, 'hang.yaml'));
     hostd.proc.kill('SIGHUP');
-    await hostd.waitFor(/reloaded generation=2/, 30_000);
+    await hostd.waitFor(/reloaded generation=3/, 30_000);
     expect(await getAs(port, 'a.test', '/app2/hello')).to.deep.equal({ status: 200, text: 'hello' });
     expect(await hostd.stop()).to.equal(0);
   });

@@ -59,7 +59,8 @@ Options:
   --listen PORT|HOST:PORT     override every vhost's listen address
   --status HOST:PORT|PATH|off internal listener with /metrics, /status, /healthz and
                               POST /reload?site=NAME (a path: a Unix socket); default: the
-                              Unix socket $HOSTD_RUNTIME_DIR/hostd.sock (docs/operations.md)
+                              Unix socket hostd.sock in the runtime directory ($HOSTD_RUNTIME_DIR,
+                              /run/hostd as root, else $XDG_RUNTIME_DIR/hostd or /tmp/hostd-UID)
   --status-token-file FILE    the status listener requires "Authorization: Bearer <token in FILE>"
   --fronts N                  front threads accepting connections (default: a quarter of
                               the cores, at least 1)
