@@ -1,8 +1,65 @@
-// How the cache keys what it holds: by host (lowercase), then by URL (path and query, exactly as
-// requested), then by variant: the values of the request headers the response's Vary names.
+// How the cache keys what it holds. A slot per host and URL in normalised form (cacheHost,
+// cachePath: what a purge names finds every spelling of it), and in a slot one entry per variant:
+// the exact request it answers (scheme, Host, URL as sent: the id) and the values of the request
+// headers the response's Vary names.
+//
+// Why the exact request stays part of the variant rather than only the normalised key: the app
+// sees the Host and URL as sent. An app that builds a Location from `Host: a.test:1234` or
+// answers `/c//x` differently from `/c/x` would otherwise have its answer to the odd spelling
+// served to everyone who asked for the plain one (cache poisoning through an unkeyed input).
+// The scheme (after --trust-proxy's X-Forwarded-Proto) is part of it as nginx's $scheme is of
+// its default key: a redirect to https made for an http request must never reach https clients.
 import { negotiateCoding } from '../../shared/compress/index.js';
+import { hostnameOf } from '../routing/host-match.js';
+import { MARK_BYTES, stringBytes } from './memory.js';
 import type { CachedEntry } from './entry.js';
 import type { RequestView } from './headers.js';
+
+/** Where a request's answers are kept (see the header of this file). */
+export interface CacheKey {
+  /** The host as vhosts match it: lowercase, no port, no trailing dot. */
+  readonly host: string;
+  /** The path in normalised form (cachePath) and the query as sent. */
+  readonly url: string;
+  /** The request exactly: scheme, Host (lowercased), URL as sent. */
+  readonly id: string;
+}
+
+/** The host part of a key: lowercase, without port and trailing dot (as vhosts match names). */
+export function cacheHost(host: string): string {
+  return hostnameOf(host);
+}
+
+/**
+ * The path part of a key: repeated slashes merged, "." and ".." segments (also spelled %2e)
+ * resolved, never above the root; the query untouched. A small function of its own so that it
+ * can become the router's normalisation once routing normalises paths (issue 18, item 7).
+ */
+export function cachePath(url: string): string {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  if (!/\/\/|\/\.|%2e/i.test(path)) return url; // already normal: the common case costs one test
+  const segs = path.split('/');
+  const out: string[] = [];
+  for (let i = 1; i < segs.length; i++) {
+    const seg = segs[i];
+    const last = i === segs.length - 1;
+    const dots = seg.length <= 6 ? seg.replace(/%2e/gi, '.') : seg;
+    if (dots === '.' || dots === '..') {
+      if (dots === '..') out.pop();
+      if (last) out.push('');
+      continue;
+    }
+    if (seg === '' && !last) continue;
+    out.push(seg);
+  }
+  return `/${out.join('/')}${q === -1 ? '' : url.slice(q)}`;
+}
+
+/** The key of a request for `url` (path and query) with Host `host`, over https when `secure`. */
+export function requestKey(secure: boolean, host: string, url: string): CacheKey {
+  return { host: cacheHost(host), url: cachePath(url), id: `${secure ? 'https' : 'http'} ${host.toLowerCase()} ${url}` };
+}
 
 /** Lowercase field names of a Vary value; null for "*". */
 export function parseVary(v: string): string[] | null {
@@ -22,37 +79,57 @@ export function varyValue(name: string, value: string): string {
   return value.trim();
 }
 
-/** Do two variants name the same headers with the same values? */
-export function sameValues(a: readonly string[], b: readonly string[], an: readonly string[], bn: readonly string[]): boolean {
-  if (an.length !== bn.length) return false;
-  for (let i = 0; i < an.length; i++) if (an[i] !== bn[i] || a[i] !== b[i]) return false;
+/** Do two variants answer the same request id with the same header names and values? */
+export function sameVariant(a: CachedEntry, id: string, values: readonly string[], names: readonly string[]): boolean {
+  if (a.key.id !== id || a.varyNames.length !== names.length) return false;
+  for (let i = 0; i < names.length; i++) if (a.varyNames[i] !== names[i] || a.varyValues[i] !== values[i]) return false;
   return true;
 }
 
-/** Does `req` select `e` (its Vary'd headers match)? */
-export function selects(e: CachedEntry, req: RequestView): boolean {
+/** Does a request with key id `id` and headers `req` select `e`? */
+export function selects(e: CachedEntry, id: string, req: RequestView): boolean {
+  if (e.key.id !== id) return false;
   const names = e.varyNames;
   for (let j = 0; j < names.length; j++) if (varyValue(names[j], req.getHeader(names[j])) !== e.varyValues[j]) return false;
   return true;
 }
 
-/** The key of a host and URL in the pass marks. */
+/** The key of a host and URL (both normalised) in the pass marks. */
 export function passKey(host: string, url: string): string {
   return `${host} ${url}`;
 }
 
-const PASS_MARKS_MAX = 10_000;
-
 /**
  * URLs that answered uncacheably lately (Varnish's hit-for-miss): their requests go to the app
- * in parallel rather than waiting for each other. Bounded: cleared when it reaches 10,000.
+ * in parallel rather than waiting for each other. Their memory counts against the cache's
+ * maxSize (`account` hears of every change) and is bounded by `budget` bytes: past it the least
+ * recently marked go first.
  */
 export class PassMarks {
+  /** Insertion order is the order marks were set (a mark set again moves to the end). */
   private readonly marks = new Map<string, number>();
+  bytes = 0;
+
+  constructor(
+    private readonly budget: number,
+    private readonly account: (delta: number) => void,
+  ) {}
+
+  get size(): number {
+    return this.marks.size;
+  }
 
   set(host: string, url: string, until: number): void {
-    if (this.marks.size >= PASS_MARKS_MAX) this.marks.clear();
-    this.marks.set(passKey(host, url), until);
+    const key = passKey(host, url);
+    if (this.marks.delete(key)) this.marks.set(key, until);
+    else {
+      this.marks.set(key, until);
+      this.grow(markBytes(key));
+    }
+    for (const oldest of this.marks.keys()) {
+      if (this.bytes <= this.budget) break;
+      this.drop(oldest);
+    }
   }
 
   /** Is `host url` marked at `now`? (An expired mark is dropped.) */
@@ -61,15 +138,38 @@ export class PassMarks {
     const until = this.marks.get(key);
     if (until === undefined) return false;
     if (now < until) return true;
-    this.marks.delete(key);
+    this.drop(key);
     return false;
   }
 
   delete(host: string, url: string): void {
-    this.marks.delete(passKey(host, url));
+    this.drop(passKey(host, url));
+  }
+
+  /** Drops the oldest mark (the cache needs room); false when there is none. */
+  dropOldest(): boolean {
+    for (const k of this.marks.keys()) {
+      this.drop(k);
+      return true;
+    }
+    return false;
   }
 
   clear(): void {
     this.marks.clear();
+    this.grow(-this.bytes);
   }
+
+  private drop(key: string): void {
+    if (this.marks.delete(key)) this.grow(-markBytes(key));
+  }
+
+  private grow(delta: number): void {
+    this.bytes += delta;
+    this.account(delta);
+  }
+}
+
+function markBytes(key: string): number {
+  return MARK_BYTES + stringBytes(key);
 }

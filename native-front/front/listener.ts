@@ -9,6 +9,7 @@ import type { ListenAddress, ResolvedVhost, TlsConfig } from '../../shared/confi
 import { HostdError } from '../../shared/errors.js';
 import { loadUws } from '../uws.js';
 import { listenWithProxyProtocol, type ProxyProtocolListen } from '../proxy-protocol/index.js';
+import { proxyProtocolTrust } from '../proxy-protocol/trust.js';
 import { wsPayloadCeiling, type WsFront } from '../ws/front.js';
 
 /** The certificate for clients without SNI (or with a name no vhost has): the catch-all's, else the first. */
@@ -40,13 +41,15 @@ export class Listener {
    */
   readonly defaultCert: string;
   private readonly bindPort: number;
+  /** --trust-proxy's list: whom a proxyProtocol listener believes when its entry names no one. */
+  private readonly trustProxy: readonly string[];
   private readonly route: (res: HttpResponse, req: HttpRequest) => void;
 
   constructor(
     readonly address: ListenAddress,
     vhosts: readonly ResolvedVhost[],
     private readonly onRequest: RequestHandler,
-    opts: { defaultCert?: string; bindPort?: number; ws?: WsFront } = {},
+    opts: { defaultCert?: string; bindPort?: number; ws?: WsFront; trustProxy?: readonly string[] } = {},
   ) {
     this.key = formatListen(address);
     this.route = (res, req) => this.onRequest(this, res, req);
@@ -55,6 +58,7 @@ export class Listener {
     this.secure = first !== undefined;
     this.defaultCert = opts.defaultCert ?? '';
     this.bindPort = opts.bindPort ?? address.port;
+    this.trustProxy = opts.trustProxy ?? [];
     this.ws = opts.ws;
     this.wsPayloadCeiling = wsPayloadCeiling(vhosts);
     if (!first) {
@@ -101,11 +105,13 @@ export class Listener {
     // port (native-front/proxy-protocol/index.ts); only front 0 opens it (see runtime.ts).
     if (this.address.proxyProtocol) {
       if (this.proxied) return Promise.resolve(this.port);
-      return listenWithProxyProtocol(app, this.address.host, port).then((pp) => {
-        this.proxied = pp;
-        this.port = pp.port;
-        return pp.port;
-      });
+      return listenWithProxyProtocol(app, this.address.host, port, { trust: proxyProtocolTrust(this.address, this.trustProxy) }).then(
+        (pp) => {
+          this.proxied = pp;
+          this.port = pp.port;
+          return pp.port;
+        },
+      );
     }
     return new Promise((resolve, reject) => {
       if (this.socket) return resolve(this.port);
