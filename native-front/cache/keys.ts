@@ -146,6 +146,14 @@ export class PassMarks {
     this.drop(passKey(host, url));
   }
 
+  /** Drops the marks of URLs under `prefix` (normalised), of one host (normalised) or all. */
+  deletePrefix(prefix: string, host: string | undefined): void {
+    for (const key of [...this.marks.keys()]) {
+      const space = key.indexOf(' ');
+      if ((host === undefined || key.slice(0, space) === host) && key.startsWith(prefix, space + 1)) this.drop(key);
+    }
+  }
+
   /** Drops the oldest mark (the cache needs room); false when there is none. */
   dropOldest(): boolean {
     for (const k of this.marks.keys()) {

@@ -28,9 +28,11 @@ export function purgeUrl(storage: CacheStorage, url: string, host?: string): num
 export function purgePrefix(storage: CacheStorage, prefix: string, host?: string): number {
   let n = 0;
   const path = cachePath(prefix);
-  for (const [, slots] of storage.hostsFor(host === undefined ? undefined : cacheHost(host))) {
+  const h = host === undefined ? undefined : cacheHost(host);
+  for (const [, slots] of storage.hostsFor(h)) {
     for (const [url, slot] of [...slots]) if (url.startsWith(path)) n += purgeSlot(storage, slot);
   }
+  storage.marks.deletePrefix(path, h);
   return n;
 }
 
