@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { connect } from 'node:net';
 import { createHost, type Host } from '../index.js';
 import type { VhostConfig } from '../shared/config/types.js';
-import { freePort, KITCHEN, quietLog, rawExchange, startHost, type TestHost, waitFor } from './helpers/index.js';
+import { freePort, freePorts, KITCHEN, quietLog, rawExchange, startHost, type TestHost } from './helpers/index.js';
 
 const headAndBody = (t: string) => t.includes('\r\n\r\n') && t.endsWith('}');
 
@@ -124,42 +124,51 @@ describe('contain: PROXY headers only from trusted peers (issue 18, item 6)', fu
   });
 });
 
+/**
+ * Requests `port` from before it opens (connection refused: tried again at once) until `done`
+ * has settled and five more were answered; resolves with every status received.
+ */
+async function hammer(port: number, done: Promise<unknown>): Promise<number[]> {
+  const statuses: number[] = [];
+  let settled = false;
+  void done.finally(() => {
+    settled = true;
+  });
+  let after = 0;
+  while (!settled || after < 5) {
+    const text = await rawExchange(port, 'GET /hello HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n', (t) =>
+      t.includes('\r\n\r\n'),
+    ).catch(() => ''); // refused: not open yet
+    if (text === '') {
+      await new Promise((r) => setImmediate(r));
+      continue;
+    }
+    statuses.push(Number(text.slice(9, 12)));
+    if (settled) after++;
+  }
+  await done;
+  return statuses;
+}
+
 describe('contain: no listener accepts before its routing is in place (issue 18, item 10)', function () {
   this.timeout(60_000);
   let host: Host | undefined;
-  after(() => host?.close());
+  afterEach(() => host?.close());
+  const plain = (port: number): VhostConfig => ({ serverName: ['*'], listen: port, apps: [{ url: '/', module: KITCHEN }] });
+  const proxied: VhostConfig = { serverName: ['*'], listen: { port: 0, host: '127.0.0.1', proxyProtocol: true } };
 
-  it('a plain listener beside a proxyProtocol one never answers 404 from the moment it opens', async () => {
+  it('at start: a plain listener beside a proxyProtocol one never answers 404 from the moment it opens', async () => {
     const port = await freePort();
-    host = await createHost({
-      accessLog: false,
-      errorLog: quietLog(),
-      fronts: 1,
-      sites: [
-        { serverName: ['*'], listen: port, apps: [{ url: '/', module: KITCHEN }] },
-        { serverName: ['*'], listen: { port: 0, host: '127.0.0.1', proxyProtocol: true } },
-      ],
-    });
-    // Hammer the port from before it opens until listen() has resolved and a few answers after.
-    const statuses: number[] = [];
-    let listening = false;
-    let after = 0;
-    const listened = host.listen().then(() => {
-      listening = true;
-    });
-    while (!listening || after < 5) {
-      const text = await rawExchange(port, 'GET /hello HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n', (t) =>
-        t.includes('\r\n\r\n'),
-      ).catch(() => ''); // refused: not open yet
-      if (text === '') {
-        await new Promise((r) => setImmediate(r));
-        continue;
-      }
-      statuses.push(Number(text.slice(9, 12)));
-      if (listening) after++;
-    }
-    await listened;
+    host = await createHost({ accessLog: false, errorLog: quietLog(), fronts: 1, sites: [plain(port), proxied] });
+    const statuses = await hammer(port, host.listen());
     expect(statuses.filter((s) => s !== 200)).to.deep.equal([]);
-    await waitFor(() => statuses.length >= 5, { what: 'answers' });
+  });
+
+  it('on reload: a new plain listener (beside a new proxyProtocol one) never answers 404 either', async () => {
+    const [first, port] = await freePorts(2);
+    host = await createHost({ accessLog: false, errorLog: quietLog(), fronts: 1, sites: [plain(first)] });
+    await host.listen();
+    const statuses = await hammer(port, host.reload([plain(first), plain(port), proxied]));
+    expect(statuses.filter((s) => s !== 200)).to.deep.equal([]);
   });
 });
