@@ -97,4 +97,14 @@ describe('contain: lifecycle (issue 18, item 13)', function () {
     expect(err.message).to.match(/^front 1 failed: TypeError/);
     await host.close();
   });
+
+  it("with no 'error' listener, a front failure closes the embedded host (the process lives on)", async () => {
+    const log = quietLog();
+    const host = await createHost({ sites: [{ serverName: ['*'], listen: 0 }], errorLog: log, accessLog: false, fronts: 2 });
+    await host.listen();
+    (host as unknown as { fronts: FrontSet }).fronts.post(1, { t: 'poolOpen', open: null } as never);
+    await waitFor(() => host.draining, { what: 'the host to close itself' });
+    await host.close();
+    expect(log.lines.join('\n')).to.match(/a front thread failed; the host cannot go on with fewer fronts and closes/);
+  });
 });
