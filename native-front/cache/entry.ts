@@ -2,8 +2,8 @@
 // renewal time, so a hit is a clock comparison), and the compressed forms of its body, made
 // lazily on the threadpool the first time a client asks for one and then kept beside it.
 import { compressBody, negotiateCoding, weakEtag, type Coding, type CompressionSettings } from '../../shared/compress/index.js';
-import type { CacheKey } from './keys.js';
-import { ENTRY_BYTES, headerBytes, stringBytes, stringsBytes } from './memory.js';
+import { keyBytes, type CacheKey } from './keys.js';
+import { ENTRY_BYTES, headerBytes, stringsBytes } from './memory.js';
 
 export type XCacheLabel = 'HIT' | 'MISS' | 'STALE';
 
@@ -67,7 +67,7 @@ export class CachedEntry implements Freshness {
 
   constructor(
     readonly owner: EntryOwner,
-    /** The slot it lives in (key.host, key.url) and the exact request it answers (key.id). */
+    /** The slot it lives in (key.host, key.url) and the exact request it answers (keys.ts). */
     readonly key: CacheKey,
     /** Request header names the response varies on (lowercase), and the request's values. */
     readonly varyNames: readonly string[],
@@ -81,15 +81,7 @@ export class CachedEntry implements Freshness {
     public mustRevalidate: boolean,
   ) {
     // Everything the entry keeps (memory.ts): what the Vary'd headers said counts as much as the body.
-    this.bytes =
-      ENTRY_BYTES +
-      stringBytes(key.host) +
-      stringBytes(key.url) +
-      stringBytes(key.id) +
-      stringsBytes(varyNames) +
-      stringsBytes(varyValues) +
-      body.length +
-      headerBytes(headers);
+    this.bytes = ENTRY_BYTES + keyBytes(key) + stringsBytes(varyNames) + stringsBytes(varyValues) + body.length + headerBytes(headers);
   }
 
   get host(): string {

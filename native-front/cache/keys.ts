@@ -1,7 +1,7 @@
 // How the cache keys what it holds. A slot per host and URL in normalised form (cacheHost,
 // cachePath: what a purge names finds every spelling of it), and in a slot one entry per variant:
-// the exact request it answers (scheme, Host, URL as sent: the id) and the values of the request
-// headers the response's Vary names.
+// the exact request it answers (scheme, Host, URL as sent) and the values of the request headers
+// the response's Vary names.
 //
 // Why the exact request stays part of the variant rather than only the normalised key: the app
 // sees the Host and URL as sent. An app that builds a Location from `Host: a.test:1234` or
@@ -21,8 +21,11 @@ export interface CacheKey {
   readonly host: string;
   /** The path in normalised form (cachePath) and the query as sent. */
   readonly url: string;
-  /** The request exactly: scheme, Host (lowercased), URL as sent. */
-  readonly id: string;
+  /** The request exactly: its scheme, its Host (lowercased), its URL as sent (each usually the
+   *  same string as host and url: nothing is built for them on the hit path). */
+  readonly secure: boolean;
+  readonly rawHost: string;
+  readonly rawUrl: string;
 }
 
 /** The host part of a key: lowercase, without port and trailing dot (as vhosts match names). */
@@ -58,7 +61,23 @@ export function cachePath(url: string): string {
 
 /** The key of a request for `url` (path and query) with Host `host`, over https when `secure`. */
 export function requestKey(secure: boolean, host: string, url: string): CacheKey {
-  return { host: cacheHost(host), url: cachePath(url), id: `${secure ? 'https' : 'http'} ${host.toLowerCase()} ${url}` };
+  const rawHost = host.toLowerCase();
+  return { host: cacheHost(rawHost), url: cachePath(url), secure, rawHost, rawUrl: url };
+}
+
+/** Do two keys name the same request (scheme, Host, URL as sent)? */
+export function sameRequest(a: CacheKey, b: CacheKey): boolean {
+  return a.secure === b.secure && a.rawUrl === b.rawUrl && a.rawHost === b.rawHost;
+}
+
+/** The memory of a key's strings (those it shares with each other counted once). */
+export function keyBytes(k: CacheKey): number {
+  return (
+    stringBytes(k.host) +
+    stringBytes(k.url) +
+    (k.rawHost === k.host ? 0 : stringBytes(k.rawHost)) +
+    (k.rawUrl === k.url ? 0 : stringBytes(k.rawUrl))
+  );
 }
 
 /** Lowercase field names of a Vary value; null for "*". */
@@ -79,16 +98,16 @@ export function varyValue(name: string, value: string): string {
   return value.trim();
 }
 
-/** Do two variants answer the same request id with the same header names and values? */
-export function sameVariant(a: CachedEntry, id: string, values: readonly string[], names: readonly string[]): boolean {
-  if (a.key.id !== id || a.varyNames.length !== names.length) return false;
+/** Do two variants answer the same request with the same header names and values? */
+export function sameVariant(a: CachedEntry, key: CacheKey, values: readonly string[], names: readonly string[]): boolean {
+  if (!sameRequest(a.key, key) || a.varyNames.length !== names.length) return false;
   for (let i = 0; i < names.length; i++) if (a.varyNames[i] !== names[i] || a.varyValues[i] !== values[i]) return false;
   return true;
 }
 
-/** Does a request with key id `id` and headers `req` select `e`? */
-export function selects(e: CachedEntry, id: string, req: RequestView): boolean {
-  if (e.key.id !== id) return false;
+/** Does a request with key `key` and headers `req` select `e`? */
+export function selects(e: CachedEntry, key: CacheKey, req: RequestView): boolean {
+  if (!sameRequest(e.key, key)) return false;
   const names = e.varyNames;
   for (let j = 0; j < names.length; j++) if (varyValue(names[j], req.getHeader(names[j])) !== e.varyValues[j]) return false;
   return true;

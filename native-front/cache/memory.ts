@@ -2,7 +2,7 @@
 // included. The fixed costs were measured, not guessed: scripts/measure-cache-overhead.ts builds
 // 20,000 of each structure through the cache's own code and divides the heap growth by the
 // count, less what the counting below already gives them. On Node 20.20 x64 (two runs, with
-// these constants): STRING 25-26, SLOT 70, HOST 150, ENTRY 904-905, MARK 94; each constant is
+// these constants): STRING 24-26, SLOT 70, HOST 150, ENTRY 920, MARK 86-94; each constant is
 // above what it measured. Strings cost their length,
 // twice when V8 must keep them two bytes a character (anything outside Latin-1), plus a header.
 

@@ -160,7 +160,7 @@ export class ResponseCache implements EntryOwner {
     const slot = this.storage.slot(key.host, key.url);
     const now = this.now();
     if (slot !== undefined) {
-      const e = slot.entries.length === 0 ? null : this.storage.match(slot, key.id, req);
+      const e = slot.entries.length === 0 ? null : this.storage.match(slot, key, req);
       if (e !== null) {
         if (now < e.freshUntil) {
           if (e.incomplete && !isHead) {
@@ -265,7 +265,7 @@ export class ResponseCache implements EntryOwner {
     const existing = this.storage.slot(f.host, f.url);
     if (existing !== undefined) {
       for (const old of [...existing.entries]) {
-        if (old === f.stale || sameVariant(old, f.key.id, varyValues, plan.varyNames)) this.storage.remove(old, false);
+        if (old === f.stale || sameVariant(old, f.key, varyValues, plan.varyNames)) this.storage.remove(old, false);
       }
       if (existing.entries.length >= MAX_VARIANTS) this.storage.remove(existing.entries[0], false);
     }
@@ -297,7 +297,7 @@ export class ResponseCache implements EntryOwner {
 
   /** @internal Does the waiter's request select `e` (same request id, its Vary'd headers match)? */
   matches(e: CachedEntry, w: Pick<Waiter, 'key' | 'req'>): boolean {
-    return selects(e, w.key.id, w.req);
+    return selects(e, w.key, w.req);
   }
 
   /**

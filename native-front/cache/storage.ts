@@ -5,7 +5,7 @@
 // or under maxSize by evicting from the old end. The pass marks get at most an eighth of it.
 import type { CachedEntry } from './entry.js';
 import type { RequestView } from './headers.js';
-import { PassMarks, selects } from './keys.js';
+import { PassMarks, selects, type CacheKey } from './keys.js';
 import { HOST_BYTES, SLOT_BYTES, stringBytes } from './memory.js';
 import type { Filler } from './filler.js';
 
@@ -75,10 +75,10 @@ export class CacheStorage {
     return slots === undefined ? [] : [[host, slots]];
   }
 
-  /** The newest variant of `slot` that a request with key id `id` and headers `req` selects. */
-  match(slot: Slot, id: string, req: RequestView): CachedEntry | null {
+  /** The newest variant of `slot` that a request with key `key` and headers `req` selects. */
+  match(slot: Slot, key: CacheKey, req: RequestView): CachedEntry | null {
     const list = slot.entries;
-    for (let i = list.length - 1; i >= 0; i--) if (selects(list[i], id, req)) return list[i];
+    for (let i = list.length - 1; i >= 0; i--) if (selects(list[i], key, req)) return list[i];
     return null;
   }
 
