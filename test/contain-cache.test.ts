@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
+import { cacheHost, cachePath } from '../native-front/cache/keys.js';
 import type { CacheStats } from '../native-front/cache/stats.js';
 import { CACHE_APP, fetchFrom, q } from './fixtures/cache/client.js';
 import { startHost, type TestHost } from './helpers/index.js';
@@ -86,6 +87,34 @@ describe('contain: purge finds every spelling of a host and path (issue 18, item
     expect(await purge(h, `prefix=${encodeURIComponent('/c//')}&host=A.test.`)).to.equal(spellings.length);
     expect((await cacheOf(h, '/c')).entries).to.equal(0);
     await pool.close();
+  });
+});
+
+describe('cache keys: the normalised host and path purges match on', () => {
+  it('paths: repeated slashes merged, dot segments (also %2e) resolved, never above the root, the query untouched', () => {
+    const cases: [string, string][] = [
+      ['/c/echo', '/c/echo'],
+      ['/c//echo', '/c/echo'],
+      ['//c///echo/', '/c/echo/'],
+      ['/c/./echo', '/c/echo'],
+      ['/c/%2e/echo', '/c/echo'],
+      ['/c/x/../echo', '/c/echo'],
+      ['/c/x/%2E%2e/echo', '/c/echo'],
+      ['/../../c', '/c'],
+      ['/c/..', '/'],
+      ['/c/.', '/c/'],
+      ['/', '/'],
+      ['/.well-known/x', '/.well-known/x'],
+      ['/c/echo?next=//x/../y', '/c/echo?next=//x/../y'],
+      ['/c//echo?a=1', '/c/echo?a=1'],
+      ['/c/%41', '/c/%41'],
+    ];
+    for (const [raw, want] of cases) expect(cachePath(raw), raw).to.equal(want);
+  });
+
+  it('hosts: lowercase, no port, no trailing dot', () => {
+    for (const raw of ['a.test', 'A.Test', 'a.test:8080', 'a.test.', 'A.TEST.:80']) expect(cacheHost(raw), raw).to.equal('a.test');
+    expect(cacheHost('[::1]:8080')).to.equal('[::1]');
   });
 });
 

@@ -30,7 +30,14 @@ export interface CacheKey {
 
 /** The host part of a key: lowercase, without port and trailing dot (as vhosts match names). */
 export function cacheHost(host: string): string {
-  return hostnameOf(host);
+  return lowerCacheHost(host.toLowerCase());
+}
+
+/** cacheHost of a host already in lowercase. */
+function lowerCacheHost(lower: string): string {
+  // The common Host (a name without port) is its own key: no copy on the hit path.
+  if (lower.indexOf(':') === -1 && lower.charCodeAt(lower.length - 1) !== 46) return lower;
+  return hostnameOf(lower);
 }
 
 /**
@@ -39,9 +46,9 @@ export function cacheHost(host: string): string {
  * can become the router's normalisation once routing normalises paths (issue 18, item 7).
  */
 export function cachePath(url: string): string {
+  if (isNormalPath(url)) return url; // the common case: one scan, no copy
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
-  if (!/\/\/|\/\.|%2e/i.test(path)) return url; // already normal: the common case costs one test
   const segs = path.split('/');
   const out: string[] = [];
   for (let i = 1; i < segs.length; i++) {
@@ -59,10 +66,24 @@ export function cachePath(url: string): string {
   return `/${out.join('/')}${q === -1 ? '' : url.slice(q)}`;
 }
 
+/** No "//", "/." or "%" in the path (before any "?"): nothing for cachePath to do. */
+function isNormalPath(url: string): boolean {
+  for (let i = 0; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c === 63) return true; // ?
+    if (c === 37) return false; // %
+    if (c === 47) {
+      const next = url.charCodeAt(i + 1);
+      if (next === 47 || next === 46) return false; // "//", "/."
+    }
+  }
+  return true;
+}
+
 /** The key of a request for `url` (path and query) with Host `host`, over https when `secure`. */
 export function requestKey(secure: boolean, host: string, url: string): CacheKey {
   const rawHost = host.toLowerCase();
-  return { host: cacheHost(rawHost), url: cachePath(url), secure, rawHost, rawUrl: url };
+  return { host: lowerCacheHost(rawHost), url: cachePath(url), secure, rawHost, rawUrl: url };
 }
 
 /** Do two keys name the same request (scheme, Host, URL as sent)? */

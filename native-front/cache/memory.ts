@@ -3,8 +3,8 @@
 // 20,000 of each structure through the cache's own code and divides the heap growth by the
 // count, less what the counting below already gives them. On Node 20.20 x64 (two runs, with
 // these constants): STRING 24-26, SLOT 70, HOST 150, ENTRY 920, MARK 86-94; each constant is
-// above what it measured. Strings cost their length,
-// twice when V8 must keep them two bytes a character (anything outside Latin-1), plus a header.
+// above what it measured. Strings cost their length, twice when V8 must keep them two bytes a
+// character (anything outside Latin-1), plus a header.
 
 /** V8's header of a string (map, hash, length), rounded to its 8-byte allocation. */
 export const STRING_BYTES = 32;
