@@ -66,12 +66,12 @@ export function cachePath(url: string): string {
   return `/${out.join('/')}${q === -1 ? '' : url.slice(q)}`;
 }
 
-/** No "//", "/." or "%" in the path (before any "?"): nothing for cachePath to do. */
+/** No "//", "/." or "%2e" in the path (before any "?"): nothing for cachePath to do. */
 function isNormalPath(url: string): boolean {
   for (let i = 0; i < url.length; i++) {
     const c = url.charCodeAt(i);
     if (c === 63) return true; // ?
-    if (c === 37) return false; // %
+    if (c === 37 && url.charCodeAt(i + 1) === 50 && (url.charCodeAt(i + 2) | 32) === 101) return false; // %2e, %2E
     if (c === 47) {
       const next = url.charCodeAt(i + 1);
       if (next === 47 || next === 46) return false; // "//", "/."
