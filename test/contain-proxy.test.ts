@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { connect } from 'node:net';
 import { createHost, type Host } from '../index.js';
 import type { VhostConfig } from '../shared/config/types.js';
-import { freePort, freePorts, KITCHEN, quietLog, rawExchange, startHost, type TestHost } from './helpers/index.js';
+import { freePort, freePorts, KITCHEN, quietLog, rawExchange, startHost, type TestHost, waitFor } from './helpers/index.js';
 
 const headAndBody = (t: string) => t.includes('\r\n\r\n') && t.endsWith('}');
 
@@ -81,10 +81,11 @@ describe('contain: PROXY headers only from trusted peers (issue 18, item 6)', fu
   afterEach(async () => {
     await Promise.all(hosts.splice(0).map((h) => h.close()));
   });
+  const log = quietLog();
   const start = async (proxyProtocol: true | { trust: string[] }) => {
     const h = await startHost(
       [{ serverName: ['*'], listen: { port: 0, host: '127.0.0.1', proxyProtocol }, apps: [{ url: '/', module: KITCHEN }] }],
-      { trustProxy: '127.0.0.1/32' },
+      { trustProxy: '127.0.0.1/32', errorLog: log },
     );
     hosts.push(h);
     return h;
@@ -98,6 +99,9 @@ describe('contain: PROXY headers only from trusted peers (issue 18, item 6)', fu
     const h = await start({ trust: ['127.0.0.1'] });
     const refused = await sendFrom('127.0.0.2', h.port, attack);
     expect(refused, 'the loopback attack').to.deep.equal({ text: '', closed: true });
+    await waitFor(() => log.lines.some((l) => /PROXY-protocol connection refused .*127\.0\.0\.2.*not a trusted proxy/.test(l)), {
+      what: 'the refusal in the error log',
+    });
     // The trusted proxy's own header still names the client, whose X-Forwarded-For is its own business.
     const ok = await sendFrom(
       '127.0.0.1',

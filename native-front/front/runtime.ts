@@ -213,6 +213,7 @@ export class FrontRuntime {
         bindPort,
         ws: this.ws,
         trustProxy: this.init.trustProxy,
+        log: this.log,
       });
       // A new address accepts the moment it is bound: route it now, or its first requests (until
       // the commit, after every listener of every front is bound) would find no virtual host. An
