@@ -47,7 +47,9 @@ describe('deploy: listen { port, host, proxyProtocol } in the configuration', ()
 
   it('bad values are problems naming the key', () => {
     const msgs = (listen: unknown, opts?: { tls?: boolean }) => resolve(listen, opts).problems.map((p) => p.message);
-    expect(msgs({ port: 1, proxyProtocol: 'yes' })).to.deep.equal(['listen.proxyProtocol: expected true or false, got "yes"']);
+    expect(msgs({ port: 1, proxyProtocol: 'yes' })).to.deep.equal([
+      'listen.proxyProtocol: expected true, false or a mapping { trust: [CIDR, ...] }, got "yes"',
+    ]);
     expect(msgs({ host: '127.0.0.1' })).to.deep.equal(['listen: missing required key "port"']);
     expect(msgs({ port: 70000 })).to.deep.equal(['listen.port: must be at most 65535, got 70000']);
     expect(msgs({ port: 1, host: 'not a host' })).to.deep.equal(['listen.host: expected an IP address or host name, got "not a host"']);
@@ -59,7 +61,7 @@ describe('deploy: listen { port, host, proxyProtocol } in the configuration', ()
 
   it('in files: problems have their line; vhosts on one address must agree on proxyProtocol', async () => {
     expect(await problems({ 'a.yaml': 'serverName: a.test\nlisten:\n  port: 8080\n  proxyProtocol: 1\n' })).to.deep.equal([
-      'a.yaml:4: listen.proxyProtocol: expected true or false, got 1',
+      'a.yaml:4: listen.proxyProtocol: expected true, false or a mapping { trust: [CIDR, ...] }, got 1',
     ]);
     expect(
       await problems({
@@ -69,7 +71,28 @@ describe('deploy: listen { port, host, proxyProtocol } in the configuration', ()
         'd.yaml': 'serverName: d.test\nlisten: 8081\n',
       }),
     ).to.deep.equal([
-      'b.yaml:3: listen: 0.0.0.0:8080 expects a PROXY protocol header for a.yaml:2; every vhost on one address must set the same proxyProtocol',
+      'b.yaml:3: listen: 0.0.0.0:8080 expects a PROXY protocol header for a.yaml:2; every vhost on one address must set the same proxyProtocol (and trust list)',
     ]);
+  });
+
+  it('proxyProtocol: { trust }: resolved with its list; a bad entry names its line and index; one address, one list', async () => {
+    expect(resolve({ port: 8080, proxyProtocol: { trust: ['10.0.0.0/8', '::1'] } }).vhost!.listen).to.deep.equal({
+      host: '0.0.0.0',
+      port: 8080,
+      proxyProtocol: true,
+      proxyTrust: ['10.0.0.0/8', '::1'],
+    });
+    expect(resolve({ port: 8080, proxyProtocol: { trust: ['10.0.0.1'] } }, { listen: '9000' }).vhost!.listen.proxyTrust).to.deep.equal([
+      '10.0.0.1',
+    ]);
+    expect(
+      await problems({ 'a.yaml': 'serverName: a.test\nlisten:\n  port: 8080\n  proxyProtocol:\n    trust: [10.0.0.1, 10.0.0.0/]\n' }),
+    ).to.deep.equal(['a.yaml:5: listen.proxyProtocol.trust[1]: "10.0.0.0/" has a bad prefix length']);
+    expect(
+      await problems({
+        'a.yaml': 'serverName: a.test\nlisten: { port: 8080, proxyProtocol: { trust: [10.0.0.1] } }\n',
+        'b.yaml': 'serverName: b.test\nlisten: { port: 8080, proxyProtocol: true }\n',
+      }),
+    ).to.have.length(1);
   });
 });

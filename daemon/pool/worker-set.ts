@@ -4,6 +4,7 @@
 // (sweep.ts), the fronts (through native-front/control) and the pool's lifecycle (pool.ts:
 // start, roll, close) all act through these. DaemonPool extends this class: it is separate so the
 // lifecycle and the supervision each read as one thing, with no delegation between them.
+import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { Piscina } from 'piscina';
 import type { ResolvedApp } from '../../shared/config/types.js';
@@ -81,7 +82,7 @@ export class WorkerSet {
     listenToWorker(w, this.log, (threadId, loadError) => this.onReady(w, threadId, loadError));
     for (let f = 0; f < this.fronts.count; f++) this.fronts.attach(this.id, f, w.frontAttach[f]);
     const task = serveTask(w, this.cfg, this.entry, this.opts.cacheDir, this.group);
-    this.piscina!.run(task, { transferList: [w.workerControl, ...w.workerLinks] as never }).then(
+    this.piscina!.run(task, { transferList: [w.workerControl, ...w.workerLinks] as never, signal: w.abort.signal }).then(
       () => this.died(w, new Error('the worker serve task returned')),
       (err: unknown) => this.died(w, err),
     );
@@ -106,20 +107,24 @@ export class WorkerSet {
   }
 
   /**
-   * Ends one specific thread (busy or not). piscina notices the exit and drops the worker. Resolves
-   * once the thread has ended, when its memory can have left the process.
+   * Ends one specific thread (busy, or still loading the app, or not started yet). Resolves once
+   * the thread has ended, when its memory can have left the process.
+   *
+   * By aborting its serve task, not by its threadId: a worker still loading (a hung import past
+   * startTimeout, a failed roll) has not reported its threadId yet, and must end all the same,
+   * or it keeps running and counts against piscina's thread limit. piscina terminates the thread
+   * that runs an aborted task (or drops the task if no thread has taken it yet).
    */
   kill(w: PoolWorker, why: KillReason): Promise<void> {
     if (w.state === 'dead') return Promise.resolve();
     w.killedFor ??= why;
     let ended: Promise<unknown> = Promise.resolve();
-    if (w.threadId >= 0 && this.piscina) {
-      for (const t of this.piscina.threads) {
-        if (t.threadId === w.threadId) {
-          ended = t.terminate();
-          break;
-        }
-      }
+    if (this.piscina) {
+      const before = this.piscina.threads;
+      w.abort.abort(); // synchronous: piscina has dropped the thread when this returns
+      const now = new Set(this.piscina.threads);
+      const gone = before.filter((t) => !now.has(t) && t.threadId !== -1);
+      ended = Promise.all(gone.map((t) => once(t, 'exit')));
     }
     this.died(w, null);
     return ended.then(

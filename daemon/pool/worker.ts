@@ -25,6 +25,8 @@ export class PoolWorker {
   servedAtSweep = 0;
   idleSince = performance.now();
   killedFor: KillReason | null = null;
+  /** Aborts the worker's serve task: piscina then ends its thread, loading or serving (WorkerSet.kill). */
+  readonly abort = new AbortController();
   /** Fronts that have every answer of this retiring worker (it is terminated once all have). */
   readonly drainedFronts = new Set<number>();
   readonly ready: Promise<string>; // resolves with the load error ("" when the app loaded)

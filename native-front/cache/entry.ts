@@ -2,6 +2,8 @@
 // renewal time, so a hit is a clock comparison), and the compressed forms of its body, made
 // lazily on the threadpool the first time a client asks for one and then kept beside it.
 import { compressBody, negotiateCoding, weakEtag, type Coding, type CompressionSettings } from '../../shared/compress/index.js';
+import { keyBytes, type CacheKey } from './keys.js';
+import { ENTRY_BYTES, headerBytes, stringsBytes } from './memory.js';
 
 export type XCacheLabel = 'HIT' | 'MISS' | 'STALE';
 
@@ -29,8 +31,6 @@ export interface Freshness {
   sieUntil: number;
 }
 
-/** Fixed per-entry bookkeeping counted against maxSize beside bodies and headers. */
-const ENTRY_OVERHEAD = 256;
 /**
  * Hits wait for the compressed form they want up to this body size (1 MiB: about 30 ms of
  * brotli 5 on the threadpool); larger bodies are answered in identity (or the other coding)
@@ -67,8 +67,8 @@ export class CachedEntry implements Freshness {
 
   constructor(
     readonly owner: EntryOwner,
-    readonly host: string,
-    readonly url: string,
+    /** The slot it lives in (key.host, key.url) and the exact request it answers (keys.ts). */
+    readonly key: CacheKey,
     /** Request header names the response varies on (lowercase), and the request's values. */
     readonly varyNames: readonly string[],
     readonly varyValues: readonly string[],
@@ -80,7 +80,16 @@ export class CachedEntry implements Freshness {
     public candidate: boolean,
     public mustRevalidate: boolean,
   ) {
-    this.bytes = ENTRY_OVERHEAD + host.length + url.length + body.length + headerBytes(headers);
+    // Everything the entry keeps (memory.ts): what the Vary'd headers said counts as much as the body.
+    this.bytes = ENTRY_BYTES + keyBytes(key) + stringsBytes(varyNames) + stringsBytes(varyValues) + body.length + headerBytes(headers);
+  }
+
+  get host(): string {
+    return this.key.host;
+  }
+
+  get url(): string {
+    return this.key.url;
   }
 
   header(name: string): string {
@@ -197,14 +206,4 @@ export class CachedEntry implements Freshness {
     this.jobs[c] = job;
     return job;
   }
-}
-
-/**
- * The memory of an entry's headers: the list, and the preformatted copies a hit writes (the
- * block, its text, the HIT head; see write-hit.ts), so counted three times.
- */
-function headerBytes(flat: readonly string[]): number {
-  let n = 0;
-  for (const s of flat) n += s.length + 2;
-  return 3 * n;
 }

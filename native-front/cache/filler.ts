@@ -3,6 +3,7 @@
 // collects (up to maxObjectSize), and what the requests that waited for it do next.
 import type { CachedEntry, XCacheLabel } from './entry.js';
 import { responseHeaderObject, type HeaderSnapshot } from './headers.js';
+import type { CacheKey } from './keys.js';
 import { clientNotModified, validatorMatches, type StorePlan } from './policy.js';
 import type { Lookup, ResponseCache } from './response-cache.js';
 
@@ -41,8 +42,7 @@ export const STRIPPED_REQUEST_HEADERS: readonly string[] = [
 /** A request waiting for a fill of its URL. */
 export interface Waiter {
   method: string;
-  host: string;
-  url: string;
+  key: CacheKey;
   req: HeaderSnapshot;
   resolve(l: Lookup): void;
 }
@@ -71,8 +71,7 @@ export class Filler {
   constructor(
     private readonly cache: ResponseCache,
     readonly purpose: 'fill' | 'refresh' | 'pass',
-    readonly host: string,
-    readonly url: string,
+    readonly key: CacheKey,
     /** The request as it was when the fetch began (its headers decide Vary values). */
     readonly req: HeaderSnapshot,
     /** The stale entry this fetch revalidates (fill, refresh), if any. */
@@ -95,6 +94,15 @@ export class Filler {
       }, cache.lockTimeoutMs);
       this.timer.unref();
     }
+  }
+
+  /** The slot's host and URL (normalised). */
+  get host(): string {
+    return this.key.host;
+  }
+
+  get url(): string {
+    return this.key.url;
   }
 
   /**
@@ -145,7 +153,7 @@ export class Filler {
       // An error says nothing about cacheability: no pass mark, and the stale entry stays
       // (still servable within stale-while-revalidate). Any other uncacheable answer does.
       if (status < 500) {
-        if (!this.doomed) cache.markPass(this.host, this.url);
+        if (!this.doomed) cache.markPass(this.key);
         if (stale !== null) cache.remove(stale, false);
       }
       this.state = 'passing';
@@ -166,7 +174,7 @@ export class Filler {
       // Over the per-object limit (or longer than its Content-Length): stop storing; the
       // response goes on to the client uncached.
       this.cache.counts.abandoned++;
-      this.cache.markPass(this.host, this.url);
+      this.cache.markPass(this.key);
       this.chunks = [];
       this.whole = null;
       this.state = 'passing';
@@ -247,14 +255,14 @@ export class Filler {
       } else if (mode === 'relookup') {
         // The response just fetched answers the requests that waited for it, even one that is
         // stale at once (max-age=0, no-cache): it is as fresh as a revalidation would make it.
-        if (entry?.live && this.cache.matches(entry, w.req)) {
+        if (entry?.live && this.cache.matches(entry, w)) {
           w.resolve(this.cache.answer(entry, w));
           continue;
         }
         w.resolve(this.cache.relookup(w));
       } else {
         this.cache.counts.misses++;
-        w.resolve({ kind: 'fetch', filler: new Filler(this.cache, 'pass', w.host, w.url, w.req, null) });
+        w.resolve({ kind: 'fetch', filler: new Filler(this.cache, 'pass', w.key, w.req, null) });
       }
     }
   }

@@ -1,6 +1,8 @@
 // Dropping entries on demand: one URL, a URL prefix, or everything (a reload). A fetch in flight
-// for a purged URL is doomed: its answer may predate the purge, so it stores nothing.
-import type { PassMarks } from './keys.js';
+// for a purged URL is doomed: its answer may predate the purge, so it stores nothing. Hosts and
+// URLs are normalised as keys are (keys.ts), so a purge of `a.test` and `/c/echo` also drops what
+// was stored for `Host: A.test:8080`, `a.test.` and `/c//echo`; a purge frees every byte counted.
+import { cacheHost, cachePath } from './keys.js';
 import type { CacheStorage, Slot } from './storage.js';
 
 function purgeSlot(storage: CacheStorage, slot: Slot): number {
@@ -11,12 +13,13 @@ function purgeSlot(storage: CacheStorage, slot: Slot): number {
 }
 
 /** Removes the entries of one URL (path and query, exactly); of every host when `host` is not given. */
-export function purgeUrl(storage: CacheStorage, marks: PassMarks, url: string, host?: string): number {
+export function purgeUrl(storage: CacheStorage, url: string, host?: string): number {
   let n = 0;
-  for (const [h, slots] of storage.hostsFor(host)) {
-    const slot = slots.get(url);
+  const path = cachePath(url);
+  for (const [h, slots] of storage.hostsFor(host === undefined ? undefined : cacheHost(host))) {
+    const slot = slots.get(path);
     if (slot !== undefined) n += purgeSlot(storage, slot);
-    marks.delete(h, url);
+    storage.marks.delete(h, path);
   }
   return n;
 }
@@ -24,16 +27,19 @@ export function purgeUrl(storage: CacheStorage, marks: PassMarks, url: string, h
 /** Removes the entries whose URL starts with `prefix`. */
 export function purgePrefix(storage: CacheStorage, prefix: string, host?: string): number {
   let n = 0;
-  for (const [, slots] of storage.hostsFor(host)) {
-    for (const [url, slot] of [...slots]) if (url.startsWith(prefix)) n += purgeSlot(storage, slot);
+  const path = cachePath(prefix);
+  const h = host === undefined ? undefined : cacheHost(host);
+  for (const [, slots] of storage.hostsFor(h)) {
+    for (const [url, slot] of [...slots]) if (url.startsWith(path)) n += purgeSlot(storage, slot);
   }
+  storage.marks.deletePrefix(path, h);
   return n;
 }
 
 /** Removes everything. */
-export function purgeAll(storage: CacheStorage, marks: PassMarks): number {
+export function purgeAll(storage: CacheStorage): number {
   let n = 0;
   for (const [, slots] of storage.hostsFor(undefined)) for (const [, slot] of [...slots]) n += purgeSlot(storage, slot);
-  marks.clear();
+  storage.marks.clear();
   return n;
 }

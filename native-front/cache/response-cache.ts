@@ -3,7 +3,7 @@
 //
 // Independent of uWS and of the worker protocol. The caller (the app mount's dispatch) does:
 //
-//   const r = cache.lookup(ctx.method, ctx.host, urlWithQuery, req)   // synchronous
+//   const r = cache.lookup(ctx.method, ctx.host, urlWithQuery, req, ctx.secure)   // synchronous
 //   hit    -> writeHit(res, cache, r.entry, req, isHead, 'HIT')       // synchronous, one cork
 //   stale  -> writeHit(..., 'STALE'); if r.refresh: send the same request to the app in the
 //             background (no client) and feed r.refresh (stale-while-revalidate)
@@ -44,7 +44,7 @@ import type { ResolvedCache, ResolvedCompression } from '../../shared/config/typ
 import { CachedEntry, type EntryOwner } from './entry.js';
 import { Filler, type FillDecision, type Waiter } from './filler.js';
 import { HeaderSnapshot, type RequestView } from './headers.js';
-import { PassMarks, sameValues, selects, varyValue } from './keys.js';
+import { requestKey, sameVariant, selects, varyValue, type CacheKey } from './keys.js';
 import { planStore, renewal, type StorePlan } from './policy.js';
 import { purgeAll, purgePrefix, purgeUrl } from './purge.js';
 import { CacheCounters, type CacheStats } from './stats.js';
@@ -54,7 +54,7 @@ export { Filler, STRIPPED_REQUEST_HEADERS } from './filler.js';
 export type { CacheStats, FillDecision };
 
 export interface ResponseCacheOptions {
-  /** Bytes held (bodies, compressed forms, headers, bookkeeping). */
+  /** Bytes held: everything the cache keeps, bookkeeping included (memory.ts). */
   maxSize: number;
   /** Largest body stored; default maxSize / 8. */
   maxObjectSize?: number;
@@ -93,7 +93,6 @@ export class ResponseCache implements EntryOwner {
   readonly now: () => number;
 
   private readonly storage: CacheStorage;
-  private readonly passMarks = new PassMarks();
   /** @internal The counters of stats(); the filler counts too. */
   readonly counts = new CacheCounters();
   /** The hit result, reused: read it synchronously (writeHit) and let go. */
@@ -129,9 +128,10 @@ export class ResponseCache implements EntryOwner {
   /**
    * What to do with a request. `method` as uWS gives it (lowercase; uppercase works too),
    * `host` the Host header, `url` the path with its query ("/a?b=1"), `req` the live request
-   * (or a HeaderSnapshot). A 'hit' result object is reused by the next lookup.
+   * (or a HeaderSnapshot), `secure` whether the client used https (after --trust-proxy): keys
+   * are per scheme. A 'hit' result object is reused by the next lookup.
    */
-  lookup(method: string, host: string, url: string, req: RequestView): Lookup {
+  lookup(method: string, host: string, url: string, req: RequestView, secure = false): Lookup {
     const isGet = method === 'get' || method === 'GET';
     const isHead = !isGet && (method === 'head' || method === 'HEAD');
     if (!isGet && !isHead) {
@@ -143,7 +143,11 @@ export class ResponseCache implements EntryOwner {
       this.counts.bypasses++;
       return BYPASS;
     }
-    const hostKey = host.toLowerCase();
+    return this.lookupKey(method, isHead, requestKey(secure, host, url), req);
+  }
+
+  private lookupKey(method: string, isHead: boolean, key: CacheKey, req: RequestView): Lookup {
+    const isGet = !isHead;
     if (req.getHeader('authorization') !== '') {
       // Never answered from the shared cache; stored only if the response allows it (§3.5).
       if (isHead || req.getHeader('range') !== '') {
@@ -151,12 +155,12 @@ export class ResponseCache implements EntryOwner {
         return BYPASS;
       }
       this.counts.misses++;
-      return { kind: 'fetch', filler: new Filler(this, 'pass', hostKey, url, HeaderSnapshot.of(req), null) };
+      return { kind: 'fetch', filler: new Filler(this, 'pass', key, HeaderSnapshot.of(req), null) };
     }
-    const slot = this.storage.slot(hostKey, url);
+    const slot = this.storage.slot(key.host, key.url);
     const now = this.now();
     if (slot !== undefined) {
-      const e = slot.entries.length === 0 ? null : this.storage.match(slot, req);
+      const e = slot.entries.length === 0 ? null : this.storage.match(slot, key, req);
       if (e !== null) {
         if (now < e.freshUntil) {
           if (e.incomplete && !isHead) {
@@ -173,16 +177,16 @@ export class ResponseCache implements EntryOwner {
           this.counts.staleServes++;
           let refresh: Filler | null = null;
           if (isGet && (slot.fill === null || slot.fill.expired(now))) {
-            refresh = new Filler(this, 'refresh', hostKey, url, HeaderSnapshot.of(req), e);
+            refresh = new Filler(this, 'refresh', key, HeaderSnapshot.of(req), e);
             slot.fill = refresh;
             this.counts.refreshes++;
           }
           return { kind: 'stale', entry: e, refresh };
         }
         if (!isHead && req.getHeader('range') === '') {
-          if (slot.fill !== null && !slot.fill.expired(now)) return this.wait(slot.fill, method, hostKey, url, req);
+          if (slot.fill !== null && !slot.fill.expired(now)) return this.wait(slot.fill, method, key, req);
           // Stale: revalidate (conditional request when it has a validator); others wait.
-          const f = new Filler(this, 'fill', hostKey, url, HeaderSnapshot.of(req), e);
+          const f = new Filler(this, 'fill', key, HeaderSnapshot.of(req), e);
           slot.fill = f;
           this.counts.misses++;
           return { kind: 'fetch', filler: f };
@@ -193,20 +197,23 @@ export class ResponseCache implements EntryOwner {
       this.counts.bypasses++;
       return BYPASS;
     }
-    if (slot !== undefined && slot.fill !== null && !slot.fill.expired(now)) return this.wait(slot.fill, method, hostKey, url, req);
+    if (slot !== undefined && slot.fill !== null && !slot.fill.expired(now)) return this.wait(slot.fill, method, key, req);
     this.counts.misses++;
-    if (this.passMarks.has(hostKey, url, now))
-      return { kind: 'fetch', filler: new Filler(this, 'pass', hostKey, url, HeaderSnapshot.of(req), null) };
-    const f = new Filler(this, 'fill', hostKey, url, HeaderSnapshot.of(req), null);
-    this.storage.slotFor(hostKey, url).fill = f;
+    if (this.storage.marks.has(key.host, key.url, now))
+      return { kind: 'fetch', filler: new Filler(this, 'pass', key, HeaderSnapshot.of(req), null) };
+    const f = new Filler(this, 'fill', key, HeaderSnapshot.of(req), null);
+    this.storage.slotFor(key.host, key.url).fill = f;
     return { kind: 'fetch', filler: f };
   }
 
   // ---- purge ----
 
-  /** Removes the entries of one URL (path and query, exactly); of every host when `host` is not given. */
+  /**
+   * Removes the entries of one URL (path and query; its other spellings too: keys.ts), of both
+   * schemes; of every host when `host` is not given.
+   */
   purge(url: string, host?: string): number {
-    const n = purgeUrl(this.storage, this.passMarks, url, host);
+    const n = purgeUrl(this.storage, url, host);
     this.counts.purged += n;
     return n;
   }
@@ -220,7 +227,7 @@ export class ResponseCache implements EntryOwner {
 
   /** Removes everything (a reload of the mount). Fills in flight store nothing. */
   clear(): number {
-    const n = purgeAll(this.storage, this.passMarks);
+    const n = purgeAll(this.storage);
     this.counts.purged += n;
     return n;
   }
@@ -244,8 +251,7 @@ export class ResponseCache implements EntryOwner {
     const varyValues = plan.varyNames.map((n) => varyValue(n, f.req.getHeader(n)));
     const e = new CachedEntry(
       this,
-      f.host,
-      f.url,
+      f.key,
       plan.varyNames,
       varyValues,
       plan.status,
@@ -259,7 +265,7 @@ export class ResponseCache implements EntryOwner {
     const existing = this.storage.slot(f.host, f.url);
     if (existing !== undefined) {
       for (const old of [...existing.entries]) {
-        if (old === f.stale || sameValues(old.varyValues, varyValues, old.varyNames, plan.varyNames)) this.storage.remove(old, false);
+        if (old === f.stale || sameVariant(old, f.key, varyValues, plan.varyNames)) this.storage.remove(old, false);
       }
       if (existing.entries.length >= MAX_VARIANTS) this.storage.remove(existing.entries[0], false);
     }
@@ -284,22 +290,23 @@ export class ResponseCache implements EntryOwner {
     return planStore(this, f.url, f.req, status, headers, setCookie);
   }
 
-  /** @internal Remember that `host url` answered uncacheably: no coalescing for passTtl. */
-  markPass(host: string, url: string): void {
-    this.passMarks.set(host, url, this.now() + this.passTtlMs);
+  /** @internal Remember that `key`'s URL answered uncacheably: no coalescing for passTtl. */
+  markPass(key: CacheKey): void {
+    this.storage.marks.set(key.host, key.url, this.now() + this.passTtlMs);
   }
 
-  /** @internal Does `req` select `e` (its Vary'd headers match)? */
-  matches(e: CachedEntry, req: RequestView): boolean {
-    return selects(e, req);
+  /** @internal Does the waiter's request select `e` (same request id, its Vary'd headers match)? */
+  matches(e: CachedEntry, w: Pick<Waiter, 'key' | 'req'>): boolean {
+    return selects(e, w.key, w.req);
   }
 
   /**
    * @internal A waiter's lookup after the fetch it waited for ended. Waiting again (for the
    * fetch another waiter just started) is not counted twice.
    */
-  relookup(w: Pick<Waiter, 'method' | 'host' | 'url' | 'req'>, waited = true): Lookup {
-    const r = this.lookup(w.method, w.host, w.url, w.req);
+  relookup(w: Pick<Waiter, 'method' | 'key' | 'req'>, waited = true): Lookup {
+    const isHead = w.method === 'head' || w.method === 'HEAD';
+    const r = this.lookupKey(w.method, isHead, w.key, w.req);
     if (r.kind === 'wait' && waited) this.counts.coalescedWaits--;
     return r.kind === 'hit' ? { kind: 'hit', entry: r.entry } : r; // the hit object is reused
   }
@@ -333,12 +340,12 @@ export class ResponseCache implements EntryOwner {
     const making = e.ready(req.getHeader('accept-encoding'));
     if (making === null) return null;
     const r = HeaderSnapshot.of(req);
-    return { kind: 'wait', promise: making.then(() => this.relookup({ method: 'get', host: e.host, url: e.url, req: r }, false)) };
+    return { kind: 'wait', promise: making.then(() => this.relookup({ method: 'get', key: e.key, req: r }, false)) };
   }
 
-  private wait(fill: Filler, method: string, host: string, url: string, req: RequestView): Lookup {
+  private wait(fill: Filler, method: string, key: CacheKey, req: RequestView): Lookup {
     this.counts.coalescedWaits++;
     const snapshot = HeaderSnapshot.of(req);
-    return { kind: 'wait', promise: new Promise<Lookup>((resolve) => fill.waiters.push({ method, host, url, req: snapshot, resolve })) };
+    return { kind: 'wait', promise: new Promise<Lookup>((resolve) => fill.waiters.push({ method, key, req: snapshot, resolve })) };
   }
 }

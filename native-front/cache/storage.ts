@@ -1,10 +1,12 @@
 // Where the entries live: per host, per URL a slot (its variants, and the fetch in flight for it,
-// if any), and every entry once in a least-recently-used order. Memory is the sum of the
-// entries' bytes (bodies, compressed forms, headers, bookkeeping), held at or under maxSize by
-// evicting from the old end.
+// if any), both in normalised form (keys.ts), and every entry once in a least-recently-used
+// order. Memory is everything kept: the entries' bytes (bodies, compressed forms, headers, the
+// Vary'd values, keys, bookkeeping), the slots and hosts, and the pass marks (memory.ts), held at
+// or under maxSize by evicting from the old end. The pass marks get at most an eighth of it.
 import type { CachedEntry } from './entry.js';
 import type { RequestView } from './headers.js';
-import { selects } from './keys.js';
+import { PassMarks, selects, type CacheKey } from './keys.js';
+import { HOST_BYTES, SLOT_BYTES, stringBytes } from './memory.js';
 import type { Filler } from './filler.js';
 
 export interface Slot {
@@ -20,11 +22,18 @@ export class CacheStorage {
   private readonly lru = new Set<CachedEntry>();
   /** The entry touched last (touching it again costs nothing). */
   private newest: CachedEntry | null = null;
-  /** Bytes held. */
+  /** Bytes held, everything counted (see the header). */
   total = 0;
   evictions = 0;
+  /** URLs that answered uncacheably lately (keys.ts), counted in `total`. */
+  readonly marks: PassMarks;
 
-  constructor(readonly maxSize: number) {}
+  constructor(readonly maxSize: number) {
+    this.marks = new PassMarks(Math.floor(maxSize / 8), (delta) => {
+      this.total += delta;
+      if (delta > 0) this.evict();
+    });
+  }
 
   get entries(): number {
     return this.lru.size;
@@ -34,33 +43,42 @@ export class CacheStorage {
     return this.hosts.get(host)?.get(url);
   }
 
+  /** The slot of `host` and `url` (normalised), created if need be (its memory counted). */
   slotFor(host: string, url: string): Slot {
     let slots = this.hosts.get(host);
-    if (slots === undefined) this.hosts.set(host, (slots = new Map()));
+    if (slots === undefined) {
+      this.hosts.set(host, (slots = new Map()));
+      this.total += HOST_BYTES + stringBytes(host);
+    }
     let slot = slots.get(url);
-    if (slot === undefined) slots.set(url, (slot = { entries: [], fill: null }));
+    if (slot === undefined) {
+      slots.set(url, (slot = { entries: [], fill: null }));
+      this.total += SLOT_BYTES + stringBytes(url);
+    }
     return slot;
   }
 
   dropSlot(host: string, url: string): void {
     const slots = this.hosts.get(host);
-    if (slots === undefined) return;
-    slots.delete(url);
-    if (slots.size === 0) this.hosts.delete(host);
+    if (slots === undefined || !slots.delete(url)) return;
+    this.total -= SLOT_BYTES + stringBytes(url);
+    if (slots.size === 0) {
+      this.hosts.delete(host);
+      this.total -= HOST_BYTES + stringBytes(host);
+    }
   }
 
-  /** The slots of one host (lowercased here), or of every host. */
+  /** The slots of one host (normalised), or of every host. */
   hostsFor(host: string | undefined): [string, Map<string, Slot>][] {
     if (host === undefined) return [...this.hosts];
-    const h = host.toLowerCase();
-    const slots = this.hosts.get(h);
-    return slots === undefined ? [] : [[h, slots]];
+    const slots = this.hosts.get(host);
+    return slots === undefined ? [] : [[host, slots]];
   }
 
-  /** The newest variant of `slot` that `req` selects. */
-  match(slot: Slot, req: RequestView): CachedEntry | null {
+  /** The newest variant of `slot` that a request with key `key` and headers `req` selects. */
+  match(slot: Slot, key: CacheKey, req: RequestView): CachedEntry | null {
     const list = slot.entries;
-    for (let i = list.length - 1; i >= 0; i--) if (selects(list[i], req)) return list[i];
+    for (let i = list.length - 1; i >= 0; i--) if (selects(list[i], key, req)) return list[i];
     return null;
   }
 
@@ -112,11 +130,16 @@ export class CacheStorage {
     if (slot.entries.length === 0) this.dropSlot(f.host, f.url);
   }
 
+  /**
+   * Down to maxSize: least recently used entries first, then pass marks. What is left over it
+   * is the slots of fetches in flight (bounded by the requests in flight).
+   */
   private evict(): void {
     if (this.total <= this.maxSize) return;
     for (const victim of this.lru) {
-      if (this.total <= this.maxSize) break;
+      if (this.total <= this.maxSize) return;
       this.remove(victim, true);
     }
+    while (this.total > this.maxSize && this.marks.dropOldest());
   }
 }

@@ -94,6 +94,12 @@ export async function serve(args: CliArgs): Promise<number> {
       static: one.staticUrls.join(',') || undefined,
       app: one.leftToApp.join(',') || undefined,
     });
+  // A front thread failed: hostd cannot go on with fewer fronts; exit 70 (the supervisor restarts it).
+  const serving = host;
+  serving.on('error', (err: Error) => {
+    process.stderr.write(`hostd: ${err.message}\n`);
+    void serving.flushLogs().finally(() => process.exit(70));
+  });
   await host.listen();
   ready = true;
   tellSupervisor('serving');

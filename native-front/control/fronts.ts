@@ -113,14 +113,35 @@ export class FrontSet implements PoolFronts {
     return Promise.all(Array.from({ length: this.count }, (_, i) => this.request(i, cmd)));
   }
 
+  /**
+   * A command whose answer is wanted only within `ms`: null after that, and the wait is
+   * forgotten (a front that never answers must not leave one entry behind per /status call).
+   */
+  requestWithin(front: number, cmd: Command, ms: number): Promise<Reply | null> {
+    const seq = ++this.seq;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(seq);
+        resolve(null);
+      }, ms).unref();
+      this.waiting.set(seq, (r) => {
+        clearTimeout(timer);
+        resolve(r.error !== undefined ? null : r);
+      });
+      this.post(front, { ...cmd, seq } as FrontCommand);
+    });
+  }
+
+  /** Replies still awaited (each answered command, or given up on, leaves none). */
+  get awaitedReplies(): number {
+    return this.waiting.size;
+  }
+
   /** Every front's counters (a front that does not answer in time is left out). */
   async stats(): Promise<FrontStats[]> {
-    const one = (i: number) =>
-      Promise.race([
-        this.request(i, { t: 'stats' }).then((r) => r.stats ?? null),
-        new Promise<null>((resolve) => setTimeout(() => resolve(null), STATS_TIMEOUT_MS).unref()),
-      ]);
-    const all = await Promise.all(Array.from({ length: this.count }, (_, i) => one(i)));
+    const all = await Promise.all(
+      Array.from({ length: this.count }, (_, i) => this.requestWithin(i, { t: 'stats' }, STATS_TIMEOUT_MS).then((r) => r?.stats ?? null)),
+    );
     return all.filter((s): s is FrontStats => s !== null);
   }
 

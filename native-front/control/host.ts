@@ -2,6 +2,7 @@
 // (vhost files and objects), starts the fronts (front 0 on this thread, the rest in worker
 // threads) and the app pools, applies every configuration in named steps (apply.ts) and drains
 // on close. createHost() is the programmatic API; the CLI is a thin shell around it.
+import { EventEmitter } from 'node:events';
 import { DaemonPool } from '../../daemon/pool/pool.js';
 import type {
   AppMountConfig,
@@ -45,7 +46,12 @@ export interface ReloadOptions {
   keepBroken?: boolean;
 }
 
-export class Host {
+/**
+ * One hostd instance. Emits 'error' (a HostdError, code HOSTD_FRONT_FAILED) when a front thread fails:
+ * it cannot go on with fewer fronts, so the embedding program decides (the CLI exits 70); with no
+ * 'error' listener the host closes itself instead of taking the embedding process down.
+ */
+export class Host extends EventEmitter {
   private readonly errorLog: Logger;
   private readonly ownErrorLog: FileErrorLog | undefined;
   private readonly accessLog: LogFile | undefined;
@@ -61,6 +67,8 @@ export class Host {
   /** Every pool that has not finished closing, live or retiring, by id (fronts report by id). */
   private readonly pools = new Map<number, DaemonPool>();
   private state: 'new' | 'listening' | 'closing' | 'closed' = 'new';
+  /** listen() was called: mount() from now on applies its mount once listen() is done. */
+  private listenCalled = false;
   private closing: Promise<void> | undefined;
   private statusServer: StatusServer | undefined;
   readonly fdWatch: FdWatch;
@@ -75,6 +83,7 @@ export class Host {
   readonly startedAt = Date.now();
 
   constructor(private readonly options: HostOptions) {
+    super();
     loadUws(); // fail fast, before anything else, when only the JS fallback is available
     this.sites = options.sites ?? [];
     if (typeof options.errorLog === 'object') this.errorLog = options.errorLog;
@@ -103,8 +112,9 @@ export class Host {
   /** Adds a mount to the vhost with the same serverName and listen (created when absent). */
   mount(vhost: VhostConfig, mount: MountConfig): this {
     this.extraMounts.push({ vhost, mount });
-    // On a running host: add it without rolling the other pools (a reload would roll them all).
-    if (this.state === 'listening')
+    // On a running host (or one whose listen() is under way, which may have read the mounts
+    // already): add it without rolling the other pools (a reload would roll them all).
+    if (this.state === 'listening' || (this.state === 'new' && this.listenCalled))
       void this.serialise(async () => {
         if (this.state === 'listening') await this.apply(await this.resolve(), { strict: true, roll: ROLL_NONE });
       }).catch((err) => {
@@ -124,6 +134,7 @@ export class Host {
 
   /** Resolves when every listener is bound (apps may still be loading: their requests wait). */
   listen(): Promise<void> {
+    this.listenCalled = true;
     return this.serialise(async () => {
       if (this.state !== 'new') throw new HostdError('HOSTD_CLOSED', `listen() on a host that is ${this.state}`);
       const vhosts = await this.resolve();
@@ -315,9 +326,14 @@ export class Host {
   }
 
   private fatal(front: number, error: string): void {
-    this.errorLog.error('a front thread failed; hostd cannot go on with fewer fronts and exits', { front, error });
-    process.stderr.write(`hostd: front ${front} failed: ${error}\n`);
-    void this.flushLogs().finally(() => process.exit(70));
+    const err = new HostdError('HOSTD_FRONT_FAILED', `front ${front} failed: ${error}`);
+    if (this.listenerCount('error') > 0) {
+      this.errorLog.error('a front thread failed; the host cannot go on with fewer fronts', { front, error });
+      this.emit('error', err);
+      return;
+    }
+    this.errorLog.error('a front thread failed; the host cannot go on with fewer fronts and closes', { front, error });
+    void this.close();
   }
 
   private serialise<T>(step: () => Promise<T>): Promise<T> {
@@ -414,7 +430,8 @@ export class Host {
     await this.flushLogs();
   }
 
-  private async flushLogs(): Promise<void> {
+  /** Writes out what the log files hold (before the process exits). */
+  async flushLogs(): Promise<void> {
     await this.accessLog?.close();
     if (this.ownErrorLog) await this.ownErrorLog.close();
   }

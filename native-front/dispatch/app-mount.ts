@@ -86,7 +86,7 @@ export class AppMount implements MountHandler, MountShared {
   handle(res: HttpResponse, req: HttpRequest, ctx: RequestContext): void {
     let lookup: Lookup | null = null;
     if (this.cache !== null) {
-      lookup = this.cache.lookup(ctx.method, ctx.host, ctx.query !== '' ? `${ctx.url}?${ctx.query}` : ctx.url, req);
+      lookup = this.cache.lookup(ctx.method, ctx.host, ctx.query !== '' ? `${ctx.url}?${ctx.query}` : ctx.url, req, ctx.secure);
       if (lookup.kind === 'hit') {
         // A hit is answered inside the handler: a smuggled request behind it must be refused first.
         const bad = refusedFraming(req);

@@ -53,11 +53,8 @@ export class Context implements RequestContext {
       // The address is read eagerly only when it is certainly needed, or when X-Forwarded-*
       // must be judged by it while their headers can still be read; otherwise on first use.
       const peer = peerAddress(res);
-      if (trust?.trusts(peer)) {
-        this.address = trust.client(peer, req.getHeader('x-forwarded-for'));
-        const proto = req.getHeader('x-forwarded-proto');
-        if (proto) secure = proto.toLowerCase() === 'https';
-      } else this.address = peer;
+      if (trust) ({ address: this.address, secure } = trust.origin(peer, req, secure));
+      else this.address = peer;
     }
     this.secure = secure;
     if (logging) {

@@ -9,6 +9,9 @@ import type { ListenAddress, ResolvedVhost, TlsConfig } from '../../shared/confi
 import { HostdError } from '../../shared/errors.js';
 import { loadUws } from '../uws.js';
 import { listenWithProxyProtocol, type ProxyProtocolListen } from '../proxy-protocol/index.js';
+import { refusalLogger } from '../proxy-protocol/refusals.js';
+import { proxyProtocolTrust } from '../proxy-protocol/trust.js';
+import type { Logger } from '../../shared/log.js';
 import { wsPayloadCeiling, type WsFront } from '../ws/front.js';
 
 /** The certificate for clients without SNI (or with a name no vhost has): the catch-all's, else the first. */
@@ -40,13 +43,17 @@ export class Listener {
    */
   readonly defaultCert: string;
   private readonly bindPort: number;
+  /** --trust-proxy's list: whom a proxyProtocol listener believes when its entry names no one. */
+  private readonly trustProxy: readonly string[];
+  /** Where refused PROXY-protocol connections are logged (throttled: refusals.ts). */
+  private readonly log: Logger | undefined;
   private readonly route: (res: HttpResponse, req: HttpRequest) => void;
 
   constructor(
     readonly address: ListenAddress,
     vhosts: readonly ResolvedVhost[],
     private readonly onRequest: RequestHandler,
-    opts: { defaultCert?: string; bindPort?: number; ws?: WsFront } = {},
+    opts: { defaultCert?: string; bindPort?: number; ws?: WsFront; trustProxy?: readonly string[]; log?: Logger } = {},
   ) {
     this.key = formatListen(address);
     this.route = (res, req) => this.onRequest(this, res, req);
@@ -55,6 +62,8 @@ export class Listener {
     this.secure = first !== undefined;
     this.defaultCert = opts.defaultCert ?? '';
     this.bindPort = opts.bindPort ?? address.port;
+    this.trustProxy = opts.trustProxy ?? [];
+    this.log = opts.log;
     this.ws = opts.ws;
     this.wsPayloadCeiling = wsPayloadCeiling(vhosts);
     if (!first) {
@@ -101,7 +110,10 @@ export class Listener {
     // port (native-front/proxy-protocol/index.ts); only front 0 opens it (see runtime.ts).
     if (this.address.proxyProtocol) {
       if (this.proxied) return Promise.resolve(this.port);
-      return listenWithProxyProtocol(app, this.address.host, port).then((pp) => {
+      return listenWithProxyProtocol(app, this.address.host, port, {
+        trust: proxyProtocolTrust(this.address, this.trustProxy),
+        onRefused: this.log && refusalLogger(this.log, this.key),
+      }).then((pp) => {
         this.proxied = pp;
         this.port = pp.port;
         return pp.port;

@@ -54,6 +54,10 @@ export class Router {
     readonly trustProxy: TrustProxy | null,
   ) {}
 
+  hasTable(listenerKey: string): boolean {
+    return this.tables.has(listenerKey);
+  }
+
   setTable(listenerKey: string, table: RoutingTable | undefined): void {
     if (table) this.tables.set(listenerKey, table);
     else this.tables.delete(listenerKey);
@@ -107,7 +111,7 @@ export class Router {
       method: req.getMethod().toUpperCase(),
       url: query ? `${req.getUrl()}?${query}` : req.getUrl(),
       host,
-      remoteAddress: trust?.trusts(peer) ? trust.client(peer, req.getHeader('x-forwarded-for')) : peer,
+      remoteAddress: trust ? trust.origin(peer, req, false).address : peer,
       referer: req.getHeader('referer'),
       userAgent: req.getHeader('user-agent'),
       requestId: acceptRequestId(req.getHeader('x-request-id')) ?? newRequestId(),

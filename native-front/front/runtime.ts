@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type { MessagePort } from 'node:worker_threads';
 import { Dispatcher } from '../../daemon/dispatch/dispatcher.js';
 import type { PoolReporter } from '../../daemon/dispatch/types.js';
-import { mountKey } from '../../shared/config/listen.js';
+import { mountKey, sameProxyProtocol } from '../../shared/config/listen.js';
 import { mountLabel, withFields, type Logger } from '../../shared/log.js';
 import { AppMount } from '../dispatch/index.js';
 import { AccessWriter } from '../log/access-log.js';
@@ -34,6 +34,8 @@ interface Prepared {
   keep: Map<string, Listener>;
   opened: Listener[];
   closedEarly: Listener[];
+  /** Listener keys routed before the commit (new addresses: see prepare), unrouted again on abort. */
+  routedEarly: string[];
   mounts: Map<string, LiveMount>;
   created: MountHandler[];
 }
@@ -184,7 +186,16 @@ export class FrontRuntime {
   private async prepare(listeners: ListenerPlan[], mounts: MountPlan[]): Promise<Record<string, number>> {
     if (this.prepared) this.abort();
     const rolled = new Set(mounts.flatMap((m) => (m.rolled ? [m.key] : [])));
-    const p: Prepared = { rolled, listeners, keep: new Map(), opened: [], closedEarly: [], mounts: new Map(), created: [] };
+    const p: Prepared = {
+      rolled,
+      listeners,
+      keep: new Map(),
+      opened: [],
+      closedEarly: [],
+      mounts: new Map(),
+      routedEarly: [],
+      created: [],
+    };
     this.prepared = p;
     for (const plan of mounts) p.mounts.set(plan.key, this.mountFor(plan, p));
     const ports: Record<string, number> = {};
@@ -197,7 +208,7 @@ export class FrontRuntime {
         existing &&
         existing.secure === plan.vhosts.some((v) => v.tls) &&
         existing.defaultCert === plan.defaultCert &&
-        !!existing.address.proxyProtocol === !!plan.address.proxyProtocol &&
+        sameProxyProtocol(existing.address, plan.address) &&
         existing.wsPayloadCeiling >= wsPayloadCeiling(plan.vhosts) // ws: uWS's read limit is fixed per App
       ) {
         p.keep.set(plan.key, existing);
@@ -208,7 +219,20 @@ export class FrontRuntime {
       // a new socket. On a fixed port uWS binds it beside the old one (SO_REUSEPORT) before the
       // old one closes; an ephemeral port cannot be shared, so there the old one closes first.
       const bindPort = plan.bindPort ?? (existing && plan.address.port === 0 ? existing.port : undefined);
-      const l = new Listener(plan.address, plan.vhosts, this.router.handle, { defaultCert: plan.defaultCert, bindPort, ws: this.ws });
+      const l = new Listener(plan.address, plan.vhosts, this.router.handle, {
+        defaultCert: plan.defaultCert,
+        bindPort,
+        ws: this.ws,
+        trustProxy: this.init.trustProxy,
+        log: this.log,
+      });
+      // A new address accepts the moment it is bound: route it now, or its first requests (until
+      // the commit, after every listener of every front is bound) would find no virtual host. An
+      // address already routed keeps the running table until the commit.
+      if (!this.router.hasTable(plan.key)) {
+        this.router.setTable(plan.key, this.tableFor(plan, p, plan.bindPort ?? plan.address.port));
+        p.routedEarly.push(plan.key);
+      }
       try {
         await l.listen();
       } catch (err) {
@@ -222,6 +246,11 @@ export class FrontRuntime {
       ports[plan.key] = l.port;
     }
     return ports;
+  }
+
+  /** The routing table of a listener in the prepared configuration. */
+  private tableFor(plan: ListenerPlan, p: Prepared, port: number): ReturnType<typeof buildTable> {
+    return buildTable(plan.vhosts, (vhost, mount) => p.mounts.get(mountKey(vhost, mount.url))!.route, port);
   }
 
   private mountFor(plan: MountPlan, p: Prepared): LiveMount {
@@ -252,10 +281,7 @@ export class FrontRuntime {
       const l = p.keep.get(plan.key);
       if (l === undefined) continue; // a PROXY-protocol listener on a front other than 0
       if (!p.opened.includes(l)) l.update(plan.vhosts); // TLS: re-register SNI names, re-reading certificates
-      this.router.setTable(
-        plan.key,
-        buildTable(plan.vhosts, (vhost, mount) => p.mounts.get(mountKey(vhost, mount.url))!.route, l.port),
-      );
+      this.router.setTable(plan.key, this.tableFor(plan, p, l.port));
     }
     for (const [k, l] of this.listeners) {
       if (p.keep.get(k) !== l) {
@@ -281,6 +307,7 @@ export class FrontRuntime {
     if (!p) return;
     this.prepared = null;
     for (const l of p.opened) l.close();
+    for (const k of p.routedEarly) this.router.setTable(k, undefined);
     for (const l of p.closedEarly)
       void l.listen().catch(() => this.log.error('could not reopen a listener after a failed reload', { address: l.key }));
     for (const h of p.created) void h.close(0);

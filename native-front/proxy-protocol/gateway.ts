@@ -2,7 +2,9 @@
 // owns the public port: it reads the PROXY header (v1 or v2) each connection must start with,
 // refuses a connection without a valid one (closed before any byte of it reaches uWS), then
 // relays the connection to the listener's uWS app on a private Unix socket, first writing a v2
-// header that names the client.
+// header that names the client. Only peers on the trust list may send one (trust.ts): anyone
+// else is closed at once, before a byte is read, or any client that reaches the port could name
+// itself a trusted proxy and then say whatever X-Forwarded-For it likes.
 //
 // Why a relay and not uWS alone (measured on the pinned uWS v20.30, see docs/deploy.md):
 // - uWS parses only v2; a v1 line is taken as a bad request line and the connection hangs;
@@ -18,6 +20,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HostdError } from '../../shared/errors.js';
+import { TrustProxy } from '../trust-proxy.js';
 import { unmap } from './address.js';
 import { encodeV2 } from './encode.js';
 import { DEFAULT_MAX_HEADER_BYTES, parseProxyHeader, type ProxyEndpoint, type ProxyHeader } from './parse.js';
@@ -32,6 +35,8 @@ export interface GatewayOptions {
   headerTimeoutMs?: number;
   /** Longest v2 header (with TLVs) accepted. Default 4096. */
   maxHeaderBytes?: number;
+  /** Peers (IP addresses, CIDRs) whose PROXY headers are believed; others are closed at once. Absent: any peer. */
+  trust?: readonly string[];
   /** Called for each refused connection (log it; it is usually a client bypassing the proxy). */
   onRefused?: (peer: string, reason: string) => void;
 }
@@ -49,8 +54,10 @@ export class ProxyProtocolGateway {
   private readonly sockets = new Set<Socket>();
   private readonly headerTimeoutMs: number;
   private readonly maxHeaderBytes: number;
+  private readonly trust: TrustProxy | null;
 
   constructor(private readonly opts: GatewayOptions) {
+    this.trust = opts.trust === undefined ? null : new TrustProxy(opts.trust, 'proxyProtocol.trust');
     this.headerTimeoutMs = opts.headerTimeoutMs ?? 5000;
     this.maxHeaderBytes = opts.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
     this.server = createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.accept(s));
@@ -107,6 +114,14 @@ export class ProxyProtocolGateway {
       this.sockets.delete(socket);
       if (this.onDrained.length) this.checkDrained();
     });
+    const peer = unmap(socket.remoteAddress ?? '');
+    if (this.trust !== null && !this.trust.trusts(peer)) {
+      this.stats.refused++;
+      this.opts.onRefused?.(peer, 'not a trusted proxy (proxyProtocol.trust)');
+      socket.on('error', () => undefined);
+      socket.destroy();
+      return;
+    }
     let received: Buffer | undefined;
     const done = () => {
       clearTimeout(timer);
@@ -116,7 +131,7 @@ export class ProxyProtocolGateway {
     const refuse = (reason: string) => {
       done();
       this.stats.refused++;
-      this.opts.onRefused?.(unmap(socket.remoteAddress ?? ''), reason);
+      this.opts.onRefused?.(peer, reason);
       socket.destroy();
     };
     const onData = (chunk: Buffer) => {

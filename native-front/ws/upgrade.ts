@@ -59,11 +59,8 @@ class UpgradeContext implements RequestContext {
     // Read once, up front: the app and the socket's log line both need it.
     const peer = peerAddress(res);
     const trust = router.trustProxy;
-    if (trust?.trusts(peer)) {
-      this.remoteAddress = trust.client(peer, req.getHeader('x-forwarded-for'));
-      const proto = req.getHeader('x-forwarded-proto');
-      if (proto) secure = proto.toLowerCase() === 'https';
-    } else this.remoteAddress = peer;
+    if (trust) ({ address: this.remoteAddress, secure } = trust.origin(peer, req, secure));
+    else this.remoteAddress = peer;
     this.secure = secure;
     this.referer = req.getHeader('referer');
     this.userAgent = req.getHeader('user-agent');

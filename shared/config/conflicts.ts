@@ -1,5 +1,5 @@
 // Problems only visible across vhosts: who else answers the same name on the same address.
-import { formatListen } from './listen.js';
+import { formatListen, sameProxyProtocol } from './listen.js';
 import { lineOfVhostKey } from './resolve.js';
 import type { ConfigProblem, ResolvedVhost } from './types.js';
 
@@ -68,15 +68,16 @@ export function checkConflicts(vhosts: ResolvedVhost[]): ConfigProblem[] {
         }
       }
     }
-    // proxyProtocol is a property of the socket: every vhost on the address must say the same.
+    // proxyProtocol is a property of the socket: every vhost on the address must say the same
+    // (and trust the same peers).
     const firstProxied = list.find((v) => v.listen.proxyProtocol);
     if (firstProxied) {
       for (const v of list) {
-        if (v.listen.proxyProtocol) continue;
+        if (sameProxyProtocol(v.listen, firstProxied.listen)) continue;
         problems.push({
           file: v.file,
           line: lineOfVhostKey(v, 'listen'),
-          message: `listen: ${address} expects a PROXY protocol header for ${where(firstProxied, 'listen')}; every vhost on one address must set the same proxyProtocol`,
+          message: `listen: ${address} expects a PROXY protocol header for ${where(firstProxied, 'listen')}; every vhost on one address must set the same proxyProtocol (and trust list)`,
         });
       }
     }

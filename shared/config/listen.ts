@@ -41,11 +41,24 @@ export function parseListen(v: unknown): ListenAddress | undefined {
  * The mapping form, `{ port, host?, proxyProtocol? }`: the same address as "host:port" plus the
  * settings a string cannot carry. Undefined when host or port is not valid.
  */
-export function parseListenMapping(m: { port: number; host?: string; proxyProtocol?: boolean }): ListenAddress | undefined {
+export function parseListenMapping(m: {
+  port: number;
+  host?: string;
+  proxyProtocol?: boolean;
+  proxyTrust?: string[];
+}): ListenAddress | undefined {
   const host = m.host?.trim();
   const address = host === undefined ? parseListen(m.port) : parseListen(host.includes(':') ? `[${host}]:${m.port}` : `${host}:${m.port}`);
-  if (address && m.proxyProtocol) address.proxyProtocol = true;
+  if (address && m.proxyProtocol) {
+    address.proxyProtocol = true;
+    if (m.proxyTrust !== undefined) address.proxyTrust = m.proxyTrust;
+  }
   return address;
+}
+
+/** Do two addresses take PROXY headers alike (on or off, from the same peers)? */
+export function sameProxyProtocol(a: ListenAddress, b: ListenAddress): boolean {
+  return !!a.proxyProtocol === !!b.proxyProtocol && (a.proxyTrust ?? []).join(',') === (b.proxyTrust ?? []).join(',');
 }
 
 function validPort(p: number): boolean {

@@ -95,8 +95,11 @@ export interface TlsConfig {
 export interface ListenConfig {
   port: number;
   host?: string; // default 0.0.0.0; an IPv6 address without brackets
-  /** Every connection starts with a PROXY protocol header (v1 or v2); those without are refused. */
-  proxyProtocol?: boolean;
+  /**
+   * Every connection starts with a PROXY protocol header (v1 or v2); those without are refused.
+   * `{ trust: [CIDR...] }`: and only these peers may connect (true: --trust-proxy's, else loopback).
+   */
+  proxyProtocol?: boolean | { trust: string[] };
 }
 
 export interface VhostConfig {
@@ -119,6 +122,8 @@ export interface ListenAddress {
   port: number;
   /** Connections must start with a PROXY protocol header (native-front/proxy-protocol). */
   proxyProtocol?: boolean;
+  /** proxyProtocol: the peers allowed to send one, when the file lists them (proxy-protocol/trust.ts). */
+  proxyTrust?: string[];
 }
 
 export interface ResolvedStatic {

@@ -1,6 +1,7 @@
 // One vhost object: names, listen address, TLS, redirect, compression, and its mounts.
 import { mountLabel } from '../../log.js';
 import { DEFAULT_COMPRESSION } from '../compression.js';
+import { parseCidr } from '../cidr.js';
 import { DEFAULT_LISTEN, parseListen, parseListenMapping } from '../listen.js';
 import { normalizeServerName } from '../names.js';
 import { describeValue, prefix } from '../schema.js';
@@ -59,7 +60,10 @@ export function resolveVhostObject(
   }
   // --listen moves the address; whether connections carry a PROXY header stays the file's say
   // (the proxy in front still sends it).
-  if (override) listen = listen.proxyProtocol ? { ...override, proxyProtocol: true } : { ...override };
+  if (override)
+    listen = listen.proxyProtocol
+      ? { ...override, proxyProtocol: true, ...(listen.proxyTrust && { proxyTrust: listen.proxyTrust }) }
+      : { ...override };
 
   // tls
   let tls: TlsConfig | undefined;
@@ -112,10 +116,21 @@ export function resolveVhostObject(
 function listenMapping(m: Record<string, unknown>, ctx: Ctx): ListenAddress | undefined {
   // A bad port is the schema's to report.
   if (typeof m.port !== 'number' || !Number.isInteger(m.port) || m.port < 0 || m.port > 65535) return undefined;
+  const pp = m.proxyProtocol;
+  let proxyTrust: string[] | undefined;
+  if (isObject(pp) && Array.isArray(pp.trust)) {
+    // Shape (strings) is the schema's to report; what they say is checked here.
+    proxyTrust = pp.trust.filter((t): t is string => typeof t === 'string');
+    proxyTrust.forEach((t, i) => {
+      const c = parseCidr(t);
+      if (typeof c === 'string') ctx.problems.add(['listen', 'proxyProtocol', 'trust', i], c);
+    });
+  }
   const address = parseListenMapping({
     port: m.port,
     host: typeof m.host === 'string' ? m.host : undefined,
-    proxyProtocol: m.proxyProtocol === true,
+    proxyProtocol: pp === true || isObject(pp),
+    proxyTrust,
   });
   if (!address) ctx.problems.add(['listen', 'host'], `expected an IP address or host name, got ${describeValue(m.host)}`);
   return address;
