@@ -234,6 +234,8 @@ describe('daemon pool: faults', function () {
         idleTimeoutMs: 0,
         startTimeoutMs: 1000,
         env: {},
+        isolation: 'thread',
+        processes: 1,
       },
     });
     expect(await checkApp(cfg(KITCHEN))).to.equal(undefined);

@@ -17,7 +17,7 @@ import {
 } from '../../shared/protocol/index.js';
 import { installLightFetchGlobals } from './globals.js';
 import { FrontLink } from './link.js';
-import { installProcessGuard } from './guard.js';
+import { guardDaemonProcess, installProcessGuard } from './guard.js';
 import { forwardConsole } from './log-forward.js';
 import { WorkerServer } from './server.js';
 import { WorkerWs } from './ws/worker-ws.js';
@@ -33,6 +33,7 @@ function loadErrorText(err: unknown): string {
 
 async function serve(task: ServeTask): Promise<never> {
   const control = new ControlOutbox(task.control);
+  if (task.daemonProcess) guardDaemonProcess(task.daemonProcess);
   let server: WorkerServer | null = null;
   forwardConsole((level, text) => control.log(level, text, ''));
   process.on('unhandledRejection', (reason) => {

@@ -203,7 +203,6 @@ const SYNONYMS: Record<string, string> = {
   main: 'module',
   file: 'module',
   workers: 'threads',
-  processes: 'threads',
   timeout: 'requestTimeout',
   environment: 'env',
   maxage: 'maxAge',
@@ -225,6 +224,10 @@ const POOL_KEYS = [
   'idleTimeout',
   'env',
   'passEnv',
+  'isolation',
+  'processes',
+  'user',
+  'group',
 ];
 
 function hint(key: string, known: string[]): string {

@@ -159,6 +159,13 @@ export interface ResolvedPool {
   env: Record<string, string>;
   passEnv?: string[]; // names only; values are read from hostd's environment when workers start
   sticky?: StickyConfig;
+  /** thread: worker threads of hostd; process: worker threads in daemon processes (daemon/process). */
+  isolation: 'thread' | 'process';
+  /** Daemon processes of a process pool, each with `threads` worker threads. */
+  processes: number;
+  /** The daemon processes' user and group (hostd runs as root), looked up when the config is read. */
+  user?: { name: string; uid: number; gid: number };
+  group?: { name: string; gid: number };
 }
 
 export interface ResolvedWebSocket {

@@ -27,6 +27,8 @@ export interface ServeTask {
   cacheDir?: string;
   /** The module compiled once by the pool (TypeScript/JSX); unset: the worker loads modulePath itself. */
   entry?: string;
+  /** Set in a daemon process (pool.isolation: process): what the process guard protects there. */
+  daemonProcess?: { hostPid: number; sameUser: boolean };
 }
 
 /** `hostd check`: load the module once and report. */

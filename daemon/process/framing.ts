@@ -1,0 +1,77 @@
+// The binary framing between a front and a daemon process (one Unix socket per front per daemon
+// process). A frame is [u32 payload length][u32 key][payload]: `key` is the pool worker key of
+// the thread the batch is for (or from), and the payload is one batch of the same protocol tables
+// as thread pools (shared/protocol/table.ts), encoded with v8.serialize: it writes every field
+// type of the tables (numbers, strings, null, header arrays, ArrayBuffers and Uint8Arrays as
+// bytes), so nothing here can drift from the tables. What a MessagePort would transfer is copied
+// into the frame: a transfer list has no meaning across processes.
+import { deserialize, serialize } from 'node:v8';
+import type { Socket } from 'node:net';
+
+const HEADER = 8;
+/** Key 0 is the connection's hello: the front's index (the payload is [frontIndex]). */
+export const HELLO_KEY = 0;
+
+/** Writes framed batches to a socket, counting what the kernel has not taken yet (backpressure). */
+export class FrameWriter {
+  constructor(private readonly socket: Socket) {}
+
+  /** Sends one batch; false when the socket's buffer is over its high-water mark ('drain' follows). */
+  write(key: number, batch: readonly unknown[]): boolean {
+    const payload = serialize(batch);
+    const head = Buffer.allocUnsafeSlow(HEADER);
+    head.writeUInt32LE(payload.byteLength, 0);
+    head.writeUInt32LE(key, 4);
+    this.socket.cork();
+    this.socket.write(head);
+    const ok = this.socket.write(payload);
+    this.socket.uncork();
+    return ok;
+  }
+}
+
+/** Reassembles frames from a socket's chunks and calls `onFrame(key, batch)` for each. */
+export class FrameReader {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  constructor(private readonly onFrame: (key: number, batch: unknown[]) => void) {}
+
+  push(chunk: Buffer): void {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.byteLength;
+    if (this.pendingBytes < HEADER) return;
+    let buf = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
+    let at = 0;
+    while (buf.byteLength - at >= HEADER) {
+      const len = buf.readUInt32LE(at);
+      if (buf.byteLength - at - HEADER < len) break;
+      const key = buf.readUInt32LE(at + 4);
+      const batch = deserialize(buf.subarray(at + HEADER, at + HEADER + len)) as unknown[];
+      at += HEADER + len;
+      this.onFrame(key, batch);
+    }
+    buf = at === buf.byteLength ? Buffer.alloc(0) : buf.subarray(at);
+    this.pending = buf.byteLength > 0 ? [buf] : [];
+    this.pendingBytes = buf.byteLength;
+  }
+}
+
+/**
+ * Makes a decoded batch fit for a MessagePort: ArrayBuffers (reqBody chunks) are the frame's own
+ * copies, so they are transferred; Uint8Array fields are views into the whole frame, which a
+ * structured clone would copy whole, so each is cut to its own bytes first.
+ */
+export function forPort(batch: unknown[]): ArrayBuffer[] {
+  const transfer: ArrayBuffer[] = [];
+  for (let i = 0; i < batch.length; i++) {
+    const v = batch[i];
+    if (v instanceof ArrayBuffer) transfer.push(v);
+    else if (v instanceof Uint8Array && v.byteLength !== v.buffer.byteLength) {
+      const copy = v.slice();
+      batch[i] = copy;
+      transfer.push(copy.buffer);
+    }
+  }
+  return transfer;
+}

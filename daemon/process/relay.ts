@@ -1,0 +1,61 @@
+// Inside a daemon process: the relay between the fronts' sockets (one per front, framing.ts) and
+// the MessagePorts of the process's worker threads. A frame from front f for thread `key` goes to
+// that thread's data port of front f; what a thread posts on its port f goes to front f's socket.
+// The threads run daemon/worker/entry.ts unchanged: to them this is a front.
+import { createServer, type Server, type Socket } from 'node:net';
+import type { MessagePort } from 'node:worker_threads';
+import { FrameReader, FrameWriter, forPort, HELLO_KEY } from './framing.js';
+
+export class Relay {
+  private readonly writers: Array<FrameWriter | null>;
+  /** Batches for a front that has not connected yet (its hello), in order. */
+  private readonly early: Array<Array<[number, unknown[]]>>;
+  private readonly threads = new Map<number, MessagePort[]>();
+  readonly server: Server;
+
+  constructor(fronts: number) {
+    this.writers = Array.from({ length: fronts }, () => null);
+    this.early = Array.from({ length: fronts }, () => []);
+    this.server = createServer((socket) => this.accept(socket));
+  }
+
+  private accept(socket: Socket): void {
+    socket.setNoDelay?.(true);
+    let front = -1;
+    const reader = new FrameReader((key, batch) => {
+      if (key === HELLO_KEY) {
+        front = Number(batch[0]);
+        if (!(front >= 0 && front < this.writers.length)) return socket.destroy();
+        const w = new FrameWriter(socket);
+        this.writers[front] = w;
+        for (const [k, b] of this.early[front].splice(0)) w.write(k, b);
+        return;
+      }
+      const port = this.threads.get(key)?.[front];
+      if (port !== undefined) port.postMessage(batch, forPort(batch));
+    });
+    socket.on('data', (chunk: Buffer) => reader.push(chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      if (front >= 0 && this.writers[front] !== null) this.writers[front] = null;
+    });
+  }
+
+  /** Bridges thread `key`'s data ports (this process's ends, one per front). */
+  addThread(key: number, ports: MessagePort[]): void {
+    this.threads.set(key, ports);
+    ports.forEach((port, front) => {
+      port.on('message', (batch: unknown[]) => {
+        const w = this.writers[front];
+        if (w !== null) w.write(key, batch);
+        else this.early[front].push([key, batch]);
+      });
+    });
+  }
+
+  removeThread(key: number): void {
+    const ports = this.threads.get(key);
+    this.threads.delete(key);
+    if (ports) for (const p of ports) p.close();
+  }
+}
