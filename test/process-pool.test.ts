@@ -65,10 +65,13 @@ describe('process pools (pool.isolation: process)', function () {
     const t = await request(h.url('/t'));
     expect(t.statusCode).to.equal(200);
     await t.body.dump();
-    const after = await waitFor(async () => {
-      const w = await who(h);
-      return w.pid !== before.pid && w;
-    }, { what: 'a new daemon process', timeout: 20_000 });
+    const after = await waitFor(
+      async () => {
+        const w = await who(h);
+        return w.pid !== before.pid && w;
+      },
+      { what: 'a new daemon process', timeout: 20_000 },
+    );
     expect(after.ppid).to.equal(process.pid);
   });
 
@@ -77,10 +80,13 @@ describe('process pools (pool.isolation: process)', function () {
     const res = await request(h.url('/p/abort'));
     await res.body.dump();
     expect(res.statusCode).to.equal(502);
-    const after = await waitFor(async () => {
-      const w = await who(h);
-      return w.pid !== before.pid && w;
-    }, { what: 'a new daemon process', timeout: 20_000 });
+    const after = await waitFor(
+      async () => {
+        const w = await who(h);
+        return w.pid !== before.pid && w;
+      },
+      { what: 'a new daemon process', timeout: 20_000 },
+    );
     expect(after.pid).to.be.a('number');
   });
 });

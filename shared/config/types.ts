@@ -47,6 +47,10 @@ export interface PoolConfig {
   startTimeout?: Duration; // an app load (import) longer than this fails like a load error; default 30s
   passEnv?: string[]; // names of hostd's environment variables passed to the workers (Apache's PassEnv)
   sticky?: StickyConfig; // session affinity: requests carrying a session key go to the worker that holds it
+  isolation?: 'thread' | 'process'; // process: worker threads in daemon processes of their own; default thread
+  processes?: number; // daemon processes of a process pool, each with `threads` threads; default 1
+  user?: string | number; // the daemon processes' user (hostd runs as root)
+  group?: string | number; // their group; default the user's primary group
 }
 
 /** Session affinity on a pool (engine.io's `sid` is recognised without it). */
