@@ -4,10 +4,12 @@
 import { expect } from 'chai';
 import { resolve } from 'node:path';
 import { request } from 'undici';
-import { startHost, type TestHost, waitFor } from './helpers/index.js';
+import { startHost, startLoad, type TestHost, waitFor } from './helpers/index.js';
+import { connect, startsWith } from './helpers/ws.js';
 
 const PROBE = resolve('test/fixtures/apps/process-probe.mjs');
 const HELLO = resolve('test/fixtures/apps/hello.mjs');
+const CHAT = resolve('test/fixtures/ws/chat.mjs');
 
 interface Who {
   pid: number;
@@ -33,6 +35,8 @@ describe('process pools (pool.isolation: process)', function () {
         apps: [
           { url: '/p', module: PROBE, pool: { isolation: 'process', threads: 2, startTimeout: '20s' } },
           { url: '/t', module: HELLO, pool: { threads: 1 } },
+          { url: '/ws', module: CHAT, pool: { isolation: 'process', processes: 2, threads: 1 } },
+          { url: '/timeout', module: PROBE, pool: { isolation: 'process', threads: 2, requestTimeout: '500ms' } },
         ],
       },
     ]);
@@ -52,6 +56,39 @@ describe('process pools (pool.isolation: process)', function () {
     const got = Buffer.from(await res.body.arrayBuffer());
     expect(got.length).to.equal(body.length);
     expect(got.equals(body)).to.equal(true);
+  });
+
+  it('WebSockets and pub/sub work across daemon processes', async () => {
+    const a = await connect(`ws://127.0.0.1:${h.port}/ws/?user=ann`);
+    const b = await connect(`ws://127.0.0.1:${h.port}/ws/?user=bob`);
+    try {
+      await a.next(startsWith('{"hello"'));
+      await b.next(startsWith('{"hello"'));
+      a.send('echo ping');
+      expect(await a.next((m) => m === 'ping')).to.equal('ping');
+      a.send(Buffer.from([1, 2, 3]));
+      expect([...((await a.next((m) => Buffer.isBuffer(m))) as Buffer)]).to.deep.equal([1, 2, 3]);
+      a.send('pub hi all'); // the front fans out the topic to every subscriber, whichever process holds it
+      expect(await b.next((m) => m === 'ann: hi all')).to.equal('ann: hi all');
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('under the same uid the guard still refuses signals to hostd; the app may signal its own process group', async () => {
+    const res = await request(h.url(`/p/signal?pid=${process.pid}&sig=SIGTERM`));
+    expect(res.statusCode).to.equal(403);
+    expect(await res.body.text()).to.equal('HOSTD_SIGNAL_REFUSED');
+  });
+
+  it('requestTimeout answers 504 and replaces the thread; the process serves on', async () => {
+    const before = await who(h, '/timeout/who');
+    const res = await request(h.url('/timeout/slow?ms=5000'));
+    await res.body.dump();
+    expect(res.statusCode).to.equal(504);
+    const after = await who(h, '/timeout/who');
+    expect(after.pid).to.equal(before.pid);
   });
 
   it('a segfault of the daemon process costs that process only: 502 in flight, the thread pool answers throughout, the pool recovers', async () => {
@@ -88,5 +125,39 @@ describe('process pools (pool.isolation: process)', function () {
       { what: 'a new daemon process', timeout: 20_000 },
     );
     expect(after.pid).to.be.a('number');
+  });
+
+  it('a reload under load rolls the daemon processes and drops nothing', async () => {
+    const before = await who(h);
+    const load = startLoad(h.url('').replace(/\/$/, ''), ['/p/', '/p/slow?ms=20', '/t'], { concurrency: 12 });
+    const progress = async (n: number) => {
+      const from = load.result.total;
+      await waitFor(() => load.result.total >= from + n, { timeout: 20_000, what: `${n} more answers under load` });
+    };
+    try {
+      await progress(50);
+      for (let i = 0; i < 2; i++) {
+        await h.host.reload();
+        await progress(50);
+      }
+    } finally {
+      await load.stop();
+    }
+    const r = load.result;
+    expect(r.errors, r.errors.slice(0, 5).join('\n')).to.deep.equal([]);
+    expect(Object.keys(r.byStatus)).to.deep.equal(['200']);
+    const after = await who(h);
+    expect(after.pid, 'a fresh daemon process after the roll').to.not.equal(before.pid);
+  });
+
+  it('draining (close) lets requests in flight on daemon processes finish', async () => {
+    const inFlight = Array.from({ length: 6 }, () =>
+      request(h.url('/p/slow?ms=800')).then(async (r) => [r.statusCode, await r.body.text()]),
+    );
+    await waitFor(async () => (await h.pool('/p')).inFlight >= 6, { what: 'six requests in flight' });
+    const closing = h.close();
+    const answers = await Promise.all(inFlight);
+    await closing;
+    expect(answers).to.deep.equal(Array.from({ length: 6 }, () => [200, 'slow done']));
   });
 });

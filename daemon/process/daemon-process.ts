@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { TO_WORKER_CONTROL } from '../../shared/protocol/index.js';
+import { decodeToWorkerControl, type WorkerControlHandlers } from '../../shared/protocol/index.js';
 import type { PoolWorker } from '../pool/worker.js';
 import type { FromProcess, ProcessInit, ToProcess } from './messages.js';
 
@@ -32,7 +32,13 @@ export interface SpawnSpec {
   cwd: string;
 }
 
-const RETIRE_TAG = TO_WORKER_CONTROL.retire.tag;
+/** Whether a control batch holds the retire order. */
+function hasRetire(batch: readonly unknown[]): boolean {
+  let found = false;
+  const h: WorkerControlHandlers = { retire: () => (found = true), wsRetire: () => {} };
+  decodeToWorkerControl(batch, h);
+  return found;
+}
 
 export class DaemonProcess {
   readonly child: ChildProcess;
@@ -88,7 +94,7 @@ export class DaemonProcess {
     this.threads.set(w.key, w);
     // Control batches cross as they are; a retire carries the fronts' count (board.ts mirrorServed).
     w.workerControl.on('message', (batch: unknown[]) => {
-      this.send({ t: 'ctl', key: w.key, batch, served: batch[0] === RETIRE_TAG ? w.board.servedCount : undefined });
+      this.send({ t: 'ctl', key: w.key, batch, served: hasRetire(batch) ? w.board.servedCount : undefined });
     });
     w.workerControl.unref();
     const start = (socket: string) => {
