@@ -262,6 +262,8 @@ describe('config: resolved vhosts', () => {
             memoryLimitMb: 512,
             env: { DATABASE_URL: 'postgres://db/app', DEBUG: 'true', PORT: '5432' },
             sticky: { cookie: 'connect.sid' },
+            isolation: 'thread',
+            processes: 1,
           },
           websocket: { maxPayload: 64 * 1024, idleTimeoutMs: 30_000, maxBackpressure: 256 * 1024, compression: true, maxConnections: 500 },
         },
@@ -292,6 +294,8 @@ describe('config: resolved vhosts', () => {
         idleTimeoutMs: 0,
         startTimeoutMs: 30_000,
         env: {},
+        isolation: 'thread',
+        processes: 1,
       },
       // The defaults for public sites (docs/config.md).
       websocket: {
