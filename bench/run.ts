@@ -25,6 +25,7 @@ import { waitForQuiet } from './quiet.js';
 import { groupCpu } from './cpu.js';
 import { profileFiles, topSelf } from './profile.js';
 import { runWsBench, WS_SCENARIOS, wsChecksText, wsTable } from './ws/run.js';
+import { runProcessPoolBench } from './process-pools.js';
 import { rmSync } from 'node:fs';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -53,7 +54,8 @@ if (opts.help) {
   console.log(`usage: npm run bench [-- options]
   --quick               1 round of 2 s per server (default: 3 rounds of 5 s, 1 s warm-up)
   --only static|dynamic|websocket  run one group of scenarios; or scenario ids, comma-separated:
-                        static-1k, static-100k, static-10m, static-100k-gzip, hello, echo, big, ws-echo, ws-fanout
+                        static-1k, static-100k, static-10m, static-100k-gzip, hello, echo, big, ws-echo, ws-fanout;
+                        --only process: hello and POST echo through a process pool beside a thread pool
   --rounds N --duration SECONDS --warmup SECONDS --connections N
   --without NAME[,NAME] leave out servers (hostd, raw-uws, nginx, node-http, raw-uws-ws, ws-node)
   --with raw-uws-fetch  also measure the bench/apps fetch handlers run in-process by raw uWS
@@ -79,6 +81,11 @@ const quietWaitMs = Number(opts['quiet-wait'] ?? 10) * 1000;
 let quietBudgetMs = quietWaitMs * 12; // in all: a busy box must not make the bench endless
 const QUIET_BUSY = 0.1;
 let noisyRounds = 0;
+// --only process: a run of its own (bench/process-pools.ts), thread pool against process pool.
+if (opts.only === 'process') {
+  const ok = await runProcessPoolBench({ repo, benchDir, rounds, durationS, warmupS, connections });
+  process.exit(opts.strict && !ok ? 1 : 0);
+}
 const without = new Set(
   opts.without
     .flatMap((w) => w.split(','))

@@ -32,6 +32,9 @@ export interface SpawnSpec {
   cwd: string;
 }
 
+/** How long a process hostd let go of may take to exit before SIGKILL. */
+const GRACE_MS = 2000;
+
 /** Whether a control batch holds the retire order. */
 function hasRetire(batch: readonly unknown[]): boolean {
   let found = false;
@@ -73,7 +76,11 @@ export class DaemonProcess {
       detached: true, // its own session: kill(0) from the app does not reach hostd's group
     });
     this.child.on('message', (m: FromProcess) => this.onMessage(m));
-    this.child.on('error', (err) => this.gone(`could not be started: ${err.message}`));
+    // 'error': the spawn failed (no pid; no 'exit' follows), or a message could not be sent to a
+    // process that is exiting ('exit' follows and says how).
+    this.child.on('error', (err) => {
+      if (this.child.pid === undefined) this.gone(`could not be started: ${err.message}`);
+    });
     this.child.on('exit', (code, signal) => this.gone(signal ? `was killed by ${signal}` : `exited with code ${code ?? 0}`));
     this.send({ ...spec.init, t: 'init', socket: this.socket });
   }
@@ -83,7 +90,7 @@ export class DaemonProcess {
   }
 
   private send(m: ToProcess): void {
-    if (this.child.connected) this.child.send(m);
+    if (this.child.connected) this.child.send(m, () => {}); // (a failed send: 'exit' tells)
   }
 
   /**
@@ -119,10 +126,18 @@ export class DaemonProcess {
     return n;
   }
 
-  /** Ends the process (SIGKILL: it runs nothing hostd still needs). */
-  kill(): void {
+  /**
+   * Ends the process. Gracefully: hostd closes its IPC channel and the process exits by itself
+   * (it runs nothing hostd still needs), SIGKILL if it has not within GRACE_MS; else SIGKILL now
+   * (over memoryLimitMb).
+   */
+  kill(graceful: boolean): void {
     this.ending = true;
-    if (!this.dead) this.child.kill('SIGKILL');
+    if (this.dead) return;
+    if (graceful && this.child.connected) {
+      this.child.disconnect();
+      setTimeout(() => this.dead || this.child.kill('SIGKILL'), GRACE_MS).unref();
+    } else this.child.kill('SIGKILL');
   }
 
   private onMessage(m: FromProcess): void {

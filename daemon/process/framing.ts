@@ -9,6 +9,8 @@ import { deserialize, serialize } from 'node:v8';
 import type { Socket } from 'node:net';
 
 const HEADER = 8;
+/** Frames up to this size are copied behind their header and written whole (one write, no writev). */
+const COPY_MAX = 64 * 1024;
 /** Key 0 is the connection's hello: the front's index (the payload is [frontIndex]). */
 export const HELLO_KEY = 0;
 
@@ -19,6 +21,13 @@ export class FrameWriter {
   /** Sends one batch; false when the socket's buffer is over its high-water mark ('drain' follows). */
   write(key: number, batch: readonly unknown[]): boolean {
     const payload = serialize(batch);
+    if (payload.byteLength <= COPY_MAX) {
+      const frame = Buffer.allocUnsafe(HEADER + payload.byteLength);
+      frame.writeUInt32LE(payload.byteLength, 0);
+      frame.writeUInt32LE(key, 4);
+      payload.copy(frame, HEADER);
+      return this.socket.write(frame);
+    }
     const head = Buffer.allocUnsafeSlow(HEADER);
     head.writeUInt32LE(payload.byteLength, 0);
     head.writeUInt32LE(key, 4);

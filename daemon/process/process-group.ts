@@ -129,7 +129,7 @@ export class ProcessGroup {
 
   /** A process of an older generation (or of a closing pool) with no thread left has no use. */
   private endIfEmpty(p: DaemonProcess): void {
-    if (p.threads.size === 0 && (p.generation !== this.generation || this.closing)) p.kill();
+    if (p.threads.size === 0 && (p.generation !== this.generation || this.closing)) p.kill(true);
   }
 
   private exited(p: DaemonProcess, why: string | null): void {
@@ -158,13 +158,13 @@ export class ProcessGroup {
     });
     this.owner.countMemoryRestart();
     for (const w of p.threads.values()) w.killedFor ??= 'memory';
-    p.kill();
+    p.kill(false);
   }
 
   /** Ends every process (the pool has ended their threads, or the deadline passed). */
   close(): void {
     this.closing = true;
     if (this.delayTimer !== null) clearTimeout(this.delayTimer);
-    for (const p of [...this.processes]) p.kill();
+    for (const p of [...this.processes]) p.kill(true);
   }
 }
