@@ -138,4 +138,22 @@ describe('process pools under their own users (pool.user, pool.group)', function
     expect(asUser.code).to.equal(1);
     expect(asUser.out).to.match(/x\.yaml:8: apps\[0\]\.pool\.user: hostd is not running as root/);
   });
+
+  it("hostd check loads a process pool's app as the pool's user, not as root", async () => {
+    const dir = join(root, 'conf-ok');
+    mkdirSync(dir);
+    const file = join(dir, 'a.yaml');
+    writeFileSync(
+      file,
+      `serverName: a.test\nlisten: 0\napps:\n  - url: /\n    module: ${join(dirs.a, 'app.mjs')}\n    pool: { isolation: process, user: hostd-a, env: { PROBE_SAY_UID: "1" } }\n`,
+    );
+    const r = await new Promise<{ code: number | null; err: string }>((done) => {
+      const p = spawn(process.execPath, [CLI, 'check', '--sites', file], { cwd: root });
+      let err = '';
+      p.stderr.on('data', (d) => (err += d));
+      p.on('close', (code) => done({ code, err }));
+    });
+    expect(r.code, r.err).to.equal(0);
+    expect(r.err).to.include(`loaded as uid ${uids.a}`);
+  });
 });

@@ -10,7 +10,7 @@ import { ADDRESS_BUFFER_BYTES } from '../../shared/protocol/address-query.js';
 import { Board, boardBytes } from '../../shared/protocol/board.js';
 import { decodeToControl, type ControlHandlers, type ServeTask } from '../../shared/protocol/index.js';
 import { errorText } from '../../shared/errors.js';
-import { STATS_MS, type FromProcess, type ProcessInit, type ToProcess } from './messages.js';
+import { STATS_MS, type FromProcess, type ProcessCheck, type ProcessInit, type ToProcess } from './messages.js';
 import { Relay } from './relay.js';
 
 interface Thread {
@@ -125,8 +125,22 @@ function start(init: ProcessInit): void {
   });
 }
 
+/** `hostd check`: one thread loads the app, the answer goes back, the process ends. */
+async function check(m: ProcessCheck): Promise<void> {
+  process.umask(m.umask);
+  const piscina = new Piscina({ filename: m.workerFile, minThreads: 0, maxThreads: 1, atomics: 'disabled', env: m.env });
+  let result: FromProcess;
+  try {
+    result = { t: 'checked', result: (await piscina.run(m.task)) as Extract<FromProcess, { t: 'checked' }>['result'] };
+  } catch (err) {
+    result = { t: 'checked', result: { ok: false, error: `the app's worker died while loading it: ${errorText(err)}`, output: [] } };
+  }
+  process.send!(result, () => process.exit(0));
+}
+
 // hostd went away (even killed): nothing is left to serve, and an orphan must not linger.
 process.on('disconnect', () => process.exit(0));
 process.once('message', (m: ToProcess) => {
   if (m.t === 'init') start(m);
+  else if (m.t === 'check') void check(m);
 });

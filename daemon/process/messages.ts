@@ -2,7 +2,7 @@
 // (child_process 'advanced' serialization). Worker control batches (TO_WORKER_CONTROL /
 // TO_CONTROL) travel inside `ctl` unchanged; the rest is the process's own lifecycle.
 import type { ResolvedCompression } from '../../shared/config/types.js';
-import type { AppInterface } from '../../shared/protocol/tasks.js';
+import type { AppInterface, CheckResult, CheckTask } from '../../shared/protocol/tasks.js';
 
 /** The daemon process's start: everything its threads' serve tasks share. */
 export interface ProcessInit {
@@ -28,8 +28,18 @@ export interface ProcessInit {
   maxThreads: number;
 }
 
+/** `hostd check` of a process pool: load the app once in a thread of a process as the pool's user. */
+export interface ProcessCheck {
+  t: 'check';
+  workerFile: string;
+  env: Record<string, string>;
+  umask: number;
+  task: CheckTask;
+}
+
 export type ToProcess =
   | ProcessInit
+  | ProcessCheck
   /** Start a worker thread for pool worker `key`. */
   | { t: 'thread'; key: number }
   /** A control batch for thread `key`; `served`: requests the fronts handed it so far (retire). */
@@ -38,6 +48,8 @@ export type ToProcess =
   | { t: 'terminate'; key: number };
 
 export type FromProcess =
+  /** The answer to ProcessCheck; the process exits after it. */
+  | { t: 'checked'; result: CheckResult }
   /** The socket is listening: fronts may connect. */
   | { t: 'listening' }
   | { t: 'ctl'; key: number; batch: unknown[] }
