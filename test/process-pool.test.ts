@@ -37,6 +37,8 @@ describe('process pools (pool.isolation: process)', function () {
           { url: '/t', module: HELLO, pool: { threads: 1 } },
           { url: '/ws', module: CHAT, pool: { isolation: 'process', processes: 2, threads: 1 } },
           { url: '/timeout', module: PROBE, pool: { isolation: 'process', threads: 2, requestTimeout: '500ms' } },
+          { url: '/mem', module: PROBE, pool: { isolation: 'process', threads: 1, memoryLimitMb: 200 } },
+          { url: '/recycle', module: PROBE, pool: { isolation: 'process', threads: 1, maxRequests: 3 } },
         ],
       },
     ]);
@@ -89,6 +91,28 @@ describe('process pools (pool.isolation: process)', function () {
     expect(res.statusCode).to.equal(504);
     const after = await who(h, '/timeout/who');
     expect(after.pid).to.equal(before.pid);
+  });
+
+  it("memoryLimitMb is the process's resident memory: native allocations over it replace the process", async () => {
+    const before = await who(h, '/mem/who');
+    const res = await request(h.url('/mem/hog?mb=256')); // a Buffer: outside the V8 heap
+    await res.body.dump();
+    const after = await waitFor(
+      async () => {
+        const w = await who(h, '/mem/who');
+        return w.pid !== before.pid && w;
+      },
+      { what: 'a new daemon process after the memory limit', timeout: 20_000 },
+    );
+    expect(after.ppid).to.equal(process.pid);
+    expect((await h.pool('/mem')).restarts.memory).to.be.at.least(1);
+  });
+
+  it('maxRequests recycles the thread inside the same daemon process', async () => {
+    const first = await who(h, '/recycle/who');
+    for (let i = 0; i < 6; i++) await who(h, '/recycle/who');
+    await waitFor(async () => (await h.pool('/recycle')).restarts.maxRequests >= 1, { what: 'a recycled thread' });
+    expect((await who(h, '/recycle/who')).pid).to.equal(first.pid);
   });
 
   it('a segfault of the daemon process costs that process only: 502 in flight, the thread pool answers throughout, the pool recovers', async () => {
