@@ -185,3 +185,27 @@ describe('process pools (pool.isolation: process)', function () {
     expect(answers).to.deep.equal(Array.from({ length: 6 }, () => [200, 'slow done']));
   });
 });
+
+describe('process pools with several fronts', function () {
+  this.timeout(60_000);
+
+  it('every front thread reaches the daemon process over a socket of its own', async () => {
+    const h = await startHost([{ serverName: ['*'], apps: [{ url: '/p', module: PROBE, pool: { isolation: 'process', threads: 1 } }] }], {
+      fronts: 2,
+    });
+    try {
+      // Fresh connections: the kernel spreads them over both fronts' listening sockets.
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, async () => {
+          const res = await request(h.url('/p/echo'), { method: 'POST', body: 'x'.repeat(5000), reset: true });
+          return [res.statusCode, (await res.body.text()).length];
+        }),
+      );
+      expect(answers).to.deep.equal(Array.from({ length: 40 }, () => [200, 5000]));
+      const fronts = (await h.status()) as unknown as { fronts: Array<{ requests: number }> };
+      expect(fronts.fronts.filter((f) => f.requests > 0).length, 'both fronts served').to.equal(2);
+    } finally {
+      await h.close();
+    }
+  });
+});
