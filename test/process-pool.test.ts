@@ -51,6 +51,13 @@ describe('process pools (pool.isolation: process)', function () {
     expect(w.ppid).to.equal(process.pid);
   });
 
+  it('the client address reaches the app when it asks (the question crosses to the front and back)', async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await request(h.url('/p/addr'));
+      expect(await res.body.text()).to.match(/127\.0\.0\.1$/);
+    }
+  });
+
   it('streams a POST body both ways through the socket', async () => {
     const body = Buffer.alloc(3 * 1024 * 1024, 7);
     const res = await request(h.url('/p/echo'), { method: 'POST', body });

@@ -50,9 +50,6 @@ export class Dispatcher implements LinkOwner {
   // ---------------------------------------------------------------- workers
 
   attach(a: WorkerAttach): void {
-    // A thread of a daemon process cannot block on this front's shared memory for an address
-    // (address-query.ts): every request to the pool carries it.
-    if (a.remote !== undefined) this.wantsAddress = true;
     this.links.push(new WorkerLink(a, this));
     this.pump();
   }

@@ -1,7 +1,7 @@
 // One front's data port to one daemon worker: its outbox, the requests it carries, and the
 // worker's answers decoded into Exchange calls.
 import type { MessagePort } from 'node:worker_threads';
-import { remotePort, type RemotePort } from '../process/front-socket.js';
+import { RemotePort, remotePort } from '../process/front-socket.js';
 import { IdTable } from '../../shared/id-table.js';
 import { answerAddress } from '../../shared/protocol/address-query.js';
 import { Board } from '../../shared/protocol/board.js';
@@ -153,7 +153,10 @@ export class WorkerLink implements FrontHandlers {
   addrQuery(id: number, seq: number): void {
     this.owner.wantAddresses();
     const ex = this.inflight.get(id);
-    answerAddress(this.addressBuf, seq, ex !== undefined ? ex.remoteAddress : '');
+    const address = ex !== undefined ? ex.remoteAddress : '';
+    // A thread of a daemon process waits on a buffer in its own process: its relay writes the answer.
+    if (this.port instanceof RemotePort) this.port.answerAddress(seq, address);
+    else answerAddress(this.addressBuf, seq, address);
   }
 
   // ------------------------------------------------------------ WebSockets (daemon/dispatch/ws-types.ts)

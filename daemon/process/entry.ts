@@ -48,9 +48,10 @@ function start(init: ProcessInit): void {
       links.push(c.port2);
     }
     const board = new Board(new SharedArrayBuffer(boardBytes(init.fronts)));
+    const addresses = links.map(() => new SharedArrayBuffer(ADDRESS_BUFFER_BYTES));
     const t: Thread = { control: control.port1, board, threadId: -1 };
     threads.set(key, t);
-    relay.addThread(key, ours);
+    relay.addThread(key, ours, addresses);
     // The ready report names the thread piscina runs it on (for terminate); everything goes on to hostd.
     const watch: ControlHandlers = { ready: (threadId) => (t.threadId = threadId), log: () => {} };
     control.port1.on('message', (batch: unknown[]) => {
@@ -62,7 +63,7 @@ function start(init: ProcessInit): void {
       control: control.port2,
       links,
       board: board.buffer,
-      addresses: links.map(() => new SharedArrayBuffer(ADDRESS_BUFFER_BYTES)),
+      addresses,
       modulePath: init.modulePath,
       interface: init.interface,
       mount: init.mount,

@@ -13,6 +13,11 @@ const HEADER = 8;
 const COPY_MAX = 64 * 1024;
 /** Key 0 is the connection's hello: the front's index (the payload is [frontIndex]). */
 export const HELLO_KEY = 0;
+/**
+ * The front's answer to a thread's address question (address-query.ts), payload [key, seq,
+ * address]: the relay writes it where the thread waits, as a front of a thread pool would.
+ */
+export const ADDRESS_KEY = 0xffffffff;
 
 /** Writes framed batches to a socket, counting what the kernel has not taken yet (backpressure). */
 export class FrameWriter {

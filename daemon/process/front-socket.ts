@@ -8,7 +8,7 @@
 // bounded by them; nothing here reads faster than the front consumes.
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { FrameReader, FrameWriter, HELLO_KEY } from './framing.js';
+import { ADDRESS_KEY, FrameReader, FrameWriter, HELLO_KEY } from './framing.js';
 
 /** Where a front finds a thread of a daemon process (WorkerAttach.remote). */
 export interface RemoteThread {
@@ -29,6 +29,11 @@ export class RemotePort extends EventEmitter {
 
   postMessage(batch: unknown): void {
     this.conn.send(this.key, batch as unknown[]);
+  }
+
+  /** Answers the thread's address question `seq` (its relay writes it into the thread's buffer). */
+  answerAddress(seq: number, address: string): void {
+    this.conn.send(ADDRESS_KEY, [this.key, seq, address]);
   }
 
   /** The connection's socket is unref'd: an idle pool does not keep hostd alive. */

@@ -4,13 +4,20 @@
 // The threads run daemon/worker/entry.ts unchanged: to them this is a front.
 import { createServer, type Server, type Socket } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
-import { FrameReader, FrameWriter, forPort, HELLO_KEY } from './framing.js';
+import { answerAddress } from '../../shared/protocol/address-query.js';
+import { ADDRESS_KEY, FrameReader, FrameWriter, forPort, HELLO_KEY } from './framing.js';
+
+/** A thread's data ports (this process's ends) and, per front, where it waits for addresses. */
+interface RelayedThread {
+  ports: MessagePort[];
+  addresses: SharedArrayBuffer[];
+}
 
 export class Relay {
   private readonly writers: Array<FrameWriter | null>;
   /** Batches for a front that has not connected yet (its hello), in order. */
   private readonly early: Array<Array<[number, unknown[]]>>;
-  private readonly threads = new Map<number, MessagePort[]>();
+  private readonly threads = new Map<number, RelayedThread>();
   readonly server: Server;
 
   constructor(fronts: number) {
@@ -31,7 +38,12 @@ export class Relay {
         for (const [k, b] of this.early[front].splice(0)) w.write(k, b);
         return;
       }
-      const port = this.threads.get(key)?.[front];
+      if (key === ADDRESS_KEY) {
+        const buf = this.threads.get(Number(batch[0]))?.addresses[front];
+        if (buf !== undefined) answerAddress(buf, Number(batch[1]), String(batch[2]));
+        return;
+      }
+      const port = this.threads.get(key)?.ports[front];
       if (port !== undefined) port.postMessage(batch, forPort(batch));
     });
     socket.on('data', (chunk: Buffer) => reader.push(chunk));
@@ -41,9 +53,9 @@ export class Relay {
     });
   }
 
-  /** Bridges thread `key`'s data ports (this process's ends, one per front). */
-  addThread(key: number, ports: MessagePort[]): void {
-    this.threads.set(key, ports);
+  /** Bridges thread `key`'s data ports (this process's ends, one per front) and address buffers. */
+  addThread(key: number, ports: MessagePort[], addresses: SharedArrayBuffer[]): void {
+    this.threads.set(key, { ports, addresses });
     ports.forEach((port, front) => {
       port.on('message', (batch: unknown[]) => {
         const w = this.writers[front];
@@ -54,8 +66,8 @@ export class Relay {
   }
 
   removeThread(key: number): void {
-    const ports = this.threads.get(key);
+    const t = this.threads.get(key);
     this.threads.delete(key);
-    if (ports) for (const p of ports) p.close();
+    if (t) for (const p of t.ports) p.close();
   }
 }
