@@ -20,7 +20,8 @@ interface Thread {
 }
 
 const send = (m: FromProcess): void => {
-  if (process.connected) process.send!(m);
+  // (hostd gone mid-send: the error goes to the callback; 'disconnect' ends this process)
+  if (process.connected) process.send!(m, undefined, {}, () => {});
 };
 
 function start(init: ProcessInit): void {

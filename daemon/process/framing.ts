@@ -25,12 +25,16 @@ export class FrameWriter {
 
   /** Sends one batch; false when the socket's buffer is over its high-water mark ('drain' follows). */
   write(key: number, batch: readonly unknown[]): boolean {
-    const payload = serialize(batch);
+    return this.writePayload(key, serialize(batch));
+  }
+
+  /** Sends a batch already serialized (by a worker thread: framed-port.ts). */
+  writePayload(key: number, payload: Uint8Array): boolean {
     if (payload.byteLength <= COPY_MAX) {
       const frame = Buffer.allocUnsafe(HEADER + payload.byteLength);
       frame.writeUInt32LE(payload.byteLength, 0);
       frame.writeUInt32LE(key, 4);
-      payload.copy(frame, HEADER);
+      frame.set(payload, HEADER);
       return this.socket.write(frame);
     }
     const head = Buffer.allocUnsafeSlow(HEADER);
@@ -44,12 +48,15 @@ export class FrameWriter {
   }
 }
 
-/** Reassembles frames from a socket's chunks and calls `onFrame(key, batch)` for each. */
+/**
+ * Reassembles frames from a socket's chunks and calls `onFrame(key, payload)` for each; the
+ * payload is a view into the chunk (decode it with `decodeBatch`, or copy it to keep it).
+ */
 export class FrameReader {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
 
-  constructor(private readonly onFrame: (key: number, batch: unknown[]) => void) {}
+  constructor(private readonly onFrame: (key: number, payload: Buffer) => void) {}
 
   push(chunk: Buffer): void {
     this.pending.push(chunk);
@@ -61,9 +68,9 @@ export class FrameReader {
       const len = buf.readUInt32LE(at);
       if (buf.byteLength - at - HEADER < len) break;
       const key = buf.readUInt32LE(at + 4);
-      const batch = deserialize(buf.subarray(at + HEADER, at + HEADER + len)) as unknown[];
+      const payload = buf.subarray(at + HEADER, at + HEADER + len);
       at += HEADER + len;
-      this.onFrame(key, batch);
+      this.onFrame(key, payload);
     }
     buf = at === buf.byteLength ? Buffer.alloc(0) : buf.subarray(at);
     this.pending = buf.byteLength > 0 ? [buf] : [];
@@ -71,21 +78,7 @@ export class FrameReader {
   }
 }
 
-/**
- * Makes a decoded batch fit for a MessagePort: ArrayBuffers (reqBody chunks) are the frame's own
- * copies, so they are transferred; Uint8Array fields are views into the whole frame, which a
- * structured clone would copy whole, so each is cut to its own bytes first.
- */
-export function forPort(batch: unknown[]): ArrayBuffer[] {
-  const transfer: ArrayBuffer[] = [];
-  for (let i = 0; i < batch.length; i++) {
-    const v = batch[i];
-    if (v instanceof ArrayBuffer) transfer.push(v);
-    else if (v instanceof Uint8Array && v.byteLength !== v.buffer.byteLength) {
-      const copy = v.slice();
-      batch[i] = copy;
-      transfer.push(copy.buffer);
-    }
-  }
-  return transfer;
+/** A frame's batch. */
+export function decodeBatch(payload: Uint8Array): unknown[] {
+  return deserialize(payload) as unknown[];
 }

@@ -8,7 +8,7 @@
 // bounded by them; nothing here reads faster than the front consumes.
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { ADDRESS_KEY, FrameReader, FrameWriter, HELLO_KEY } from './framing.js';
+import { ADDRESS_KEY, decodeBatch, FrameReader, FrameWriter, HELLO_KEY } from './framing.js';
 
 /** Where a front finds a thread of a daemon process (WorkerAttach.remote). */
 export interface RemoteThread {
@@ -57,7 +57,7 @@ class DaemonConnection {
     this.socket = connect(path);
     this.socket.setNoDelay?.(true);
     this.writer = new FrameWriter(this.socket);
-    const reader = new FrameReader((key, batch) => this.ports.get(key)?.emit('message', batch));
+    const reader = new FrameReader((key, payload) => this.ports.get(key)?.emit('message', decodeBatch(payload)));
     this.socket.on('data', (chunk: Buffer) => reader.push(chunk));
     // The daemon process went away: the control thread hears it over IPC and detaches its
     // threads (their requests get 502); here the socket is only forgotten.
