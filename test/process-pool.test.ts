@@ -193,8 +193,29 @@ describe('process pools (pool.isolation: process)', function () {
   });
 });
 
-describe('process pools with several fronts', function () {
+describe('process pools in hosts of their own', function () {
   this.timeout(60_000);
+
+  it('startTimeout: an app whose import never settles makes its mount answer 503; the rest serves', async () => {
+    const h = await startHost([
+      {
+        serverName: ['*'],
+        apps: [
+          { url: '/hang', module: resolve('test/fixtures/contain/hang-at-load.mjs'), pool: { isolation: 'process', startTimeout: '1s' } },
+          { url: '/p', module: PROBE, pool: { isolation: 'process' } },
+        ],
+      },
+    ]);
+    try {
+      const hang = await request(h.url('/hang'));
+      await hang.body.dump();
+      expect(hang.statusCode).to.equal(503);
+      expect((await h.pool('/hang')).loadError).to.match(/within 1000 ms \(pool\.startTimeout\)/);
+      expect((await who(h)).ppid).to.equal(process.pid);
+    } finally {
+      await h.close();
+    }
+  });
 
   it('every front thread reaches the daemon process over a socket of its own', async () => {
     const h = await startHost([{ serverName: ['*'], apps: [{ url: '/p', module: PROBE, pool: { isolation: 'process', threads: 1 } }] }], {

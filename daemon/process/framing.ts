@@ -4,7 +4,9 @@
 // as thread pools (shared/protocol/table.ts), encoded with v8.serialize: it writes every field
 // type of the tables (numbers, strings, null, header arrays, ArrayBuffers and Uint8Arrays as
 // bytes), so nothing here can drift from the tables. What a MessagePort would transfer is copied
-// into the frame: a transfer list has no meaning across processes.
+// into the frame: a transfer list has no meaning across processes. Inside the daemon process the
+// worker threads encode and decode payloads themselves (framed-port.ts); the relay between them
+// and the sockets only reads the header.
 import { deserialize, serialize } from 'node:v8';
 import type { Socket } from 'node:net';
 
