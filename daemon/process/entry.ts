@@ -1,5 +1,5 @@
 // A daemon process's main thread (pool.isolation: process): spawned by hostd's control thread as
-// the pool's user (spawn.ts), it runs the same worker threads as a thread pool (piscina, the
+// the pool's user (daemon-process.ts), it runs the same worker threads as a thread pool (piscina, the
 // same daemon/worker/entry.ts and serve task), relays the fronts' sockets to them (relay.ts), and
 // relays their control ports and its memory over IPC. It never runs app code itself, and exits
 // when hostd goes away (the IPC channel closes).
