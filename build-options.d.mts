@@ -1,2 +1,2 @@
-export declare const threadEntries: Record<'worker' | 'front' | 'proxy-gateway', string>;
+export declare const threadEntries: Record<'worker' | 'front' | 'proxy-gateway' | 'daemon-process', string>;
 export declare const bundleOptions: import('esbuild').BuildOptions;

@@ -5,6 +5,8 @@ export const threadEntries = {
   worker: 'daemon/worker/entry.ts',
   front: 'native-front/front/thread.ts',
   'proxy-gateway': 'native-front/proxy-protocol/gateway-thread.ts',
+  // Not a thread: the main file of a daemon process (pool.isolation: process).
+  'daemon-process': 'daemon/process/entry.ts',
 };
 
 export const bundleOptions = {

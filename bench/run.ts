@@ -25,6 +25,7 @@ import { waitForQuiet } from './quiet.js';
 import { groupCpu } from './cpu.js';
 import { profileFiles, topSelf } from './profile.js';
 import { runWsBench, WS_SCENARIOS, wsChecksText, wsTable } from './ws/run.js';
+import { runProcessPoolBench } from './process-pools.js';
 import { rmSync } from 'node:fs';
 import { memoryText, runMemoryBench } from './memory.js';
 import { nodeVhost, ownEnv, plainApps, prepareNext, writePostScript, type NodeApp } from './node-apps.js';
@@ -58,6 +59,7 @@ if (opts.help) {
                         static-1k, static-100k, static-10m, static-100k-gzip, hello, echo, big, cached-1k,
                         express-get, express-post, fastify-get, fastify-post, koa-get, koa-post,
                         next-api, next-page, ws-echo, ws-fanout
+                        --only process: hello and POST echo through a process pool beside a thread pool
   --rounds N --duration SECONDS --warmup SECONDS --connections N
   --without NAME[,NAME] leave out servers (hostd, raw-uws, nginx, node-http, raw-uws-ws, ws-node,
                         express-own, fastify-own, koa-own, next-own)
@@ -78,6 +80,11 @@ const quietWaitMs = Number(opts['quiet-wait'] ?? 10) * 1000;
 let quietBudgetMs = quietWaitMs * 12; // in all: a busy box must not make the bench endless
 const QUIET_BUSY = 0.1;
 let noisyRounds = 0;
+// --only process: a run of its own (bench/process-pools.ts), thread pool against process pool.
+if (opts.only === 'process') {
+  const ok = await runProcessPoolBench({ repo, benchDir, rounds, durationS, warmupS, connections });
+  process.exit(opts.strict && !ok ? 1 : 0);
+}
 const without = new Set(
   opts.without
     .flatMap((w) => w.split(','))

@@ -1,4 +1,5 @@
-// Which file a kind of thread (daemon worker, front, PROXY-protocol gateway) runs.
+// Which file a kind of thread (daemon worker, front, PROXY-protocol gateway) runs, or a daemon
+// process (pool.isolation: process) starts with.
 // - Built package: dist/<kind>.js beside the bundle (code may sit in dist/ or dist/chunks/).
 // - From TypeScript sources (tests and development under tsx): worker threads do not inherit the
 //   parent's tsx loader, and registering tsx in each thread costs ~400 ms per spawn. So the entry
@@ -10,7 +11,7 @@ import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type ThreadKind = 'worker' | 'front' | 'proxy-gateway';
+export type ThreadKind = 'worker' | 'front' | 'proxy-gateway' | 'daemon-process';
 
 const fromSources = new Map<ThreadKind, Promise<string>>();
 

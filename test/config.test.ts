@@ -265,6 +265,8 @@ describe('config: resolved vhosts', () => {
             env: { DATABASE_URL: 'postgres://db/app', DEBUG: 'true', PORT: '5432' },
             cwd: REPO, // the app root: the nearest package.json above the module is this repository's
             sticky: { cookie: 'connect.sid' },
+            isolation: 'thread',
+            processes: 1,
           },
           websocket: { maxPayload: 64 * 1024, idleTimeoutMs: 30_000, maxBackpressure: 256 * 1024, compression: true, maxConnections: 500 },
         },
@@ -296,6 +298,8 @@ describe('config: resolved vhosts', () => {
         startTimeoutMs: 30_000,
         env: {},
         cwd: REPO,
+        isolation: 'thread',
+        processes: 1,
       },
       // The defaults for public sites (docs/config.md).
       websocket: {

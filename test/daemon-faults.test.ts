@@ -235,6 +235,8 @@ describe('daemon pool: faults', function () {
         startTimeoutMs: 1000,
         cwd: dirname(module),
         env: {},
+        isolation: 'thread',
+        processes: 1,
       },
     });
     expect(await checkApp(cfg(KITCHEN))).to.equal(undefined);

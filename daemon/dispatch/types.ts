@@ -2,6 +2,7 @@
 // each request, and what the control thread tells it about workers. The dispatcher knows nothing
 // of uWS; the front knows nothing of workers (it holds an opaque Ticket while one serves it).
 import type { MessagePort } from 'node:worker_threads';
+import type { RemoteThread } from '../process/front-socket.js';
 
 /** Opaque to the front: which worker (and link) is serving an exchange. */
 export interface Ticket {
@@ -47,7 +48,10 @@ export interface Exchange {
 export interface WorkerAttach {
   /** Unique within the pool for the pool's life. */
   key: number;
-  port: MessagePort;
+  /** The data port of a worker thread; null for a thread of a daemon process (then `remote`). */
+  port: MessagePort | null;
+  /** pool.isolation: process: where this front reaches the thread (daemon/process/front-socket.ts). */
+  remote?: RemoteThread;
   /** The worker's board (shared/protocol/board.ts). */
   board: SharedArrayBuffer;
   /** Where this front answers the worker's address questions. */

@@ -1,6 +1,7 @@
 // One front's data port to one daemon worker: its outbox, the requests it carries, and the
 // worker's answers decoded into Exchange calls.
 import type { MessagePort } from 'node:worker_threads';
+import { RemotePort, remotePort } from '../process/front-socket.js';
 import { IdTable } from '../../shared/id-table.js';
 import { answerAddress } from '../../shared/protocol/address-query.js';
 import { Board } from '../../shared/protocol/board.js';
@@ -43,7 +44,9 @@ export class WorkerLink implements FrontHandlers {
   sockets: IdTable<WsSocket> | null = null;
   /** Set when pool.sticky.cookie is: responses are watched for the cookie (ws-sticky.ts). */
   private readonly stickyCookies: StickySessions | null;
-  private readonly port: MessagePort;
+  private readonly port: MessagePort | RemotePort;
+  /** A thread of a daemon process: its bytes arrive copied out of a socket frame. */
+  readonly remote: boolean;
   private readonly addressBuf: SharedArrayBuffer;
 
   constructor(
@@ -53,17 +56,19 @@ export class WorkerLink implements FrontHandlers {
     this.key = a.key;
     this.board = new Board(a.board);
     this.limit = a.limit;
-    this.port = a.port;
+    const port = a.port ?? remotePort(a.remote!, a.key);
+    this.port = port;
+    this.remote = a.port === null;
     this.addressBuf = a.address;
     this.stickyCookies = owner.sticky !== null && owner.sticky.cookie !== null ? owner.sticky : null;
-    this.out = new WorkerOutbox(a.port);
-    a.port.on('message', (batch: unknown[]) => {
+    this.out = new WorkerOutbox(port);
+    port.on('message', (batch: unknown[]) => {
       if (this.gone) return;
       const bad = decodeToFront(batch, this);
       if (bad !== 0) owner.unknownMessage(bad);
       owner.pump();
     });
-    a.port.unref(); // an idle pool must not keep the process alive; the listeners do that
+    port.unref(); // an idle pool must not keep the process alive; the listeners do that
   }
 
   /** This link as the opaque handle an exchange holds while the worker serves it. */
@@ -120,8 +125,9 @@ export class WorkerLink implements FrontHandlers {
   resFull(id: number, status: number, headName: string, headRest: string, contentLength: number, body: string | Uint8Array | null): void {
     if (this.stickyCookies !== null) this.stickyCookies.sawResponse(this, headName, headRest);
     this.release(id)?.resFull(status, headName, headRest, contentLength, body);
-    // uWS has copied or sent the bytes by now: the buffer goes back to the worker for reuse.
-    if (body instanceof Uint8Array && body.byteLength >= TRANSFER_MIN && !this.gone) {
+    // uWS has copied or sent the bytes by now: the buffer goes back to the worker for reuse
+    // (not across a process: the worker's buffer never left it, the front got a copy).
+    if (body instanceof Uint8Array && body.byteLength >= TRANSFER_MIN && !this.gone && !this.remote) {
       const ab = body.buffer as ArrayBuffer;
       this.out.bufReturn(ab);
       this.out.transfer(ab);
@@ -147,7 +153,10 @@ export class WorkerLink implements FrontHandlers {
   addrQuery(id: number, seq: number): void {
     this.owner.wantAddresses();
     const ex = this.inflight.get(id);
-    answerAddress(this.addressBuf, seq, ex !== undefined ? ex.remoteAddress : '');
+    const address = ex !== undefined ? ex.remoteAddress : '';
+    // A thread of a daemon process waits on a buffer in its own process: its relay writes the answer.
+    if (this.port instanceof RemotePort) this.port.answerAddress(seq, address);
+    else answerAddress(this.addressBuf, seq, address);
   }
 
   // ------------------------------------------------------------ WebSockets (daemon/dispatch/ws-types.ts)

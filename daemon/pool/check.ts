@@ -3,6 +3,7 @@
 import { Piscina } from 'piscina';
 import type { ResolvedApp } from '../../shared/config/types.js';
 import type { CheckResult, CheckTask } from '../../shared/protocol/index.js';
+import { checkInProcess } from '../process/check.js';
 import { workerEnv, workerFilename } from './worker-file.js';
 
 export interface CheckOptions {
@@ -13,14 +14,19 @@ export interface CheckOptions {
 
 /** Resolves with the load error, or undefined when the module loads. */
 export async function checkApp(cfg: ResolvedApp, opts: CheckOptions = {}): Promise<string | undefined> {
-  const piscina = new Piscina({
-    filename: await workerFilename(),
-    minThreads: 0,
-    maxThreads: 1,
-    atomics: 'disabled',
-    env: workerEnv(cfg.pool),
-    resourceLimits: cfg.pool.memoryLimitMb ? { maxOldGenerationSizeMb: cfg.pool.memoryLimitMb } : undefined,
-  });
+  const task: CheckTask = { kind: 'check', modulePath: cfg.module, interface: cfg.interface, cwd: cfg.pool.cwd, cacheDir: opts.cacheDir };
+  // A process pool's app loads as it will run: in a daemon process, as the pool's user.
+  const piscina =
+    cfg.pool.isolation === 'process'
+      ? null
+      : new Piscina({
+          filename: await workerFilename(),
+          minThreads: 0,
+          maxThreads: 1,
+          atomics: 'disabled',
+          env: workerEnv(cfg.pool),
+          resourceLimits: cfg.pool.memoryLimitMb ? { maxOldGenerationSizeMb: cfg.pool.memoryLimitMb } : undefined,
+        });
   // The same deadline as a pool's load: an import that never settles is a problem to report,
   // not a reason for `hostd check` to hang.
   const ms = cfg.pool.startTimeoutMs;
@@ -32,20 +38,14 @@ export async function checkApp(cfg: ResolvedApp, opts: CheckOptions = {}): Promi
     );
   });
   try {
-    const task: CheckTask = {
-      kind: 'check',
-      modulePath: cfg.module,
-      interface: cfg.interface,
-      cwd: cfg.pool.cwd,
-      cacheDir: opts.cacheDir,
-    };
-    const res = await Promise.race([piscina.run(task) as Promise<CheckResult>, timeout]);
+    const run = piscina !== null ? (piscina.run(task) as Promise<CheckResult>) : checkInProcess(cfg, task);
+    const res = await Promise.race([run, timeout]);
     if (opts.onOutput) for (const text of res.output) opts.onOutput(text);
     return res.ok ? undefined : (res.error ?? 'the app failed to load');
   } catch (err) {
     return `the app's worker died while loading it: ${err instanceof Error ? err.message : String(err)}`;
   } finally {
     clearTimeout(timer);
-    await piscina.destroy();
+    await piscina?.destroy();
   }
 }

@@ -18,6 +18,7 @@ import type { ResolvedApp } from '../../shared/config/types.js';
 import { errorText, HostdError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { compileApp, needsCompile } from '../app/compile.js';
+import { ProcessGroup } from '../process/process-group.js';
 import type { PoolFronts } from './fronts.js';
 import { sweepPool } from './sweep.js';
 import type { PoolWorker, RestartReason } from './worker.js';
@@ -74,6 +75,13 @@ export class DaemonPool extends WorkerSet {
   private async doStart(): Promise<string> {
     const pool = this.cfg.pool;
     this.tellCwd();
+    if (pool.isolation === 'process') {
+      // Threads in daemon processes of the pool's own (daemon/process); piscina runs inside them.
+      this.daemons = new ProcessGroup(this, this.fronts, this.opts.cacheDir);
+      this.entry = await this.compile();
+      await this.daemons.prepare(this.entry, false);
+      return this.startWorkers();
+    }
     this.piscina = new Piscina({
       filename: await workerFilename(),
       // Threads exist only for our serve tasks; room for a full roll (new set + old set draining).
@@ -87,12 +95,16 @@ export class DaemonPool extends WorkerSet {
     });
     this.piscina.on('error', (err: unknown) => this.log.error('daemon pool error', { error: errorText(err) }));
     this.entry = await this.compile();
+    return this.startWorkers();
+  }
+
+  private async startWorkers(): Promise<string> {
     // Scaled to zero (minThreads: 0): no worker until the first request (the sweep grows the
     // pool when requests wait, as after an idle reap). Loading every such site's app at start
     // only to reap it a second later cost each site ~1 MB for good (measured: 50 sites, malloc
     // arenas the short-lived workers left fragmented) and a startup peak of a worker per site.
     // `hostd check` still loads every app.
-    if (pool.minThreads === 0) this.target = 0;
+    if (this.cfg.pool.minThreads === 0) this.target = 0;
     const first: PoolWorker[] = [];
     for (let i = 0; i < this.target; i++) first.push(this.spawn());
     const err = await this.loaded(first);
@@ -170,6 +182,7 @@ export class DaemonPool extends WorkerSet {
     if (this.closing) return;
     const previousEntry = this.entry;
     this.entry = await this.compile(); // code changes are picked up here
+    await this.daemons?.prepare(this.entry, true);
     const old = this.workers.filter((w) => w.state === 'ready' || w.state === 'starting');
     const fresh: PoolWorker[] = [];
     const n = Math.max(1, this.loadError ? this.cfg.pool.threads : this.target);
@@ -222,5 +235,11 @@ export class DaemonPool extends WorkerSet {
     if (this.respawnTimer) clearTimeout(this.respawnTimer);
     // (piscina is unset when close() comes before start() got that far)
     if (this.piscina) await this.piscina.destroy();
+    this.daemons?.close();
+  }
+
+  /** A daemon process went over memoryLimitMb (daemon/process). */
+  countMemoryRestart(): void {
+    this.restarts.memory++;
   }
 }

@@ -7,7 +7,7 @@ import type { ServeTask } from '../../shared/protocol/index.js';
 import type { PoolWorker } from './worker.js';
 
 /** The mount's compression settings (on by default for text types), or null when off. */
-function compressionOf(cfg: ResolvedApp): ResolvedCompression | null {
+export function compressionOf(cfg: ResolvedApp): ResolvedCompression | null {
   const c = cfg.compression ?? DEFAULT_COMPRESSION;
   return c.enabled ? c : null;
 }

@@ -12,6 +12,7 @@ import { errorText } from '../../shared/errors.js';
 import { mountLabel, withFields, type Logger } from '../../shared/log.js';
 import { CLOSE_GOING_AWAY, CLOSE_SERVICE_RESTART } from '../../shared/protocol/ws.js';
 import { announceGone } from '../app/socketio/channel.js';
+import type { ProcessGroup } from '../process/process-group.js';
 import { listenToWorker } from './control-port.js';
 import type { PoolFronts } from './fronts.js';
 import { serveTask } from './serve-task.js';
@@ -36,6 +37,8 @@ function classify(err: unknown): RestartReason {
 export class WorkerSet {
   /** Created by the pool's start (pool.ts); unset until then. */
   protected piscina: Piscina | undefined;
+  /** pool.isolation: process: the daemon processes the threads run in (set by the pool's start). */
+  protected daemons: ProcessGroup | undefined;
   readonly workers: PoolWorker[] = [];
   private nextKey = 0;
   readonly restarts: Record<RestartReason, number> = { maxRequests: 0, timeout: 0, memory: 0, oom: 0, exit: 0, error: 0, roll: 0 };
@@ -77,9 +80,13 @@ export class WorkerSet {
   protected spawn(): PoolWorker {
     const pool = this.cfg.pool;
     const limit = pool.maxRequests > 0 ? pool.maxRequests + Math.floor(Math.random() * (pool.maxRequestsJitter + 1)) : 0;
-    const w = new PoolWorker(++this.nextKey, this.fronts.count, limit);
+    const w = new PoolWorker(++this.nextKey, this.fronts.count, limit, this.daemons !== undefined);
     this.workers.push(w);
     listenToWorker(w, this.log, (threadId, loadError) => this.onReady(w, threadId, loadError));
+    if (this.daemons !== undefined) {
+      this.daemons.place(w); // the fronts are told where it is once its process listens
+      return w;
+    }
     for (let f = 0; f < this.fronts.count; f++) this.fronts.attach(this.id, f, w.frontAttach[f]);
     const task = serveTask(w, this.cfg, this.entry, this.opts.cacheDir, this.group);
     this.piscina!.run(task, { transferList: [w.workerControl, ...w.workerLinks] as never, signal: w.abort.signal }).then(
@@ -119,12 +126,14 @@ export class WorkerSet {
     if (w.state === 'dead') return Promise.resolve();
     w.killedFor ??= why;
     let ended: Promise<unknown> = Promise.resolve();
-    if (this.piscina) {
-      const before = this.piscina.threads;
-      w.abort.abort(); // synchronous: piscina has dropped the thread when this returns
-      const now = new Set(this.piscina.threads);
-      const gone = before.filter((t) => !now.has(t) && t.threadId !== -1);
-      ended = Promise.all(gone.map((t) => once(t, 'exit')));
+    if (this.daemons !== undefined) this.daemons.terminate(w);
+    else if (w.threadId >= 0 && this.piscina) {
+      for (const t of this.piscina.threads) {
+        if (t.threadId === w.threadId) {
+          ended = t.terminate();
+          break;
+        }
+      }
     }
     this.died(w, null);
     return ended.then(
@@ -133,7 +142,8 @@ export class WorkerSet {
     );
   }
 
-  private died(w: PoolWorker, err: unknown): void {
+  /** Worker `w` is gone (also called by the daemon processes' group for their threads). */
+  died(w: PoolWorker, err: unknown): void {
     if (w.state === 'dead') return;
     const wasStarting = w.state === 'starting';
     w.markDead();

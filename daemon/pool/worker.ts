@@ -40,6 +40,8 @@ export class PoolWorker {
     fronts: number,
     /** Requests after which this worker is recycled (maxRequests + jitter); 0 = never. */
     readonly limit: number,
+    /** A thread of a daemon process: fronts reach it over its process's socket, not a port. */
+    remote = false,
   ) {
     this.board = new Board(new SharedArrayBuffer(boardBytes(fronts)));
     const control = new MessageChannel();
@@ -47,11 +49,13 @@ export class PoolWorker {
     this.workerControl = control.port2;
     this.out = new WorkerControlOutbox(control.port1);
     for (let f = 0; f < fronts; f++) {
-      const data = new MessageChannel();
-      this.workerLinks.push(data.port2);
+      const data = remote ? null : new MessageChannel();
+      if (data) this.workerLinks.push(data.port2);
+      // Across a process nothing proves which requests the app started: all count as started (502).
+      else this.board.setStarted(f, Number.MAX_SAFE_INTEGER);
       this.frontAttach.push({
         key,
-        port: data.port1,
+        port: data ? data.port1 : null,
         board: this.board.buffer,
         address: new SharedArrayBuffer(ADDRESS_BUFFER_BYTES),
         limit,

@@ -17,8 +17,9 @@ import {
   type ServeTask,
 } from '../../shared/protocol/index.js';
 import { installLightFetchGlobals } from './globals.js';
+import { FramedPort } from '../process/framed-port.js';
 import { FrontLink } from './link.js';
-import { installProcessGuard } from './guard.js';
+import { guardDaemonProcess, installProcessGuard } from './guard.js';
 import { forwardConsole } from './log-forward.js';
 import { WorkerServer } from './server.js';
 import { WorkerWs } from './ws/worker-ws.js';
@@ -35,6 +36,7 @@ function loadErrorText(err: unknown): string {
 
 async function serve(task: ServeTask): Promise<never> {
   const control = new ControlOutbox(task.control);
+  if (task.daemonProcess) guardDaemonProcess(task.daemonProcess);
   let server: WorkerServer | null = null;
   forwardConsole((level, text) => control.log(level, text, ''));
   process.on('unhandledRejection', (reason) => {
@@ -63,7 +65,9 @@ async function serve(task: ServeTask): Promise<never> {
       control,
       board,
     );
-    s.links = task.links.map((port, i) => new FrontLink(i, port, s, board, new AddressQuery(task.addresses[i], port)));
+    // In a daemon process the batches cross to its relay as bytes (daemon/process/framed-port.ts).
+    const ports = task.daemonProcess ? task.links.map((p) => new FramedPort(p)) : task.links;
+    s.links = ports.map((port, i) => new FrontLink(i, port, s, board, new AddressQuery(task.addresses[i], port)));
     s.ws = new WorkerWs(s, board, app.websocket ?? null);
     s.ws.attach(s.links);
     setSessionClaimer((key) => s.ws!.claim(key));

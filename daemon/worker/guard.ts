@@ -42,8 +42,28 @@ function processGroup(pid: number): number | undefined {
   }
 }
 
+/**
+ * In a daemon process (pool.isolation: process) the worker's process is not hostd: signalling it
+ * (or aborting it) costs that process only, as a crash would, and hostd is `hostPid`. Under another
+ * user the kernel already refuses every signal to hostd (EPERM), so the guard steps aside.
+ */
+let daemonProcess: { hostPid: number; sameUser: boolean } | null = null;
+
+export function guardDaemonProcess(scope: { hostPid: number; sameUser: boolean }): void {
+  daemonProcess = scope;
+}
+
+function daemonProcessTarget(pid: number, host: number): string | undefined {
+  if (pid === host) return 'hostd itself';
+  if (pid === -1) return 'every process hostd may signal';
+  if (pid < -1 && (-pid === host || -pid === processGroup(host))) return `hostd's process group ${-pid}`;
+  if (pid > 0 && existsSync(`/proc/${host}/task/${pid}`)) return `thread ${pid} of hostd`;
+  return undefined;
+}
+
 /** Why signalling `pid` would hit hostd, or undefined when it would not. */
 export function hostTarget(pid: number): string | undefined {
+  if (daemonProcess !== null) return daemonProcess.sameUser ? daemonProcessTarget(pid, daemonProcess.hostPid) : undefined;
   if (pid === process.pid) return 'hostd itself';
   if (pid === 0) return "hostd's process group";
   if (pid === -1) return 'every process hostd may signal';
@@ -94,6 +114,9 @@ export function installProcessGuard(): void {
 
   Object.defineProperty(process, 'abort', {
     value: function abort(): never {
+      // A daemon process is the app's own: abort() ends it as abort(3) would (SIGABRT), and hostd
+      // answers its requests 502 and starts another.
+      if (daemonProcess !== null) nativeKill.call(process, process.pid, os.constants.signals.SIGABRT);
       refuse('HOSTD_PROCESS_REFUSED', 'process.abort()');
     },
     writable: false,

@@ -148,7 +148,7 @@ export class FrontSet implements PoolFronts {
   // ---------------------------------------------------------------- PoolFronts
 
   attach(pool: number, front: number, worker: WorkerAttach): void {
-    this.post(front, { t: 'attach', pool, worker }, [worker.port]);
+    this.post(front, { t: 'attach', pool, worker }, worker.port !== null ? [worker.port] : []);
   }
 
   workerReady(pool: number): void {

@@ -13,6 +13,8 @@ export const DEFAULTS = Object.freeze({
   maxBodySize: 100 * 1024 * 1024,
   watch: false,
   threads: 1,
+  isolation: 'thread' as 'thread' | 'process',
+  processes: 1,
   concurrency: 64,
   maxRequests: 0,
   maxRequestsJitter: 0,

@@ -205,7 +205,6 @@ const SYNONYMS: Record<string, string> = {
   main: 'module',
   file: 'module',
   workers: 'threads',
-  processes: 'threads',
   timeout: 'requestTimeout',
   environment: 'env',
   maxage: 'maxAge',
@@ -235,6 +234,10 @@ const POOL_KEYS = [
   'envFile',
   'cwd',
   'passEnv',
+  'isolation',
+  'processes',
+  'user',
+  'group',
 ];
 
 function hint(key: string, known: string[]): string {

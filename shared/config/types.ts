@@ -51,6 +51,10 @@ export interface PoolConfig {
   startTimeout?: Duration; // an app load (import) longer than this fails like a load error; default 30s
   passEnv?: string[]; // names of hostd's environment variables passed to the workers (Apache's PassEnv)
   sticky?: StickyConfig; // session affinity: requests carrying a session key go to the worker that holds it
+  isolation?: 'thread' | 'process'; // process: worker threads in daemon processes of their own; default thread
+  processes?: number; // daemon processes of a process pool, each with `threads` threads; default 1
+  user?: string | number; // the daemon processes' user (hostd runs as root)
+  group?: string | number; // their group; default the user's primary group
 }
 
 /** Session affinity on a pool (engine.io's `sid` is recognised without it). */
@@ -175,6 +179,13 @@ export interface ResolvedPool {
   envFile?: string;
   passEnv?: string[]; // names only; values are read from hostd's environment when workers start
   sticky?: StickyConfig;
+  /** thread: worker threads of hostd; process: worker threads in daemon processes (daemon/process). */
+  isolation: 'thread' | 'process';
+  /** Daemon processes of a process pool, each with `threads` worker threads. */
+  processes: number;
+  /** The daemon processes' user and group (hostd runs as root), looked up when the config is read. */
+  user?: { name: string; uid: number; gid: number };
+  group?: { name: string; gid: number };
 }
 
 export interface ResolvedWebSocket {

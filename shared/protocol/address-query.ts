@@ -9,7 +9,7 @@
 // in bytes, bytes from BYTES_AT: the address as UTF-8. The worker asks with an ADDR_QUERY message
 // (id, seq) and waits until slot 0 reaches seq; the sequence number tells a late answer to an
 // abandoned question from the answer it is waiting for.
-import type { MessagePort } from 'node:worker_threads';
+import type { PortLike } from './codec.js';
 import { TO_FRONT } from './table.js';
 
 const BYTES_AT = 8;
@@ -39,7 +39,7 @@ export class AddressQuery {
 
   constructor(
     buf: SharedArrayBuffer,
-    private readonly port: MessagePort,
+    private readonly port: PortLike,
   ) {
     this.slots = new Int32Array(buf, 0, 2);
     this.bytes = new Uint8Array(buf, BYTES_AT, MAX_BYTES);

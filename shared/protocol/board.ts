@@ -69,6 +69,14 @@ export class Board {
     return Atomics.add(this.ints, I_SERVED, 1) + 1;
   }
 
+  /**
+   * A daemon process's copy of the board learns the fronts' count from hostd with the retire order
+   * (its fronts write hostd's board, in another process): the worker's drain waits for as many.
+   */
+  mirrorServed(n: number): void {
+    Atomics.store(this.ints, I_SERVED, n);
+  }
+
   get servedCount(): number {
     return Atomics.load(this.ints, I_SERVED);
   }

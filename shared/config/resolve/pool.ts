@@ -3,6 +3,7 @@ import type { ConfigPath } from '../source.js';
 import type { ResolvedPool, ResolvedWebSocket } from '../types.js';
 import { DEFAULTS } from '../defaults.js';
 import { appCwd, readEnvFile } from './app-root.js';
+import { lookupGroup, lookupUser } from './accounts.js';
 import { bool, type Ctx, duration, isObject, size } from './context.js';
 
 /** `module`: the app's absolute path (its folder finds the app root); unset when it was wrong. */
@@ -48,8 +49,11 @@ export function resolvePool(v: unknown, p: ConfigPath, ctx: Ctx, module: string 
     startTimeoutMs,
     env,
     cwd: cwd ?? ctx.baseDir, // (only when the mount is already wrong)
+    isolation: o.isolation === 'process' ? 'process' : DEFAULTS.isolation,
+    processes: int('processes', DEFAULTS.processes),
   };
   if (fromFile) pool.envFile = fromFile.file;
+  resolveAccounts(o, p, ctx, pool);
   if (passEnv.length) pool.passEnv = passEnv;
   if (isObject(o.sticky)) {
     const { cookie, query } = o.sticky;
@@ -60,6 +64,38 @@ export function resolvePool(v: unknown, p: ConfigPath, ctx: Ctx, module: string 
   }
   if (typeof o.memoryLimitMb === 'number' && Number.isInteger(o.memoryLimitMb)) pool.memoryLimitMb = o.memoryLimitMb;
   return pool;
+}
+
+/**
+ * `user` and `group`: only for process pools, only when hostd runs as root (switching to another
+ * uid needs it), and only names the system knows.
+ */
+function resolveAccounts(o: Record<string, unknown>, p: ConfigPath, ctx: Ctx, pool: ResolvedPool): void {
+  for (const key of ['user', 'group'] as const) {
+    const v = o[key];
+    if (typeof v !== 'string' && typeof v !== 'number') continue; // absent, or the schema said why
+    const name = String(v);
+    if (pool.isolation !== 'process') {
+      ctx.problems.add([...p, key], "needs isolation: process (worker threads run as hostd's own user)");
+      continue;
+    }
+    if (process.getuid?.() !== 0) {
+      ctx.problems.add(
+        [...p, key],
+        `hostd is not running as root, so it cannot start processes as another ${key}; run hostd as root (it drops to ${key} "${name}" for this pool only) or remove the key`,
+      );
+      continue;
+    }
+    if (key === 'user') {
+      const u = lookupUser(name);
+      if (u === undefined) ctx.problems.add([...p, key], `no such user "${name}" (not in /etc/passwd)`);
+      else pool.user = u;
+    } else {
+      const g = lookupGroup(name);
+      if (g === undefined) ctx.problems.add([...p, key], `no such group "${name}" (not in /etc/group)`);
+      else pool.group = g;
+    }
+  }
 }
 
 /** `websocket:` on an app mount; every key has a default for public sites (DEFAULTS.websocket). */

@@ -1,0 +1,179 @@
+// One daemon process as hostd's control thread sees it: spawned as the pool's user and group
+// (child_process uid/gid), in its own session (its process group is not hostd's), with the app's
+// working directory, a 0700 socket folder of its own, and the pool's environment; its IPC channel
+// carries the threads' control batches and its stats. The worker threads it holds are PoolWorkers
+// like a thread pool's: their boards stay in hostd (the fronts claim and count on them), and
+// what only the process knows (memory, open WebSockets) is copied in from its stats.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeToWorkerControl, type WorkerControlHandlers } from '../../shared/protocol/index.js';
+import type { PoolWorker } from '../pool/worker.js';
+import type { FromProcess, ProcessInit, ToProcess } from './messages.js';
+
+/** How the control thread hears a process (process-group.ts). */
+export interface ProcessEvents {
+  /** Thread `w` ended inside the process (uncaught error, exit, out of memory). */
+  threadDied(w: PoolWorker, err: Error): void;
+  /** The process is gone; `why` says how, null when hostd ended it. */
+  exited(p: DaemonProcess, why: string | null): void;
+  /** Its resident memory, every STATS_MS. */
+  rss(p: DaemonProcess, bytes: number): void;
+}
+
+export interface SpawnSpec {
+  /** The daemon process entry (daemon/process/entry.ts built) and its init message (without socket). */
+  file: string;
+  init: Omit<ProcessInit, 'socket'>;
+  /** Where the per-process socket folders go (created 0711: traversable, not listable). */
+  socketBase: string;
+  uid?: number;
+  gid?: number;
+  cwd: string;
+}
+
+/** How long a process hostd let go of may take to exit before SIGKILL. */
+const GRACE_MS = 2000;
+
+/** Whether a control batch holds the retire order. */
+function hasRetire(batch: readonly unknown[]): boolean {
+  let found = false;
+  const h: WorkerControlHandlers = { retire: () => (found = true), wsRetire: () => {} };
+  decodeToWorkerControl(batch, h);
+  return found;
+}
+
+export class DaemonProcess {
+  readonly child: ChildProcess;
+  readonly socket: string;
+  private readonly dir: string;
+  readonly threads = new Map<number, PoolWorker>();
+  /** Threads asked for before the socket listens: started (and attached) once it does. */
+  private pending: Array<(socket: string) => void> = [];
+  listening = false;
+  dead = false;
+  /** hostd is ending it (kill()): its exit is not a crash. */
+  private ending = false;
+  readonly startedAt = performance.now();
+
+  constructor(
+    readonly generation: number,
+    spec: SpawnSpec,
+    private readonly events: ProcessEvents,
+  ) {
+    mkdirSync(spec.socketBase, { recursive: true, mode: 0o711 });
+    this.dir = mkdtempSync(join(spec.socketBase, 'p-'));
+    // The process binds its socket in a folder only its user (and root) can enter.
+    if (spec.uid !== undefined) chownSync(this.dir, spec.uid, spec.gid ?? -1);
+    this.socket = join(this.dir, 's');
+    this.child = spawn(process.execPath, [spec.file], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced',
+      uid: spec.uid,
+      gid: spec.gid,
+      cwd: spec.cwd,
+      env: spec.init.env,
+      detached: true, // its own session: kill(0) from the app does not reach hostd's group
+    });
+    this.child.on('message', (m: FromProcess) => this.onMessage(m));
+    // 'error': the spawn failed (no pid; no 'exit' follows), or a message could not be sent to a
+    // process that is exiting ('exit' follows and says how).
+    this.child.on('error', (err) => {
+      if (this.child.pid === undefined) this.gone(`could not be started: ${err.message}`);
+    });
+    this.child.on('exit', (code, signal) => this.gone(signal ? `was killed by ${signal}` : `exited with code ${code ?? 0}`));
+    this.send({ ...spec.init, t: 'init', socket: this.socket });
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  private send(m: ToProcess): void {
+    if (this.child.connected) this.child.send(m, () => {}); // (a failed send: 'exit' tells)
+  }
+
+  /**
+   * Starts worker `w` in this process; `attach(socket)` runs once the socket listens (the pool
+   * then tells the fronts where the thread is).
+   */
+  addThread(w: PoolWorker, attach: (socket: string) => void): void {
+    this.threads.set(w.key, w);
+    // Control batches cross as they are; a retire carries the fronts' count (board.ts mirrorServed).
+    w.workerControl.on('message', (batch: unknown[]) => {
+      this.send({ t: 'ctl', key: w.key, batch, served: hasRetire(batch) ? w.board.servedCount : undefined });
+    });
+    w.workerControl.unref();
+    const start = (socket: string) => {
+      attach(socket);
+      this.send({ t: 'thread', key: w.key });
+    };
+    if (this.listening) start(this.socket);
+    else this.pending.push(start);
+  }
+
+  /** Ends thread `w` (the process goes on). */
+  terminate(w: PoolWorker): void {
+    if (!this.threads.delete(w.key)) return;
+    w.workerControl.close();
+    this.send({ t: 'terminate', key: w.key });
+  }
+
+  /** Threads still starting or serving here. */
+  get live(): number {
+    let n = 0;
+    for (const w of this.threads.values()) if (w.state === 'starting' || w.state === 'ready') n++;
+    return n;
+  }
+
+  /**
+   * Ends the process. Gracefully: hostd closes its IPC channel and the process exits by itself
+   * (it runs nothing hostd still needs), SIGKILL if it has not within GRACE_MS; else SIGKILL now
+   * (over memoryLimitMb).
+   */
+  kill(graceful: boolean): void {
+    this.ending = true;
+    if (this.dead) return;
+    if (graceful && this.child.connected) {
+      this.child.disconnect();
+      setTimeout(() => this.dead || this.child.kill('SIGKILL'), GRACE_MS).unref();
+    } else this.child.kill('SIGKILL');
+  }
+
+  private onMessage(m: FromProcess): void {
+    switch (m.t) {
+      case 'listening':
+        this.listening = true;
+        for (const start of this.pending.splice(0)) start(this.socket);
+        return;
+      case 'ctl':
+        this.threads.get(m.key)?.workerControl.postMessage(m.batch);
+        return;
+      case 'died': {
+        const w = this.threads.get(m.key);
+        if (w === undefined) return;
+        this.threads.delete(m.key);
+        w.workerControl.close();
+        this.events.threadDied(w, Object.assign(new Error(m.error), { code: m.code }));
+        return;
+      }
+      case 'stats':
+        for (const [key, memory, sockets] of m.threads) {
+          const w = this.threads.get(key);
+          if (w === undefined) continue;
+          w.board.memory = memory;
+          w.board.addSockets(sockets - w.board.sockets);
+        }
+        this.events.rss(this, m.rss);
+        return;
+    }
+  }
+
+  private gone(how: string): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.pending = [];
+    rmSync(this.dir, { recursive: true, force: true });
+    this.events.exited(this, this.ending ? null : `the daemon process ${this.pid} ${how}`);
+  }
+}

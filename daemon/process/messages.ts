@@ -1,0 +1,66 @@
+// What the control thread and a daemon process say to each other over the child's IPC channel
+// (child_process 'advanced' serialization). Worker control batches (TO_WORKER_CONTROL /
+// TO_CONTROL) travel inside `ctl` unchanged; the rest is the process's own lifecycle.
+import type { ResolvedCompression } from '../../shared/config/types.js';
+import type { AppInterface, CheckResult, CheckTask } from '../../shared/protocol/tasks.js';
+
+/** The daemon process's start: everything its threads' serve tasks share. */
+export interface ProcessInit {
+  t: 'init';
+  /** Where this process listens for the fronts (a 0700 folder of its own user). */
+  socket: string;
+  fronts: number;
+  /** The worker thread file (daemon/worker/entry.ts built). */
+  workerFile: string;
+  /** hostd's pid: what the guard protects when the process runs under hostd's own uid. */
+  hostPid: number;
+  sameUser: boolean;
+  umask: number;
+  modulePath: string;
+  interface: AppInterface;
+  mount: string;
+  stripPrefix: boolean;
+  compression: ResolvedCompression | null;
+  env: Record<string, string>;
+  cacheDir?: string;
+  entry?: string;
+  /** The app's working directory (pool.cwd: the app root by default). */
+  cwd: string;
+  /** The pool's name for its workers across rolls (daemon/app/socketio). */
+  group: string;
+  /** Room for a full roll of the process's threads. */
+  maxThreads: number;
+}
+
+/** `hostd check` of a process pool: load the app once in a thread of a process as the pool's user. */
+export interface ProcessCheck {
+  t: 'check';
+  workerFile: string;
+  env: Record<string, string>;
+  umask: number;
+  task: CheckTask;
+}
+
+export type ToProcess =
+  | ProcessInit
+  | ProcessCheck
+  /** Start a worker thread for pool worker `key`. */
+  | { t: 'thread'; key: number }
+  /** A control batch for thread `key`; `served`: requests the fronts handed it so far (retire). */
+  | { t: 'ctl'; key: number; batch: unknown[]; served?: number }
+  /** End thread `key` now (request timeout, retired and drained, roll). */
+  | { t: 'terminate'; key: number };
+
+export type FromProcess =
+  /** The answer to ProcessCheck; the process exits after it. */
+  | { t: 'checked'; result: CheckResult }
+  /** The socket is listening: fronts may connect. */
+  | { t: 'listening' }
+  | { t: 'ctl'; key: number; batch: unknown[] }
+  /** Thread `key` ended by itself (uncaught error, exit, out of memory). */
+  | { t: 'died'; key: number; error: string; code?: string }
+  /** Every STATS_MS: the process's RSS, and per thread [key, memory, open WebSockets]. */
+  | { t: 'stats'; rss: number; threads: Array<[number, number, number]> };
+
+/** How often a daemon process reports its memory and sockets (the board cannot cross processes). */
+export const STATS_MS = 100;

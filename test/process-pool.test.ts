@@ -1,0 +1,241 @@
+// pool.isolation: process (daemon/process): the app's worker threads run in daemon processes of
+// their own, reached over Unix sockets with the same protocol tables. The other pool in each host
+// is a thread pool: what happens to one process must not reach it.
+import { expect } from 'chai';
+import { resolve } from 'node:path';
+import { request } from 'undici';
+import { startHost, startLoad, type TestHost, waitFor } from './helpers/index.js';
+import { connect, startsWith } from './helpers/ws.js';
+
+const PROBE = resolve('test/fixtures/apps/process-probe.mjs');
+const HELLO = resolve('test/fixtures/apps/hello.mjs');
+const CHAT = resolve('test/fixtures/ws/chat.mjs');
+
+interface Who {
+  pid: number;
+  ppid: number;
+  uid: number;
+  cwd: string;
+}
+
+async function who(h: TestHost, path = '/p/who'): Promise<Who> {
+  const res = await request(h.url(path));
+  expect(res.statusCode).to.equal(200);
+  return (await res.body.json()) as Who;
+}
+
+describe('process pools (pool.isolation: process)', function () {
+  this.timeout(60_000);
+  let h: TestHost;
+
+  before(async () => {
+    h = await startHost([
+      {
+        serverName: ['*'],
+        apps: [
+          { url: '/p', module: PROBE, pool: { isolation: 'process', threads: 2, startTimeout: '20s' } },
+          { url: '/t', module: HELLO, pool: { threads: 1 } },
+          { url: '/ws', module: CHAT, pool: { isolation: 'process', processes: 2, threads: 1 } },
+          { url: '/timeout', module: PROBE, pool: { isolation: 'process', threads: 2, requestTimeout: '500ms' } },
+          { url: '/mem', module: PROBE, pool: { isolation: 'process', threads: 1, memoryLimitMb: 200 } },
+          { url: '/recycle', module: PROBE, pool: { isolation: 'process', threads: 1, maxRequests: 3 } },
+        ],
+      },
+    ]);
+  });
+  after(() => h?.close());
+
+  it('serves a request from a daemon process of its own, not hostd', async () => {
+    const w = await who(h);
+    expect(w.pid).to.not.equal(process.pid);
+    expect(w.ppid).to.equal(process.pid);
+  });
+
+  it('the client address reaches the app when it asks (the question crosses to the front and back)', async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await request(h.url('/p/addr'));
+      expect(await res.body.text()).to.match(/127\.0\.0\.1$/);
+    }
+  });
+
+  it('streams a POST body both ways through the socket', async () => {
+    const body = Buffer.alloc(3 * 1024 * 1024, 7);
+    const res = await request(h.url('/p/echo'), { method: 'POST', body });
+    expect(res.statusCode).to.equal(200);
+    const got = Buffer.from(await res.body.arrayBuffer());
+    expect(got.length).to.equal(body.length);
+    expect(got.equals(body)).to.equal(true);
+  });
+
+  it('WebSockets and pub/sub work across daemon processes', async () => {
+    const a = await connect(`ws://127.0.0.1:${h.port}/ws/?user=ann`);
+    const b = await connect(`ws://127.0.0.1:${h.port}/ws/?user=bob`);
+    try {
+      await a.next(startsWith('{"hello"'));
+      await b.next(startsWith('{"hello"'));
+      a.send('echo ping');
+      expect(await a.next((m) => m === 'ping')).to.equal('ping');
+      a.send(Buffer.from([1, 2, 3]));
+      expect([...((await a.next((m) => Buffer.isBuffer(m))) as Buffer)]).to.deep.equal([1, 2, 3]);
+      a.send('pub hi all'); // the front fans out the topic to every subscriber, whichever process holds it
+      expect(await b.next((m) => m === 'ann: hi all')).to.equal('ann: hi all');
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('under the same uid the guard still refuses signals to hostd; the app may signal its own process group', async () => {
+    const res = await request(h.url(`/p/signal?pid=${process.pid}&sig=SIGTERM`));
+    expect(res.statusCode).to.equal(403);
+    expect(await res.body.text()).to.equal('HOSTD_SIGNAL_REFUSED');
+  });
+
+  it('requestTimeout answers 504 and replaces the thread; the process serves on', async () => {
+    const before = await who(h, '/timeout/who');
+    const res = await request(h.url('/timeout/slow?ms=5000'));
+    await res.body.dump();
+    expect(res.statusCode).to.equal(504);
+    const after = await who(h, '/timeout/who');
+    expect(after.pid).to.equal(before.pid);
+  });
+
+  it("memoryLimitMb is the process's resident memory: native allocations over it replace the process", async () => {
+    const before = await who(h, '/mem/who');
+    const res = await request(h.url('/mem/hog?mb=256')); // a Buffer: outside the V8 heap
+    await res.body.dump();
+    const after = await waitFor(
+      async () => {
+        const w = await who(h, '/mem/who');
+        return w.pid !== before.pid && w;
+      },
+      { what: 'a new daemon process after the memory limit', timeout: 20_000 },
+    );
+    expect(after.ppid).to.equal(process.pid);
+    expect((await h.pool('/mem')).restarts.memory).to.be.at.least(1);
+  });
+
+  it('maxRequests recycles the thread inside the same daemon process', async () => {
+    const first = await who(h, '/recycle/who');
+    for (let i = 0; i < 6; i++) await who(h, '/recycle/who');
+    await waitFor(async () => (await h.pool('/recycle')).restarts.maxRequests >= 1, { what: 'a recycled thread' });
+    expect((await who(h, '/recycle/who')).pid).to.equal(first.pid);
+  });
+
+  it('a segfault of the daemon process costs that process only: 502 in flight, the thread pool answers throughout, the pool recovers', async () => {
+    const before = await who(h);
+    const other = startLoad(h.url('').replace(/\/$/, ''), ['/t'], { concurrency: 4 }); // the thread pool, throughout
+    const slow = request(h.url('/p/slow?ms=3000')); // in flight on the process that crashes
+    await waitFor(async () => (await h.pool('/p')).inFlight > 0, { what: 'the slow request in flight' });
+    const crash = await request(h.url('/p/segfault'));
+    await crash.body.dump();
+    expect(crash.statusCode).to.equal(502);
+    expect((await slow).statusCode).to.equal(502);
+    const after = await waitFor(
+      async () => {
+        const w = await who(h);
+        return w.pid !== before.pid && w;
+      },
+      { what: 'a new daemon process', timeout: 20_000 },
+    );
+    expect(after.ppid).to.equal(process.pid);
+    const r = await other.stop();
+    expect(r.errors).to.deep.equal([]);
+    expect(Object.keys(r.byStatus)).to.deep.equal(['200']);
+    expect(r.total).to.be.greaterThan(0);
+  });
+
+  it('process.abort() in the app ends its daemon process (502), and a new one serves', async () => {
+    const before = await who(h);
+    const res = await request(h.url('/p/abort'));
+    await res.body.dump();
+    expect(res.statusCode).to.equal(502);
+    const after = await waitFor(
+      async () => {
+        const w = await who(h);
+        return w.pid !== before.pid && w;
+      },
+      { what: 'a new daemon process', timeout: 20_000 },
+    );
+    expect(after.pid).to.be.a('number');
+  });
+
+  it('a reload under load rolls the daemon processes and drops nothing', async () => {
+    const before = await who(h);
+    const load = startLoad(h.url('').replace(/\/$/, ''), ['/p/', '/p/slow?ms=20', '/t'], { concurrency: 12 });
+    const progress = async (n: number) => {
+      const from = load.result.total;
+      await waitFor(() => load.result.total >= from + n, { timeout: 20_000, what: `${n} more answers under load` });
+    };
+    try {
+      await progress(50);
+      for (let i = 0; i < 2; i++) {
+        await h.host.reload();
+        await progress(50);
+      }
+    } finally {
+      await load.stop();
+    }
+    const r = load.result;
+    expect(r.errors, r.errors.slice(0, 5).join('\n')).to.deep.equal([]);
+    expect(Object.keys(r.byStatus)).to.deep.equal(['200']);
+    const after = await who(h);
+    expect(after.pid, 'a fresh daemon process after the roll').to.not.equal(before.pid);
+  });
+
+  it('draining (close) lets requests in flight on daemon processes finish', async () => {
+    const inFlight = Array.from({ length: 6 }, () =>
+      request(h.url('/p/slow?ms=800')).then(async (r) => [r.statusCode, await r.body.text()]),
+    );
+    await waitFor(async () => (await h.pool('/p')).inFlight >= 6, { what: 'six requests in flight' });
+    const closing = h.close();
+    const answers = await Promise.all(inFlight);
+    await closing;
+    expect(answers).to.deep.equal(Array.from({ length: 6 }, () => [200, 'slow done']));
+  });
+});
+
+describe('process pools in hosts of their own', function () {
+  this.timeout(60_000);
+
+  it('startTimeout: an app whose import never settles makes its mount answer 503; the rest serves', async () => {
+    const h = await startHost([
+      {
+        serverName: ['*'],
+        apps: [
+          { url: '/hang', module: resolve('test/fixtures/contain/hang-at-load.mjs'), pool: { isolation: 'process', startTimeout: '1s' } },
+          { url: '/p', module: PROBE, pool: { isolation: 'process' } },
+        ],
+      },
+    ]);
+    try {
+      const hang = await request(h.url('/hang'));
+      await hang.body.dump();
+      expect(hang.statusCode).to.equal(503);
+      expect((await h.pool('/hang')).loadError).to.match(/within 1000 ms \(pool\.startTimeout\)/);
+      expect((await who(h)).ppid).to.equal(process.pid);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('every front thread reaches the daemon process over a socket of its own', async () => {
+    const h = await startHost([{ serverName: ['*'], apps: [{ url: '/p', module: PROBE, pool: { isolation: 'process', threads: 1 } }] }], {
+      fronts: 2,
+    });
+    try {
+      // Fresh connections: the kernel spreads them over both fronts' listening sockets.
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, async () => {
+          const res = await request(h.url('/p/echo'), { method: 'POST', body: 'x'.repeat(5000), reset: true });
+          return [res.statusCode, (await res.body.text()).length];
+        }),
+      );
+      expect(answers).to.deep.equal(Array.from({ length: 40 }, () => [200, 5000]));
+      const fronts = (await h.status()) as unknown as { fronts: Array<{ requests: number }> };
+      expect(fronts.fronts.filter((f) => f.requests > 0).length, 'both fronts served').to.equal(2);
+    } finally {
+      await h.close();
+    }
+  });
+});
