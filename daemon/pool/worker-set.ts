@@ -127,13 +127,12 @@ export class WorkerSet {
     w.killedFor ??= why;
     let ended: Promise<unknown> = Promise.resolve();
     if (this.daemons !== undefined) this.daemons.terminate(w);
-    else if (w.threadId >= 0 && this.piscina) {
-      for (const t of this.piscina.threads) {
-        if (t.threadId === w.threadId) {
-          ended = t.terminate();
-          break;
-        }
-      }
+    else if (this.piscina) {
+      const before = this.piscina.threads;
+      w.abort.abort(); // synchronous: piscina has dropped the thread when this returns
+      const now = new Set(this.piscina.threads);
+      const gone = before.filter((t) => !now.has(t) && t.threadId !== -1);
+      ended = Promise.all(gone.map((t) => once(t, 'exit')));
     }
     this.died(w, null);
     return ended.then(
