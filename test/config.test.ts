@@ -263,7 +263,14 @@ describe('config: resolved vhosts', () => {
             env: { DATABASE_URL: 'postgres://db/app', DEBUG: 'true', PORT: '5432' },
             sticky: { cookie: 'connect.sid' },
           },
-          websocket: { maxPayload: 64 * 1024, idleTimeoutMs: 30_000, maxBackpressure: 256 * 1024, compression: true, maxConnections: 500 },
+          websocket: {
+            maxPayload: 64 * 1024,
+            idleTimeoutMs: 30_000,
+            maxBackpressure: 256 * 1024,
+            maxPendingBytes: 1024 * 1024,
+            compression: true,
+            maxConnections: 500,
+          },
         },
       ],
     });
@@ -298,6 +305,7 @@ describe('config: resolved vhosts', () => {
         maxPayload: 1024 * 1024,
         idleTimeoutMs: 120_000,
         maxBackpressure: 1024 * 1024,
+        maxPendingBytes: 4 * 1024 * 1024,
         compression: false,
         maxConnections: 10_000,
       },

@@ -33,6 +33,8 @@ export class WorkerWs implements WsHub {
   private links: FrontLink[] = [];
   private tables: IdTable<WsConnection>[] = [];
   private arenas: ByteArena[] = [];
+  /** Per link: sockets with acknowledgements for its next batch. */
+  private acks: WsConnection[][] = [];
   private retireTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -46,6 +48,31 @@ export class WorkerWs implements WsHub {
     this.links = links;
     this.tables = links.map(() => new IdTable<WsConnection>(16));
     this.arenas = links.map((l) => new ByteArena(l.out));
+    this.acks = links.map(() => []);
+    for (const l of links) {
+      // Acks join whatever else the link sends this tick (one batch; see codec.ts Outbox).
+      const before = l.out.beforeFlush;
+      l.out.beforeFlush = () => {
+        this.flushAcks(l);
+        before?.();
+      };
+    }
+  }
+
+  toAck(conn: WsConnection): void {
+    const list = this.acks[conn.link.index];
+    if (list.length === 0) conn.link.out.wake();
+    list.push(conn);
+  }
+
+  private flushAcks(link: FrontLink): void {
+    const list = this.acks[link.index];
+    if (list.length === 0) return;
+    this.acks[link.index] = [];
+    for (const c of list) {
+      if (c.unacked > 0 && c.readyState !== CLOSED) link.out.wsAck(c.id, c.unacked);
+      c.unacked = 0;
+    }
   }
 
   arena(link: FrontLink): ByteArena {

@@ -51,16 +51,33 @@ export function resolvePool(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedPool |
   return pool;
 }
 
+/**
+ * websocket.maxPendingBytes when not set: room for four messages of maxPayload (a client that
+ * sends a few at once is not closed), at least 1 MiB.
+ */
+export function pendingDefault(maxPayload: number): number {
+  return Math.max(1024 * 1024, 4 * maxPayload);
+}
+
 /** `websocket:` on an app mount; every key has a default for public sites (DEFAULTS.websocket). */
 export function resolveWebSocket(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedWebSocket {
   const d = DEFAULTS.websocket;
   if (!isObject(v)) return { ...d }; // absent, or the schema said why
-  const maxPayload = size(v.maxPayload, [...p, 'maxPayload'], d.maxPayload, ctx);
-  if (maxPayload === 0) ctx.problems.add([...p, 'maxPayload'], 'must be above 0');
+  const payload = size(v.maxPayload, [...p, 'maxPayload'], d.maxPayload, ctx);
+  if (payload === 0) ctx.problems.add([...p, 'maxPayload'], 'must be above 0');
+  const maxPayload = payload || d.maxPayload;
+  const maxPendingBytes = size(v.maxPendingBytes, [...p, 'maxPendingBytes'], pendingDefault(maxPayload), ctx);
+  // Below one whole message every client that sends a full-size message would be closed.
+  if (maxPendingBytes < maxPayload)
+    ctx.problems.add(
+      [...p, 'maxPendingBytes'],
+      `must be at least maxPayload (${maxPayload} bytes): a message of maxPayload bytes must fit`,
+    );
   return {
-    maxPayload: maxPayload || d.maxPayload,
+    maxPayload,
     idleTimeoutMs: duration(v.idleTimeout, [...p, 'idleTimeout'], d.idleTimeoutMs, ctx, true),
     maxBackpressure: size(v.maxBackpressure, [...p, 'maxBackpressure'], d.maxBackpressure, ctx),
+    maxPendingBytes,
     compression: bool(v.compression, d.compression),
     maxConnections: typeof v.maxConnections === 'number' && Number.isInteger(v.maxConnections) ? v.maxConnections : d.maxConnections,
   };
