@@ -133,6 +133,17 @@ export class Router {
     if (route === undefined) return this.answer(res, req, host, vhostRoute.name, 404);
     const ctx = new Context(this, vhostRoute, route, res, req, host, url, listener.secure);
     this.inFlight++;
+    if (route.mount.kind === 'app' && req.getHeader('sec-websocket-key') !== '' && isWebSocketUpgrade(req)) {
+      // uWS hands every GET upgrade with a 24-character key to the ws route (ws/upgrade.ts); one
+      // here has a key uWS did not take (or is no GET). The app must not see it: it would accept
+      // a socket nobody can open, and the client would never get an answer.
+      this.log.warn('refused WebSocket upgrade: bad Sec-WebSocket-Key or method', {
+        vhost: vhostRoute.name,
+        requestId: ctx.requestId,
+        status: 400,
+      });
+      return refuseAndClose(res, 400, ctx.method === 'head', (s, bytes) => ctx.done(s, bytes));
+    }
     if (route.mount.kind !== 'app') {
       // App mounts check framing on the headers they copy anyway (app-mount.ts); the front's own
       // answers must not let a smuggled request through either.
@@ -159,6 +170,10 @@ export class Router {
       }
     }
   };
+}
+
+function isWebSocketUpgrade(req: HttpRequest): boolean {
+  return req.getHeader('upgrade').toLowerCase().includes('websocket');
 }
 
 /** Builds one listener's routing table from its vhosts and their mount routes. */

@@ -5,8 +5,9 @@
 // - maxPayload: a larger message closes with 1009. uWS refuses outright (no close frame) only
 //   what exceeds the listener's ceiling, well above every maxPayload on it (wsPayloadCeiling).
 // - maxBackpressure: uWS is told never to drop (its own limit silently skips messages); the
-//   backlog is checked after every send that built one, after every turn that published to the
-//   socket's topics, and by the sweep; over the limit the socket closes with 1008.
+//   backlog is checked after every send that finds or builds one, after every quarter of the limit published to the
+//   socket's topics (pool.ts), after every turn that published to them, and by the sweep; over the
+//   limit the socket closes with 1008.
 // - maxPendingBytes: uWS cannot pause a WebSocket's reading, so the front counts the bytes of the
 //   client's messages it has handed to the worker that the app has not finished with (the worker
 //   acknowledges them, wsAck); a message that would take the count over the bound closes the
@@ -191,6 +192,7 @@ export class WsConn implements WsSocket {
     stats.messagesOut++;
     stats.bytesOut += n;
     // 1: written; 0: a backlog built up (uWS keeps it: maxBackpressure is 0 there, so never 2).
+    // Every send behind a backlog returns 0, so the bound holds per message, not per burst.
     if (ws.send(data, op === WS_BINARY, (flags & WS_NO_COMPRESS) === 0) !== 1) this.checkBacklog();
     else if (this.written - this.reported >= WS_ACK_BYTES) this.report(0);
   }

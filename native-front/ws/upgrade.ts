@@ -197,7 +197,14 @@ function refuse(ctx: UpgradeContext, res: HttpResponse, status: number, headers?
 }
 
 /** A bad upgrade request: logged, refused on a later tick with the connection closed (framing.ts). */
-function refuseBad(front: WsFront, ctx: UpgradeContext, res: HttpResponse, status: number, why: string, headers?: Record<string, string>): void {
+function refuseBad(
+  front: WsFront,
+  ctx: UpgradeContext,
+  res: HttpResponse,
+  status: number,
+  why: string,
+  headers?: Record<string, string>,
+): void {
   front.log.warn(`refused WebSocket upgrade: ${why}`, { requestId: ctx.requestId, status });
   refuseAndClose(res, status, false, (s, bytes) => ctx.done(s, bytes), headers);
 }
