@@ -6,6 +6,7 @@ import type { ResolvedMount, ResolvedVhost } from '../../shared/config/types.js'
 import { mountLabel, type Logger } from '../../shared/log.js';
 import { sendStatus } from '../http/answer.js';
 import { refuseAndClose, refusedFraming } from '../http/framing.js';
+import { normalizePath } from '../http/path.js';
 import type { AccessRecord, AccessWriter } from '../log/access-log.js';
 import type { MountHandler } from '../mount.js';
 import type { MountStats } from '../ops/mount-stats.js';
@@ -102,7 +103,8 @@ export class Router {
   /**
    * The mount a request for `host` and `url` would be handed to, or undefined when the router
    * answers it itself (bad or unknown Host, redirect to https, no mount). WebSocket upgrades
-   * (native-front/ws/upgrade.ts) route with this and hand everything else to `handle`.
+   * (native-front/ws/upgrade.ts) route with this and hand everything else to `handle`. `url` is
+   * the normalised path (http/path.ts).
    */
   resolve(listener: Listener, host: string, url: string): { vhostRoute: VhostRoute; route: MountRoute } | undefined {
     const vhostRoute = this.tables.get(listener.key)?.match(host);
@@ -121,7 +123,9 @@ export class Router {
       if (host === '') return this.answer(res, req, host, '-', 400, undefined, 'Missing Host header\n');
       return this.answer(res, req, host, '-', 404, undefined, 'No virtual host here for this name\n');
     }
-    const url = req.getUrl();
+    // Routed, served and handed over as one normalised path (http/path.ts).
+    const url = normalizePath(req.getUrl());
+    if (url === null) return this.answer(res, req, host, vhostRoute.name, 400, undefined, 'Path climbs above the root\n');
     const vhost = vhostRoute.vhost;
     if (vhost.redirectHttps !== undefined && !listener.secure) {
       const query = req.getQuery();

@@ -27,6 +27,7 @@ import type { MountRoute, Router, VhostRoute } from '../front/router.js';
 import { peerAddress } from '../front/context.js';
 import { sendStatus } from '../http/answer.js';
 import { framing, refuseAndClose } from '../http/framing.js';
+import { normalizePath } from '../http/path.js';
 import type { RequestContext } from '../mount.js';
 import { headerBytes, MAX_HEADER_BYTES } from '../ops/limits.js';
 import { acceptRequestId, newRequestId } from '../request-id.js';
@@ -213,11 +214,11 @@ function refuseBad(
 export function handleUpgrade(front: WsFront, listener: Listener, res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
   const router = front.router;
   const host = req.getHeader('host');
-  const url = req.getUrl();
-  const found = router.resolve(listener, host, url);
+  const url = normalizePath(req.getUrl());
+  const found = url === null ? undefined : router.resolve(listener, host, url);
   const handler = found?.route.handler;
-  // Not an app: whatever the same GET gets (a static file, 404, 400, a redirect).
-  if (found === undefined || !(handler instanceof AppMount)) return router.handle(listener, res, req);
+  // Not an app: whatever the same GET gets (a static file, 404, 400 for a path above the root, a redirect).
+  if (url === null || found === undefined || !(handler instanceof AppMount)) return router.handle(listener, res, req);
   const mount = found.route.mount as ResolvedApp;
   const pool = front.poolFor(handler.dispatcher);
   const ctx = new UpgradeContext(router, found.vhostRoute, found.route, pool, req, res, host, url, listener.secure);
