@@ -126,6 +126,47 @@ describe('contain: WebSockets', function () {
     });
   }
 
+  it('maxPendingBytes: a flood of empty messages (each counts 64 bytes) is closed with 1013, and the worker drops what it still held', async () => {
+    const c = await open.connect(`ws://127.0.0.1:${h.port}/sync/tiny`);
+    await c.next((m) => m === 'ready');
+    const before = (await stats('/sync')).handled;
+    // 20,000 empty messages in a few writes: 1.25 MiB of counted cost against the 1 MiB bound,
+    // ~400 s of handler time at 20 ms each if the worker worked through what it held.
+    const raw = (c.ws as unknown as { _socket: Socket })._socket;
+    const empty = frame(2, Buffer.alloc(0));
+    raw.write(Buffer.concat(Array.from({ length: 20_000 }, () => empty)));
+    expect(await withTimeout(c.closed, 10_000, 'the close of a flooding client')).to.deep.equal({
+      code: 1013,
+      reason: 'Too Many Unhandled Messages',
+    });
+    const s = await waitFor(
+      async () => {
+        const x = await stats('/sync');
+        return x.closes.some((k) => k.code === 1013 && k.handledAtClose >= before) && x;
+      },
+      { timeout: 30_000, what: 'the app hears the close' },
+    );
+    // Handed to the app: what ran before the close reached the worker (a turn's worth), not 16,000.
+    expect(s.handled - before, 'messages the app handled of the flood').to.be.below(100);
+  });
+
+  it('a client that closes properly has the messages it sent first handled, then its close', async () => {
+    const c = await open.connect(`ws://127.0.0.1:${h.port}/sync/polite`);
+    await c.next((m) => m === 'ready');
+    const before = await stats('/sync');
+    for (let i = 0; i < 5; i++) c.send(Buffer.from([i]));
+    c.close(1000, 'bye');
+    await c.closed;
+    const s = await waitFor(
+      async () => {
+        const x = await stats('/sync');
+        return x.closes.length > before.closes.length && x;
+      },
+      { timeout: 30_000, what: 'the app hears the close' },
+    );
+    expect(s.closes.at(-1)).to.deep.equal({ code: 1000, handledAtClose: before.handled + 5 });
+  });
+
   it('maxPendingBytes: an unmodified `ws` app (default bound, 4 MiB) behind a flood: closed with 1013, memory bounded', async () => {
     const c = await open.connect(`ws://127.0.0.1:${h.port}/node/x`);
     await c.next((m) => m === 'ready');

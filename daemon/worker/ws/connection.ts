@@ -71,6 +71,8 @@ export class WsConnection implements WsEndpoint {
   handler: WsConnectionHandler;
   /** Cost of the client's messages the app is done with, not yet acknowledged to the front. */
   unacked = 0;
+  /** Its messages (and a close) waiting in the worker's inbox (inbox.ts). */
+  queued = 0;
   private readonly ackBound = (cost: number) => this.ack(cost);
 
   constructor(
