@@ -1,7 +1,8 @@
 // The client messages a worker has read from its fronts and not yet handed to the app, over all
-// its sockets, in arrival order. Handing them over from here instead of straight from the port's
-// batch is what lets a worker drop the messages of a socket that was cut meanwhile: between two
-// runs the event loop reads the ports again, so a wsClosed the front sent after a flood (a client
+// its sockets, in arrival order. Messages are handed over as they are read while the app is quick;
+// once the app's handlers have taken TURN_MS in one event-loop turn, the rest wait here and go a
+// turn's worth at a time, the ports being read in between. That is what lets a worker drop the
+// messages of a socket that was cut meanwhile: a wsClosed the front sent after a flood (a client
 // over websocket.maxPendingBytes: 1013, or one that vanished: 1006) arrives before the app is
 // handed the rest of the flood, and they are dropped. A slow handler thus stops within about one
 // message of the close instead of working through everything that was in flight (up to
@@ -25,9 +26,18 @@ export class Inbox {
   private entries: Entry[] = [];
   private next = 0;
   private scheduled = false;
+  /** Time the app's handlers took this turn (reset on the next check phase). */
+  private spent = 0;
+  private resetting = false;
   private readonly runBound = () => this.run();
+  private readonly resetBound = () => {
+    this.spent = 0;
+    this.resetting = false;
+  };
 
   message(conn: WsConnection, data: Uint8Array, opcode: number): void {
+    // Nothing waiting and the turn's budget not spent: straight to the app (the common case).
+    if (this.next === this.entries.length && this.spent < TURN_MS) return this.deliver(conn, data, opcode);
     conn.queued++;
     this.add({ conn, data, opcode, close: null });
   }
@@ -39,25 +49,34 @@ export class Inbox {
     this.add({ conn, data: null, opcode: 0, close });
   }
 
+  private deliver(conn: WsConnection, data: Uint8Array, opcode: number): void {
+    const t0 = performance.now();
+    conn.received(data, opcode);
+    this.spent += performance.now() - t0;
+    if (!this.resetting) {
+      this.resetting = true;
+      setImmediate(this.resetBound);
+    }
+  }
+
   private add(e: Entry): void {
     this.entries.push(e);
     if (!this.scheduled) {
       this.scheduled = true;
-      // After the poll phase: the rest of what the ports hold is read before the first message runs.
+      // After the poll phase: what the ports hold meanwhile is read before the next message runs.
       setImmediate(this.runBound);
     }
   }
 
   private run(): void {
     this.scheduled = false;
-    const until = performance.now() + TURN_MS;
-    while (this.next < this.entries.length) {
+    this.spent = 0;
+    while (this.next < this.entries.length && this.spent < TURN_MS) {
       const e = this.entries[this.next];
       this.entries[this.next++] = DONE; // not kept alive by the queue once handed over
       e.conn.queued--;
       if (e.close !== null) e.close();
-      else if (e.conn.readyState !== CLOSED) e.conn.received(e.data!, e.opcode);
-      if (performance.now() >= until) break;
+      else if (e.conn.readyState !== CLOSED) this.deliver(e.conn, e.data!, e.opcode);
     }
     if (this.next < this.entries.length) {
       this.scheduled = true;
