@@ -2,6 +2,7 @@
 import type { ConfigPath } from '../source.js';
 import type { ResolvedPool, ResolvedWebSocket } from '../types.js';
 import { DEFAULTS } from '../defaults.js';
+import { formatSize } from '../duration.js';
 import { bool, type Ctx, duration, isObject, size } from './context.js';
 
 export function resolvePool(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedPool | undefined {
@@ -68,11 +69,10 @@ export function resolveWebSocket(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedW
   const maxPayload = payload || d.maxPayload;
   const maxPendingBytes = size(v.maxPendingBytes, [...p, 'maxPendingBytes'], pendingDefault(maxPayload), ctx);
   // Below one whole message every client that sends a full-size message would be closed.
-  if (maxPendingBytes < maxPayload)
-    ctx.problems.add(
-      [...p, 'maxPendingBytes'],
-      `must be at least maxPayload (${maxPayload} bytes): a message of maxPayload bytes must fit`,
-    );
+  if (maxPendingBytes < maxPayload) {
+    const why = `${formatSize(maxPendingBytes)} is less than maxPayload (${formatSize(maxPayload)}): a whole message must fit`;
+    ctx.problems.add([...p, 'maxPendingBytes'], why);
+  }
   return {
     maxPayload,
     idleTimeoutMs: duration(v.idleTimeout, [...p, 'idleTimeout'], d.idleTimeoutMs, ctx, true),
