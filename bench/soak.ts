@@ -9,7 +9,9 @@
 // that are slow but within bodyTimeout; a trickle upload slower than bodyTimeout (hostile: it
 // must get 408). Faults, in turn, in a pool of their own (/faulty): an app that throws (500),
 // exits (502), busy-loops past requestTimeout (504), leaks 100 MiB of Buffers past memoryLimitMb
-// (the worker is replaced). A light innocent stream also goes to /faulty: its errors are the
+// (the worker is replaced), and a WebSocket client flooding 512 KB messages at a handler that
+// takes 20 ms each (/wsfault: it must be closed with 1013, websocket.maxPendingBytes, while RSS
+// stays flat). A light innocent stream also goes to /faulty: its errors are the
 // documented collateral of a dying worker, counted apart.
 //
 // Then, the other traffic still running, two flood phases of `--flood` each (issue 18,
@@ -30,9 +32,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
+import WebSocket from 'ws';
 import { parseDuration } from '../shared/config/index.js';
 import { childrenOf, freePort, startCli } from '../test/fixtures/contain/proc.js';
-import { parseResponses, RawConn, rssOf, sleep, VICTIM_APP } from '../test/fixtures/contain/net.js';
+import { parseResponses, RawConn, rssOf, sleep, VICTIM_APP, WS_SLOW_APP } from '../test/fixtures/contain/net.js';
 import { cacheKeyFlood, type FloodResult, floodPhase, floodText, wsFlood } from './floods.js';
 
 const { values } = parseArgs({
@@ -87,6 +90,7 @@ apps:
   - { url: /app, module: ${JSON.stringify(VICTIM_APP)}, bodyTimeout: 5s, pool: { threads: 2, requestTimeout: 5s, memoryLimitMb: 128 } }
   - { url: /faulty, module: ${JSON.stringify(VICTIM_APP)}, bodyTimeout: 3s, pool: { threads: 2, requestTimeout: 1s, memoryLimitMb: 64 } }
   - { url: /wsflood, module: ${JSON.stringify(join(BENCH_APPS, 'slow-ws.mjs'))}, pool: { threads: 1 } }
+  - { url: /wsfault, module: ${JSON.stringify(WS_SLOW_APP)}, pool: { threads: 1 }, websocket: { maxPendingBytes: 2mb } }
   - { url: /cached, module: ${JSON.stringify(join(BENCH_APPS, 'vary.mjs'))}, cache: { maxSize: 8mb }, pool: { threads: 1 } }
 `,
   );
@@ -215,6 +219,25 @@ async function collateralLoop(): Promise<void> {
   }
 }
 
+/** A WebSocket client sending 512 KB messages as fast as it can: closed with 1013 (maxPendingBytes). */
+async function wsFloodFault(): Promise<void> {
+  const chunk = Buffer.alloc(512 * 1024, 1);
+  const outcome = await new Promise<string>((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/wsfault/x`, { perMessageDeflate: false });
+    let sent = 0;
+    const send = (): void => {
+      // At most 400 messages (200 MB): far past the bound, so a missing close shows as an outcome.
+      if (ws.readyState !== WebSocket.OPEN || sent >= 400) return void ws.terminate();
+      sent++;
+      ws.send(chunk, (err) => (err ? undefined : send()));
+    };
+    ws.once('message', send); // the app's 'ready'
+    ws.once('close', (code) => resolve(`close ${code}`));
+    ws.once('error', (err) => resolve((err as { code?: string }).code ?? err.message));
+  });
+  record('fault', 'WebSocket flood past maxPendingBytes', outcome, outcome === 'close 1013');
+}
+
 const FAULTS: Array<() => Promise<void>> = [
   () => one('fault', 'app throws', '/faulty/throw', [500], { agent: faultAgent }),
   () => one('fault', 'app exits', '/faulty/exit', [502], { agent: faultAgent }),
@@ -222,6 +245,7 @@ const FAULTS: Array<() => Promise<void>> = [
   // Answered before the sweep sees the worker over its limit (200), or cut by the replacement (502).
   () => one('fault', 'leak 100 MiB past memoryLimitMb', '/faulty/leak?n=100', [200, 502], { agent: faultAgent }),
   trickle,
+  wsFloodFault,
 ];
 
 async function faultLoop(): Promise<void> {

@@ -192,6 +192,23 @@ describe('config: problems in vhost files', () => {
     }
   });
 
+  it('websocket.maxPendingBytes: a bad size, or one below maxPayload, is a problem naming the key and its line', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'hostd-config-'));
+    try {
+      const app = (ws: string) => `serverName: x\napps:\n  - url: /\n    module: ${abs('good/app/api.mjs')}\n    websocket:\n${ws}`;
+      writeFileSync(path.join(dir, 'a.yaml'), app('      maxPayload: 2mb\n      maxPendingBytes: 1mb\n'));
+      writeFileSync(path.join(dir, 'b.yaml'), app('      maxPendingBytes: lots\n'));
+      writeFileSync(path.join(dir, 'c.yaml'), app('      maxPayload: 2mb\n'));
+      const lines = (await problemsOf([dir])).map((l) => l.slice(dir.length + 1));
+      expect(lines).to.deep.equal([
+        'a.yaml:7: apps[0].websocket.maxPendingBytes: 1 MiB is less than maxPayload (2 MiB): a whole message must fit',
+        'b.yaml:6: apps[0].websocket.maxPendingBytes: "lots" is not a size (use 512k, 10mb, 1gb or bytes)',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('an empty directory is a problem', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'hostd-config-'));
     try {
@@ -268,7 +285,14 @@ describe('config: resolved vhosts', () => {
             isolation: 'thread',
             processes: 1,
           },
-          websocket: { maxPayload: 64 * 1024, idleTimeoutMs: 30_000, maxBackpressure: 256 * 1024, compression: true, maxConnections: 500 },
+          websocket: {
+            maxPayload: 64 * 1024,
+            idleTimeoutMs: 30_000,
+            maxBackpressure: 256 * 1024,
+            maxPendingBytes: 1024 * 1024,
+            compression: true,
+            maxConnections: 500,
+          },
         },
       ],
     });
@@ -306,6 +330,7 @@ describe('config: resolved vhosts', () => {
         maxPayload: 1024 * 1024,
         idleTimeoutMs: 120_000,
         maxBackpressure: 1024 * 1024,
+        maxPendingBytes: 4 * 1024 * 1024,
         compression: false,
         maxConnections: 10_000,
       },

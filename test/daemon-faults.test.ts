@@ -221,7 +221,14 @@ describe('daemon pool: faults', function () {
       bodyTimeoutMs: 1000,
       maxUrlLength: 1024,
       watch: false,
-      websocket: { maxPayload: 1024, idleTimeoutMs: 0, maxBackpressure: 1024, compression: false, maxConnections: 1 },
+      websocket: {
+        maxPayload: 1024,
+        idleTimeoutMs: 0,
+        maxBackpressure: 1024,
+        maxPendingBytes: 4096,
+        compression: false,
+        maxConnections: 1,
+      },
       pool: {
         threads: 1,
         minThreads: 1,

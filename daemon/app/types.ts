@@ -75,7 +75,11 @@ export interface WebSocketHandlers<T = unknown> {
 /** @internal One socket's events, for the node bridge (daemon/app/ws-bridge.ts). */
 export interface WsConnectionHandler {
   open(socket: WsEndpoint): void;
-  message(data: Uint8Array, opcode: number): void;
+  /**
+   * A message from the client. A promise returned says when the app is done with it (the front
+   * counts the message against websocket.maxPendingBytes until then); otherwise it is done on return.
+   */
+  message(data: Uint8Array, opcode: number): PromiseLike<unknown> | undefined;
   drain(): void;
   close(code: number, reason: string): void;
 }

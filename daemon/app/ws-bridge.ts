@@ -8,7 +8,10 @@
 // two sides speak frames: the front's whole messages become client frames the library reads, and
 // the frames the library writes become whole messages for the front (ws-frames.ts). Backpressure
 // carries through: while the front reports a backlog on the socket, the library's writes are not
-// acknowledged, so its bufferedAmount grows and socket.io's engine holds its packets.
+// acknowledged, so its bufferedAmount grows and socket.io's engine holds its packets. The other
+// way, a client's message counts as handled (websocket.maxPendingBytes) once the library has read
+// its frame from the socket: when the library pauses reading, frames wait in the socket's buffer
+// and stay counted (ReadTracker).
 //
 // Sec-WebSocket-Extensions never reaches the library (the front removes it), so it never
 // negotiates permessage-deflate: uWS compresses with the client, per the mount's `compression`.
@@ -60,6 +63,40 @@ class UpgradeSocket extends MemorySocket {
   }
 }
 
+/**
+ * When the library has read the frames pushed into an UpgradeSocket: frames it has not read yet
+ * (it paused the socket) are waited for, by their end offset in the byte stream it reads.
+ */
+class ReadTracker {
+  private pushed = 0;
+  private read = 0;
+  private waiting: { end: number; done: () => void }[] = [];
+
+  constructor(socket: UpgradeSocket) {
+    // Attached once the library has its own 'data' listener (after the 101): this one only counts.
+    socket.on('data', (chunk: Buffer) => {
+      this.read += chunk.byteLength;
+      while (this.waiting.length > 0 && this.waiting[0].end <= this.read) this.waiting.shift()!.done();
+    });
+  }
+
+  /** Pushes `frame`; returns a promise when the library did not read all of it at once. */
+  push(socket: UpgradeSocket, frame: Buffer): Promise<void> | undefined {
+    this.pushed += frame.byteLength;
+    socket.push(frame);
+    if (this.read >= this.pushed) return undefined;
+    const end = this.pushed;
+    return new Promise<void>((done) => this.waiting.push({ end, done }));
+  }
+
+  /** The socket is gone: nothing still waiting will be read. */
+  release(): void {
+    const w = this.waiting;
+    this.waiting = [];
+    for (const x of w) x.done();
+  }
+}
+
 /** Headers of the library's 101 that the front's own 101 carries too (the rest uWS writes itself). */
 const FRONT_WRITES = new Set(['upgrade', 'connection', 'sec-websocket-accept', 'sec-websocket-extensions', 'content-length', 'date']);
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade']);
@@ -95,6 +132,7 @@ function upgradeThrough(server: EventEmitter, request: Request, ctx: AppContext)
     let held: ((err?: Error | null) => void) | null = null;
     let closedByFront = false;
     let terminateOnOpen = false;
+    let reads: ReadTracker | null = null;
 
     const release = () => {
       const cb = held;
@@ -142,6 +180,7 @@ function upgradeThrough(server: EventEmitter, request: Request, ctx: AppContext)
     const handler: WsConnectionHandler = {
       open: (ep) => {
         endpoint = ep;
+        reads = new ReadTracker(socket);
         if (terminateOnOpen) return ep.terminate();
         const frames = early;
         early = [];
@@ -150,7 +189,9 @@ function upgradeThrough(server: EventEmitter, request: Request, ctx: AppContext)
       },
       message: (data, opcode) => {
         socket.bytesRead += data.byteLength;
-        socket.push(clientFrame(opcode === WS_PONG ? OP_PONG : opcode, data));
+        const frame = clientFrame(opcode === WS_PONG ? OP_PONG : opcode, data);
+        if (reads !== null) return reads.push(socket, frame);
+        socket.push(frame);
       },
       drain: release,
       close: (code, reason) => {
@@ -159,6 +200,7 @@ function upgradeThrough(server: EventEmitter, request: Request, ctx: AppContext)
         if (code !== 1006 && code !== 1015) socket.push(clientFrame(OP_CLOSE, closePayload(code, reason)));
         socket.push(null);
         release();
+        reads?.release();
       },
     };
 

@@ -183,6 +183,10 @@ export class WorkerLink implements FrontHandlers {
     this.owner.ws?.publish(from, topic, data ?? '', flags);
   }
 
+  wsAck(id: number, bytes: number): void {
+    this.sockets?.get(id)?.acked(bytes);
+  }
+
   stickyClaim(key: string): void {
     this.owner.sticky?.claimed(this, key);
   }

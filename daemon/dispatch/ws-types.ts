@@ -15,6 +15,8 @@ export interface WsSocket {
   /** Close with a code and reason (WS_TERMINATE: cut without a close frame). */
   end(code: number, reason: string): void;
   subscribe(topic: string, on: boolean): void;
+  /** The app has finished with this many bytes of the client's messages (wsMessageCost). */
+  acked(bytes: number): void;
 }
 
 /** A pool's WebSocket side on one front (native-front/ws/pool.ts). */

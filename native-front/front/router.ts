@@ -6,6 +6,7 @@ import type { ResolvedMount, ResolvedVhost } from '../../shared/config/types.js'
 import { mountLabel, type Logger } from '../../shared/log.js';
 import { sendStatus } from '../http/answer.js';
 import { refuseAndClose, refusedFraming } from '../http/framing.js';
+import { normalizePath } from '../http/path.js';
 import type { AccessRecord, AccessWriter } from '../log/access-log.js';
 import type { MountHandler } from '../mount.js';
 import type { MountStats } from '../ops/mount-stats.js';
@@ -122,7 +123,8 @@ export class Router {
   /**
    * The mount a request for `host` and `url` would be handed to, or undefined when the router
    * answers it itself (bad or unknown Host, redirect to https, no mount). WebSocket upgrades
-   * (native-front/ws/upgrade.ts) route with this and hand everything else to `handle`.
+   * (native-front/ws/upgrade.ts) route with this and hand everything else to `handle`. `url` is
+   * the normalised path (http/path.ts).
    */
   resolve(listener: Listener, host: string, url: string): { vhostRoute: VhostRoute; route: MountRoute } | undefined {
     const vhostRoute = this.tables.get(listener.key)?.match(host);
@@ -141,7 +143,9 @@ export class Router {
       if (host === '') return this.answer(listener, res, req, host, undefined, 400, undefined, 'Missing Host header\n');
       return this.answer(listener, res, req, host, undefined, 404, undefined, 'No virtual host here for this name\n');
     }
-    const url = req.getUrl();
+    // Routed, served and handed over as one normalised path (http/path.ts).
+    const url = normalizePath(req.getUrl());
+    if (url === null) return this.answer(listener, res, req, host, vhostRoute, 400, undefined, 'Path climbs above the root\n');
     const vhost = vhostRoute.vhost;
     if (vhost.redirectHttps !== undefined && !listener.secure) {
       const query = req.getQuery();
@@ -153,6 +157,17 @@ export class Router {
     if (route === undefined) return this.answer(listener, res, req, host, vhostRoute, 404);
     const ctx = new Context(this, vhostRoute, route, res, req, host, url, listener.secure);
     this.inFlight++;
+    if (route.mount.kind === 'app' && req.getHeader('sec-websocket-key') !== '' && isWebSocketUpgrade(req)) {
+      // uWS hands every GET upgrade with a 24-character key to the ws route (ws/upgrade.ts); one
+      // here has a key uWS did not take (or is no GET). The app must not see it: it would accept
+      // a socket nobody can open, and the client would never get an answer.
+      this.log.warn('refused WebSocket upgrade: bad Sec-WebSocket-Key or method', {
+        vhost: vhostRoute.name,
+        requestId: ctx.requestId,
+        status: 400,
+      });
+      return refuseAndClose(res, 400, ctx.method === 'head', (s, bytes) => ctx.done(s, bytes));
+    }
     if (route.mount.kind !== 'app') {
       // App mounts check framing on the headers they copy anyway (app-mount.ts); the front's own
       // answers must not let a smuggled request through either.
@@ -186,6 +201,10 @@ export class Router {
       }
     }
   };
+}
+
+function isWebSocketUpgrade(req: HttpRequest): boolean {
+  return req.getHeader('upgrade').toLowerCase().includes('websocket');
 }
 
 /** Builds one listener's routing table from its vhosts and their mount routes; `port`: the listener's bound port. */

@@ -65,7 +65,13 @@ export function refusedFraming(req: HttpRequest): string {
  * `done` with the status and body bytes sent, or 499 and 0 when uWS closed the connection first.
  * Registers the response's onAborted: call it instead of answering, inside the request handler.
  */
-export function refuseAndClose(res: HttpResponse, status: number, head: boolean, done: (status: number, bytes: number) => void): void {
+export function refuseAndClose(
+  res: HttpResponse,
+  status: number,
+  head: boolean,
+  done: (status: number, bytes: number) => void,
+  headers?: Record<string, string>,
+): void {
   let over = false;
   res.onAborted(() => {
     if (over) return;
@@ -75,6 +81,6 @@ export function refuseAndClose(res: HttpResponse, status: number, head: boolean,
   setImmediate(() => {
     if (over) return;
     over = true;
-    done(status, sendStatus(res, status, { close: true, head }));
+    done(status, sendStatus(res, status, { close: true, head, headers }));
   });
 }

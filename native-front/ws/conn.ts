@@ -5,8 +5,14 @@
 // - maxPayload: a larger message closes with 1009. uWS refuses outright (no close frame) only
 //   what exceeds the listener's ceiling, well above every maxPayload on it (wsPayloadCeiling).
 // - maxBackpressure: uWS is told never to drop (its own limit silently skips messages); the
-//   backlog is checked after every send that built one, after every turn that published to the
-//   socket's topics, and by the sweep; over the limit the socket closes with 1008.
+//   backlog is checked after every send that finds or builds one, after every quarter of the limit published to the
+//   socket's topics (pool.ts), after every turn that published to them, and by the sweep; over the
+//   limit the socket closes with 1008.
+// - maxPendingBytes: uWS cannot pause a WebSocket's reading, so the front counts the bytes of the
+//   client's messages it has handed to the worker that the app has not finished with (the worker
+//   acknowledges them, wsAck); a message that would take the count over the bound closes the
+//   socket with 1013 instead of being handed over. What the worker still holds then is bounded by
+//   the same count.
 // - idleTimeout: tracked here (uWS's timeout is per listener, not per mount): after half of it
 //   without a message or pong from the client the front pings; silent for all of it, the
 //   connection is cut (the peer is gone; 1006).
@@ -19,6 +25,8 @@ import type { WsSocket } from '../../daemon/dispatch/ws-types.js';
 import {
   CLOSE_POLICY,
   CLOSE_TOO_BIG,
+  CLOSE_TRY_AGAIN,
+  CLOSE_TRY_AGAIN_REASON,
   WS_BINARY,
   WS_ACK_BYTES,
   WS_LOW_WATER,
@@ -28,6 +36,7 @@ import {
   WS_PONG,
   WS_TERMINATE,
   WS_TEXT,
+  wsMessageCost,
 } from '../../shared/protocol/ws.js';
 import type { ByteArena } from '../../shared/protocol/byte-arena.js';
 import type { AccessRecord } from '../log/access-log.js';
@@ -65,6 +74,8 @@ export class WsConn implements WsSocket {
   pingOut = false;
   messagesIn = 0;
   bytesIn = 0;
+  /** Cost (wsMessageCost) of the client's messages handed to the worker and not yet acknowledged. */
+  pending = 0;
   messagesOut = 0;
   bytesOut = 0;
   /** Scoped topics it subscribes to, with the topic's counts when it subscribed. */
@@ -110,6 +121,7 @@ export class WsConn implements WsSocket {
     stats.messagesIn++;
     stats.bytesIn += n;
     if (this.orphaned || this.link.gone) return;
+    if (!this.admit(n)) return;
     // uWS reuses the message's memory after this callback: copied into the batch's buffer.
     this.link.out.wsMessage(this.id, this.arena.copy(message), isBinary ? WS_BINARY : WS_TEXT);
   }
@@ -118,7 +130,24 @@ export class WsConn implements WsSocket {
     this.lastSeen = this.front.clock;
     this.pingOut = false;
     // The worker may be a node app that pings and waits for pongs (ws's heartbeat recipe).
-    if (!this.orphaned && !this.link.gone) this.link.out.wsMessage(this.id, new Uint8Array(data.slice(0)), WS_PONG);
+    if (this.orphaned || this.link.gone || !this.admit(data.byteLength)) return;
+    this.link.out.wsMessage(this.id, new Uint8Array(data.slice(0)), WS_PONG);
+  }
+
+  /** Counts a message for the worker against maxPendingBytes; over it, closes with 1013 instead. */
+  private admit(payloadBytes: number): boolean {
+    const pending = this.pending + wsMessageCost(payloadBytes);
+    if (pending > this.limits.maxPendingBytes) {
+      this.close(CLOSE_TRY_AGAIN, CLOSE_TRY_AGAIN_REASON);
+      return false;
+    }
+    this.pending = pending;
+    return true;
+  }
+
+  /** The worker's app is done with messages costing `bytes` (wsAck). */
+  acked(bytes: number): void {
+    this.pending = Math.max(0, this.pending - bytes);
   }
 
   onDrain(): void {
@@ -163,6 +192,7 @@ export class WsConn implements WsSocket {
     stats.messagesOut++;
     stats.bytesOut += n;
     // 1: written; 0: a backlog built up (uWS keeps it: maxBackpressure is 0 there, so never 2).
+    // Every send behind a backlog returns 0, so the bound holds per message, not per burst.
     if (ws.send(data, op === WS_BINARY, (flags & WS_NO_COMPRESS) === 0) !== 1) this.checkBacklog();
     else if (this.written - this.reported >= WS_ACK_BYTES) this.report(0);
   }

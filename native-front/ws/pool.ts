@@ -20,6 +20,7 @@ import {
   CLOSE_INTERNAL_ERROR,
   CLOSE_SERVICE_RESTART,
   WS_BINARY,
+  WS_LOW_WATER,
   WS_NO_COMPRESS,
   WS_OPCODE_MASK,
 } from '../../shared/protocol/ws.js';
@@ -33,6 +34,18 @@ export interface Topic {
   /** Messages and bytes published to it since it got its first subscriber. */
   messages: number;
   bytes: number;
+  /** Bytes published since its subscribers' backlogs were last checked, and how many call for a check. */
+  unchecked: number;
+  checkEvery: number;
+}
+
+/**
+ * Subscribers' backlogs are checked at least every quarter of their maxBackpressure published
+ * (besides once per turn): a turn that publishes far more than that to a reader that stopped
+ * reading closes it once it is over, instead of queueing the whole turn in uWS first.
+ */
+function checkEveryFor(maxBackpressure: number): number {
+  return Math.max(WS_LOW_WATER, Math.floor(maxBackpressure / 4));
 }
 
 export class WsMount {
@@ -53,8 +66,10 @@ export class WsMount {
   /** `conn` subscribed to scoped `topic`: returns the topic (its counts mark where the socket came in). */
   addSubscriber(topic: string, conn: WsConn): Topic {
     let t = this.topics.get(topic);
-    if (t === undefined) this.topics.set(topic, (t = { conns: new Set(), messages: 0, bytes: 0 }));
+    if (t === undefined)
+      this.topics.set(topic, (t = { conns: new Set(), messages: 0, bytes: 0, unchecked: 0, checkEvery: Number.MAX_SAFE_INTEGER }));
     t.conns.add(conn);
+    t.checkEvery = Math.min(t.checkEvery, checkEveryFor(conn.limits.maxBackpressure));
     return t;
   }
 
@@ -162,6 +177,11 @@ export class WsPool implements WsPoolHub {
     const reached = t.conns.size - (self ? 1 : 0);
     m.stats.messagesOut += reached;
     m.stats.bytesOut += reached * n;
+    t.unchecked += n;
+    if (t.unchecked >= t.checkEvery) {
+      t.unchecked = 0;
+      for (const c of [...t.conns]) c.checkBacklog();
+    }
     this.front.touched(m, scoped);
   }
 

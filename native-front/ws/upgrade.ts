@@ -6,6 +6,12 @@
 // (same queue, same choice of worker, same timeouts), and the app decides: accept (wsAccept), or
 // an ordinary response (401, 404, ...) that goes back on the upgrade request as HTTP.
 //
+// Before anything answers or dispatches an upgrade, its framing is checked as every request's is
+// (http/framing.ts; it once skipped that check: issue 18 item 4) and an upgrade carrying a body is
+// refused (the bytes after its head would be read as WebSocket frames); then the handshake itself
+// (handshake.ts). Refusals go out as framing.ts refuses: on a later tick, closing the connection,
+// so nothing sent behind the refused request is ever read as a request.
+//
 // uWS's HttpRequest lives only during this call: the key, the subprotocols, the extensions and
 // the socket context are copied before anything asynchronous; onAborted is registered before the
 // request leaves; res.upgrade() runs corked when the worker accepts.
@@ -20,11 +26,14 @@ import type { Listener } from '../front/listener.js';
 import type { MountRoute, Router, VhostRoute } from '../front/router.js';
 import { peerAddress } from '../front/context.js';
 import { sendStatus } from '../http/answer.js';
+import { framing, refuseAndClose } from '../http/framing.js';
+import { normalizePath } from '../http/path.js';
 import type { RequestContext } from '../mount.js';
 import { headerBytes, MAX_HEADER_BYTES } from '../ops/limits.js';
 import { acceptRequestId, newRequestId } from '../request-id.js';
 import { socketsOf, WsConn, type AccessBase, type ConnFront } from './conn.js';
 import type { WsFront } from './front.js';
+import { handshakeRefusal } from './handshake.js';
 import type { WsPool } from './pool.js';
 
 /** An upgrade request's state on the front until it is accepted or answered. */
@@ -182,32 +191,50 @@ const collect = (k: string, v: string): void => {
   if (k !== 'sec-websocket-extensions') collecting.push(k, v);
 };
 
-/** An upgrade answered without reaching a worker. */
+/** An upgrade answered without reaching a worker (the request itself was sound). */
 function refuse(ctx: UpgradeContext, res: HttpResponse, status: number, headers?: Record<string, string>): void {
   ctx.done(status, sendStatus(res, status, { headers, close: ctx.closeConnection }));
+}
+
+/** A bad upgrade request: logged, refused on a later tick with the connection closed (framing.ts). */
+function refuseBad(
+  front: WsFront,
+  ctx: UpgradeContext,
+  res: HttpResponse,
+  status: number,
+  why: string,
+  headers?: Record<string, string>,
+): void {
+  front.log.warn(`refused WebSocket upgrade: ${why}`, { requestId: ctx.requestId, status });
+  refuseAndClose(res, status, false, (s, bytes) => ctx.done(s, bytes), headers);
 }
 
 /** The `upgrade` handler of every listener's ws route. */
 export function handleUpgrade(front: WsFront, listener: Listener, res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
   const router = front.router;
   const host = req.getHeader('host');
-  const url = req.getUrl();
-  const found = router.resolve(listener, host, url);
+  const url = normalizePath(req.getUrl());
+  const found = url === null ? undefined : router.resolve(listener, host, url);
   const handler = found?.route.handler;
-  // Not an app: whatever the same GET gets (a static file, 404, 400, a redirect).
-  if (found === undefined || !(handler instanceof AppMount)) return router.handle(listener, res, req);
+  // Not an app: whatever the same GET gets (a static file, 404, 400 for a path above the root, a redirect).
+  if (url === null || found === undefined || !(handler instanceof AppMount)) return router.handle(listener, res, req);
   const mount = found.route.mount as ResolvedApp;
   const pool = front.poolFor(handler.dispatcher);
   const ctx = new UpgradeContext(router, found.vhostRoute, found.route, pool, req, res, host, url, listener.secure);
   router.inFlight++;
-  if (router.draining || pool === null || pool.mount === null) return refuse(ctx, res, 503, { 'Retry-After': '5' });
-  if (handler.dispatcher.loadError) return refuse(ctx, res, 503, { 'Retry-After': '5' });
-  if (url.length + ctx.query.length > mount.maxUrlLength) return refuse(ctx, res, 414);
   collecting = [];
   req.forEach(collect);
   const headers = collecting;
   collecting = [];
-  if (headerBytes(headers) > MAX_HEADER_BYTES) return refuse(ctx, res, 431);
+  const frame = framing(headers);
+  if (typeof frame === 'string') return refuseBad(front, ctx, res, 400, `request framing: ${frame}`);
+  if (frame.length > 0 || frame.chunked) return refuseBad(front, ctx, res, 400, 'an upgrade request with a body');
+  if (url.length + ctx.query.length > mount.maxUrlLength) return refuseBad(front, ctx, res, 414, 'request target over maxUrlLength');
+  if (headerBytes(headers) > MAX_HEADER_BYTES) return refuseBad(front, ctx, res, 431, 'request header fields too large');
+  const bad = handshakeRefusal(req.getHeader('sec-websocket-version'), req.getHeader('sec-websocket-key'));
+  if (bad !== null) return refuseBad(front, ctx, res, bad.status, bad.why, bad.headers);
+  if (router.draining || pool === null || pool.mount === null) return refuse(ctx, res, 503, { 'Retry-After': '5' });
+  if (handler.dispatcher.loadError) return refuse(ctx, res, 503, { 'Retry-After': '5' });
   if (!pool.reserve(mount.websocket.maxConnections)) {
     pool.mount.stats.overLimit++;
     front.log.warn('WebSocket upgrade refused: maxConnections reached', {

@@ -31,6 +31,7 @@ export const DEFAULTS = Object.freeze({
     maxPayload: 1024 * 1024,
     idleTimeoutMs: 120_000,
     maxBackpressure: 1024 * 1024,
+    maxPendingBytes: 4 * 1024 * 1024, // pendingDefault(maxPayload) for the default maxPayload
     compression: false,
     maxConnections: 10_000,
   }),

@@ -80,6 +80,7 @@ function describeWebSocket(w: ResolvedWebSocket): string {
     `maxPayload ${formatSize(w.maxPayload)}`,
     `idleTimeout ${w.idleTimeoutMs === 0 ? 'never' : formatDuration(w.idleTimeoutMs)}`,
     `maxBackpressure ${formatSize(w.maxBackpressure)}`,
+    `maxPendingBytes ${formatSize(w.maxPendingBytes)}`,
     `compression ${w.compression ? 'on' : 'off'}`,
     `maxConnections ${w.maxConnections === 0 ? 'unlimited' : w.maxConnections}`,
   ].join(', ');

@@ -68,6 +68,7 @@ export interface WebSocketConfig {
   maxPayload?: number | string; // largest message from a client; bigger closes with 1009; default 1mb
   idleTimeout?: Duration; // silent this long (pings unanswered) closes; 0 = never; default 120s
   maxBackpressure?: number | string; // a client further behind is closed with 1008; default 1mb
+  maxPendingBytes?: number | string; // received, not yet handled by the app; over it closes with 1013; default 4 × maxPayload, ≥ 1mb
   compression?: boolean; // permessage-deflate; default false
   maxConnections?: number; // open sockets on this mount over all fronts; beyond: 503; 0 = no limit; default 10000
 }
@@ -192,6 +193,7 @@ export interface ResolvedWebSocket {
   maxPayload: number; // bytes
   idleTimeoutMs: number; // 0 = never
   maxBackpressure: number; // bytes
+  maxPendingBytes: number; // bytes
   compression: boolean;
   maxConnections: number; // 0 = no limit
 }

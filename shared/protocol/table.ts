@@ -110,6 +110,12 @@ export const TO_FRONT = {
   wsPublish: msg(64, ['id', 'num'], ['topic', 'str'], ['data', 'body'], ['flags', 'num']),
   /** Requests carrying this session key (engine.io sid, pool.sticky) belong on this worker. */
   stickyClaim: msg(65, ['key', 'str']),
+  /**
+   * The app has finished with messages of socket `id` costing this many bytes (wsMessageCost):
+   * the front counts them off the socket's unhandled bytes (websocket.maxPendingBytes).
+   * Summed per socket and sent once per batch.
+   */
+  wsAck: msg(66, ['id', 'num'], ['bytes', 'num']),
 } as const satisfies Table;
 
 /** Control thread → worker, on its control port. */

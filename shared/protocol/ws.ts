@@ -26,6 +26,9 @@ export const CLOSE_POLICY = 1008;
 export const CLOSE_TOO_BIG = 1009;
 export const CLOSE_INTERNAL_ERROR = 1011;
 export const CLOSE_SERVICE_RESTART = 1012;
+/** The client sent more than the app has handled yet (websocket.maxPendingBytes). */
+export const CLOSE_TRY_AGAIN = 1013;
+export const CLOSE_TRY_AGAIN_REASON = 'Too Many Unhandled Messages';
 
 /** Below this many bytes of backlog a pressured socket counts as drained again (drain fires). */
 export const WS_LOW_WATER = 16 * 1024;
@@ -37,3 +40,14 @@ export const WS_ACK_BYTES = 256 * 1024;
  * client is not. Above WS_ACK_BYTES, so a steady stream never sees -1 for the acks' lag alone.
  */
 export const WS_IN_FLIGHT_HIGH = 1024 * 1024;
+
+/**
+ * What a message from the client counts against websocket.maxPendingBytes until the worker
+ * acknowledges it (wsAck): its payload, plus what carrying it costs even when it is empty (its
+ * slot in a batch, its event in the worker), so a flood of empty messages is bounded too.
+ */
+export const WS_MESSAGE_OVERHEAD = 64;
+
+export function wsMessageCost(payloadBytes: number): number {
+  return payloadBytes + WS_MESSAGE_OVERHEAD;
+}

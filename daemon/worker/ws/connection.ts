@@ -18,6 +18,11 @@
 // - 0: dropped, because the socket is closing or closed (readyState 2 or 3). A closed socket
 //   always answers 0; backpressure never does.
 // getBufferedAmount(): the backlog the front last reported plus what was sent since its report.
+//
+// The other direction: the front cannot stop reading a WebSocket, so it counts the client's
+// messages it has handed over until the worker acknowledges them (websocket.maxPendingBytes). A
+// message is acknowledged when the app is done with it: its handler returned, or the promise it
+// returned settled. Acks are summed per socket and go out with the link's next batch (wsAck).
 import { Buffer } from 'node:buffer';
 import type { ServerWebSocket, UpgradeOptions, WebSocketHandlers, WsConnectionHandler, WsEndpoint } from '../../app/types.js';
 import {
@@ -30,6 +35,7 @@ import {
   WS_PONG,
   WS_TERMINATE,
   WS_TEXT,
+  wsMessageCost,
 } from '../../../shared/protocol/ws.js';
 import type { FrontLink } from '../link.js';
 import type { ByteArena } from '../../../shared/protocol/byte-arena.js';
@@ -46,6 +52,8 @@ export interface WsHub {
   arena(link: FrontLink): ByteArena;
   publish(from: WsConnection | null, topic: string, data: string | Uint8Array, opcode: number, compress: boolean): number;
   error(conn: WsConnection, what: string, err: unknown): void;
+  /** `conn` has acknowledgements to send (unacked > 0): they go out with the link's next batch. */
+  toAck(conn: WsConnection): void;
 }
 
 const utf8 = new TextDecoder();
@@ -61,6 +69,11 @@ export class WsConnection implements WsEndpoint {
   private written = 0;
   topics: Set<string> | null = null;
   handler: WsConnectionHandler;
+  /** Cost of the client's messages the app is done with, not yet acknowledged to the front. */
+  unacked = 0;
+  /** Its messages (and a close) waiting in the worker's inbox (inbox.ts). */
+  queued = 0;
+  private readonly ackBound = (cost: number) => this.ack(cost);
 
   constructor(
     readonly hub: WsHub,
@@ -131,7 +144,22 @@ export class WsConnection implements WsEndpoint {
   }
 
   received(data: Uint8Array, opcode: number): void {
-    if (this.readyState === OPEN || (this.readyState === CLOSING && opcode === WS_PONG)) this.handler.message(data, opcode);
+    const cost = wsMessageCost(data.byteLength);
+    if (this.readyState === OPEN || (this.readyState === CLOSING && opcode === WS_PONG)) {
+      const r = this.handler.message(data, opcode);
+      if (r != null && typeof r.then === 'function') {
+        const ack = () => this.ackBound(cost);
+        r.then(ack, ack);
+        return;
+      }
+    }
+    this.ack(cost);
+  }
+
+  private ack(cost: number): void {
+    if (this.readyState === CLOSED) return; // the front has forgotten the socket
+    if (this.unacked === 0) this.hub.toAck(this);
+    this.unacked += cost;
   }
 
   buffered(backlog: number, written: number, pressured: boolean): void {
@@ -238,13 +266,15 @@ class AppSocket<T> implements ServerWebSocket<T> {
 export function appHandler(handlers: WebSocketHandlers, data: unknown): (conn: WsConnection) => WsConnectionHandler {
   return (conn) => {
     const ws = new AppSocket(conn, data);
-    const run = (what: string, fn: () => unknown) => {
+    // Returns the handler's promise (settled, never rejected) when it returned one.
+    const run = (what: string, fn: () => unknown): Promise<unknown> | undefined => {
       try {
         const r = fn() as { then?: unknown } | undefined;
-        if (r && typeof r.then === 'function') (r as Promise<unknown>).then(undefined, (err) => conn.hub.error(conn, what, err));
+        if (r && typeof r.then === 'function') return (r as Promise<unknown>).then(undefined, (err) => conn.hub.error(conn, what, err));
       } catch (err) {
         conn.hub.error(conn, what, err);
       }
+      return undefined;
     };
     return {
       open: () => {
@@ -252,12 +282,12 @@ export function appHandler(handlers: WebSocketHandlers, data: unknown): (conn: W
       },
       message: (bytes, opcode) => {
         if (opcode === WS_PONG) {
-          if (handlers.pong) run('pong', () => handlers.pong!(ws, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)));
+          if (handlers.pong) return run('pong', () => handlers.pong!(ws, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)));
           return;
         }
         if (!handlers.message) return;
         const msg = opcode === WS_TEXT ? utf8.decode(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        run('message', () => handlers.message!(ws, msg));
+        return run('message', () => handlers.message!(ws, msg));
       },
       drain: () => {
         if (handlers.drain) run('drain', () => handlers.drain!(ws));

@@ -8,10 +8,19 @@ import { errorText } from '../../../shared/errors.js';
 import { IdTable } from '../../../shared/id-table.js';
 import type { Board } from '../../../shared/protocol/board.js';
 import { LOG_ERROR } from '../../../shared/protocol/index.js';
-import { CLOSE_GOING_AWAY, CLOSE_SERVICE_RESTART, WS_BINARY, WS_NO_COMPRESS, WS_TEXT } from '../../../shared/protocol/ws.js';
+import {
+  CLOSE_ABNORMAL,
+  CLOSE_GOING_AWAY,
+  CLOSE_SERVICE_RESTART,
+  CLOSE_TRY_AGAIN,
+  WS_BINARY,
+  WS_NO_COMPRESS,
+  WS_TEXT,
+} from '../../../shared/protocol/ws.js';
 import type { FrontLink } from '../link.js';
 import type { WorkerRequest } from '../request.js';
 import { ByteArena } from '../../../shared/protocol/byte-arena.js';
+import { Inbox } from './inbox.js';
 import { appHandler, CLOSED, upgradeHeaders, WsConnection, type PendingUpgrade, type WsHub } from './connection.js';
 import { asBytes, wsByteLength, type WsData } from './wire.js';
 
@@ -33,7 +42,11 @@ export class WorkerWs implements WsHub {
   private links: FrontLink[] = [];
   private tables: IdTable<WsConnection>[] = [];
   private arenas: ByteArena[] = [];
+  /** Per link: sockets with acknowledgements for its next batch. */
+  private acks: WsConnection[][] = [];
   private retireTimer: NodeJS.Timeout | null = null;
+  /** Client messages read from the ports, handed to the app a turn's worth at a time. */
+  private readonly inbox = new Inbox();
 
   constructor(
     private readonly server: WsServer,
@@ -46,6 +59,31 @@ export class WorkerWs implements WsHub {
     this.links = links;
     this.tables = links.map(() => new IdTable<WsConnection>(16));
     this.arenas = links.map((l) => new ByteArena(l.out));
+    this.acks = links.map(() => []);
+    for (const l of links) {
+      // Acks join whatever else the link sends this tick (one batch; see codec.ts Outbox).
+      const before = l.out.beforeFlush;
+      l.out.beforeFlush = () => {
+        this.flushAcks(l);
+        before?.();
+      };
+    }
+  }
+
+  toAck(conn: WsConnection): void {
+    const list = this.acks[conn.link.index];
+    if (list.length === 0) conn.link.out.wake();
+    list.push(conn);
+  }
+
+  private flushAcks(link: FrontLink): void {
+    const list = this.acks[link.index];
+    if (list.length === 0) return;
+    this.acks[link.index] = [];
+    for (const c of list) {
+      if (c.unacked > 0 && c.readyState !== CLOSED) link.out.wsAck(c.id, c.unacked);
+      c.unacked = 0;
+    }
   }
 
   arena(link: FrontLink): ByteArena {
@@ -88,7 +126,8 @@ export class WorkerWs implements WsHub {
   }
 
   message(link: FrontLink, id: number, data: Uint8Array, opcode: number): void {
-    this.tables[link.index].get(id)?.received(data, opcode);
+    const conn = this.tables[link.index].get(id);
+    if (conn !== undefined) this.inbox.message(conn, data, opcode);
   }
 
   buffered(link: FrontLink, id: number, backlog: number, written: number, pressured: boolean): void {
@@ -99,6 +138,14 @@ export class WorkerWs implements WsHub {
     const table = this.tables[link.index];
     const conn = table.get(id);
     if (conn === undefined) return;
+    // A socket that was cut (1006) or closed for sending more than the app handles (1013) loses
+    // what it still had queued here; a proper close waits behind the socket's messages (inbox.ts).
+    if (code === CLOSE_ABNORMAL || code === CLOSE_TRY_AGAIN) this.close(table, id, conn, code, reason);
+    else this.inbox.closeAfter(conn, () => this.close(table, id, conn, code, reason));
+  }
+
+  private close(table: IdTable<WsConnection>, id: number, conn: WsConnection, code: number, reason: string): void {
+    if (table.get(id) !== conn) return;
     table.delete(id);
     this.size--;
     this.board.addSockets(-1);

@@ -4,6 +4,7 @@ import type { ResolvedPool, ResolvedWebSocket } from '../types.js';
 import { DEFAULTS } from '../defaults.js';
 import { appCwd, readEnvFile } from './app-root.js';
 import { lookupGroup, lookupUser } from './accounts.js';
+import { formatSize } from '../duration.js';
 import { bool, type Ctx, duration, isObject, size } from './context.js';
 
 /** `module`: the app's absolute path (its folder finds the app root); unset when it was wrong. */
@@ -98,16 +99,32 @@ function resolveAccounts(o: Record<string, unknown>, p: ConfigPath, ctx: Ctx, po
   }
 }
 
+/**
+ * websocket.maxPendingBytes when not set: room for four messages of maxPayload (a client that
+ * sends a few at once is not closed), at least 1 MiB.
+ */
+export function pendingDefault(maxPayload: number): number {
+  return Math.max(1024 * 1024, 4 * maxPayload);
+}
+
 /** `websocket:` on an app mount; every key has a default for public sites (DEFAULTS.websocket). */
 export function resolveWebSocket(v: unknown, p: ConfigPath, ctx: Ctx): ResolvedWebSocket {
   const d = DEFAULTS.websocket;
   if (!isObject(v)) return { ...d }; // absent, or the schema said why
-  const maxPayload = size(v.maxPayload, [...p, 'maxPayload'], d.maxPayload, ctx);
-  if (maxPayload === 0) ctx.problems.add([...p, 'maxPayload'], 'must be above 0');
+  const payload = size(v.maxPayload, [...p, 'maxPayload'], d.maxPayload, ctx);
+  if (payload === 0) ctx.problems.add([...p, 'maxPayload'], 'must be above 0');
+  const maxPayload = payload || d.maxPayload;
+  const maxPendingBytes = size(v.maxPendingBytes, [...p, 'maxPendingBytes'], pendingDefault(maxPayload), ctx);
+  // Below one whole message every client that sends a full-size message would be closed.
+  if (maxPendingBytes < maxPayload) {
+    const why = `${formatSize(maxPendingBytes)} is less than maxPayload (${formatSize(maxPayload)}): a whole message must fit`;
+    ctx.problems.add([...p, 'maxPendingBytes'], why);
+  }
   return {
-    maxPayload: maxPayload || d.maxPayload,
+    maxPayload,
     idleTimeoutMs: duration(v.idleTimeout, [...p, 'idleTimeout'], d.idleTimeoutMs, ctx, true),
     maxBackpressure: size(v.maxBackpressure, [...p, 'maxBackpressure'], d.maxBackpressure, ctx),
+    maxPendingBytes,
     compression: bool(v.compression, d.compression),
     maxConnections: typeof v.maxConnections === 'number' && Number.isInteger(v.maxConnections) ? v.maxConnections : d.maxConnections,
   };
