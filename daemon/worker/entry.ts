@@ -16,6 +16,7 @@ import {
   type ServeTask,
 } from '../../shared/protocol/index.js';
 import { installLightFetchGlobals } from './globals.js';
+import { installDirectNode } from '../app/node-direct.js';
 import { FrontLink } from './link.js';
 import { installProcessGuard } from './guard.js';
 import { forwardConsole } from './log-forward.js';
@@ -40,6 +41,7 @@ async function serve(task: ServeTask): Promise<never> {
     control.log(LOG_ERROR, `unhandled rejection: ${text}`, '');
   });
   installLightFetchGlobals(); // before the app is imported: it may keep a reference to Response
+  installDirectNode();
   try {
     const app = await loadApp(task.modulePath, {
       interface: task.interface,
@@ -58,6 +60,7 @@ async function serve(task: ServeTask): Promise<never> {
       control,
       board,
     );
+    s.node = app.node ?? null;
     s.links = task.links.map((port, i) => new FrontLink(i, port, s, board, new AddressQuery(task.addresses[i], port)));
     s.ws = new WorkerWs(s, board, app.websocket ?? null);
     s.ws.attach(s.links);

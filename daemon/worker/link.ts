@@ -14,11 +14,18 @@ import { BodyFeeder } from './body-feeder.js';
 import { recycle } from './buffer-pool.js';
 import { canBeLight, HostdRequest, LightRequest } from './light-request.js';
 import { GlobalResponse } from './light-response.js';
+import { startNode } from './node-exchange.js';
 import { headerAt, mountRelative, responseHead, setHeader } from './response-parts.js';
 import { RequestCtx, WorkerRequest } from './request.js';
 import type { WorkerServer } from './server.js';
 
 const noop = () => {};
+
+/** A WebSocket upgrade request: a node app's 'upgrade' listeners may take it (daemon/app/ws-bridge.ts). */
+function isWebSocketUpgrade(flat: readonly string[]): boolean {
+  const at = headerAt(flat, 'upgrade');
+  return at >= 0 && flat[at + 1].toLowerCase() === 'websocket';
+}
 
 export class FrontLink implements WorkerHandlers {
   readonly out: FrontOutbox;
@@ -75,6 +82,10 @@ export class FrontLink implements WorkerHandlers {
     const r = this.reqs.get(id);
     if (r === undefined) return;
     this.finish(r);
+    if (r.onAbort !== null) {
+      r.onAbort(); // a node exchange: no signal, no stream to abort
+      return;
+    }
     const reason = new DOMException('The client went away', 'AbortError');
     r.signal.abort(reason);
     if (r.body) r.body.error(reason);
@@ -115,6 +126,11 @@ export class FrontLink implements WorkerHandlers {
       const ae = headerAt(flat, 'accept-encoding');
       r.compress = { acceptEncoding: ae < 0 ? '' : flat[ae + 1], isRange: headerAt(flat, 'range') >= 0 };
     }
+    if (s.node !== null && !isWebSocketUpgrade(flat)) {
+      // Node-style apps take the direct path; their upgrades go through the fetch wrapper (ws-bridge.ts).
+      startNode(this, r, head.method, head.url, flat, this.ctx(r, head.address), s.node);
+      return;
+    }
     let url = head.url;
     if (s.stripPrefix && s.mount !== '') {
       url = mountRelative(url, s.mount);
@@ -139,7 +155,7 @@ export class FrontLink implements WorkerHandlers {
         return;
       }
     }
-    const ctx = new RequestCtx(s.waitUntil, s.mount, r.requestId, head.address, this.addresses, r.id, r, s);
+    const ctx = this.ctx(r, head.address);
     let result: Response | Promise<Response>;
     try {
       result = s.fetch(request, s.env, ctx);
@@ -153,6 +169,10 @@ export class FrontLink implements WorkerHandlers {
         (res) => respond(this, r, res),
         (err) => this.fail(r, 500, errorText(err)),
       );
+  }
+
+  private ctx(r: WorkerRequest, address: string | null): RequestCtx {
+    return new RequestCtx(this.server.waitUntil, this.server.mount, r.requestId, address, this.addresses, r.id, r, this.server);
   }
 
   // ------------------------------------------------------------ WebSockets (daemon/worker/ws)
@@ -201,6 +221,11 @@ export class FrontLink implements WorkerHandlers {
       const r = list[i];
       r.dirty = false;
       if (r.finished) continue;
+      if (r.prepare !== null) {
+        const prepare = r.prepare;
+        r.prepare = null;
+        if (!prepare()) continue;
+      }
       const body = r.takeBody(this.transferBound);
       if (!r.headSent) {
         r.headSent = true;

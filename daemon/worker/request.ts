@@ -37,6 +37,13 @@ export class WorkerRequest {
   compressor: StreamCompressor | null = null;
   /** Set by ctx.upgrade(): once fetch returns, the request becomes a WebSocket (daemon/worker/ws). */
   upgrade: PendingUpgrade | null = null;
+  /**
+   * Runs once, right before the head would go out (node-exchange.ts decides there whether the
+   * body is whole or streamed); false: not ready yet (it marks the request dirty again later).
+   */
+  prepare: (() => boolean) | null = null;
+  /** The client went away (node-exchange.ts: 'aborted'/'close' on req, res and the socket). */
+  onAbort: (() => void) | null = null;
   constructor(
     readonly link: FrontLink,
     readonly id: number,
