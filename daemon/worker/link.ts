@@ -198,9 +198,7 @@ export class FrontLink implements WorkerHandlers {
   /** Queues streamed body bytes of `r` for the next batch (counted against the credit window). */
   queueBytes(r: WorkerRequest, bytes: Uint8Array): void {
     if (bytes.byteLength === 0) return;
-    (r.pending ??= []).push(bytes);
-    r.pendingBytes += bytes.byteLength;
-    r.unacked += bytes.byteLength;
+    r.addPending(bytes);
     this.markDirty(r);
   }
 

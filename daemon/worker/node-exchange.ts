@@ -239,7 +239,12 @@ class NodeExchange implements ResponseSink, RequestFeed, BodySink {
       if (coding !== null) r.compressor = streamCompressor(coding, this.link.server.compression!);
     }
     if (parts !== null) {
-      for (const p of parts) this.send(typeof p === 'string' ? Buffer.from(p) : p);
+      for (const p of parts) {
+        const bytes = typeof p === 'string' ? Buffer.from(p) : p;
+        // Straight into this flush (marking the request dirty from inside a flush would strand it).
+        if (r.compressor === null) r.addPending(bytes);
+        else this.send(bytes);
+      }
     }
     return true;
   }

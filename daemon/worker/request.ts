@@ -40,6 +40,7 @@ export class WorkerRequest {
   /**
    * Runs once, right before the head would go out (node-exchange.ts decides there whether the
    * body is whole or streamed); false: not ready yet (it marks the request dirty again later).
+   * It runs inside the outbox's flush: it must not mark the request dirty (no new flush would come).
    */
   prepare: (() => boolean) | null = null;
   /** The client went away (node-exchange.ts: 'aborted'/'close' on req, res and the socket). */
@@ -55,6 +56,13 @@ export class WorkerRequest {
     address: string | null,
   ) {
     this.head = { method, url, headers, address };
+  }
+
+  /** Adds streamed body bytes to what goes out with the next flush (counted against the credit window). */
+  addPending(bytes: Uint8Array): void {
+    (this.pending ??= []).push(bytes);
+    this.pendingBytes += bytes.byteLength;
+    this.unacked += bytes.byteLength;
   }
 
   /**
