@@ -82,8 +82,8 @@ export class FrontLink implements WorkerHandlers {
     const r = this.reqs.get(id);
     if (r === undefined) return;
     this.finish(r);
-    if (r.onAbort !== null) {
-      r.onAbort(); // a node exchange: no signal, no stream to abort
+    if (r.exchange !== null) {
+      r.exchange.abort(); // a node exchange: no signal, no stream to abort
       return;
     }
     const reason = new DOMException('The client went away', 'AbortError');
@@ -219,10 +219,9 @@ export class FrontLink implements WorkerHandlers {
       const r = list[i];
       r.dirty = false;
       if (r.finished) continue;
-      if (r.prepare !== null) {
-        const prepare = r.prepare;
-        r.prepare = null;
-        if (!prepare()) continue;
+      if (r.preparing) {
+        r.preparing = false;
+        if (!r.exchange!.prepare()) continue;
       }
       const body = r.takeBody(this.transferBound);
       if (!r.headSent) {

@@ -24,7 +24,7 @@ import { contentLength, setWhole } from './app-response.js';
 import { encodeHeaders, streamCompressor } from './compress-response.js';
 import type { FrontLink } from './link.js';
 import { headerAt } from './response-parts.js';
-import type { WorkerRequest } from './request.js';
+import type { RequestExchange, WorkerRequest } from './request.js';
 
 type Cb = (err?: Error | null) => void;
 
@@ -55,7 +55,7 @@ function afterFinish(x: NodeExchange): void {
 class ExchangeSocket extends MemorySocket {
   /** Set by ServerResponse.assignSocket (done by hand here). */
   _httpMessage: ServerResponse | null = null;
-  gone: (() => void) | null = null;
+  exchange: NodeExchange | null = null;
 
   constructor(ctx: AppContext, encrypted: boolean) {
     super(ctx, encrypted, { allowHalfOpen: true });
@@ -67,12 +67,12 @@ class ExchangeSocket extends MemorySocket {
     cb(); // only an app writing to the socket itself gets here: nothing of the response goes this way
   }
   override _destroy(err: Error | null, cb: Cb): void {
-    this.gone?.();
+    this.exchange?.socketGone();
     cb(err);
   }
 }
 
-class NodeExchange implements ResponseSink, RequestFeed, BodySink {
+class NodeExchange implements ResponseSink, RequestFeed, BodySink, RequestExchange {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   private readonly socket: ExchangeSocket;
@@ -84,8 +84,7 @@ class NodeExchange implements ResponseSink, RequestFeed, BodySink {
   private waiting: Cb[] | null = null;
   private ended = false;
   private bodyDone: boolean;
-  private readonly prepareBound = () => this.prepare();
-  private readonly creditBound = () => this.credit();
+  private creditBound: (() => void) | null = null;
 
   constructor(
     private readonly link: FrontLink,
@@ -126,8 +125,13 @@ class NodeExchange implements ResponseSink, RequestFeed, BodySink {
     // assignSocket without its 'socket' event and flush (nothing is queued yet; nobody listens yet).
     socket._httpMessage = res;
     (res as unknown as { socket: ExchangeSocket }).socket = socket;
-    socket.gone = () => this.socketGone();
-    r.onAbort = () => socket.destroy(); // the client went away: as a closing TCP socket in node:http
+    socket.exchange = this;
+    r.exchange = this;
+  }
+
+  /** The client went away: what a closing TCP socket does in node:http (socketGone follows). */
+  abort(): void {
+    this.socket.destroy();
   }
 
   // ------------------------------------------------------------ the response (ResponseSink)
@@ -140,7 +144,7 @@ class NodeExchange implements ResponseSink, RequestFeed, BodySink {
     const r = this.r;
     r.status = status;
     r.headers = headers;
-    r.prepare = this.prepareBound;
+    r.preparing = true;
     this.link.markDirty(r);
   }
 
@@ -148,7 +152,7 @@ class NodeExchange implements ResponseSink, RequestFeed, BodySink {
     const r = this.r;
     const n = typeof data === 'string' ? data.length : data.byteLength;
     if (n > 0) {
-      if (r.prepare !== null || this.parts !== null) {
+      if (r.preparing || this.parts !== null) {
         // Before the first flush: held, so that an end() in this turn sends it whole.
         const part =
           typeof data === 'string' && encoding !== null && encoding !== 'utf8' && encoding !== 'utf-8' ? Buffer.from(data, encoding) : data;
@@ -161,7 +165,7 @@ class NodeExchange implements ResponseSink, RequestFeed, BodySink {
       if (open) process.nextTick(cb);
       else (this.waiting ??= []).push(cb);
     }
-    if (!open) r.creditWait ??= this.creditBound;
+    if (!open) this.waitCredit();
     return open;
   }
 
@@ -170,7 +174,7 @@ class NodeExchange implements ResponseSink, RequestFeed, BodySink {
     this.ended = true;
     const r = this.r;
     if (r.finished) return;
-    if (r.prepare === null) {
+    if (!r.preparing) {
       // Streamed: the end follows the last chunk (through the compressor, if any).
       const c = r.compressor;
       if (c === null) this.close();
@@ -217,7 +221,7 @@ class NodeExchange implements ResponseSink, RequestFeed, BodySink {
   }
 
   /** Right before the head goes out: whole (ended by now) or streamed from here on. */
-  private prepare(): boolean {
+  prepare(): boolean {
     const r = this.r;
     const parts = this.parts;
     this.parts = null;
@@ -249,12 +253,16 @@ class NodeExchange implements ResponseSink, RequestFeed, BodySink {
     return true;
   }
 
+  private waitCredit(): void {
+    this.r.creditWait ??= this.creditBound ??= () => this.credit();
+  }
+
   /** The front took bytes (or the compressor gave them back): release writers if the window is open. */
   private credit(): void {
     const r = this.r;
     if (r.finished) return;
     if (r.unacked + this.held >= RESPONSE_WINDOW) {
-      r.creditWait ??= this.creditBound;
+      this.waitCredit();
       return;
     }
     const cbs = this.waiting;
@@ -285,7 +293,7 @@ class NodeExchange implements ResponseSink, RequestFeed, BodySink {
    * The connection is gone: the client went away (link.abort), or the app destroyed the socket
    * (res.destroy(), req.socket.destroy()), which ends the exchange as it would a TCP connection.
    */
-  private socketGone(): void {
+  socketGone(): void {
     const r = this.r;
     if (!r.finished) this.link.fail(r, 500, 'the app closed the connection without a complete response');
     if (this.socket._httpMessage === this.res) this.res.detachSocket(this.socket as never);

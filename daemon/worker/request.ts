@@ -11,6 +11,18 @@ import type { FrontLink } from './link.js';
 import type { WorkerServer } from './server.js';
 import type { PendingUpgrade } from './ws/connection.js';
 
+/** What the link asks of a node exchange (daemon/worker/node-exchange.ts). */
+export interface RequestExchange {
+  /**
+   * Right before the head goes out: decides whether the body is whole or streamed. False: not
+   * ready yet (it marks the request dirty again later). It runs inside the outbox's flush, so it
+   * must not mark the request dirty itself (no new flush would come).
+   */
+  prepare(): boolean;
+  /** The client went away. */
+  abort(): void;
+}
+
 /** One request in this worker, from its head to the last message about it. */
 export class WorkerRequest {
   readonly signal = new LazySignal();
@@ -37,14 +49,10 @@ export class WorkerRequest {
   compressor: StreamCompressor | null = null;
   /** Set by ctx.upgrade(): once fetch returns, the request becomes a WebSocket (daemon/worker/ws). */
   upgrade: PendingUpgrade | null = null;
-  /**
-   * Runs once, right before the head would go out (node-exchange.ts decides there whether the
-   * body is whole or streamed); false: not ready yet (it marks the request dirty again later).
-   * It runs inside the outbox's flush: it must not mark the request dirty (no new flush would come).
-   */
-  prepare: (() => boolean) | null = null;
-  /** The client went away (node-exchange.ts: 'aborted'/'close' on req, res and the socket). */
-  onAbort: (() => void) | null = null;
+  /** A node-style app's exchange (node-exchange.ts), when the request took the direct path. */
+  exchange: RequestExchange | null = null;
+  /** exchange.prepare() runs before the head goes out (set when the app has written its head). */
+  preparing = false;
   constructor(
     readonly link: FrontLink,
     readonly id: number,
