@@ -1,9 +1,9 @@
 // Everything the bench serves, generated at run time in one temp dir:
 //   files/   the static files (1 KiB, 100 KB, 10 MB of random bytes, and 100 KB of text for the
 //            compression scenario), served by all three
-//   sites/   hostd's vhost files: a catch-all static vhost over files/, and an app vhost
+//   sites/   hostd's vhost files: a catch-all static vhost over files/, an app vhost
 //            (Host: app.bench) with one 1-thread pool per app in bench/apps/ (the cached one
-//            with a response cache)
+//            with a response cache), and the node apps' vhosts (bench/node-apps.ts)
 //   nginx/   nginx's prefix (conf, pid, error log, temp paths)
 
 import { randomBytes } from 'node:crypto';
@@ -27,7 +27,8 @@ export interface Fixtures {
   remove(): void;
 }
 
-export function makeFixtures(hostdPort: number): Fixtures {
+/** `extra`: more vhosts for hostd alone (the node apps), one file each, on hostd's listener. */
+export function makeFixtures(hostdPort: number, extra: { name: string; vhost: Omit<VhostConfig, 'listen'> }[] = []): Fixtures {
   const root = mkdtempSync(join(tmpdir(), 'hostd-bench-'));
   chmodSync(root, 0o755); // nginx's worker may run as "nobody"
   const files = join(root, 'files');
@@ -60,6 +61,7 @@ export function makeFixtures(hostdPort: number): Fixtures {
   };
   writeFileSync(join(sites, 'static.json'), JSON.stringify(staticVhost, null, 2));
   writeFileSync(join(sites, 'app.json'), JSON.stringify(appVhost, null, 2));
+  for (const e of extra) writeFileSync(join(sites, `${e.name}.json`), JSON.stringify({ ...e.vhost, listen }, null, 2));
   // An older build refuses keys it does not know (`cache`) and may not run WebSocket apps; the
   // scenarios it takes part in (static, hello, echo, 64 KB) need neither.
   const baseApps = appVhost.apps!.filter((a) => a.cache === undefined && a.url !== '/ws');

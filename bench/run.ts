@@ -1,9 +1,9 @@
 // npm run bench: hostd against raw uWebSockets.js, nginx and node:http on this machine, in one
 // run, interleaved (A,B,C,A,B,C,…) so that drift (thermal, noisy neighbours) hits every server
-// alike. Prints medians, ratios and PASS/MISS against the targets of issues 2 and 3, and writes
-// .bench/results.json. See bench/README.md.
+// alike. Prints medians, ratios and PASS/MISS against the targets of issues 2, 3, 12, 14 and 17,
+// and writes .bench/results.json. See bench/README.md.
 //
-//   npm run bench [-- --quick] [-- --only static|dynamic] [-- --rounds N --duration S]
+//   npm run bench [-- --quick] [-- --only static|dynamic|node|websocket|memory] [-- --rounds N --duration S]
 //                 [-- --without nginx,node-http,...] [-- --strict]
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -17,7 +17,7 @@ import { nginxVersion, startNginx } from './nginx.js';
 import { APP_HOST, STATIC_FILES } from './payloads.js';
 import { freePort, killAll, startServer, waitForHttp, type Server } from './procs.js';
 import { check, checksText, summarise, table, toRound, type ScenarioResult, type ServerResult } from './report.js';
-import { scenarios, TARGETS, type Group, type ServerName } from './scenarios.js';
+import { scenarios, TARGETS, type Scenario, type ServerName } from './scenarios.js';
 import { makeFixtures } from './fixtures.js';
 import { verify } from './verify.js';
 import { runWrk, wrkVersion } from './wrk.js';
@@ -26,6 +26,8 @@ import { groupCpu } from './cpu.js';
 import { profileFiles, topSelf } from './profile.js';
 import { runWsBench, WS_SCENARIOS, wsChecksText, wsTable } from './ws/run.js';
 import { rmSync } from 'node:fs';
+import { memoryText, runMemoryBench } from './memory.js';
+import { nodeVhost, ownEnv, plainApps, prepareNext, writePostScript, type NodeApp } from './node-apps.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(benchDir);
@@ -52,10 +54,13 @@ const { values: opts } = parseArgs({
 if (opts.help) {
   console.log(`usage: npm run bench [-- options]
   --quick               1 round of 2 s per server (default: 3 rounds of 5 s, 1 s warm-up)
-  --only static|dynamic|websocket  run one group of scenarios; or scenario ids, comma-separated:
-                        static-1k, static-100k, static-10m, static-100k-gzip, hello, echo, big, ws-echo, ws-fanout
+  --only static|dynamic|node|websocket|memory  run one group of scenarios; or scenario ids, comma-separated:
+                        static-1k, static-100k, static-10m, static-100k-gzip, hello, echo, big, cached-1k,
+                        express-get, express-post, fastify-get, fastify-post, koa-get, koa-post,
+                        next-api, next-page, ws-echo, ws-fanout
   --rounds N --duration SECONDS --warmup SECONDS --connections N
-  --without NAME[,NAME] leave out servers (hostd, raw-uws, nginx, node-http, raw-uws-ws, ws-node)
+  --without NAME[,NAME] leave out servers (hostd, raw-uws, nginx, node-http, raw-uws-ws, ws-node,
+                        express-own, fastify-own, koa-own, next-own)
   --with raw-uws-fetch  also measure the bench/apps fetch handlers run in-process by raw uWS
   --strict              exit 1 when a target is missed
   --quiet-wait SECONDS  before each round, wait up to this long for the CPUs to be <10% busy
@@ -63,12 +68,6 @@ if (opts.help) {
   --cpu-prof            run hostd under node --cpu-prof: profiles per thread in .bench/profiles/,
                         top functions printed at the end`);
   process.exit(0);
-}
-
-const WRK = wrkVersion();
-if (!WRK) {
-  console.error('bench: wrk is not installed. Install it (and nginx, for the static baseline):\n\n    sudo apt-get install wrk nginx\n');
-  process.exit(1);
 }
 
 const rounds = Number(opts.rounds ?? (opts.quick ? 1 : 3));
@@ -100,18 +99,51 @@ if (!NGINX && !without.has('nginx')) {
   without.add('nginx');
 }
 
-// --only static|dynamic, or scenario ids: --only static-1k,hello
+// --only static|dynamic|node|websocket|memory, or scenario ids: --only static-1k,hello
+const GROUPS = ['static', 'dynamic', 'node', 'websocket', 'memory'];
 const onlyList = opts.only ? opts.only.split(',').map((x) => x.trim()) : [];
 const every = scenarios(benchDir);
 for (const o of onlyList) {
-  if (o !== 'static' && o !== 'dynamic' && o !== 'websocket' && !every.some((s) => s.id === o) && !WS_SCENARIOS.some((s) => s.id === o)) {
+  if (!GROUPS.includes(o) && !every.some((s) => s.id === o) && !WS_SCENARIOS.some((s) => s.id === o)) {
     console.error(
-      `bench: --only takes static, dynamic, websocket or scenario ids (${[...every, ...WS_SCENARIOS].map((s) => s.id).join(', ')}), not "${o}"`,
+      `bench: --only takes ${GROUPS.join(', ')} or scenario ids (${[...every, ...WS_SCENARIOS].map((s) => s.id).join(', ')}), not "${o}"`,
     );
     process.exit(2);
   }
 }
-const all = every.filter((s) => onlyList.length === 0 || onlyList.includes(s.group) || onlyList.includes(s.id));
+let all = every.filter((s) => onlyList.length === 0 || onlyList.includes(s.group) || onlyList.includes(s.id));
+// The memory part (issue 19, bench/memory.ts) needs no wrk: it runs last, on its own.
+const memoryWanted = onlyList.length === 0 || onlyList.includes('memory');
+if (memoryWanted && onlyList.length === 1) {
+  const r = await runMemoryBench(repo);
+  console.log(`\n${memoryText(r)}`);
+  mkdirSync(join(repo, '.bench'), { recursive: true });
+  writeFileSync(join(repo, '.bench', 'memory.json'), `${JSON.stringify({ date: new Date().toISOString(), ...r }, null, 2)}\n`);
+  console.log('\nbench: results written to .bench/memory.json');
+  process.exit(opts.strict && r.checks.some((c) => !c.ok) ? 1 : 0);
+}
+
+const WRK = wrkVersion();
+if (!WRK) {
+  console.error('bench: wrk is not installed. Install it (and nginx, for the static baseline):\n\n    sudo apt-get install wrk nginx\n');
+  process.exit(1);
+}
+
+// The node apps (issue 17): Express, Fastify and Koa from their sources; Next.js from its
+// standalone build (built once here; its scenarios are skipped when the build fails).
+const nodeApps: NodeApp[] = plainApps(benchDir).filter((a) => all.some((s) => s.servers.includes(`${a.name}-own`)));
+if (all.some((s) => s.servers.includes('next-own'))) {
+  const next = prepareNext(repo, benchDir);
+  if ('skipped' in next) {
+    console.log(`bench: skipping the Next.js scenarios: ${next.skipped}`);
+    all = all.filter((s) => !s.servers.includes('next-own'));
+  } else nodeApps.push(next);
+}
+const postScript = all.find((s) => s.group === 'node' && s.script)?.script;
+if (postScript) {
+  mkdirSync(dirname(postScript), { recursive: true });
+  writePostScript(postScript);
+}
 // WebSocket scenarios (bench/ws/run.ts) run after the HTTP ones, against their own baselines.
 const wsScenarios = WS_SCENARIOS.filter((s) => onlyList.length === 0 || onlyList.includes('websocket') || onlyList.includes(s.id));
 const wanted = new Set<ServerName>(all.flatMap((s) => s.servers).filter((n) => !without.has(n)));
@@ -128,7 +160,10 @@ const ports: Partial<Record<ServerName, number>> = {};
 for (const n of wanted) if (n !== 'hostd-static') ports[n] = await freePort();
 // raw-uws-fetch is a set of routes (/fetch/...) of the raw-uws process, not a process of its own
 if (wanted.has('raw-uws-fetch')) ports['raw-uws-fetch'] = ports['raw-uws'] ??= await freePort();
-const fixtures = makeFixtures(ports.hostd ?? (await freePort()));
+const fixtures = makeFixtures(
+  ports.hostd ?? (await freePort()),
+  nodeApps.map((a) => ({ name: a.name, vhost: nodeVhost(a) })),
+);
 if (wanted.has('hostd-static')) ports['hostd-static'] = ports.hostd;
 process.on('exit', () => fixtures.remove());
 const servers: Server[] = [];
@@ -155,6 +190,14 @@ try {
     );
     servers.push(s);
     await waitForHttp(s, ports['node-http']!, '/hello');
+  }
+  // Each node app on its own: `node app.js` with PORT set, as its guide runs it.
+  for (const app of nodeApps) {
+    const name: ServerName = `${app.name}-own`;
+    if (!wanted.has(name)) continue;
+    const s = startServer(name, process.execPath, [app.entry], { cwd: dirname(app.entry), env: ownEnv(ports[name]!) });
+    servers.push(s);
+    await waitForHttp(s, ports[name]!, '/');
   }
   if (wanted.has('nginx')) {
     const s = startNginx({ prefix: fixtures.nginxPrefix, root: fixtures.files, port: ports.nginx! });
@@ -221,10 +264,11 @@ try {
 }
 
 // ---- measuring ----
-// hostd's app routes live on the app vhost; hostd-static (its static hit, the cached scenario's
-// yardstick) is served by the catch-all vhost like the static scenarios.
-const hostHeader = (server: ServerName, group: Group) =>
-  server.startsWith('hostd') && server !== 'hostd-static' && group === 'dynamic' ? APP_HOST : undefined;
+// hostd's app routes live on the app vhost, each node app on a vhost of its own (sc.host);
+// hostd-static (its static hit, the cached scenario's yardstick) is served by the catch-all vhost
+// like the static scenarios. The other servers serve one site: no Host needed.
+const hostHeader = (server: ServerName, sc: Scenario) =>
+  server.startsWith('hostd') && server !== 'hostd-static' && sc.group !== 'static' ? (sc.host ?? APP_HOST) : undefined;
 const results: ScenarioResult[] = [];
 
 for (const sc of all) {
@@ -240,7 +284,7 @@ for (const sc of all) {
       await verify(
         ports[n]!,
         { ...sc, path: pathFor(n, sc), expectBody },
-        hostHeader(n, sc.group),
+        hostHeader(n, sc),
         file ? readFileSync(join(fixtures.files, file)) : undefined,
       );
       const wrkOpts = wrkOptions(n, sc);
@@ -268,6 +312,8 @@ for (const sc of all) {
         const cpu0 = pgid ? groupCpu(pgid) : undefined;
         const r = await runWrk(wrkOptions(n, sc));
         const cpu1 = pgid ? groupCpu(pgid) : undefined;
+        // No answer in a whole round: nothing to divide by, and no ratio to take against it.
+        if (r.requests === 0) throw new Error(`no request completed in ${durationS} s (${r.errors} errors)`);
         const per = (a?: number, b?: number) =>
           a !== undefined && b !== undefined && b >= a && r.requests > 0 ? ((b - a) * 1e6) / r.requests : undefined;
         sr.rounds.push({
@@ -307,7 +353,7 @@ function pathFor(n: ServerName, sc: (typeof all)[number]): string {
 }
 
 function wrkOptions(n: ServerName, sc: (typeof all)[number]) {
-  const host = hostHeader(n, sc.group);
+  const host = hostHeader(n, sc);
   const headers = { ...sc.headers, ...(host ? { Host: host } : {}) };
   return {
     url: `http://127.0.0.1:${ports[n]}${pathFor(n, sc)}`,
@@ -341,9 +387,12 @@ const ws =
 for (const s of servers) await s.stop(s.name.startsWith('hostd') ? 15000 : 2000);
 
 const checks = check(results, TARGETS);
+// Memory last, with every other server stopped.
+const memory = memoryWanted ? await runMemoryBench(repo) : undefined;
 console.log(`\n\n${table(results)}`);
 console.log(checksText(checks));
 if (ws) console.log(`\n${wsTable(ws.results)}\n${wsChecksText(ws.checks)}`);
+if (memory) console.log(`\n${memoryText(memory)}`);
 if (noisyRounds > 0)
   console.log(
     `\nbench: note: ${noisyRounds} round(s) started while other work kept the CPUs over ${QUIET_BUSY * 100}% busy (marked "[N% busy]" above); treat those figures with care`,
@@ -382,6 +431,7 @@ const out = {
   scenarios: results,
   checks,
   websocket: ws,
+  memory,
 };
 mkdirSync(join(repo, '.bench'), { recursive: true });
 writeFileSync(join(repo, '.bench', 'results.json'), JSON.stringify(out, null, 2) + '\n');
@@ -392,5 +442,8 @@ if (opts['cpu-prof']) {
   for (const f of files) console.log(`\n${topSelf(f).join('\n')}`);
 }
 
-const missed = checks.some((c) => c.target && c.status === 'MISS') || (ws?.checks.some((c) => c.status === 'MISS') ?? false);
+const missed =
+  checks.some((c) => c.target && c.status === 'MISS') ||
+  (ws?.checks.some((c) => c.status === 'MISS') ?? false) ||
+  (memory?.checks.some((c) => !c.ok) ?? false);
 process.exit(opts.strict && missed ? 1 : 0);

@@ -1,7 +1,9 @@
 // What the bench measures: the scenarios, which servers take part in each, and the targets from
-// issues 2 (static), 3 (dynamic) and 14 (response cache, compression) they are judged against.
+// issues 2 (static), 3 (dynamic), 14 (response cache, compression) and 17 (node apps) they are
+// judged against.
 
 import { join } from 'node:path';
+import { nodeScenarios, nodeTargets, type OwnServerName } from './node-apps.js';
 import { BIG_SIZE, CACHED, DYNAMIC_PATHS, ECHO_SIZE, HELLO_BODY, STATIC_FILES, TEXT_FILE } from './payloads.js';
 
 /**
@@ -19,8 +21,10 @@ export type ServerName =
   | 'raw-uws-fetch'
   | 'nginx'
   | 'nginx-log'
-  | 'node-http';
-export type Group = 'static' | 'dynamic';
+  | 'node-http'
+  | OwnServerName;
+/** node: the node-app scenarios (bench/node-apps.ts), each app on its own server and in hostd */
+export type Group = 'static' | 'dynamic' | 'node';
 
 export interface Scenario {
   id: string;
@@ -31,8 +35,14 @@ export interface Scenario {
   /** wrk Lua script (absolute path) */
   script?: string;
   /** what a correct answer looks like, checked once per server before measuring */
-  expectLength: number;
+  expectLength?: number;
   expectBody?: string;
+  /** the answer must contain this (for pages whose bytes differ from build to build) */
+  expectIncludes?: string;
+  /** the request body of a POST (default: 1 KiB of "x", application/octet-stream) */
+  body?: { text: string; type: string };
+  /** the Host header hostd is asked with (default: the app vhost for `dynamic`, none for `static`) */
+  host?: string;
   servers: ServerName[];
   /** Request headers wrk (and the check) send. */
   headers?: Record<string, string>;
@@ -131,7 +141,9 @@ export function scenarios(benchDir: string): Scenario[] {
     servers: ['hostd', 'hostd-static'],
     paths: { 'hostd-static': { path: `/${STATIC_FILES[0].name}`, file: STATIC_FILES[0].name } },
   };
-  return [...statics, logged, compressed, ...dynamic, cached];
+  // The JSON POST's wrk script is written at run time (bench/node-apps.ts builds the body).
+  const node = nodeScenarios(join(benchDir, '..', '.bench', 'post-json.lua'));
+  return [...statics, logged, compressed, ...dynamic, cached, ...node];
 }
 
 export const TARGETS: Target[] = [
@@ -152,4 +164,5 @@ export const TARGETS: Target[] = [
   { scenario: 'hello', kind: 'p99', maxMs: 2, target: true, source: 'issue 3' },
   { scenario: 'echo', kind: 'p99', maxMs: 2, target: false, source: 'issue 3 (p99 bound applied to echo, for information)' },
   { scenario: 'big', kind: 'p99', maxMs: 2, target: false, source: 'issue 3 (p99 bound applied to 64 KB, for information)' },
+  ...nodeTargets(nodeScenarios('')),
 ];

@@ -12,27 +12,46 @@
 // (the worker is replaced). A light innocent stream also goes to /faulty: its errors are the
 // documented collateral of a dying worker, counted apart.
 //
+// Then, the other traffic still running, two flood phases of `--flood` each (issue 18,
+// bench/floods.ts): a WebSocket flood (512 KiB messages as fast as the socket takes them, at a
+// handler taking 20 ms per message) and a cache-key flood (new Vary'd User-Agents, new URLs,
+// new uncacheable URLs on a cached mount), each with the RSS before, at its peak and after.
+//
 // The claim it checks: zero errors among innocent requests outside the faulted pool (static and
-// /app, across every fault and reload), every fault's own request answered as documented, hostd
-// exits 0 on SIGTERM, and flat RSS (end within 20% + 32 MB of the start, after warm-up). Exit
-// code 0 when all of that holds.
+// /app, across every fault, reload and flood), every fault's own request answered as documented,
+// hostd exits 0 on SIGTERM, flat RSS (end within 20% + 32 MB of the start, after warm-up), and
+// each flood's peak RSS within 20% + 64 MB of the RSS before it. Exit code 0 when all of that
+// holds.
+//
+//   npm run soak -- --flood 30s       # each flood phase 30 s (default 60s; 0 leaves them out)
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { parseDuration } from '../shared/config/index.js';
 import { childrenOf, freePort, startCli } from '../test/fixtures/contain/proc.js';
 import { parseResponses, RawConn, rssOf, sleep, VICTIM_APP } from '../test/fixtures/contain/net.js';
+import { cacheKeyFlood, type FloodResult, floodPhase, floodText, wsFlood } from './floods.js';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '10m' }, clients: { type: 'string', default: '8' } } });
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10m' },
+    clients: { type: 'string', default: '8' },
+    flood: { type: 'string', default: '60s' },
+  },
+});
 const durationMs = parseDuration(values.duration);
 if (durationMs === undefined) throw new Error(`--duration: "${values.duration}" is not a duration (90s, 10m)`);
+const floodMs = values.flood === '0' ? 0 : parseDuration(values.flood);
+if (floodMs === undefined) throw new Error(`--flood: "${values.flood}" is not a duration (30s, 2m) or 0`);
 const KEEPALIVE_CLIENTS = Number(values.clients);
 const FAULT_EVERY_MS = 3000;
 const RELOAD_EVERY_MS = 30_000;
 const WARMUP_MS = Math.min(30_000, durationMs / 5);
 const MB = 1024 * 1024;
+const BENCH_APPS = fileURLToPath(new URL('./apps/', import.meta.url));
 
 type Group = 'innocent' | 'collateral' | 'fault';
 const counts: Record<Group, Map<string, Map<string, number>>> = { innocent: new Map(), collateral: new Map(), fault: new Map() };
@@ -67,6 +86,8 @@ static: [{ url: /s, dir: ../www }]
 apps:
   - { url: /app, module: ${JSON.stringify(VICTIM_APP)}, bodyTimeout: 5s, pool: { threads: 2, requestTimeout: 5s, memoryLimitMb: 128 } }
   - { url: /faulty, module: ${JSON.stringify(VICTIM_APP)}, bodyTimeout: 3s, pool: { threads: 2, requestTimeout: 1s, memoryLimitMb: 64 } }
+  - { url: /wsflood, module: ${JSON.stringify(join(BENCH_APPS, 'slow-ws.mjs'))}, pool: { threads: 1 } }
+  - { url: /cached, module: ${JSON.stringify(join(BENCH_APPS, 'vary.mjs'))}, cache: { maxSize: 8mb }, pool: { threads: 1 } }
 `,
   );
   return { root, dir };
@@ -267,6 +288,18 @@ try {
       );
     }
   }
+  // The floods, one after the other, while the rest of the traffic goes on.
+  const floods: FloodResult[] = [];
+  if (floodMs > 0) {
+    const rss = () => rssOf(servingPid);
+    for (const [name, flood] of [
+      ['WebSocket flood', wsFlood(port, '/wsflood')],
+      ['cache-key flood', cacheKeyFlood(`${base}/cached`)],
+    ] as const) {
+      console.log(`  ${Math.round((Date.now() - t0) / 1000)} s: ${name} for ${values.flood}`);
+      floods.push(await floodPhase(name, floodMs, rss, flood));
+    }
+  }
   stopping = true;
   const ranMs = Date.now() - t0;
   await Promise.allSettled(loops);
@@ -296,9 +329,18 @@ ${show('fault')}
 reloads: ${reloads} SIGHUP sent, ${reloaded} reloaded, ${reloadFailed} failed
 worker restarts: ${JSON.stringify(restarts)}
 RSS of the serving process: ${Math.round(rssStart / MB)} MB after ${Math.round(WARMUP_MS / 1000)} s warm-up, ${Math.round(rssEnd / MB)} MB at the end (${flat ? 'flat' : 'GREW'}); samples every 10 s: ${rssSamples.map((x) => x.mb).join(' ')}
+floods (RSS of the serving process; flat: peak ≤ before + 20% + 64 MB):${floods.length ? '' : ' none (--flood 0)'}
+${floods.map((f) => `  ${floodText(f)}`).join('\n')}
 hostd exit code after SIGTERM: ${code}`);
   if (examples.length) console.log(`first innocent errors:\n  ${examples.join('\n  ')}`);
-  const pass = errors.innocent === 0 && errors.fault === 0 && code === 0 && flat && reloadFailed === 0 && reloaded === reloads;
+  const pass =
+    errors.innocent === 0 &&
+    errors.fault === 0 &&
+    code === 0 &&
+    flat &&
+    floods.every((f) => f.flat) &&
+    reloadFailed === 0 &&
+    reloaded === reloads;
   console.log(pass ? 'PASS' : 'FAIL');
   process.exitCode = pass ? 0 : 1;
 } finally {
