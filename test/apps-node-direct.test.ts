@@ -41,6 +41,8 @@ describe('apps: the direct path of node-style apps (socket)', function () {
     expect(object.statusCode).to.equal(201);
     expect(object.headers['x-form']).to.equal('object');
     expect(object.headers['set-cookie']).to.deep.equal(['a=1', 'b=2']);
+    // As node:http writes an array value: one line per element (a fetch Headers would join them).
+    expect(object.headers['x-multi']).to.deep.equal(['m1', 'm2']);
     expect(await object.body.text()).to.equal('form object');
 
     const reason = await get('/n/form?form=reason');
