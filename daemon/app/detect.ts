@@ -47,7 +47,7 @@ function fetchApp(obj: { fetch: FetchHandler; websocket?: unknown }): LoadedApp 
 
 /** A node app; an http.Server's 'upgrade' listeners take its WebSockets (ws-bridge.ts). */
 function nodeApp(listener: NodeListener, exp: unknown): LoadedApp {
-  const app: LoadedApp = { fetch: nodeListenerToFetch(listener), interface: 'node' };
+  const app: LoadedApp = { fetch: nodeListenerToFetch(listener), interface: 'node', node: listener };
   if (isServer(exp)) app.server = exp as EventEmitter;
   return app;
 }
@@ -84,7 +84,7 @@ export function detect(ns: Record<string, unknown>, iface: AppInterface): Loaded
   const listener = asNodeListener(exp);
   if (listener) return nodeApp(listener, exp);
   if (isFn(exp)) {
-    if (exp.length === 2) return { fetch: nodeListenerToFetch(exp as NodeListener), interface: 'node' };
+    if (exp.length === 2) return nodeApp(exp as NodeListener, exp);
     if (exp.length <= 1) return { fetch: exp as FetchHandler, interface: 'fetch' };
     throw new DetectError(
       `cannot tell whether its default export (a function of ${exp.length} parameters) is a fetch handler ` +

@@ -1,5 +1,8 @@
 // Runs a Node (req, res) listener — a raw listener, an Express app, koa.callback() — unmodified
 // against a fetch Request and produces a fetch Response whose body streams as the app writes.
+// The worker serves node apps' HTTP requests on the direct path instead (node-direct.ts,
+// daemon/worker/node-exchange.ts: no fetch objects at all); this wrapper is LoadedApp.fetch of a
+// node app, used for its WebSocket upgrades (ws-bridge.ts) and by callers that speak fetch.
 //
 // Why not fetch-to-node (a maintained fetch ⇄ node bridge)? Checked against v2.1.0:
 //  - Express 5 swaps the prototypes of req/res to ones derived from node:http's own

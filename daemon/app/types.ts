@@ -106,6 +106,11 @@ export interface LoadedApp {
   websocket?: WebSocketHandlers;
   /** A node app's HTTP server (its 'upgrade' listeners take WebSockets: daemon/app/ws-bridge.ts). */
   server?: import('node:events').EventEmitter;
+  /**
+   * A node app's (req, res) listener: the worker runs it directly (daemon/worker/node-exchange.ts);
+   * `fetch` wraps the same listener for callers that speak fetch (and for WebSocket upgrades).
+   */
+  node?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => unknown;
 }
 
 export interface LoadAppOptions {

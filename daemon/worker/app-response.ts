@@ -16,7 +16,7 @@ import type { WorkerRequest } from './request.js';
 const noop = () => {};
 
 /** The Content-Length a response's headers declare, or -1. */
-function contentLength(flat: string[]): number {
+export function contentLength(flat: string[]): number {
   const at = headerAt(flat, 'content-length');
   return at < 0 ? -1 : Number(flat[at + 1]);
 }
@@ -92,6 +92,14 @@ function respondWith(link: FrontLink, r: WorkerRequest, res: Response): void {
 
 /** A response whose whole body is known now: one resFull. `light`: the LightResponse that owns `body`. */
 function whole(link: FrontLink, r: WorkerRequest, body: string | Uint8Array | null, light: Response | null): void {
+  if (setWhole(link, r, body, light)) link.markDirty(r);
+}
+
+/**
+ * Makes `body` the whole answer of `r` (compressed, or HEAD's headers only, as the request asks).
+ * True when it can be sent now; false when it is being compressed (`r` is marked dirty once it is).
+ */
+export function setWhole(link: FrontLink, r: WorkerRequest, body: string | Uint8Array | null, light: Response | null): boolean {
   r.ended = true;
   if (body !== null) {
     const n = byteLength(body);
@@ -112,7 +120,7 @@ function whole(link: FrontLink, r: WorkerRequest, body: string | Uint8Array | nu
           },
           (err) => link.fail(r, 500, `compressing the response failed: ${errorText(err)}`),
         );
-        return;
+        return false;
       }
       if (typeof body !== 'string' && n >= TRANSFER_MIN && light !== null) {
         markBodyTaken(light); // ours alone (the light response copied it into the buffer pool): hand it over
@@ -121,7 +129,7 @@ function whole(link: FrontLink, r: WorkerRequest, body: string | Uint8Array | nu
       r.whole = body;
     }
   }
-  link.markDirty(r);
+  return true;
 }
 
 /** Reads a streamed body while the front has room for it (RESPONSE_WINDOW unacknowledged bytes). */

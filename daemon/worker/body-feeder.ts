@@ -1,9 +1,16 @@
-// A request body fed by REQ_BODY messages, read either as a ReadableStream (request.body) or, on
-// the fast path, collected whole (request.arrayBuffer()/text()/json()/bytes() on a light request,
-// with no stream at all). On the stream path each chunk is credited back to the front only when
-// the app actually reads it, so an app that reads slowly (or not at all) pauses the client's
+// A request body fed by REQ_BODY messages, read either as a ReadableStream (request.body), pulled
+// chunk by chunk by a node app's IncomingMessage (read(), no stream at all), or, on the fast path,
+// collected whole (request.arrayBuffer()/text()/json()/bytes() on a light request). On the stream
+// and pull paths each chunk is credited back to the front only when the app actually reads it, so an app that reads slowly (or not at all) pauses the client's
 // upload at the socket instead of the body piling up in memory. Collecting credits on arrival:
 // the app asked for the whole body (the front's maxBodySize bounds it).
+/** Who takes the chunks on the pull path (daemon/worker/node-exchange.ts). */
+export interface BodySink {
+  chunk(bytes: Uint8Array): void;
+  done(): void;
+  failed(reason: unknown): void;
+}
+
 export class BodyFeeder {
   private queue: Uint8Array[] = [];
   private ended = false;
@@ -11,6 +18,8 @@ export class BodyFeeder {
   private cancelled = false;
   private failed: { reason: unknown } | null = null;
   private ctrl: ReadableStreamDefaultController<Uint8Array> | null = null;
+  /** The pull path's reader, once it has asked for a chunk that had not arrived yet. */
+  private sink: BodySink | null = null;
   private _stream: ReadableStream<Uint8Array> | null = null;
   private collecting: { resolve(b: Uint8Array): void; reject(e: unknown): void; bytes: number } | null = null;
 
@@ -32,18 +41,38 @@ export class BodyFeeder {
           else if (this.ended) this.ctrl!.close();
           else this.waiting = true;
         },
-        cancel: () => {
-          // The app gave up on the body: keep crediting so the front can finish reading it.
-          this.cancelled = true;
-          let n = 0;
-          for (const c of this.queue) n += c.byteLength;
-          this.queue = [];
-          if (n > 0) this.credit(n);
-        },
+        cancel: () => this.cancel(),
       },
       { highWaterMark: 0 },
     );
     return this._stream;
+  }
+
+  /**
+   * The pull path: the next chunk goes to `sink` now if it is here, or when it arrives (one
+   * chunk per call; the end and an error too). Credited as delivered, like the stream path.
+   */
+  read(sink: BodySink): void {
+    if (this.failed !== null) return sink.failed(this.failed.reason);
+    const next = this.queue.shift();
+    if (next !== undefined) {
+      this.credit(next.byteLength);
+      sink.chunk(next);
+    } else if (this.ended) sink.done();
+    else {
+      this.sink = sink;
+      this.waiting = true;
+    }
+  }
+
+  /** The app gave up on the body: keep crediting so the front can finish reading it. */
+  cancel(): void {
+    this.cancelled = true;
+    this.sink = null;
+    let n = 0;
+    for (const c of this.queue) n += c.byteLength;
+    this.queue = [];
+    if (n > 0) this.credit(n);
   }
 
   /** The whole body in one buffer (fast path; only when the stream was never created). */
@@ -77,8 +106,12 @@ export class BodyFeeder {
   }
 
   private deliver(chunk: Uint8Array): void {
-    this.ctrl!.enqueue(chunk);
+    const sink = this.sink;
     this.credit(chunk.byteLength);
+    if (sink !== null) {
+      this.sink = null;
+      sink.chunk(chunk);
+    } else this.ctrl!.enqueue(chunk);
   }
 
   push(chunk: Uint8Array): void {
@@ -101,7 +134,10 @@ export class BodyFeeder {
     if (this.collecting !== null) this.finishCollect();
     else if (this.waiting && !this.cancelled) {
       this.waiting = false;
-      this.ctrl!.close();
+      const sink = this.sink;
+      this.sink = null;
+      if (sink !== null) sink.done();
+      else this.ctrl!.close();
     }
   }
 
@@ -114,6 +150,9 @@ export class BodyFeeder {
       this.collecting = null;
       c.reject(reason);
     }
+    const sink = this.sink;
+    this.sink = null;
+    sink?.failed(reason);
     if (this.ctrl !== null) {
       try {
         this.ctrl.error(reason);

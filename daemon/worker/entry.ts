@@ -18,6 +18,7 @@ import {
 } from '../../shared/protocol/index.js';
 import { installLightFetchGlobals } from './globals.js';
 import { FramedPort } from '../process/framed-port.js';
+import { installDirectNode } from '../app/node-direct.js';
 import { FrontLink } from './link.js';
 import { guardDaemonProcess, installProcessGuard } from './guard.js';
 import { forwardConsole } from './log-forward.js';
@@ -46,6 +47,7 @@ async function serve(task: ServeTask): Promise<never> {
   installLightFetchGlobals(); // before the app is imported: it may keep a reference to Response
   // socket.io's broadcasts reach every worker of the pool (daemon/app/socketio).
   watchSocketIo(task.group, { notice: (t) => control.log(LOG_INFO, t, ''), warn: (t) => control.log(LOG_WARN, t, '') });
+  installDirectNode();
   try {
     const app = await loadApp(task.modulePath, {
       interface: task.interface,
@@ -65,6 +67,7 @@ async function serve(task: ServeTask): Promise<never> {
       control,
       board,
     );
+    s.node = app.node ?? null;
     // In a daemon process the batches cross to its relay as bytes (daemon/process/framed-port.ts).
     const ports = task.daemonProcess ? task.links.map((p) => new FramedPort(p)) : task.links;
     s.links = ports.map((port, i) => new FrontLink(i, port, s, board, new AddressQuery(task.addresses[i], port)));

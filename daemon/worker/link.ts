@@ -15,11 +15,18 @@ import { BodyFeeder } from './body-feeder.js';
 import { recycle } from './buffer-pool.js';
 import { canBeLight, HostdRequest, LightRequest } from './light-request.js';
 import { GlobalResponse } from './light-response.js';
+import { startNode } from './node-exchange.js';
 import { headerAt, mountRelative, responseHead, setHeader } from './response-parts.js';
 import { RequestCtx, WorkerRequest } from './request.js';
 import type { WorkerServer } from './server.js';
 
 const noop = () => {};
+
+/** A WebSocket upgrade request: a node app's 'upgrade' listeners may take it (daemon/app/ws-bridge.ts). */
+function isWebSocketUpgrade(flat: readonly string[]): boolean {
+  const at = headerAt(flat, 'upgrade');
+  return at >= 0 && flat[at + 1].toLowerCase() === 'websocket';
+}
 
 export class FrontLink implements WorkerHandlers {
   readonly out: FrontOutbox;
@@ -76,6 +83,10 @@ export class FrontLink implements WorkerHandlers {
     const r = this.reqs.get(id);
     if (r === undefined) return;
     this.finish(r);
+    if (r.exchange !== null) {
+      r.exchange.abort(); // a node exchange: no signal, no stream to abort
+      return;
+    }
     const reason = new DOMException('The client went away', 'AbortError');
     r.signal.abort(reason);
     if (r.body) r.body.error(reason);
@@ -116,6 +127,11 @@ export class FrontLink implements WorkerHandlers {
       const ae = headerAt(flat, 'accept-encoding');
       r.compress = { acceptEncoding: ae < 0 ? '' : flat[ae + 1], isRange: headerAt(flat, 'range') >= 0 };
     }
+    if (s.node !== null && !isWebSocketUpgrade(flat)) {
+      // Node-style apps take the direct path; their upgrades go through the fetch wrapper (ws-bridge.ts).
+      startNode(this, r, head.method, head.url, flat, this.ctx(r, head.address), s.node);
+      return;
+    }
     let url = head.url;
     if (s.stripPrefix && s.mount !== '') {
       url = mountRelative(url, s.mount);
@@ -140,7 +156,7 @@ export class FrontLink implements WorkerHandlers {
         return;
       }
     }
-    const ctx = new RequestCtx(s.waitUntil, s.mount, r.requestId, head.address, this.addresses, r.id, r, s);
+    const ctx = this.ctx(r, head.address);
     let result: Response | Promise<Response>;
     try {
       result = s.fetch(request, s.env, ctx);
@@ -154,6 +170,10 @@ export class FrontLink implements WorkerHandlers {
         (res) => respond(this, r, res),
         (err) => this.fail(r, 500, errorText(err)),
       );
+  }
+
+  private ctx(r: WorkerRequest, address: string | null): RequestCtx {
+    return new RequestCtx(this.server.waitUntil, this.server.mount, r.requestId, address, this.addresses, r.id, r, this.server);
   }
 
   // ------------------------------------------------------------ WebSockets (daemon/worker/ws)
@@ -179,9 +199,7 @@ export class FrontLink implements WorkerHandlers {
   /** Queues streamed body bytes of `r` for the next batch (counted against the credit window). */
   queueBytes(r: WorkerRequest, bytes: Uint8Array): void {
     if (bytes.byteLength === 0) return;
-    (r.pending ??= []).push(bytes);
-    r.pendingBytes += bytes.byteLength;
-    r.unacked += bytes.byteLength;
+    r.addPending(bytes);
     this.markDirty(r);
   }
 
@@ -202,6 +220,10 @@ export class FrontLink implements WorkerHandlers {
       const r = list[i];
       r.dirty = false;
       if (r.finished) continue;
+      if (r.preparing) {
+        r.preparing = false;
+        if (!r.exchange!.prepare()) continue;
+      }
       const body = r.takeBody(this.transferBound);
       if (!r.headSent) {
         r.headSent = true;

@@ -11,6 +11,18 @@ import type { FrontLink } from './link.js';
 import type { WorkerServer } from './server.js';
 import type { PendingUpgrade } from './ws/connection.js';
 
+/** What the link asks of a node exchange (daemon/worker/node-exchange.ts). */
+export interface RequestExchange {
+  /**
+   * Right before the head goes out: decides whether the body is whole or streamed. False: not
+   * ready yet (it marks the request dirty again later). It runs inside the outbox's flush, so it
+   * must not mark the request dirty itself (no new flush would come).
+   */
+  prepare(): boolean;
+  /** The client went away. */
+  abort(): void;
+}
+
 /** One request in this worker, from its head to the last message about it. */
 export class WorkerRequest {
   readonly signal = new LazySignal();
@@ -37,6 +49,10 @@ export class WorkerRequest {
   compressor: StreamCompressor | null = null;
   /** Set by ctx.upgrade(): once fetch returns, the request becomes a WebSocket (daemon/worker/ws). */
   upgrade: PendingUpgrade | null = null;
+  /** A node-style app's exchange (node-exchange.ts), when the request took the direct path. */
+  exchange: RequestExchange | null = null;
+  /** exchange.prepare() runs before the head goes out (set when the app has written its head). */
+  preparing = false;
   constructor(
     readonly link: FrontLink,
     readonly id: number,
@@ -48,6 +64,13 @@ export class WorkerRequest {
     address: string | null,
   ) {
     this.head = { method, url, headers, address };
+  }
+
+  /** Adds streamed body bytes to what goes out with the next flush (counted against the credit window). */
+  addPending(bytes: Uint8Array): void {
+    (this.pending ??= []).push(bytes);
+    this.pendingBytes += bytes.byteLength;
+    this.unacked += bytes.byteLength;
   }
 
   /**

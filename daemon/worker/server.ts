@@ -13,6 +13,7 @@ import { LOG_ERROR, type ControlOutbox } from '../../shared/protocol/index.js';
 import { errorText } from '../../shared/errors.js';
 import type { ResolvedCompression } from '../../shared/config/types.js';
 import type { FetchHandler } from '../app/types.js';
+import type { NodeListener } from '../app/node-adapter.js';
 import type { FrontLink } from './link.js';
 import type { WorkerRequest } from './request.js';
 import type { WorkerWs } from './ws/worker-ws.js';
@@ -27,6 +28,8 @@ export class WorkerServer {
   links: FrontLink[] = [];
   /** The worker's WebSockets (daemon/worker/ws); set by the entry once the app has loaded. */
   ws: WorkerWs | null = null;
+  /** A node-style app's (req, res) listener: its requests take the direct path (node-exchange.ts). */
+  node: NodeListener | null = null;
   private deferred: WorkerRequest[] = [];
   private deferredHead = 0;
   private turnStart = 0;
