@@ -12,7 +12,7 @@ import { bundleOptions, threadEntries } from './build-options.mjs';
 await rm('dist', { recursive: true, force: true });
 await build({
   ...bundleOptions,
-  // cli: the executable installs signal handlers first, then loads native-front/cli.ts or the supervisor.
+  // cli: the executable installs signal handlers first, then loads native-front/cli/main.ts or the supervisor.
   entryPoints: { cli: 'native-front/supervisor/boot.ts', index: 'index.ts', ...threadEntries },
   outdir: 'dist',
   sourcemap: true,

@@ -6,7 +6,7 @@
 //
 // Each case runs in a process of its own (memory a finished case's threads leave in malloc's
 // arenas would otherwise lower the next one), with MALLOC_MMAP_THRESHOLD_=131072 as the
-// supervisor starts the serving process (native-front/ops/malloc-env.ts). Its figure is the
+// supervisor starts the serving process (native-front/supervisor/malloc-env.ts). Its figure is the
 // lowest of three samples a second apart, five seconds after the workers are up.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 // Memory (issue 9, item 3): memoryLimitMb bounds a worker's off-heap memory (Buffers), not only
 // its V8 heap, and --max-memory bounds the whole process. Both run hostd as deployed (under its
 // supervisor, which starts the serving process with a fixed malloc mmap threshold: see
-// native-front/ops/malloc-env.ts) and read the serving process's RSS from /proc.
+// native-front/supervisor/malloc-env.ts) and read the serving process's RSS from /proc.
 import { expect } from 'chai';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

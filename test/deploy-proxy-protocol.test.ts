@@ -15,7 +15,7 @@ import {
 } from '../native-front/proxy-protocol/index.js';
 import { formatIp, ipBytes } from '../native-front/proxy-protocol/address.js';
 import { V2_SIGNATURE } from '../native-front/proxy-protocol/parse.js';
-import { loadUws } from '../native-front/uws.js';
+import { loadUws } from '../native-front/http/uws.js';
 import { pollUntil } from './helpers/proxies.js';
 
 const HTTP = Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\n');

@@ -1,11 +1,11 @@
-// The --max-memory ceiling's decisions (native-front/ops/memory-ceiling.ts), driven sample by
+// The --max-memory ceiling's decisions (native-front/control/memory-ceiling.ts), driven sample by
 // sample with pools whose workers report chosen sizes and an RSS the test sets. What the ceiling
 // does to a real process is contain-memory.test.ts; this pins the judgement that a slow machine
 // makes hard to reach there: a replacement is judged only once its thread has ended, and by the
 // memory outside the workers, so workers that keep leaking meanwhile do not make it give up.
 import { expect } from 'chai';
 import type { DaemonPool } from '../daemon/pool/pool.js';
-import { MemoryCeiling } from '../native-front/ops/memory-ceiling.js';
+import { MemoryCeiling } from '../native-front/control/memory-ceiling.js';
 
 const MB = 1024 * 1024;
 

@@ -5,7 +5,7 @@ import { rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { headerBytes, headersTooLarge, MAX_HEADER_BYTES } from '../native-front/ops/limits.js';
+import { headerBytes, headersTooLarge, MAX_HEADER_BYTES } from '../native-front/http/limits.js';
 import { makeSite, type Site, startHost, type TestHost } from './helpers/index.js';
 
 /** Writes `text`, then waits for the server to close; resolves with what came back and when. */

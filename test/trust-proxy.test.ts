@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { HostdError } from '../shared/errors.js';
 import { unmap } from '../native-front/proxy-protocol/address.js';
-import { TrustProxy } from '../native-front/trust-proxy.js';
+import { TrustProxy } from '../native-front/http/trust-proxy.js';
 
 describe('trust proxy', () => {
   it('trusts addresses and CIDRs, IPv4 and IPv6, including IPv4-mapped peers', () => {

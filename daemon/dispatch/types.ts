@@ -2,7 +2,7 @@
 // each request, and what the control thread tells it about workers. The dispatcher knows nothing
 // of uWS; the front knows nothing of workers (it holds an opaque Ticket while one serves it).
 import type { MessagePort } from 'node:worker_threads';
-import type { RemoteThread } from '../process/front-socket.js';
+import type { RemoteThread } from './process-socket.js';
 
 /** Opaque to the front: which worker (and link) is serving an exchange. */
 export interface Ticket {
@@ -50,7 +50,7 @@ export interface WorkerAttach {
   key: number;
   /** The data port of a worker thread; null for a thread of a daemon process (then `remote`). */
   port: MessagePort | null;
-  /** pool.isolation: process: where this front reaches the thread (daemon/process/front-socket.ts). */
+  /** pool.isolation: process: where this front reaches the thread (daemon/dispatch/process-socket.ts). */
   remote?: RemoteThread;
   /** The worker's board (shared/protocol/board.ts). */
   board: SharedArrayBuffer;

@@ -1,7 +1,7 @@
 // One front's data port to one daemon worker: its outbox, the requests it carries, and the
 // worker's answers decoded into Exchange calls.
 import type { MessagePort } from 'node:worker_threads';
-import { RemotePort, remotePort } from '../process/front-socket.js';
+import { RemotePort, remotePort } from './process-socket.js';
 import { IdTable } from '../../shared/id-table.js';
 import { answerAddress } from '../../shared/protocol/address-query.js';
 import { Board } from '../../shared/protocol/board.js';

@@ -3,7 +3,7 @@
 import { Piscina } from 'piscina';
 import type { ResolvedApp } from '../../shared/config/types.js';
 import type { CheckResult, CheckTask } from '../../shared/protocol/index.js';
-import { checkInProcess } from '../process/check.js';
+import { checkInProcess } from './check-process.js';
 import { workerEnv, workerFilename } from './worker-file.js';
 
 export interface CheckOptions {

@@ -18,7 +18,7 @@ import type { ResolvedApp } from '../../shared/config/types.js';
 import { errorText, HostdError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { compileApp, needsCompile } from '../app/compile.js';
-import { ProcessGroup } from '../process/process-group.js';
+import { ProcessGroup } from './process-group.js';
 import type { PoolFronts } from './fronts.js';
 import { sweepPool } from './sweep.js';
 import type { PoolWorker, RestartReason } from './worker.js';

@@ -12,7 +12,7 @@ import { errorText } from '../../shared/errors.js';
 import { mountLabel, withFields, type Logger } from '../../shared/log.js';
 import { CLOSE_GOING_AWAY, CLOSE_SERVICE_RESTART } from '../../shared/protocol/ws.js';
 import { announceGone } from '../app/socketio/channel.js';
-import type { ProcessGroup } from '../process/process-group.js';
+import type { ProcessGroup } from './process-group.js';
 import { listenToWorker } from './control-port.js';
 import type { PoolFronts } from './fronts.js';
 import { serveTask } from './serve-task.js';

@@ -10,7 +10,7 @@ import { ADDRESS_BUFFER_BYTES } from '../../shared/protocol/address-query.js';
 import { Board, boardBytes } from '../../shared/protocol/board.js';
 import { decodeToControl, type ControlHandlers, type ServeTask } from '../../shared/protocol/index.js';
 import { errorText } from '../../shared/errors.js';
-import { STATS_MS, type FromProcess, type ProcessCheck, type ProcessInit, type ToProcess } from './messages.js';
+import { STATS_MS, type FromProcess, type ProcessCheck, type ProcessInit, type ToProcess } from '../../shared/protocol/process-ipc.js';
 import { Relay } from './relay.js';
 
 interface Thread {

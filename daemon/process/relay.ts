@@ -7,7 +7,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
 import { answerAddress } from '../../shared/protocol/address-query.js';
 import { ownBytes } from './framed-port.js';
-import { ADDRESS_KEY, decodeBatch, FrameReader, FrameWriter, HELLO_KEY } from './framing.js';
+import { ADDRESS_KEY, decodeBatch, FrameReader, FrameWriter, HELLO_KEY } from '../../shared/protocol/framing.js';
 
 /** A thread's data ports (this process's ends) and, per front, where it waits for addresses. */
 interface RelayedThread {

@@ -7,7 +7,7 @@ import { ConfigError, createHost, type Host } from '../control/host.js';
 import { tellSupervisor, watchSupervisor } from '../supervisor/child.js';
 import { logNofileLimit } from '../supervisor/nofile.js';
 import { onSignals } from '../supervisor/signals.js';
-import { loadUws } from '../uws.js';
+import { loadUws } from '../http/uws.js';
 import { oneApp } from './one-app.js';
 
 /** Resolves with an exit code, or -1 once serving (the process then lives until a signal ends it). */

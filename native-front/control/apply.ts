@@ -10,7 +10,7 @@ import { formatListen, mountKey } from '../../shared/config/listen.js';
 import type { ListenAddress, ResolvedApp, ResolvedVhost } from '../../shared/config/types.js';
 import { HostdError } from '../../shared/errors.js';
 import { mountLabel, type Logger } from '../../shared/log.js';
-import { fallbackHost } from '../dispatch/index.js';
+import { fallbackHost } from '../apps/index.js';
 import { defaultTls } from '../front/listener.js';
 import type { ListenerPlan, MountPlan } from '../front/messages.js';
 import type { FrontSet } from './fronts.js';

@@ -6,7 +6,7 @@ import type { Duration, VhostConfig } from '../../shared/config/types.js';
 import { HostdError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { LogFormat } from '../log/access-log.js';
-import { TrustProxy } from '../trust-proxy.js';
+import { TrustProxy } from '../http/trust-proxy.js';
 import { parseStatusAddress } from './status-server.js';
 
 export interface HostOptions {

@@ -2,7 +2,7 @@
 // arrives on open connections with Connection: close; once nothing is in flight (or the graceful
 // timeout passes, when what is left is cut) the pools stop and the front threads end.
 import type { Logger } from '../../shared/log.js';
-import { clientSockets } from '../ops/descriptors.js';
+import { clientSockets } from './descriptors.js';
 import type { Live } from './apply.js';
 import type { FrontSet } from './fronts.js';
 

@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { HostdError } from '../../shared/errors.js';
 import { sendStatus } from '../http/answer.js';
-import { loadUws } from '../uws.js';
+import { loadUws } from '../http/uws.js';
 import type { Host } from './host.js';
 import { renderMetrics, type StatusJson } from './report.js';
 import { socketInUse } from './unix-socket.js';

@@ -3,10 +3,10 @@
 import { performance } from 'node:perf_hooks';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ResolvedMount, ResolvedVhost } from '../../shared/config/types.js';
-import type { RequestContext } from '../mount.js';
-import { acceptRequestId, newRequestId } from '../request-id.js';
+import type { RequestContext } from '../routing/mount.js';
+import { acceptRequestId, newRequestId } from '../http/request-id.js';
 import { peerAddressOf } from '../proxy-protocol/index.js';
-import type { MountRoute, Router, VhostRoute } from './router.js';
+import type { MountRoute, Router, VhostRoute } from '../routing/router.js';
 
 /**
  * The peer's address. uWS v20.30 answers this with a getpeername() syscall per call: read it at

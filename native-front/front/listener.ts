@@ -7,7 +7,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from '
 import { formatListen } from '../../shared/config/listen.js';
 import type { ListenAddress, ResolvedVhost, TlsConfig } from '../../shared/config/types.js';
 import { HostdError } from '../../shared/errors.js';
-import { loadUws } from '../uws.js';
+import { loadUws } from '../http/uws.js';
 import { listenWithProxyProtocol, type ProxyProtocolListen } from '../proxy-protocol/index.js';
 import { refusalLogger } from '../proxy-protocol/refusals.js';
 import { proxyProtocolTrust } from '../proxy-protocol/trust.js';

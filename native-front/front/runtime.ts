@@ -9,16 +9,16 @@ import { Dispatcher } from '../../daemon/dispatch/dispatcher.js';
 import type { PoolReporter } from '../../daemon/dispatch/types.js';
 import { mountKey, sameProxyProtocol } from '../../shared/config/listen.js';
 import { mountLabel, withFields, type Logger } from '../../shared/log.js';
-import { AppMount } from '../dispatch/index.js';
+import { AppMount } from '../apps/index.js';
 import { AccessWriter } from '../log/access-log.js';
-import type { MountHandler } from '../mount.js';
-import { MountStats } from '../ops/mount-stats.js';
+import type { MountHandler } from '../routing/mount.js';
+import { MountStats } from './mount-stats.js';
 import { createStaticMount, FileCache } from '../static/index.js';
-import { TrustProxy } from '../trust-proxy.js';
+import { TrustProxy } from '../http/trust-proxy.js';
 import { WsFront, wsPayloadCeiling } from '../ws/front.js';
 import { Listener } from './listener.js';
 import type { FrontCommand, FrontEvent, FrontInit, FrontStats, ListenerPlan, MountPlan, PoolOpen } from './messages.js';
-import { buildTable, Router, type MountRoute } from './router.js';
+import { buildTable, Router, type MountRoute } from '../routing/router.js';
 
 interface LiveMount {
   fingerprint: string;

@@ -3,7 +3,7 @@
 // capacity unnoticed: the control thread logs it and the process exits (the supervisor restarts it).
 import { workerData, type MessagePort } from 'node:worker_threads';
 import { errorText } from '../../shared/errors.js';
-import { loadUws } from '../uws.js';
+import { loadUws } from '../http/uws.js';
 import type { FrontEvent, FrontInit } from './messages.js';
 import { FrontRuntime } from './runtime.js';
 

@@ -20,7 +20,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HostdError } from '../../shared/errors.js';
-import { TrustProxy } from '../trust-proxy.js';
+import { TrustProxy } from '../http/trust-proxy.js';
 import { unmap } from './address.js';
 import { encodeV2 } from './encode.js';
 import { DEFAULT_MAX_HEADER_BYTES, parseProxyHeader, type ProxyEndpoint, type ProxyHeader } from './parse.js';

@@ -10,7 +10,7 @@
 //       the TCP peer (address.ts clientIp). One extra branch on the plain path, no extra syscall.
 import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { HostdError } from '../../shared/errors.js';
-import { loadUws } from '../uws.js';
+import { loadUws } from '../http/uws.js';
 import { ProxyProtocolGateway, privateSocketPath, type GatewayStats } from './gateway.js';
 import { GatewayThread, type GatewayThreadOptions } from './thread.js';
 import { clientIp } from './address.js';

@@ -9,7 +9,7 @@ import { realpathSync } from 'node:fs';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ResolvedStatic } from '../../shared/config/types.js';
 import { mountLabel, type Logger } from '../../shared/log.js';
-import type { MountHandler, RequestContext } from '../mount.js';
+import type { MountHandler, RequestContext } from '../routing/mount.js';
 import type { FileCache, StaticResource } from './file-cache.js';
 import { DEFAULT_COMPRESSION } from '../../shared/compress/index.js';
 import { closeHandles, compressionKey, loadResource, type LoadOptions } from './load.js';
@@ -296,7 +296,7 @@ class StaticMount implements MountHandler {
   }
 }
 
-/** The static mount handler the router calls (see native-front/mount.ts). */
+/** The static mount handler the router calls (see native-front/routing/mount.ts). */
 export function createStaticMount(cfg: ResolvedStatic, deps: StaticMountDeps): MountHandler {
   return new StaticMount(cfg, deps.log, deps.cache);
 }

@@ -31,5 +31,5 @@ if (args?.command === 'serve' && args.supervisor && !isSupervisedChild()) {
   });
 } else {
   if (args?.command !== 'serve') releaseSignals();
-  await import('../cli.js');
+  await import('../cli/main.js');
 }

@@ -25,7 +25,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { mallocEnv } from '../ops/malloc-env.js';
+import { mallocEnv } from './malloc-env.js';
 import { Backoff } from './backoff.js';
 import { supervisorLog } from './log.js';
 import { onSignals, type HostSignal } from './signals.js';

@@ -1,6 +1,6 @@
 // An IP address or CIDR range in text ("10.0.0.0/8", "::1"): what --trust-proxy and a listen
 // entry's `proxyProtocol: { trust }` take. Parsed in one place for the command line, the config
-// validation and native-front/trust-proxy.ts.
+// validation and native-front/http/trust-proxy.ts.
 import { isIP } from 'node:net';
 
 export interface Cidr {

@@ -10,7 +10,7 @@ import type { Exchange, Ticket } from '../../daemon/dispatch/types.js';
 import type { Logger } from '../../shared/log.js';
 import { endBodyless, sendStatus } from '../http/answer.js';
 import { isBodyless, writeStatus } from '../http/status.js';
-import type { RequestContext } from '../mount.js';
+import type { RequestContext } from '../routing/mount.js';
 import { RequestBody } from './request-body.js';
 import { ResponseStream, type StreamOwner } from './response-stream.js';
 

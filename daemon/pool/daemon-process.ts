@@ -8,8 +8,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeToWorkerControl, type WorkerControlHandlers } from '../../shared/protocol/index.js';
-import type { PoolWorker } from '../pool/worker.js';
-import type { FromProcess, ProcessInit, ToProcess } from './messages.js';
+import type { PoolWorker } from './worker.js';
+import type { FromProcess, ProcessInit, ToProcess } from '../../shared/protocol/process-ipc.js';
 
 /** How the control thread hears a process (process-group.ts). */
 export interface ProcessEvents {

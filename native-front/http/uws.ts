@@ -3,7 +3,7 @@
 // returns a slow JavaScript server instead; hostd must never serve traffic on that.
 import { createRequire } from 'node:module';
 import type * as UWS from 'uWebSockets.js';
-import { HostdError } from '../shared/errors.js';
+import { HostdError } from '../../shared/errors.js';
 
 export type Uws = typeof UWS;
 

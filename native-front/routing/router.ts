@@ -8,14 +8,14 @@ import { sendStatus } from '../http/answer.js';
 import { refuseAndClose, refusedFraming } from '../http/framing.js';
 import { normalizePath } from '../http/path.js';
 import type { AccessRecord, AccessWriter } from '../log/access-log.js';
-import type { MountHandler } from '../mount.js';
-import type { MountStats } from '../ops/mount-stats.js';
-import { acceptRequestId, newRequestId } from '../request-id.js';
-import { MountTable } from '../routing/mount-match.js';
-import { hostnameOf, INVALID_HOST, VhostTable } from '../routing/host-match.js';
-import type { TrustProxy } from '../trust-proxy.js';
-import { Context, peerAddress } from './context.js';
-import type { Listener } from './listener.js';
+import type { MountHandler } from './mount.js';
+import type { MountStats } from '../front/mount-stats.js';
+import { acceptRequestId, newRequestId } from '../http/request-id.js';
+import { MountTable } from './mount-match.js';
+import { hostnameOf, INVALID_HOST, VhostTable } from './host-match.js';
+import type { TrustProxy } from '../http/trust-proxy.js';
+import { Context, peerAddress } from '../front/context.js';
+import type { Listener } from '../front/listener.js';
 
 export interface MountRoute {
   readonly key: string;

@@ -1,7 +1,7 @@
 // What the front's router hands a request to. A static mount and an app mount both implement it.
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import type { ResolvedMount, ResolvedVhost } from '../shared/config/types.js';
-import type { CacheStats } from './cache/index.js';
+import type { ResolvedMount, ResolvedVhost } from '../../shared/config/types.js';
+import type { CacheStats } from '../cache/index.js';
 
 /**
  * Per-request state the front creates before calling a mount. `req` is valid only during the

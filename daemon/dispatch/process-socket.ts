@@ -8,7 +8,7 @@
 // bounded by them; nothing here reads faster than the front consumes.
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { ADDRESS_KEY, decodeBatch, FrameReader, FrameWriter, HELLO_KEY } from './framing.js';
+import { ADDRESS_KEY, decodeBatch, FrameReader, FrameWriter, HELLO_KEY } from '../../shared/protocol/framing.js';
 
 /** Where a front finds a thread of a daemon process (WorkerAttach.remote). */
 export interface RemoteThread {

@@ -14,10 +14,10 @@
 //   the process is replaced.
 import type { ResolvedApp } from '../../shared/config/types.js';
 import type { Logger } from '../../shared/log.js';
-import type { PoolFronts } from '../pool/fronts.js';
-import type { PoolWorker } from '../pool/worker.js';
+import type { PoolFronts } from './fronts.js';
+import type { PoolWorker } from './worker.js';
 import { DaemonProcess, type SpawnSpec } from './daemon-process.js';
-import { processSpec } from './spec.js';
+import { processSpec } from './process-spec.js';
 
 const MAX_BACKOFF_MS = 30_000;
 /** A process that lived longer than this before crashing resets the back-off. */

@@ -3,11 +3,11 @@
 // running hostd (`status`, `reload NAME`). Each command's module is imported when it runs: the
 // short-lived ones need none of the serving code.
 import { createRequire } from 'node:module';
-import { HostdError } from '../shared/errors.js';
-import { parseCli, USAGE, type CliArgs } from './cli/args.js';
+import { HostdError } from '../../shared/errors.js';
+import { parseCli, USAGE, type CliArgs } from './args.js';
 
 function version(): string {
-  // native-front/cli.ts sits one folder below package.json; built, this code is in dist/chunks/.
+  // native-front/cli/main.ts sits one folder below package.json; built, this code is in dist/chunks/.
   const require = createRequire(import.meta.url);
   for (const path of ['../package.json', '../../package.json']) {
     try {
@@ -36,13 +36,13 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`hostd ${version()}\n`);
       return 0;
     case 'check':
-      return (await import('./cli/check.js')).check(args);
+      return (await import('./check.js')).check(args);
     case 'serve':
-      return (await import('./cli/serve.js')).serve(args);
+      return (await import('./serve.js')).serve(args);
     case 'status':
-      return (await import('./cli/status.js')).status(args);
+      return (await import('./status.js')).status(args);
     case 'reload':
-      return (await import('./cli/status.js')).reload({ ...args, site: args.site! });
+      return (await import('./status.js')).reload({ ...args, site: args.site! });
   }
 }
 

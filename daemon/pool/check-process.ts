@@ -4,8 +4,8 @@
 import { spawn } from 'node:child_process';
 import type { ResolvedApp } from '../../shared/config/types.js';
 import type { CheckResult, CheckTask } from '../../shared/protocol/index.js';
-import type { FromProcess } from './messages.js';
-import { processSpec } from './spec.js';
+import type { FromProcess } from '../../shared/protocol/process-ipc.js';
+import { processSpec } from './process-spec.js';
 
 /** Runs `task` in a one-off daemon process of `cfg`'s pool; rejects if the process ends without an answer. */
 export async function checkInProcess(cfg: ResolvedApp, task: CheckTask): Promise<CheckResult> {

@@ -3,8 +3,8 @@
 import type { ResolvedApp } from '../../shared/config/types.js';
 import { threadFile } from '../../shared/thread-file.js';
 import { runtimeDir } from '../../native-front/control/runtime-dir.js';
-import { compressionOf } from '../pool/serve-task.js';
-import { workerEnv, workerFilename } from '../pool/worker-file.js';
+import { compressionOf } from './serve-task.js';
+import { workerEnv, workerFilename } from './worker-file.js';
 import type { SpawnSpec } from './daemon-process.js';
 
 /** Files a daemon process creates are not world-readable: group-readable at most. */

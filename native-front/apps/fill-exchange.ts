@@ -4,7 +4,7 @@
 // renewed it, or stale-if-error), or a 304 of its own while the fill goes on.
 import { Buffer } from 'node:buffer';
 import type { HttpResponse } from 'uWebSockets.js';
-import type { RequestContext } from '../mount.js';
+import type { RequestContext } from '../routing/mount.js';
 import { type CacheTap, headHeaders } from './cached.js';
 import { FrontExchange, type MountShared } from './front-exchange.js';
 

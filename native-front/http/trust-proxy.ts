@@ -2,9 +2,9 @@
 // trusted proxy do we read them; then the client is the rightmost address that is not itself
 // trusted (so a client cannot forge the chain by sending its own X-Forwarded-For).
 import { BlockList, isIP } from 'node:net';
-import { parseCidr } from '../shared/config/cidr.js';
-import { HostdError } from '../shared/errors.js';
-import { unmap } from './proxy-protocol/address.js';
+import { parseCidr } from '../../shared/config/cidr.js';
+import { HostdError } from '../../shared/errors.js';
+import { unmap } from '../proxy-protocol/address.js';
 
 export class TrustProxy {
   private readonly list = new BlockList();

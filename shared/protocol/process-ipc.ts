@@ -1,8 +1,8 @@
 // What the control thread and a daemon process say to each other over the child's IPC channel
 // (child_process 'advanced' serialization). Worker control batches (TO_WORKER_CONTROL /
 // TO_CONTROL) travel inside `ctl` unchanged; the rest is the process's own lifecycle.
-import type { ResolvedCompression } from '../../shared/config/types.js';
-import type { AppInterface, CheckResult, CheckTask } from '../../shared/protocol/tasks.js';
+import type { ResolvedCompression } from '../config/types.js';
+import type { AppInterface, CheckResult, CheckTask } from './tasks.js';
 
 /** The daemon process's start: everything its threads' serve tasks share. */
 export interface ProcessInit {
