@@ -79,12 +79,18 @@ describe('contain: purge finds every spelling of a host and path (issue 18, item
       await r.body.dump();
       return { headers: r.headers as Record<string, string> };
     };
-    for (const s of spellings) expect((await get(s)).headers['x-cache'], `first ${s.join(' ')}`).to.equal('MISS');
+    // The front routes on the normalised path (http/path.ts, item 7): /c//echo and /c/./echo are
+    // /c/echo by the time the cache sees them, so they find the entry the first spelling stored.
+    // The Host spellings stay entries of their own (the app sees the Host as sent).
+    const first = ['MISS', 'MISS', 'MISS', 'HIT', 'HIT'];
+    for (const [i, s] of spellings.entries()) expect((await get(s)).headers['x-cache'], `first ${s.join(' ')}`).to.equal(first[i]);
     for (const s of spellings) expect((await get(s)).headers['x-cache'], `stored ${s.join(' ')}`).to.equal('HIT');
-    expect(await purge(h, `url=${encodeURIComponent(`/c${p}`)}&host=a.test`)).to.equal(spellings.length);
-    for (const s of spellings) expect((await get(s)).headers['x-cache'], `after the purge ${s.join(' ')}`).to.equal('MISS');
+    const entries = first.filter((x) => x === 'MISS').length;
+    expect(await purge(h, `url=${encodeURIComponent(`/c${p}`)}&host=a.test`)).to.equal(entries);
+    for (const [i, s] of spellings.entries())
+      expect((await get(s)).headers['x-cache'], `after the purge ${s.join(' ')}`).to.equal(first[i]);
     // A prefix purge is normalised the same way.
-    expect(await purge(h, `prefix=${encodeURIComponent('/c//')}&host=A.test.`)).to.equal(spellings.length);
+    expect(await purge(h, `prefix=${encodeURIComponent('/c//')}&host=A.test.`)).to.equal(entries);
     expect((await cacheOf(h, '/c')).entries).to.equal(0);
     await pool.close();
   });

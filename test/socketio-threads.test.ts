@@ -145,7 +145,14 @@ describe('socket.io across threads and reloads (hostd’s adapter)', function ()
     all[0].s.emit('odd');
     all[0].s.emit('odd');
     for (const m of await got) expect(m).to.deep.equal({ n: 1 });
-    const warned = await waitFor(() => log.lines.filter((l) => l.includes('could not be copied')), { what: 'the warning' });
+    // (An empty array is truthy: wait for a line, not for the filter.)
+    const warned = await waitFor(
+      () => {
+        const lines = log.lines.filter((l) => l.includes('could not be copied'));
+        return lines.length > 0 && lines;
+      },
+      { what: 'the warning' },
+    );
     expect(warned).to.have.length(1);
     expect(warned[0]).to.match(/^warn .*only this worker's clients got it/);
   });
