@@ -55,6 +55,15 @@ describe('process pools under their own users (pool.user, pool.group)', function
   before(async function () {
     if (process.getuid?.() !== 0) this.skip();
     for (const u of USERS) ensureUser(u);
+    // The daemon processes run hostd's own files as these users: the checkout must be traversable.
+    const a = lookupUser('hostd-a')!;
+    try {
+      execFileSync('test', ['-r', resolve('package.json')], { uid: a.uid, gid: a.gid });
+    } catch {
+      throw new Error(
+        `hostd-a cannot read ${resolve('package.json')}: make the checkout's folders traversable (chmod o+x), as .ci/run does`,
+      );
+    }
     root = mkdtempSync(join(tmpdir(), 'hostd-users-'));
     chmodSync(root, 0o755);
     hostSecret = join(root, 'hostd-secret.txt');
