@@ -1,5 +1,5 @@
 // A front's side of a daemon process: one Unix socket per front per daemon process, owned by the
-// front's thread, carrying the batches of every worker thread of that process (framing.ts). Each
+// front's thread, carrying the batches of every worker thread of that process (shared/protocol/framing.ts). Each
 // thread appears to the front's dispatcher as a port (DataPort: postMessage / on('message') /
 // close), so daemon/dispatch drives a thread of a daemon process exactly as a worker thread.
 //

@@ -1,5 +1,5 @@
 // Inside a daemon process, a worker thread's data port as its FrontLink sees it: batches are
-// serialized to bytes (v8.serialize, the frame payload of framing.ts) in the worker thread itself
+// serialized to bytes (v8.serialize, the frame payload of shared/protocol/framing.ts) in the worker thread itself
 // and cross to the relay as one transferred buffer, so the relay only adds a header and writes
 // them (and hands the fronts' payloads on unopened). The relay's thread would otherwise decode,
 // clone and re-encode every batch: one copy each way instead of three.

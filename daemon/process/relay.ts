@@ -1,4 +1,4 @@
-// Inside a daemon process: the relay between the fronts' sockets (one per front, framing.ts) and
+// Inside a daemon process: the relay between the fronts' sockets (one per front, shared/protocol/framing.ts) and
 // the MessagePorts of the process's worker threads. A frame from front f for thread `key` goes to
 // that thread's data port of front f; what a thread posts on its port f goes to front f's socket.
 // The threads run daemon/worker/entry.ts: to them this is a front. Batches pass through as the
