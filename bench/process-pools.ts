@@ -3,11 +3,12 @@
 // (one daemon process), one thread each, in one run, rounds interleaved; the bar is req/s at
 // least 0.8× and CPU per request at most 1.3× the thread pool's. CPU is hostd's whole process
 // tree: a daemon process runs in its own session, so hostd's process group alone would miss it.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { VhostConfig } from '../shared/config/types.js';
 import { processCpuSeconds } from './cpu.js';
 import { makeFixtures } from './fixtures.js';
+import { processTree } from './memory.js';
 import { startHostd } from './hostd.js';
 import { APP_HOST, DYNAMIC_PATHS, STATIC_FILES } from './payloads.js';
 import { freePort, killAll } from './procs.js';
@@ -25,25 +26,9 @@ export interface ProcessBenchOptions {
 const POOLS = { thread: { threads: 1 }, process: { threads: 1, isolation: 'process' as const } };
 type PoolKind = keyof typeof POOLS;
 
-/** CPU seconds of `pid` and every process below it (children, their children...). */
+/** CPU seconds of `pid` and every process below it (its daemon processes). */
 function treeCpuSeconds(pid: number): number {
-  const parent = new Map<number, number>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  let total = 0;
-  for (const p of parent.keys()) {
-    let up: number | undefined = p;
-    while (up !== undefined && up > 1 && up !== pid) up = parent.get(up);
-    if (up === pid) total += processCpuSeconds(p) ?? 0;
-  }
-  return total;
+  return processTree(pid).reduce((sum, p) => sum + (processCpuSeconds(p) ?? 0), 0);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
