@@ -108,6 +108,10 @@ describe('websockets: fetch apps', function () {
     await hello(here);
     await hello(there);
     here.send('pub only for this mount');
+    // Messages of one socket are handled in order and answered through the same port: once the
+    // echo is back, that publish has fanned out, before `peer` subscribes.
+    here.send('echo marker');
+    await here.next((m) => m === 'marker');
     const peer = await client('/chat/b?user=peer');
     await hello(peer);
     here.send('pub second');
