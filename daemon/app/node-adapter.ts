@@ -29,6 +29,7 @@ import { BridgeSocket, forwardDrain } from './node-socket.js';
 import { setRequestHead } from './node-request.js';
 import { NULL_BODY, parseHead, type ParsedHead } from './node-response-head.js';
 import type { AppContext, FetchHandler } from './types.js';
+import { abortError } from './node-internals.js';
 
 export { stripMount } from './node-request.js';
 
@@ -36,12 +37,6 @@ export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknow
 
 /** Bytes the response body stream buffers before res.write() reports backpressure. */
 const BODY_HIGH_WATER = 64 * 1024;
-
-function abortError(): Error {
-  const err = new Error('The client aborted the request');
-  err.name = 'AbortError';
-  return err;
-}
 
 /** Wrap a (req, res) listener as a FetchHandler. */
 export function nodeListenerToFetch(listener: NodeListener): FetchHandler {

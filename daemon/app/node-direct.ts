@@ -20,6 +20,7 @@
 // derived from these, and objects keep one shape.
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { headValues } from './node-response-head.js';
+import { kOutHeaders } from './node-internals.js';
 
 /** Where a response's head and body go (daemon/worker/node-exchange.ts). */
 export interface ResponseSink {
@@ -57,12 +58,6 @@ interface Outgoing {
 interface Incoming {
   [kFeed]?: RequestFeed;
 }
-
-const kOutHeaders: symbol | undefined = (() => {
-  const probe = new ServerResponse({ method: 'GET', httpVersionMajor: 1, httpVersionMinor: 1, headers: {} } as IncomingMessage);
-  probe.setHeader('x', '1');
-  return Object.getOwnPropertySymbols(probe).find((s) => s.description === 'kOutHeaders');
-})();
 
 let installed = false;
 

@@ -6,6 +6,7 @@
 import { Duplex, type DuplexOptions } from 'node:stream';
 import type { ServerResponse } from 'node:http';
 import type { AppContext } from './types.js';
+import { emitDrain } from './node-internals.js';
 
 /** What apps and libraries read of a net.Socket, for a connection that lives in memory. */
 export abstract class MemorySocket extends Duplex {
@@ -66,16 +67,7 @@ export class BridgeSocket extends MemorySocket {
   }
 }
 
-function kNeedDrainOf(res: ServerResponse): symbol | undefined {
-  return Object.getOwnPropertySymbols(res).find((s) => s.description === 'kNeedDrain');
-}
-
 /** ServerResponse relies on the http server to forward the socket's 'drain': this does it. */
 export function forwardDrain(socket: BridgeSocket, res: ServerResponse): void {
-  socket.on('drain', () => {
-    if (!res.writableNeedDrain) return;
-    const k = kNeedDrainOf(res);
-    if (k) (res as unknown as Record<symbol, boolean>)[k] = false;
-    res.emit('drain');
-  });
+  socket.on('drain', () => emitDrain(res));
 }

@@ -15,6 +15,7 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { errorText } from '../../shared/errors.js';
 import { RESPONSE_WINDOW } from '../../shared/protocol/index.js';
 import { kFeed, kSink, type RequestFeed, type ResponseSink } from '../app/node-direct.js';
+import { abortError, emitDrain } from '../app/node-internals.js';
 import type { NodeListener } from '../app/node-adapter.js';
 import { stripMount } from '../app/node-request.js';
 import { MemorySocket } from '../app/node-socket.js';
@@ -27,16 +28,6 @@ import { headerAt } from './response-parts.js';
 import type { RequestExchange, WorkerRequest } from './request.js';
 
 type Cb = (err?: Error | null) => void;
-
-const kNeedDrain: symbol | undefined = Object.getOwnPropertySymbols(
-  new ServerResponse({ method: 'GET', httpVersionMajor: 1, httpVersionMinor: 1, headers: {} } as IncomingMessage),
-).find((s) => s.description === 'kNeedDrain');
-
-function abortError(): Error {
-  const err = new Error('The client aborted the request');
-  err.name = 'AbortError';
-  return err;
-}
 
 function emitClose(res: ServerResponse): void {
   // node:http's emitCloseNT
@@ -268,11 +259,7 @@ class NodeExchange implements ResponseSink, RequestFeed, BodySink, RequestExchan
     const cbs = this.waiting;
     this.waiting = null;
     if (cbs !== null) for (const cb of cbs) cb();
-    const res = this.res as unknown as Record<symbol, boolean>;
-    if (kNeedDrain !== undefined && res[kNeedDrain] && !this.res.writableEnded) {
-      res[kNeedDrain] = false;
-      this.res.emit('drain');
-    }
+    emitDrain(this.res);
   }
 
   // ------------------------------------------------------------ node:http's server around it
