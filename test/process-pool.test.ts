@@ -35,6 +35,7 @@ describe('process pools (pool.isolation: process)', function () {
         apps: [
           { url: '/p', module: PROBE, pool: { isolation: 'process', threads: 2, startTimeout: '20s' } },
           { url: '/t', module: HELLO, pool: { threads: 1 } },
+          { url: '/tp', module: PROBE, pool: { threads: 1 } },
           { url: '/ws', module: CHAT, pool: { isolation: 'process', processes: 2, threads: 1 } },
           { url: '/timeout', module: PROBE, pool: { isolation: 'process', threads: 2, requestTimeout: '500ms' } },
           { url: '/mem', module: PROBE, pool: { isolation: 'process', threads: 1, memoryLimitMb: 200 } },
@@ -65,6 +66,22 @@ describe('process pools (pool.isolation: process)', function () {
     const got = Buffer.from(await res.body.arrayBuffer());
     expect(got.length).to.equal(body.length);
     expect(got.equals(body)).to.equal(true);
+  });
+
+  it('every string of a request and a response crosses as it does to a thread pool', async () => {
+    const ask = async (mount: string) => {
+      const res = await request(h.url(`${mount}/strings?q=%C3%A9t%C3%A9&empty=`), {
+        method: 'PUT',
+        headers: { 'x-word': Buffer.from('café ñ', 'latin1').toString('latin1'), 'x-empty': '', 'x-many': ['a', 'b'] },
+        body: 'x',
+      });
+      return { status: res.statusCode, echo: res.headers['x-echo'], body: Buffer.from(await res.body.arrayBuffer()) };
+    };
+    const [proc, thread] = [await ask('/p'), await ask('/tp')];
+    expect(proc.status).to.equal(200);
+    expect(proc.body.toString('utf8')).to.include(' 🌍 é').and.include('"x-many","a, b"');
+    expect(proc.echo).to.equal(thread.echo);
+    expect(proc.body.equals(thread.body), `${proc.body}\n${thread.body}`).to.equal(true);
   });
 
   it('WebSockets and pub/sub work across daemon processes', async () => {

@@ -1,98 +1,109 @@
-// A front's side of a daemon process: one Unix socket per front per daemon process, owned by the
-// front's thread, carrying the batches of every worker thread of that process (shared/protocol/framing.ts). Each
-// thread appears to the front's dispatcher as a port (DataPort: postMessage / on('message') /
-// close), so daemon/dispatch drives a thread of a daemon process exactly as a worker thread.
+// A front's side of a thread of a daemon process: one Unix socket from this front thread to that
+// worker thread, which listens on it itself (daemon/process/front-sockets.ts), carrying the
+// batches of the same tables as a thread pool's MessagePorts (shared/protocol/framing.ts). The
+// thread appears to the front's dispatcher as a port (postMessage / on('message') / close), so
+// daemon/dispatch drives it exactly as a worker thread.
 //
 // Backpressure: the protocol's credit windows (RESPONSE_WINDOW, UPLOAD_WINDOW) bound the bytes in
 // flight per request in both directions, so what the socket buffers while the kernel is full is
 // bounded by them; nothing here reads faster than the front consumes.
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { ADDRESS_KEY, decodeBatch, FrameReader, FrameWriter, HELLO_KEY } from '../../shared/protocol/framing.js';
+import { batchReader, batchWriter, TO_DESK, type FrameWriter } from '../../shared/protocol/framing.js';
+import { TO_FRONT, TO_WORKER } from '../../shared/protocol/table.js';
 
-/** Where a front finds a thread of a daemon process (WorkerAttach.remote). */
-export interface RemoteThread {
-  /** The daemon process's socket. */
-  socket: string;
-  /** The index of the front attaching (its hello on the socket). */
+/** Where the fronts reach a thread of a daemon process. */
+export interface ThreadSockets {
+  /** The thread's own socket: its requests and responses. */
+  thread: string;
+  /** Its process's socket: answers to the thread's address questions (address-desk.ts). */
+  desk: string;
+}
+
+/** A thread of a daemon process, as a front attaches to it (WorkerAttach.remote). */
+export interface RemoteThread extends ThreadSockets {
+  /** The index of the front attaching (its hello on the sockets). */
   front: number;
 }
 
+/** Connection attempts before the thread listens are retried this often (it listens before it is ready). */
+const RETRY_MS = 20;
+
 /** One thread of a daemon process, as a port of the front's WorkerLink. */
 export class RemotePort extends EventEmitter {
+  private socket: Socket | null = null;
+  private writer: FrameWriter | null = null;
+  /** Batches posted before the connection is up, in order. */
+  private early: unknown[][] = [];
+  private closed = false;
+
   constructor(
-    private readonly conn: DaemonConnection,
+    private readonly r: RemoteThread,
     readonly key: number,
   ) {
     super();
   }
 
   postMessage(batch: unknown): void {
-    this.conn.send(this.key, batch as unknown[]);
+    if (this.writer !== null) this.writer.write(batch as unknown[]);
+    else {
+      this.early.push(batch as unknown[]);
+      if (this.socket === null) this.connect();
+    }
   }
 
-  /** Answers the thread's address question `seq` (its relay writes it into the thread's buffer). */
+  /** Answers the thread's address question `seq` (its process's desk writes it where the thread waits). */
   answerAddress(seq: number, address: string): void {
-    this.conn.send(ADDRESS_KEY, [this.key, seq, address]);
+    deskOf(this.r).write([TO_DESK.address.tag, this.key, seq, address]);
   }
 
-  /** The connection's socket is unref'd: an idle pool does not keep hostd alive. */
+  /** The connection is unref'd: an idle pool does not keep hostd alive. */
   unref(): void {}
 
   close(): void {
-    this.conn.drop(this.key);
+    this.closed = true;
+    this.early = [];
+    this.socket?.end();
   }
-}
 
-/** This front thread's socket to one daemon process. */
-class DaemonConnection {
-  private readonly socket: Socket;
-  private readonly writer: FrameWriter;
-  readonly ports = new Map<number, RemotePort>();
-
-  constructor(
-    private readonly path: string,
-    front: number,
-  ) {
-    this.socket = connect(path);
-    this.socket.setNoDelay?.(true);
-    this.writer = new FrameWriter(this.socket);
-    const reader = new FrameReader((key, payload) => this.ports.get(key)?.emit('message', decodeBatch(payload)));
-    this.socket.on('data', (chunk: Buffer) => reader.push(chunk));
+  // Connected on first use: the dispatcher posts only to a ready thread, and a thread listens
+  // before it loads the app. A refused attempt (the thread not listening yet) is retried.
+  private connect(): void {
+    const socket = connect(this.r.thread);
+    this.socket = socket;
+    socket.unref();
+    const reader = batchReader(TO_FRONT, (batch) => this.emit('message', batch));
+    socket.on('connect', () => {
+      const writer = batchWriter(socket, TO_WORKER);
+      writer.hello(this.r.front);
+      for (const b of this.early.splice(0)) writer.write(b);
+      this.writer = writer;
+    });
+    socket.on('data', (chunk: Buffer) => reader.push(chunk));
     // The daemon process went away: the control thread hears it over IPC and detaches its
     // threads (their requests get 502); here the socket is only forgotten.
-    this.socket.on('error', () => {});
-    this.socket.on('close', () => {
-      if (connections.get(path) === this) connections.delete(path);
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.writer === null && !this.closed && (err.code === 'ENOENT' || err.code === 'ECONNREFUSED')) {
+        this.socket = null;
+        setTimeout(() => this.closed || this.socket !== null || this.connect(), RETRY_MS).unref();
+      }
     });
-    this.socket.unref();
-    this.writer.write(HELLO_KEY, [front]);
-  }
-
-  send(key: number, batch: unknown[]): void {
-    if (!this.socket.destroyed) this.writer.write(key, batch);
-  }
-
-  drop(key: number): void {
-    this.ports.delete(key);
-    if (this.ports.size === 0) {
-      if (connections.get(this.path) === this) connections.delete(this.path);
-      this.socket.end();
-    }
   }
 }
 
-/** This thread's connections, by socket path. */
-const connections = new Map<string, DaemonConnection>();
+/** This front thread's connections to the daemon processes' desks, by socket path. */
+const desks = new Map<string, FrameWriter>();
 
-/** The port to thread `key` of the daemon process at `r.socket` (connecting on first use). */
-export function remotePort(r: RemoteThread, key: number): RemotePort {
-  let conn = connections.get(r.socket);
-  if (conn === undefined) {
-    conn = new DaemonConnection(r.socket, r.front);
-    connections.set(r.socket, conn);
+function deskOf(r: RemoteThread): FrameWriter {
+  let w = desks.get(r.desk);
+  if (w === undefined) {
+    const socket = connect(r.desk);
+    socket.unref();
+    socket.on('error', () => {});
+    socket.on('close', () => desks.delete(r.desk));
+    w = batchWriter(socket, TO_DESK);
+    w.hello(r.front);
+    desks.set(r.desk, w);
   }
-  const port = new RemotePort(conn, key);
-  conn.ports.set(key, port);
-  return port;
+  return w;
 }

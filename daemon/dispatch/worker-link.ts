@@ -1,7 +1,7 @@
 // One front's data port to one daemon worker: its outbox, the requests it carries, and the
 // worker's answers decoded into Exchange calls.
 import type { MessagePort } from 'node:worker_threads';
-import { RemotePort, remotePort } from './process-socket.js';
+import { RemotePort } from './process-socket.js';
 import { IdTable } from '../../shared/id-table.js';
 import { answerAddress } from '../../shared/protocol/address-query.js';
 import { Board } from '../../shared/protocol/board.js';
@@ -56,7 +56,7 @@ export class WorkerLink implements FrontHandlers {
     this.key = a.key;
     this.board = new Board(a.board);
     this.limit = a.limit;
-    const port = a.port ?? remotePort(a.remote!, a.key);
+    const port = a.port ?? new RemotePort(a.remote!, a.key);
     this.port = port;
     this.remote = a.port === null;
     this.addressBuf = a.address;

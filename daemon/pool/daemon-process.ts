@@ -9,6 +9,7 @@ import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeToWorkerControl, type WorkerControlHandlers } from '../../shared/protocol/index.js';
 import type { PoolWorker } from './worker.js';
+import type { ThreadSockets } from '../dispatch/process-socket.js';
 import type { FromProcess, ProcessInit, ToProcess } from '../../shared/protocol/process-ipc.js';
 
 /** How the control thread hears a process (process-group.ts). */
@@ -48,8 +49,8 @@ export class DaemonProcess {
   readonly socket: string;
   private readonly dir: string;
   readonly threads = new Map<number, PoolWorker>();
-  /** Threads asked for before the socket listens: started (and attached) once it does. */
-  private pending: Array<(socket: string) => void> = [];
+  /** Threads asked for before the process listens: started (and attached) once it does. */
+  private pending: Array<() => void> = [];
   listening = false;
   dead = false;
   /** hostd is ending it (kill()): its exit is not a crash. */
@@ -94,21 +95,22 @@ export class DaemonProcess {
   }
 
   /**
-   * Starts worker `w` in this process; `attach(socket)` runs once the socket listens (the pool
+   * Starts worker `w` in this process; `attach(where)` runs once the process listens (the pool
    * then tells the fronts where the thread is).
    */
-  addThread(w: PoolWorker, attach: (socket: string) => void): void {
+  addThread(w: PoolWorker, attach: (where: ThreadSockets) => void): void {
     this.threads.set(w.key, w);
     // Control batches cross as they are; a retire carries the fronts' count (board.ts mirrorServed).
     w.workerControl.on('message', (batch: unknown[]) => {
       this.send({ t: 'ctl', key: w.key, batch, served: hasRetire(batch) ? w.board.servedCount : undefined });
     });
     w.workerControl.unref();
-    const start = (socket: string) => {
-      attach(socket);
-      this.send({ t: 'thread', key: w.key });
+    const start = () => {
+      const where = { thread: join(this.dir, `t${w.key}`), desk: this.socket };
+      attach(where);
+      this.send({ t: 'thread', key: w.key, socket: where.thread });
     };
-    if (this.listening) start(this.socket);
+    if (this.listening) start();
     else this.pending.push(start);
   }
 
@@ -144,7 +146,7 @@ export class DaemonProcess {
     switch (m.t) {
       case 'listening':
         this.listening = true;
-        for (const start of this.pending.splice(0)) start(this.socket);
+        for (const start of this.pending.splice(0)) start();
         return;
       case 'ctl':
         this.threads.get(m.key)?.workerControl.postMessage(m.batch);

@@ -16,6 +16,7 @@ import type { ResolvedApp } from '../../shared/config/types.js';
 import type { Logger } from '../../shared/log.js';
 import type { PoolFronts } from './fronts.js';
 import type { PoolWorker } from './worker.js';
+import type { ThreadSockets } from '../dispatch/process-socket.js';
 import { DaemonProcess, type SpawnSpec } from './daemon-process.js';
 import { processSpec } from './process-spec.js';
 
@@ -63,9 +64,10 @@ export class ProcessGroup {
     if (roll) this.generation++;
   }
 
-  /** Tells every front where worker `w` is (its process's socket). */
-  private attach(w: PoolWorker, socket: string): void {
-    for (let f = 0; f < this.fronts.count; f++) this.fronts.attach(this.owner.id, f, { ...w.frontAttach[f], remote: { socket, front: f } });
+  /** Tells every front where worker `w` is (its sockets). */
+  private attach(w: PoolWorker, where: ThreadSockets): void {
+    for (let f = 0; f < this.fronts.count; f++)
+      this.fronts.attach(this.owner.id, f, { ...w.frontAttach[f], remote: { ...where, front: f } });
   }
 
   /** Starts worker thread `w` in a process with room (or a new one). */
@@ -93,7 +95,7 @@ export class ProcessGroup {
       }
       target = this.spawn();
     }
-    target.addThread(w, (socket) => this.attach(w, socket));
+    target.addThread(w, (where) => this.attach(w, where));
   }
 
   private backoff(): number {

@@ -1,9 +1,10 @@
 // A daemon process's main thread (pool.isolation: process): spawned by hostd's control thread as
 // the pool's user (daemon-process.ts), it runs the same worker threads as a thread pool (piscina, the
-// same daemon/worker/entry.ts and serve task), relays the fronts' sockets to them (relay.ts), and
-// relays their control ports and its memory over IPC. It never runs app code itself, and exits
-// when hostd goes away (the IPC channel closes).
-import { chmodSync } from 'node:fs';
+// same daemon/worker/entry.ts and serve task; each thread listens for the fronts on a socket of its
+// own: front-sockets.ts), writes the fronts' address answers where its threads wait for them
+// (address-desk.ts), and relays the threads' control ports and its memory over IPC. It never runs
+// app code itself, and exits when hostd goes away (the IPC channel closes).
+import { chmodSync, rmSync } from 'node:fs';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { ADDRESS_BUFFER_BYTES } from '../../shared/protocol/address-query.js';
@@ -11,10 +12,11 @@ import { Board, boardBytes } from '../../shared/protocol/board.js';
 import { decodeToControl, type ControlHandlers, type ServeTask } from '../../shared/protocol/index.js';
 import { errorText } from '../../shared/errors.js';
 import { STATS_MS, type FromProcess, type ProcessCheck, type ProcessInit, type ToProcess } from '../../shared/protocol/process-ipc.js';
-import { Relay } from './relay.js';
+import { AddressDesk } from './address-desk.js';
 
 interface Thread {
   control: MessagePort;
+  socket: string;
   board: Board;
   threadId: number;
 }
@@ -36,23 +38,16 @@ function start(init: ProcessInit): void {
     env: init.env,
   });
   piscina.on('error', () => {}); // a thread's death is reported per task below
-  const relay = new Relay(init.fronts);
+  const desk = new AddressDesk();
   const threads = new Map<number, Thread>();
 
-  const spawnThread = (key: number): void => {
+  const spawnThread = (key: number, socket: string): void => {
     const control = new MessageChannel();
-    const links: MessagePort[] = [];
-    const ours: MessagePort[] = [];
-    for (let f = 0; f < init.fronts; f++) {
-      const c = new MessageChannel();
-      ours.push(c.port1);
-      links.push(c.port2);
-    }
     const board = new Board(new SharedArrayBuffer(boardBytes(init.fronts)));
-    const addresses = links.map(() => new SharedArrayBuffer(ADDRESS_BUFFER_BYTES));
-    const t: Thread = { control: control.port1, board, threadId: -1 };
+    const addresses = Array.from({ length: init.fronts }, () => new SharedArrayBuffer(ADDRESS_BUFFER_BYTES));
+    const t: Thread = { control: control.port1, socket, board, threadId: -1 };
     threads.set(key, t);
-    relay.addThread(key, ours, addresses);
+    desk.addThread(key, addresses);
     // The ready report names the thread piscina runs it on (for terminate); everything goes on to hostd.
     const watch: ControlHandlers = { ready: (threadId) => (t.threadId = threadId), log: () => {} };
     control.port1.on('message', (batch: unknown[]) => {
@@ -62,7 +57,7 @@ function start(init: ProcessInit): void {
     const task: ServeTask = {
       kind: 'serve',
       control: control.port2,
-      links,
+      links: [],
       board: board.buffer,
       addresses,
       modulePath: init.modulePath,
@@ -75,30 +70,31 @@ function start(init: ProcessInit): void {
       entry: init.entry,
       cwd: init.cwd,
       group: init.group,
-      daemonProcess: { hostPid: init.hostPid, sameUser: init.sameUser },
+      daemonProcess: { hostPid: init.hostPid, sameUser: init.sameUser, socket, fronts: init.fronts },
     };
     const ended = (err: unknown) => {
       if (!threads.has(key)) return; // terminated on purpose: hostd knows
       forget(key);
       send({ t: 'died', key, error: errorText(err), code: (err as { code?: string } | null)?.code });
     };
-    piscina
-      .run(task, { transferList: [control.port2, ...links] as never })
-      .then(() => ended(new Error('the worker serve task returned')), ended);
+    piscina.run(task, { transferList: [control.port2] as never }).then(() => ended(new Error('the worker serve task returned')), ended);
   };
 
   const forget = (key: number): Thread | undefined => {
     const t = threads.get(key);
     threads.delete(key);
-    relay.removeThread(key);
-    t?.control.close();
+    desk.removeThread(key);
+    if (t !== undefined) {
+      t.control.close();
+      rmSync(t.socket, { force: true });
+    }
     return t;
   };
 
   process.on('message', (m: ToProcess) => {
     switch (m.t) {
       case 'thread':
-        return spawnThread(m.key);
+        return spawnThread(m.key, m.socket);
       case 'ctl': {
         const t = threads.get(m.key);
         if (t === undefined) return;
@@ -122,7 +118,7 @@ function start(init: ProcessInit): void {
 
   // Owner-only socket in the process's own 0700 folder: hostd (root, or the same user) reaches it.
   process.umask(0o177);
-  relay.server.listen(init.socket, () => {
+  desk.server.listen(init.socket, () => {
     process.umask(init.umask);
     chmodSync(init.socket, 0o600);
     send({ t: 'listening' });

@@ -17,7 +17,7 @@ import {
   type ServeTask,
 } from '../../shared/protocol/index.js';
 import { installLightFetchGlobals } from './globals.js';
-import { FramedPort } from '../process/framed-port.js';
+import { listenForFronts } from '../process/front-sockets.js';
 import { installDirectNode } from '../app/node-direct.js';
 import { FrontLink } from './link.js';
 import { guardDaemonProcess, installProcessGuard } from './guard.js';
@@ -49,6 +49,9 @@ async function serve(task: ServeTask): Promise<never> {
   watchSocketIo(task.group, { notice: (t) => control.log(LOG_INFO, t, ''), warn: (t) => control.log(LOG_WARN, t, '') });
   installDirectNode();
   try {
+    // In a daemon process the thread takes the fronts on a socket of its own, listening before the
+    // app loads: a front connects once the thread is ready (daemon/process/front-sockets.ts).
+    const ports = task.daemonProcess ? await listenForFronts(task.daemonProcess.socket, task.daemonProcess.fronts) : task.links;
     const app = await loadApp(task.modulePath, {
       interface: task.interface,
       cacheDir: task.cacheDir,
@@ -68,8 +71,6 @@ async function serve(task: ServeTask): Promise<never> {
       board,
     );
     s.node = app.node ?? null;
-    // In a daemon process the batches cross to its relay as bytes (daemon/process/framed-port.ts).
-    const ports = task.daemonProcess ? task.links.map((p) => new FramedPort(p)) : task.links;
     s.links = ports.map((port, i) => new FrontLink(i, port, s, board, new AddressQuery(task.addresses[i], port)));
     s.ws = new WorkerWs(s, board, app.websocket ?? null);
     s.ws.attach(s.links);

@@ -116,7 +116,12 @@ export function installProcessGuard(): void {
     value: function abort(): never {
       // A daemon process is the app's own: abort() ends it as abort(3) would (SIGABRT), and hostd
       // answers its requests 502 and starts another.
-      if (daemonProcess !== null) nativeKill.call(process, process.pid, os.constants.signals.SIGABRT);
+      if (daemonProcess !== null) {
+        nativeKill.call(process, process.pid, os.constants.signals.SIGABRT);
+        // abort(3) does not return: the signal may be taken by another thread of the process, so
+        // this one waits for the end rather than answer anything meanwhile.
+        for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+      }
       refuse('HOSTD_PROCESS_REFUSED', 'process.abort()');
     },
     writable: false,

@@ -4,7 +4,7 @@
 // answers back, everything produced in one tick as one batch. What becomes of the app's
 // `Response` (whole, streamed, compressed, HEAD, upgraded) is app-response.ts.
 import type { MessagePort } from 'node:worker_threads';
-import type { FramedPort } from '../process/framed-port.js';
+import type { FrontSocket } from '../process/front-sockets.js';
 import type { Board } from '../../shared/protocol/board.js';
 import type { AddressQuery } from '../../shared/protocol/address-query.js';
 import { IdTable } from '../../shared/id-table.js';
@@ -36,7 +36,7 @@ export class FrontLink implements WorkerHandlers {
 
   constructor(
     readonly index: number,
-    port: MessagePort | FramedPort,
+    port: MessagePort | FrontSocket,
     readonly server: WorkerServer,
     private readonly board: Board,
     private readonly addresses: AddressQuery,

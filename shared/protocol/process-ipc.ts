@@ -7,7 +7,7 @@ import type { AppInterface, CheckResult, CheckTask } from './tasks.js';
 /** The daemon process's start: everything its threads' serve tasks share. */
 export interface ProcessInit {
   t: 'init';
-  /** Where this process listens for the fronts (a 0700 folder of its own user). */
+  /** Where this process takes the fronts' address answers (a 0700 folder of its own user). */
   socket: string;
   fronts: number;
   /** The worker thread file (daemon/worker/entry.ts built). */
@@ -44,8 +44,8 @@ export interface ProcessCheck {
 export type ToProcess =
   | ProcessInit
   | ProcessCheck
-  /** Start a worker thread for pool worker `key`. */
-  | { t: 'thread'; key: number }
+  /** Start a worker thread for pool worker `key`, listening for the fronts at `socket`. */
+  | { t: 'thread'; key: number; socket: string }
   /** A control batch for thread `key`; `served`: requests the fronts handed it so far (retire). */
   | { t: 'ctl'; key: number; batch: unknown[]; served?: number }
   /** End thread `key` now (request timeout, retired and drained, roll). */

@@ -31,7 +31,7 @@ export interface MessageSpec {
 }
 export type Table = Readonly<Record<string, MessageSpec>>;
 
-const msg = <const F extends readonly Field[]>(tag: number, ...fields: F) => ({ tag, fields });
+export const msg = <const F extends readonly Field[]>(tag: number, ...fields: F) => ({ tag, fields });
 
 /** Front → worker, on a data port. */
 export const TO_WORKER = {

@@ -9,7 +9,7 @@ export interface ServeTask {
   kind: 'serve';
   /** The control port: lifecycle and log lines (TO_CONTROL / TO_WORKER_CONTROL). */
   control: MessagePort;
-  /** One data port per front, indexed by front (TO_WORKER / TO_FRONT). */
+  /** One data port per front, indexed by front (TO_WORKER / TO_FRONT); none in a daemon process. */
   links: MessagePort[];
   /** This worker's shared counters (board.ts). */
   board: SharedArrayBuffer;
@@ -31,8 +31,18 @@ export interface ServeTask {
   entry?: string;
   /** Names the pool, the same for its old and new workers across a roll (daemon/app/socketio). */
   group: string;
-  /** Set in a daemon process (pool.isolation: process): what the process guard protects there. */
-  daemonProcess?: { hostPid: number; sameUser: boolean };
+  /** Set in a daemon process (pool.isolation: process). */
+  daemonProcess?: DaemonThread;
+}
+
+/** A worker thread of a daemon process. */
+export interface DaemonThread {
+  /** What the process guard protects there (daemon/worker/guard.ts). */
+  hostPid: number;
+  sameUser: boolean;
+  /** Where the thread listens for the fronts (daemon/process/front-sockets.ts), and how many. */
+  socket: string;
+  fronts: number;
 }
 
 /** `hostd check`: load the module once and report. */

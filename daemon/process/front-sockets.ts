@@ -1,0 +1,74 @@
+// In a worker thread of a daemon process: the thread's own socket, on which each front connects
+// once (shared/protocol/framing.ts). Each front's connection is this thread's data port for that
+// front (FrontLink takes it as it takes a MessagePort in a thread pool): batches out are framed
+// and written here, batches in are read and decoded here, on the thread that serves them; the
+// process's main thread never touches them.
+import { chmodSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { batchReader, batchWriter, type FrameWriter } from '../../shared/protocol/framing.js';
+import { TO_FRONT, TO_WORKER } from '../../shared/protocol/table.js';
+
+/** One front's connection to this thread, as the thread's data port for that front. */
+export class FrontSocket {
+  private writer: FrameWriter | null = null;
+  /** What the thread posted before this front connected, in order. */
+  private early: unknown[][] = [];
+  private listener: ((batch: unknown[]) => void) | null = null;
+
+  /** Takes the front's connection (its hello named this front). */
+  connected(socket: Socket): void {
+    this.writer = batchWriter(socket, TO_FRONT);
+    for (const b of this.early.splice(0)) this.writer.write(b);
+  }
+
+  /** The front went away (hostd is ending): what follows has nowhere to go. */
+  disconnected(): void {
+    this.writer = null;
+  }
+
+  /** Written now (an address question is posted right before the thread blocks on its answer). */
+  postMessage(batch: unknown): void {
+    if (this.writer !== null) this.writer.write(batch as unknown[]);
+    else this.early.push(batch as unknown[]);
+  }
+
+  on(_event: 'message', listener: (batch: unknown[]) => void): this {
+    this.listener = listener;
+    return this;
+  }
+
+  /** @internal A batch from the front. */
+  deliver(batch: unknown[]): void {
+    this.listener?.(batch);
+  }
+}
+
+/**
+ * Listens at `path` for `fronts` fronts and resolves, once listening, to their ports. The folder
+ * is the process's own (0700, its user's), so the socket's mode only repeats that.
+ */
+export function listenForFronts(path: string, fronts: number): Promise<FrontSocket[]> {
+  const ports = Array.from({ length: fronts }, () => new FrontSocket());
+  const server = createServer((socket) => {
+    let port: FrontSocket | null = null;
+    const reader = batchReader(
+      TO_WORKER,
+      (batch) => port?.deliver(batch),
+      (front) => {
+        port = ports[front] ?? null;
+        if (port === null) socket.destroy();
+        else port.connected(socket);
+      },
+    );
+    socket.on('data', (chunk: Buffer) => reader.push(chunk));
+    socket.on('error', () => {}); // the front went away: 'close' follows
+    socket.on('close', () => port?.disconnected());
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      chmodSync(path, 0o600);
+      resolve(ports);
+    });
+  });
+}
