@@ -286,6 +286,22 @@ describe('contain: HTTP requests that must not reach an app as sent', function (
       ).destroy();
     });
 
+    it('a header value is read as UTF-8; one that is not UTF-8 is cut at its first byte over 0x7F', async () => {
+      const cases: Array<[Buffer, string]> = [
+        [Buffer.from('café au lait', 'utf8'), 'café au lait'],
+        [Buffer.from('café', 'latin1'), 'caf'],
+        [Buffer.concat([Buffer.from('café ', 'utf8'), Buffer.from('ñ', 'latin1')]), 'caf'],
+      ];
+      for (const [bytes, seen] of cases) {
+        const head = Buffer.from('GET /echo/header?name=x-word HTTP/1.1\r\nHost: a.test\r\nX-Word: ');
+        const c = await exchange(h.port, Buffer.concat([head, bytes, Buffer.from('\r\n\r\n')]));
+        expect(c.responses.map((r) => r.status)).to.deep.equal([200]);
+        // (the raw reader reads bytes as Latin-1: back to bytes, then UTF-8)
+        expect(JSON.parse(Buffer.from(c.responses[0].body, 'latin1').toString('utf8'))).to.equal(seen);
+        c.destroy();
+      }
+    });
+
     it('more than 48 request header fields get no answer; 48 are served', async () => {
       // uWS's header table has 50 slots, two of them its own: 48 fields, Host included.
       const fields = (n: number) => Array.from({ length: n - 1 }, (_, i) => `X-H${i}: ${i}\r\n`).join('');
