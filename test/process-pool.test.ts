@@ -236,6 +236,20 @@ describe('process pools in hosts of their own', function () {
     }
   });
 
+  it('a close drains at once when a thread has served through one front only (every front hears it drained)', async function () {
+    // The drain waits for each thread's `drained` on every front; a front that never sent the
+    // thread a request must be connected all the same, or close() waits out gracefulTimeout.
+    this.timeout(30_000);
+    const h = await startHost([{ serverName: ['*'], apps: [{ url: '/p', module: PROBE, pool: { isolation: 'process', threads: 1 } }] }], {
+      fronts: 2,
+      gracefulTimeout: '120s',
+    });
+    const res = await request(h.url('/p/who'));
+    expect(res.statusCode).to.equal(200);
+    await res.body.dump();
+    await h.close();
+  });
+
   it('every front thread reaches the daemon process over a socket of its own', async () => {
     const h = await startHost([{ serverName: ['*'], apps: [{ url: '/p', module: PROBE, pool: { isolation: 'process', threads: 1 } }] }], {
       fronts: 2,

@@ -26,7 +26,7 @@ export interface RemoteThread extends ThreadSockets {
   front: number;
 }
 
-/** Connection attempts before the thread listens are retried this often (it listens before it is ready). */
+/** A connection refused because the thread does not listen yet is tried again this often. */
 const RETRY_MS = 20;
 
 /** One thread of a daemon process, as a port of the front's WorkerLink. */
@@ -42,14 +42,12 @@ export class RemotePort extends EventEmitter {
     readonly key: number,
   ) {
     super();
+    this.connect();
   }
 
   postMessage(batch: unknown): void {
     if (this.writer !== null) this.writer.write(batch as unknown[]);
-    else {
-      this.early.push(batch as unknown[]);
-      if (this.socket === null) this.connect();
-    }
+    else this.early.push(batch as unknown[]);
   }
 
   /** Answers the thread's address question `seq` (its process's desk writes it where the thread waits). */
@@ -66,8 +64,9 @@ export class RemotePort extends EventEmitter {
     this.socket?.end();
   }
 
-  // Connected on first use: the dispatcher posts only to a ready thread, and a thread listens
-  // before it loads the app. A refused attempt (the thread not listening yet) is retried.
+  // Connected at attach, before the thread may listen (it does before it loads the app): a refused
+  // attempt is retried. Every front connects, even one that never sends the thread a request:
+  // the thread's `drained` at a retire must reach each front.
   private connect(): void {
     const socket = connect(this.r.thread);
     this.socket = socket;
@@ -85,7 +84,7 @@ export class RemotePort extends EventEmitter {
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (this.writer === null && !this.closed && (err.code === 'ENOENT' || err.code === 'ECONNREFUSED')) {
         this.socket = null;
-        setTimeout(() => this.closed || this.socket !== null || this.connect(), RETRY_MS).unref();
+        setTimeout(() => this.closed || this.connect(), RETRY_MS).unref();
       }
     });
   }
