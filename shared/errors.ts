@@ -13,6 +13,7 @@ export type HostdErrorCode =
   | 'HOSTD_FRONT_FAILED'
   | 'HOSTD_SIGNAL_REFUSED'
   | 'HOSTD_PROCESS_REFUSED'
+  | 'HOSTD_BAD_FRAME'
   // `hostd status` / `hostd reload`: no hostd answers on the status listener.
   | 'HOSTD_NOT_RUNNING';
 

@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { resolve } from 'node:path';
 import { request } from 'undici';
-import { startHost, startLoad, type TestHost, waitFor } from './helpers/index.js';
+import { quietLog, startHost, startLoad, type TestHost, waitFor } from './helpers/index.js';
 import { connect, startsWith } from './helpers/ws.js';
 
 const PROBE = resolve('test/fixtures/apps/process-probe.mjs');
@@ -248,6 +248,41 @@ describe('process pools in hosts of their own', function () {
     expect(res.statusCode).to.equal(200);
     await res.body.dump();
     await h.close();
+  });
+
+  it("a malformed frame from a tenant's process costs that thread only: logged, the thread replaced, the front serves on", async () => {
+    const log = quietLog();
+    const h = await startHost(
+      [
+        {
+          serverName: ['*'],
+          apps: [
+            { url: '/p', module: PROBE, pool: { isolation: 'process', threads: 1 } },
+            { url: '/t', module: HELLO, pool: { threads: 1 } },
+          ],
+        },
+      ],
+      { errorLog: log },
+    );
+    try {
+      const before = await who(h);
+      const res = await request(h.url('/p/garbage'));
+      await res.body.dump();
+      expect(res.statusCode).to.equal(502);
+      await waitFor(() => log.lines.some((l) => l.includes('malformed frame')), { what: 'the malformed frame in the error log' });
+      expect((await request(h.url('/t'))).statusCode).to.equal(200);
+      const after = await waitFor(
+        async () => {
+          const r = await request(h.url('/p/who'));
+          const w = r.statusCode === 200 ? ((await r.body.json()) as Who) : (await r.body.dump(), null);
+          return w !== null && w;
+        },
+        { what: 'the pool serving again' },
+      );
+      expect(after.pid, 'the same daemon process: only the thread was replaced').to.equal(before.pid);
+    } finally {
+      await h.close();
+    }
   });
 
   it('every front thread reaches the daemon process over a socket of its own', async () => {

@@ -6,6 +6,7 @@
 // workers here; timeouts are in timeouts.ts.
 import { WORKER_READY } from '../../shared/protocol/board.js';
 import type { Logger } from '../../shared/log.js';
+import { errorText } from '../../shared/errors.js';
 import type { ResolvedPool } from '../../shared/config/types.js';
 import { WaitQueue } from './queue.js';
 import { sweep } from './timeouts.js';
@@ -190,6 +191,15 @@ export class Dispatcher implements LinkOwner {
 
   unknownMessage(tag: number): void {
     this.log.error('daemon worker sent an unknown message', { tag });
+  }
+
+  badFrame(key: number, err: unknown): void {
+    this.log.error('a daemon process thread sent a malformed frame: terminating it', { worker: key, error: errorText(err) });
+    const link = this.links.find((l) => l.key === key);
+    if (link !== undefined && !link.killAsked) {
+      link.killAsked = true;
+      this.report.kill(key); // its requests in flight get 502 when it is detached
+    }
   }
 
   /** The client went away (or the front answered it itself, e.g. 413): tell the worker, free the slot. */

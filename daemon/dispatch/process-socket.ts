@@ -9,7 +9,7 @@
 // bounded by them; nothing here reads faster than the front consumes.
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { batchReader, batchWriter, TO_DESK, type FrameWriter } from '../../shared/protocol/framing.js';
+import { batchReader, batchWriter, readFrames, TO_DESK, type FrameWriter } from '../../shared/protocol/framing.js';
 import { TO_FRONT, TO_WORKER } from '../../shared/protocol/table.js';
 
 /** Where the fronts reach a thread of a daemon process. */
@@ -29,7 +29,7 @@ export interface RemoteThread extends ThreadSockets {
 /** A connection refused because the thread does not listen yet is tried again this often. */
 const RETRY_MS = 20;
 
-/** One thread of a daemon process, as a port of the front's WorkerLink. */
+/** One thread of a daemon process, as a port of the front's WorkerLink ('message', and 'error' for a bad frame). */
 export class RemotePort extends EventEmitter {
   private socket: Socket | null = null;
   private writer: FrameWriter | null = null;
@@ -78,7 +78,9 @@ export class RemotePort extends EventEmitter {
       for (const b of this.early.splice(0)) writer.write(b);
       this.writer = writer;
     });
-    socket.on('data', (chunk: Buffer) => reader.push(chunk));
+    // A malformed frame cuts the connection and is reported ('error': the dispatcher has the
+    // thread terminated).
+    readFrames(socket, reader, (err) => this.emit('error', err));
     // The daemon process went away: the control thread hears it over IPC and detaches its
     // threads (their requests get 502); here the socket is only forgotten.
     socket.on('error', (err: NodeJS.ErrnoException) => {

@@ -19,6 +19,8 @@ export interface LinkOwner {
   /** The worker said it has answered everything this front sent it. */
   linkDrained(key: number): void;
   unknownMessage(tag: number): void;
+  /** A thread of a daemon process sent a frame that does not decode (its connection is cut). */
+  badFrame(key: number, err: unknown): void;
   /** The pool's WebSockets on this front (daemon/dispatch/ws-types.ts); set before workers attach. */
   readonly ws: WsPoolHub | null;
   /** The pool's session affinity on this front (daemon/dispatch/ws-sticky.ts). */
@@ -68,6 +70,7 @@ export class WorkerLink implements FrontHandlers {
       if (bad !== 0) owner.unknownMessage(bad);
       owner.pump();
     });
+    if (port instanceof RemotePort) port.on('error', (err) => owner.badFrame(this.key, err));
     port.unref(); // an idle pool must not keep the process alive; the listeners do that
   }
 

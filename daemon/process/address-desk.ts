@@ -6,7 +6,7 @@
 // thread's own socket (front-sockets.ts).
 import { createServer, type Server } from 'node:net';
 import { answerAddress } from '../../shared/protocol/address-query.js';
-import { batchReader, TO_DESK } from '../../shared/protocol/framing.js';
+import { batchReader, readFrames, TO_DESK } from '../../shared/protocol/framing.js';
 import { decoderFor } from '../../shared/protocol/codec.js';
 
 const decodeToDesk = decoderFor(TO_DESK);
@@ -30,7 +30,7 @@ export class AddressDesk {
         (batch) => decodeToDesk(batch, handlers),
         (f) => (front = f),
       );
-      socket.on('data', (chunk: Buffer) => reader.push(chunk));
+      readFrames(socket, reader, () => {});
       socket.on('error', () => {});
     });
   }

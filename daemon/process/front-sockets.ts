@@ -5,7 +5,7 @@
 // process's main thread never touches them.
 import { chmodSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { batchReader, batchWriter, type FrameWriter } from '../../shared/protocol/framing.js';
+import { batchReader, batchWriter, readFrames, type FrameWriter } from '../../shared/protocol/framing.js';
 import { TO_FRONT, TO_WORKER } from '../../shared/protocol/table.js';
 
 /** One front's connection to this thread, as the thread's data port for that front. */
@@ -60,7 +60,7 @@ export function listenForFronts(path: string, fronts: number): Promise<FrontSock
         else port.connected(socket);
       },
     );
-    socket.on('data', (chunk: Buffer) => reader.push(chunk));
+    readFrames(socket, reader, () => {}); // (a front does not send bad frames: nothing to tell)
     socket.on('error', () => {}); // the front went away: 'close' follows
     socket.on('close', () => port?.disconnected());
   });

@@ -21,6 +21,7 @@
 // Cutting by UTF-16 units is exact for any string: the block decodes to the same units that were
 // joined (a lone surrogate becomes U+FFFD, one unit for one).
 // A transfer list has no meaning across processes: what a MessagePort would move is copied here.
+import { HostdError } from '../errors.js';
 import type { FieldTypes, Table } from './table.js';
 
 const NULL_LEN = 0xffffffff;
@@ -184,10 +185,21 @@ export class BatchWriter {
   }
 }
 
-/** Reads a frame's payload back into the flat batch array the table's decoder takes. */
+/** A frame that does not hold what its lengths say (HOSTD_BAD_FRAME). */
+function badFrame(why: string): HostdError {
+  return new HostdError('HOSTD_BAD_FRAME', `malformed frame: ${why}`);
+}
+
+/**
+ * Reads a frame's payload back into the flat batch array the table's decoder takes. Every length
+ * is checked against what the frame holds, and a frame that lies throws HOSTD_BAD_FRAME: the
+ * other end may be a tenant's process, and its bytes must not be able to take down a front.
+ */
 export class BatchReader {
   private buf: Buffer = Buffer.alloc(0);
   private at = 0;
+  /** Where the fixed part ends. */
+  private end = 0;
   private strings = '';
   private cut = 0;
 
@@ -195,9 +207,12 @@ export class BatchReader {
 
   /** The batch in `payload` (its bytes and buffers are copies: they outlive the payload). */
   read(payload: Buffer): unknown[] {
+    if (payload.byteLength < 4) throw badFrame('shorter than its fixed-part length');
     const end = 4 + payload.readUInt32LE(0);
+    if (end > payload.byteLength) throw badFrame('fixed part longer than the frame');
     this.buf = payload;
     this.at = 4;
+    this.end = end;
     this.strings = end < payload.byteLength ? payload.toString('utf8', end, payload.byteLength) : '';
     this.cut = 0;
     const out: unknown[] = [];
@@ -214,9 +229,15 @@ export class BatchReader {
     return out;
   }
 
+  /** Throws unless `n` more bytes of the fixed part are there. */
+  private need(n: number): void {
+    if (this.at + n > this.end) throw badFrame('a field runs past the fixed part');
+  }
+
   private field(type: FieldType): unknown {
     switch (type) {
       case 'num': {
+        this.need(8);
         const b = this.buf;
         const at = this.at;
         for (let k = 0; k < 8; k++) F64_BYTES[k] = b[at + k];
@@ -224,6 +245,7 @@ export class BatchReader {
         return F64[0];
       }
       case 'bool':
+        this.need(1);
         return this.buf[this.at++] === 1;
       case 'str':
         return this.str(this.u32());
@@ -233,12 +255,14 @@ export class BatchReader {
       }
       case 'headers': {
         const n = this.u32();
+        this.need(n * 4); // (each entry has its length: a count cannot promise more than the frame holds)
         const list = new Array<string>(n);
         for (let k = 0; k < n; k++) list[k] = this.str(this.u32());
         return list;
       }
       case 'buffer': {
         const len = this.u32();
+        this.need(len);
         const start = this.buf.byteOffset + this.at;
         this.at += len;
         return this.buf.buffer.slice(start, start + len);
@@ -246,6 +270,7 @@ export class BatchReader {
       case 'bytes':
         return this.bytes();
       case 'body': {
+        this.need(1);
         const kind = this.buf[this.at++];
         if (kind === BODY_NONE) return null;
         return kind === BODY_TEXT ? this.str(this.u32()) : this.bytes();
@@ -254,6 +279,7 @@ export class BatchReader {
   }
 
   private u32(): number {
+    this.need(4);
     const b = this.buf;
     const at = this.at;
     this.at = at + 4;
@@ -261,6 +287,7 @@ export class BatchReader {
   }
 
   private str(units: number): string {
+    if (this.cut + units > this.strings.length) throw badFrame('a string runs past the strings');
     const s = this.strings.substring(this.cut, this.cut + units);
     this.cut += units;
     return s;
@@ -268,6 +295,7 @@ export class BatchReader {
 
   private bytes(): Uint8Array {
     const len = this.u32();
+    this.need(len);
     const start = this.buf.byteOffset + this.at;
     this.at += len;
     return new Uint8Array(this.buf.buffer.slice(start, start + len));

@@ -9,10 +9,17 @@
 // A connection starts with a hello frame (the front's index, u32), then carries frames of
 // [u32 payload length][payload]. A frame is one batch.
 import type { Socket } from 'node:net';
+import { HostdError } from '../errors.js';
 import { BatchReader, BatchWriter, fieldsByTag, type TagFields } from './frame-codec.js';
 import { msg, type Table } from './table.js';
 
 const HEADER = 4;
+/**
+ * The largest frame a reader accepts. A frame is one batch, and a whole response body travels in
+ * one (resFull), so this is generous; it bounds what a peer that lies about a length can make the
+ * reader hold (the peer may be a tenant's process).
+ */
+export const MAX_FRAME = 1024 * 1024 * 1024;
 /** A scratch buffer grown past this by a large batch is let go after it (not kept per connection). */
 const SCRATCH_KEEP = 256 * 1024;
 
@@ -58,10 +65,14 @@ export class FrameWriter {
 /**
  * Reassembles frames from a socket's chunks. The first frame is the hello: `onHello(front)`; the
  * others go to `onFrame(payload)`, a view into the chunk (BatchReader copies what it keeps).
+ * push() throws HOSTD_BAD_FRAME for a frame over MAX_FRAME or one its decoder refuses: the
+ * caller cuts the connection (guarded()).
  */
 export class FrameReader {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** Bytes the next frame needs before it can be read (its header, then header and payload). */
+  private need = HEADER;
   private greeted: boolean;
 
   constructor(
@@ -74,12 +85,18 @@ export class FrameReader {
   push(chunk: Buffer): void {
     this.pending.push(chunk);
     this.pendingBytes += chunk.byteLength;
-    if (this.pendingBytes < HEADER) return;
+    // A large frame arrives in many chunks: they are joined once it is all there, not per chunk.
+    if (this.pendingBytes < this.need) return;
     let buf = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
     let at = 0;
+    this.need = HEADER;
     while (buf.byteLength - at >= HEADER) {
       const len = buf.readUInt32LE(at);
-      if (buf.byteLength - at - HEADER < len) break;
+      if (len > MAX_FRAME) throw new HostdError('HOSTD_BAD_FRAME', `a frame of ${len} bytes is over the limit of ${MAX_FRAME}`);
+      if (buf.byteLength - at - HEADER < len) {
+        this.need = HEADER + len;
+        break;
+      }
       const payload = buf.subarray(at + HEADER, at + HEADER + len);
       at += HEADER + len;
       if (this.greeted) this.onFrame(payload);
@@ -92,6 +109,21 @@ export class FrameReader {
     this.pending = buf.byteLength > 0 ? [buf] : [];
     this.pendingBytes = buf.byteLength;
   }
+}
+
+/**
+ * Feeds `socket`'s chunks to `reader`; a bad frame (or a throw while handling one) cuts the
+ * connection and is passed to `onError`: what a peer sends must not take down this thread.
+ */
+export function readFrames(socket: Socket, reader: FrameReader, onError: (err: unknown) => void): void {
+  socket.on('data', (chunk: Buffer) => {
+    try {
+      reader.push(chunk);
+    } catch (err) {
+      socket.destroy();
+      onError(err);
+    }
+  });
 }
 
 const EMPTY = Buffer.alloc(0);
