@@ -200,13 +200,7 @@ export class DaemonPool extends WorkerSet {
     }
     this.spawnFailures = 0;
     this.target = n;
-    for (const w of old) {
-      if (w.state === 'ready') this.retire(w, 'roll');
-      else if (w.state === 'starting') {
-        this.restarts.roll++;
-        this.kill(w, 'roll');
-      }
-    }
+    this.replace(old, 'roll');
   }
 
   /** Stop taking requests, let queued and in-flight ones finish (up to the deadline), stop workers. */

@@ -156,10 +156,10 @@ export class WorkerSet {
       this.log.error(`daemon worker died (${r})`, { thread: w.threadId, error: errorText(err) });
     } else if (w.killedFor === 'timeout') reason = 'was unresponsive';
     else if (w.killedFor === 'memory') reason = 'went over memoryLimitMb';
-    // A worker a roll replaced while it was still loading (a SIGHUP right at startup) did not fail to
-    // load: its fresh replacements have loaded the app; the initial start must not read it as an error.
-    if (wasStarting)
-      w.resolveReady(w.killedFor === 'roll' ? '' : `the worker exited while loading the app: ${errorText(err ?? 'terminated')}`);
+    // A worker a roll (or its process's replacement) ended while it was still loading (a SIGHUP right
+    // at startup) did not fail to load: the initial start must not read it as an error.
+    const replaced = w.killedFor === 'roll' || w.killedFor === 'replaced';
+    if (wasStarting) w.resolveReady(replaced ? '' : `the worker exited while loading the app: ${errorText(err ?? 'terminated')}`);
     this.fronts.detach(this.id, w.key, reason);
     if (w.threadId >= 0) announceGone(w.threadId); // its socket.io peers stop waiting for it
     if (!this.closing) this.ensureWorkers();
@@ -183,6 +183,22 @@ export class WorkerSet {
       return;
     }
     for (; live < this.target; live++) this.spawn();
+  }
+
+  /**
+   * Replaces `workers` without dropping a request: one serving retires (it finishes what it has,
+   * then ends), one still loading ends at once (it holds none). A roll has started their
+   * successors already; otherwise `ensureWorkers` starts them.
+   */
+  replace(workers: readonly PoolWorker[], reason: 'roll' | null): void {
+    for (const w of workers) {
+      if (w.state === 'ready') this.retire(w, reason);
+      else if (w.state === 'starting') {
+        if (reason !== null) this.restarts[reason]++;
+        this.kill(w, reason ?? 'replaced');
+      }
+    }
+    this.ensureWorkers();
   }
 
   /** Asks a worker to finish its requests and stop (it answers drained; then it is terminated). */

@@ -1,0 +1,96 @@
+// A thread of a daemon process stuck in native code (issue 20): Worker.terminate() cannot stop a
+// synchronous native call, so after requestTimeout's 504 the process reports the thread as stuck
+// and hostd replaces the whole process: its other threads drain (their requests complete), fresh
+// threads start in a new process, and the old one is killed with its process group (the `sleep`
+// child the stuck thread waits on included).
+import { expect } from 'chai';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { request } from 'undici';
+import { processTree } from '../bench/memory.js';
+import { quietLog, startHost, type TestHost, waitFor } from './helpers/index.js';
+
+const PROBE = resolve('test/fixtures/apps/process-probe.mjs');
+
+/** Whether `pid` still runs (a zombie left for an init that does not reap counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function pidOf(h: TestHost): Promise<number> {
+  const res = await request(h.url('/s/who'));
+  expect(res.statusCode).to.equal(200);
+  return ((await res.body.json()) as { pid: number }).pid;
+}
+
+describe('a process-pool thread stuck in native code', function () {
+  this.timeout(90_000);
+  const log = quietLog();
+  let h: TestHost;
+  let dir: string;
+  /** The stuck thread's `sleep` (children of the old daemon process): killed here whatever happens. */
+  let children: number[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hostd-stuck-'));
+    // requestTimeout: the held request below starts once the stuck thread was terminated and must
+    // outlive the process's THREAD_STOP_GRACE_MS (5 s) within its own timeout, with room to spare.
+    h = await startHost(
+      [{ serverName: ['*'], apps: [{ url: '/s', module: PROBE, pool: { isolation: 'process', threads: 2, requestTimeout: '10s' } }] }],
+      { errorLog: log },
+    );
+  });
+
+  after(async () => {
+    await h?.close();
+    for (const pid of children) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('504, then its process is replaced: requests on its other threads complete, a new process serves, no child is left', async () => {
+    const old = await pidOf(h);
+    const stuck = await request(h.url('/s/native-block?s=300'));
+    await stuck.body.dump();
+    expect(stuck.statusCode).to.equal(504);
+    children = processTree(old).slice(1);
+    expect(children, "the stuck thread's sleep").to.not.be.empty;
+
+    // The front found the thread unresponsive and had it terminated: the other thread (and the
+    // replacement, started in the same process for now) takes a request that stays in flight
+    // until the test creates its file.
+    await waitFor(async () => (await h.pool('/s')).restarts.timeout >= 1, { what: 'the stuck thread terminated' });
+    const flag = join(dir, 'release');
+    const held = request(h.url(`/s/until?file=${encodeURIComponent(flag)}`)).then(async (r) => [r.statusCode, await r.body.text()]);
+    await waitFor(async () => (await h.pool('/s')).inFlight >= 1, { what: 'the held request in flight' });
+
+    const line = await waitFor(() => log.lines.find((l) => l.startsWith('error') && l.includes('could not be stopped')), {
+      what: 'the error-log line about the stuck thread',
+      timeout: 20_000,
+    });
+    expect(line).to.include('"site"').and.include('"mount":"/s"').and.include('"thread"').and.include(`"pid":${old}`);
+
+    writeFileSync(flag, '');
+    expect(await held).to.deep.equal([200, 'released']);
+
+    const fresh = await waitFor(
+      async () => {
+        const pid = await pidOf(h);
+        return pid !== old && pid;
+      },
+      { what: 'a new daemon process', timeout: 20_000 },
+    );
+    expect(fresh).to.be.a('number');
+    await waitFor(() => !alive(old), { what: 'the old daemon process gone', timeout: 20_000 });
+    await waitFor(() => children.every((pid) => !alive(pid)), { what: "the stuck thread's sleep gone with its process group" });
+
+    // The pool serves on, from the new process only.
+    const answers = await Promise.all(Array.from({ length: 6 }, () => pidOf(h)));
+    expect(answers.every((pid) => pid !== old)).to.equal(true);
+  });
+});
