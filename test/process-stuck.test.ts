@@ -1,8 +1,9 @@
-// A thread of a daemon process stuck in native code (issue 20): Worker.terminate() cannot stop a
-// synchronous native call, so after requestTimeout's 504 the process reports the thread as stuck
-// and hostd replaces the whole process: its other threads drain (their requests complete), fresh
-// threads start in a new process, and the old one is killed with its process group (the `sleep`
-// child the stuck thread waits on included).
+// A worker thread stuck in native code (issue 20): Worker.terminate() cannot stop a synchronous
+// native call (here execSync('sleep 300')). In a process pool, after requestTimeout's 504 the
+// daemon process reports the thread as stuck and hostd replaces the whole process: its other
+// threads drain (their requests complete), fresh threads start in a new process, and the old one
+// is killed with its process group (the `sleep` the stuck thread waits on included). A thread
+// pool cannot do that (the thread is hostd's): what it does instead is pinned down at the end.
 import { expect } from 'chai';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,23 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The `sleep` processes below `pid` (what /native-block runs). */
+function sleepsUnder(pid: number): number[] {
+  return processTree(pid)
+    .slice(1)
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep\0');
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+}
+
+function killAll(pids: number[]): void {
+  for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+}
+
 async function pidOf(h: TestHost): Promise<number> {
   const res = await request(h.url('/s/who'));
   expect(res.statusCode).to.equal(200);
@@ -34,8 +52,8 @@ describe('a process-pool thread stuck in native code', function () {
   const log = quietLog();
   let h: TestHost;
   let dir: string;
-  /** The stuck thread's `sleep` (children of the old daemon process): killed here whatever happens. */
-  let children: number[] = [];
+  /** The stuck thread's `sleep` (a child of the old daemon process): killed here whatever happens. */
+  let sleeps: number[] = [];
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hostd-stuck-'));
@@ -49,7 +67,7 @@ describe('a process-pool thread stuck in native code', function () {
 
   after(async () => {
     await h?.close();
-    for (const pid of children) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    killAll(sleeps);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -58,8 +76,8 @@ describe('a process-pool thread stuck in native code', function () {
     const stuck = await request(h.url('/s/native-block?s=300'));
     await stuck.body.dump();
     expect(stuck.statusCode).to.equal(504);
-    children = processTree(old).slice(1);
-    expect(children, "the stuck thread's sleep").to.not.be.empty;
+    sleeps = sleepsUnder(old);
+    expect(sleeps, "the stuck thread's sleep").to.have.length(1);
 
     // The front found the thread unresponsive and had it terminated: the other thread (and the
     // replacement, started in the same process for now) takes a request that stays in flight
@@ -87,10 +105,33 @@ describe('a process-pool thread stuck in native code', function () {
     );
     expect(fresh).to.be.a('number');
     await waitFor(() => !alive(old), { what: 'the old daemon process gone', timeout: 20_000 });
-    await waitFor(() => children.every((pid) => !alive(pid)), { what: "the stuck thread's sleep gone with its process group" });
+    await waitFor(() => sleeps.every((pid) => !alive(pid)), { what: "the stuck thread's sleep gone with its process group" });
 
     // The pool serves on, from the new process only.
     const answers = await Promise.all(Array.from({ length: 6 }, () => pidOf(h)));
     expect(answers.every((pid) => pid !== old)).to.equal(true);
+  });
+});
+
+describe('a thread-pool thread stuck in native code', function () {
+  this.timeout(60_000);
+
+  it('504 and a fresh thread serves, but the stuck thread runs on in hostd until its call returns', async () => {
+    const h = await startHost([{ serverName: ['*'], apps: [{ url: '/s', module: PROBE, pool: { threads: 1, requestTimeout: '1s' } }] }], {
+      errorLog: quietLog(),
+    });
+    try {
+      const stuck = await request(h.url('/s/native-block?s=300'));
+      await stuck.body.dump();
+      expect(stuck.statusCode).to.equal(504);
+      await waitFor(async () => (await h.pool('/s')).restarts.timeout >= 1, { what: 'the stuck thread terminated' });
+      expect(await pidOf(h), 'a fresh thread of hostd').to.equal(process.pid);
+      // Terminated and replaced, yet still blocked in execSync: its sleep runs on under hostd.
+      expect(sleepsUnder(process.pid)).to.have.length(1);
+    } finally {
+      // Ends the native call: the thread exits (mocha's exit would otherwise wait for it).
+      killAll(sleepsUnder(process.pid));
+      await h.close();
+    }
   });
 });
