@@ -91,7 +91,15 @@ describe('a process-pool thread stuck in native code', function () {
       what: 'the error-log line about the stuck thread',
       timeout: 20_000,
     });
-    expect(line).to.include('"site"').and.include('"mount":"/s"').and.include('"thread"').and.include(`"pid":${old}`);
+    // It names the worker the front found unresponsive, the pool's site and mount, and the process.
+    const unresponsive = log.lines.find((l) => l.includes('unresponsive after a request timeout'));
+    const worker = /"worker":(\d+)/.exec(unresponsive ?? '')?.[1];
+    expect(worker, 'the front named the unresponsive worker').to.be.a('string');
+    expect(line)
+      .to.include('"site":"site-1"')
+      .and.include('"mount":"/s"')
+      .and.include(`"worker":${worker},"thread":`)
+      .and.include(`"pid":${old}`);
 
     writeFileSync(flag, '');
     expect(await held).to.deep.equal([200, 'released']);

@@ -15,8 +15,8 @@ import type { FromProcess, ProcessInit, ToProcess } from '../../shared/protocol/
 export interface ProcessEvents {
   /** Thread `w` ended inside the process (uncaught error, exit, out of memory). */
   threadDied(w: PoolWorker, err: Error): void;
-  /** A thread told to terminate (piscina's `threadId`) did not exit: blocked in native code. */
-  threadStuck(p: DaemonProcess, threadId: number): void;
+  /** Worker `key` (piscina's `threadId` in the process), told to terminate, did not exit: blocked in native code. */
+  threadStuck(p: DaemonProcess, key: number, threadId: number): void;
   /** The process is gone; `why` says how, null when hostd ended it. */
   exited(p: DaemonProcess, why: string | null): void;
   /** Its resident memory, every STATS_MS. */
@@ -183,7 +183,7 @@ export class DaemonProcess {
         return;
       }
       case 'stuck':
-        this.events.threadStuck(this, m.threadId);
+        this.events.threadStuck(this, m.key, m.threadId);
         return;
       case 'stats':
         for (const [key, memory, sockets] of m.threads) {

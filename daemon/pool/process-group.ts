@@ -116,7 +116,7 @@ export class ProcessGroup {
         this.owner.died(w, err);
         this.endIfEmpty(p);
       },
-      threadStuck: (dp, threadId) => this.replaceStuck(dp, threadId),
+      threadStuck: (dp, key, threadId) => this.replaceStuck(dp, key, threadId),
       exited: (dp, why) => this.exited(dp, why),
       rss: (dp, bytes) => this.checkMemory(dp, bytes),
     });
@@ -147,10 +147,11 @@ export class ProcessGroup {
   }
 
   /** A thread of `p` could not be stopped: `p` is replaced (the file's header says how). */
-  private replaceStuck(p: DaemonProcess, threadId: number): void {
+  private replaceStuck(p: DaemonProcess, key: number, threadId: number): void {
     if (p.dead || p.replacing) return;
     p.replacing = true;
     this.owner.log.error('a daemon worker thread could not be stopped (blocked in native code?): replacing its daemon process', {
+      worker: key, // as the front's "unresponsive" line names it
       thread: threadId,
       pid: p.pid,
       draining: p.live,

@@ -15,5 +15,6 @@ import { THREAD_STOP_GRACE_MS } from '../../shared/protocol/process-ipc.js';
 export function stopThread(worker: Worker, stuck: () => void): void {
   const timer = setTimeout(stuck, THREAD_STOP_GRACE_MS);
   timer.unref(); // an exiting process has no one left to tell
-  void worker.terminate().finally(() => clearTimeout(timer));
+  const exited = () => clearTimeout(timer);
+  worker.terminate().then(exited, exited);
 }
