@@ -40,7 +40,7 @@ export interface GroupOwner {
   /** Counts a replacement for memory (the pool's restart counters). */
   countMemoryRestart(): void;
   /** Retires `workers` gracefully and starts their successors (worker-set.ts). */
-  replace(workers: readonly PoolWorker[], reason: null): void;
+  replace(workers: readonly PoolWorker[], reason: 'roll' | null): void;
 }
 
 export class ProcessGroup {
