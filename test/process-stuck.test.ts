@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { processTree } from '../bench/memory.js';
-import { quietLog, startHost, type TestHost, waitFor } from './helpers/index.js';
+import { type LoadRun, quietLog, startHost, startLoad, type TestHost, waitFor } from './helpers/index.js';
 
 const PROBE = resolve('test/fixtures/apps/process-probe.mjs');
 
@@ -54,18 +54,21 @@ describe('a process-pool thread stuck in native code', function () {
   let dir: string;
   /** The stuck thread's `sleep` (a child of the old daemon process): killed here whatever happens. */
   let sleeps: number[] = [];
+  let load: LoadRun | undefined;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hostd-stuck-'));
     // requestTimeout: the held request below starts once the stuck thread was terminated and must
-    // outlive the process's THREAD_STOP_GRACE_MS (5 s) within its own timeout, with room to spare.
+    // outlive the process's THREAD_STOP_GRACE_MS (5 s) and the successors' start within its own
+    // timeout, with room to spare on a slow machine.
     h = await startHost(
-      [{ serverName: ['*'], apps: [{ url: '/s', module: PROBE, pool: { isolation: 'process', threads: 2, requestTimeout: '10s' } }] }],
+      [{ serverName: ['*'], apps: [{ url: '/s', module: PROBE, pool: { isolation: 'process', threads: 2, requestTimeout: '15s' } }] }],
       { errorLog: log },
     );
   });
 
   after(async () => {
+    await load?.stop();
     await h?.close();
     killAll(sleeps);
     rmSync(dir, { recursive: true, force: true });
@@ -86,6 +89,8 @@ describe('a process-pool thread stuck in native code', function () {
     const flag = join(dir, 'release');
     const held = request(h.url(`/s/until?file=${encodeURIComponent(flag)}`)).then(async (r) => [r.statusCode, await r.body.text()]);
     await waitFor(async () => (await h.pool('/s')).inFlight >= 1, { what: 'the held request in flight' });
+    // And requests all along, in flight on the old process until it stops taking them.
+    load = startLoad(h.url('').replace(/\/$/, ''), ['/s/slow?ms=50'], { concurrency: 2 });
 
     const line = await waitFor(() => log.lines.find((l) => l.startsWith('error') && l.includes('could not be stopped')), {
       what: 'the error-log line about the stuck thread',
@@ -101,6 +106,9 @@ describe('a process-pool thread stuck in native code', function () {
       .and.include(`"worker":${worker},"thread":`)
       .and.include(`"pid":${old}`);
 
+    // Successors start in a new process, then the old threads retire: the idle one drains and goes
+    // (4 workers, then 3), the one holding the request waits for it.
+    await waitFor(async () => (await h.pool('/s')).threads === 3, { what: 'the idle old thread retired and gone', timeout: 20_000 });
     writeFileSync(flag, '');
     expect(await held).to.deep.equal([200, 'released']);
 
@@ -114,6 +122,12 @@ describe('a process-pool thread stuck in native code', function () {
     expect(fresh).to.be.a('number');
     await waitFor(() => !alive(old), { what: 'the old daemon process gone', timeout: 20_000 });
     await waitFor(() => sleeps.every((pid) => !alive(pid)), { what: "the stuck thread's sleep gone with its process group" });
+
+    const r = await load.stop();
+    load = undefined; // (stopped: nothing left for after())
+    expect(r.errors, r.errors.slice(0, 3).join('\n')).to.deep.equal([]);
+    expect(Object.keys(r.byStatus), 'no 502 for requests on the replaced process').to.deep.equal(['200']);
+    expect(r.total).to.be.greaterThan(0);
 
     // The pool serves on, from the new process only.
     const answers = await Promise.all(Array.from({ length: 6 }, () => pidOf(h)));

@@ -14,8 +14,8 @@
 //   the process is replaced.
 // - A thread that does not exit when terminated (requestTimeout, blocked in native code: the
 //   process reports it `stuck`) would run in its process for good: the process is replaced as in a
-//   roll. It takes no new thread, its other threads retire (their requests complete), their
-//   successors start in a new process, and once they have drained (or met the pool's retire
+//   roll. It takes no new thread, successors of its other threads start in another process, then
+//   those retire (their requests complete), and once they have drained (or met the pool's retire
 //   deadline, sweep.ts) it is killed with its process group.
 import type { ResolvedApp } from '../../shared/config/types.js';
 import type { Logger } from '../../shared/log.js';
@@ -39,8 +39,8 @@ export interface GroupOwner {
   died(w: PoolWorker, err: unknown): void;
   /** Counts a replacement for memory (the pool's restart counters). */
   countMemoryRestart(): void;
-  /** Retires `workers` gracefully and starts their successors (worker-set.ts). */
-  replace(workers: readonly PoolWorker[], reason: 'roll' | null): void;
+  /** Starts successors of `workers`, then retires them once those serve (pool.ts). */
+  renew(workers: readonly PoolWorker[]): Promise<void>;
 }
 
 export class ProcessGroup {
@@ -156,7 +156,7 @@ export class ProcessGroup {
       pid: p.pid,
       draining: p.live,
     });
-    this.owner.replace([...p.threads.values()], null);
+    void this.owner.renew([...p.threads.values()]);
     this.endIfEmpty(p);
   }
 

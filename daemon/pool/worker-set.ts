@@ -186,11 +186,10 @@ export class WorkerSet {
   }
 
   /**
-   * Replaces `workers` without dropping a request: one serving retires (it finishes what it has,
-   * then ends), one still loading ends at once (it holds none). A roll has started their
-   * successors already; otherwise `ensureWorkers` starts them.
+   * Lets `workers` go once their successors serve (a roll, pool.ts renew): one serving retires (it
+   * finishes what it has, then ends), one still loading ends at once (it holds no request).
    */
-  replace(workers: readonly PoolWorker[], reason: 'roll' | null): void {
+  protected replace(workers: readonly PoolWorker[], reason: 'roll' | null): void {
     for (const w of workers) {
       if (w.state === 'ready') this.retire(w, reason);
       else if (w.state === 'starting') {
@@ -198,7 +197,6 @@ export class WorkerSet {
         this.kill(w, reason ?? 'replaced');
       }
     }
-    this.ensureWorkers();
   }
 
   /** Asks a worker to finish its requests and stop (it answers drained; then it is terminated). */
