@@ -138,9 +138,10 @@ describe('a process-pool thread stuck in native code', function () {
 describe('a thread-pool thread stuck in native code', function () {
   this.timeout(60_000);
 
-  it('504 and a fresh thread serves, but the stuck thread runs on in hostd until its call returns', async () => {
+  it('504 and a fresh thread serves, but the stuck thread runs on in hostd until its call returns: the error log says so', async () => {
+    const log = quietLog();
     const h = await startHost([{ serverName: ['*'], apps: [{ url: '/s', module: PROBE, pool: { threads: 1, requestTimeout: '1s' } }] }], {
-      errorLog: quietLog(),
+      errorLog: log,
     });
     try {
       const stuck = await request(h.url('/s/native-block?s=300'));
@@ -150,6 +151,12 @@ describe('a thread-pool thread stuck in native code', function () {
       expect(await pidOf(h), 'a fresh thread of hostd').to.equal(process.pid);
       // Terminated and replaced, yet still blocked in execSync: its sleep runs on under hostd.
       expect(sleepsUnder(process.pid)).to.have.length(1);
+      const line = await waitFor(() => log.lines.find((l) => l.startsWith('error') && l.includes('could not be stopped')), {
+        what: 'the error-log line about the stuck thread',
+        timeout: 20_000,
+      });
+      expect(line).to.include('runs on inside hostd').and.include('"site":"site-1"').and.include('"mount":"/s"').and.include('"worker":1');
+      expect(sleepsUnder(process.pid), 'still blocked after the grace period').to.have.length(1);
     } finally {
       // Ends the native call: the thread exits (mocha's exit would otherwise wait for it).
       killAll(sleepsUnder(process.pid));

@@ -12,6 +12,7 @@ import { errorText } from '../../shared/errors.js';
 import { mountLabel, withFields, type Logger } from '../../shared/log.js';
 import { CLOSE_GOING_AWAY, CLOSE_SERVICE_RESTART } from '../../shared/protocol/ws.js';
 import { announceGone } from '../app/socketio/channel.js';
+import { unlessExited } from '../process/stop-thread.js';
 import type { ProcessGroup } from './process-group.js';
 import { listenToWorker } from './control-port.js';
 import type { PoolFronts } from './fronts.js';
@@ -133,11 +134,20 @@ export class WorkerSet {
       const now = new Set(this.piscina.threads);
       const gone = before.filter((t) => !now.has(t) && t.threadId !== -1);
       ended = Promise.all(gone.map((t) => once(t, 'exit')));
+      // A thread blocked in native code cannot be stopped, and hostd cannot shed it: say so.
+      if (gone.length > 0) unlessExited(ended, () => this.logStuck(w));
     }
     this.died(w, null);
     return ended.then(
       () => undefined,
       () => undefined,
+    );
+  }
+
+  private logStuck(w: PoolWorker): void {
+    this.log.error(
+      "a daemon worker thread could not be stopped (blocked in native code?): it runs on inside hostd until its call returns, and hostd's exit waits for it; isolation: process replaces such a thread's process",
+      { worker: w.key, thread: w.threadId },
     );
   }
 

@@ -61,9 +61,9 @@ export type FromProcess =
   | { t: 'died'; key: number; error: string; code?: string }
   /**
    * Thread `key` (piscina's `threadId`), told to `terminate`, has not exited after
-   * THREAD_STOP_GRACE_MS: it is blocked in native code and will run on in this process, so hostd
-   * replaces the process (process-group.ts). Sent once per thread, by the process: only it sees
-   * the thread's exit (stop-thread.ts says why it, not hostd, keeps this clock).
+   * THREAD_STOP_GRACE_MS (daemon/process/stop-thread.ts, which says why the process, not hostd,
+   * keeps this clock): it is blocked in native code and will run on in this process, so hostd
+   * replaces the process (process-group.ts). Sent once per thread.
    */
   | { t: 'stuck'; key: number; threadId: number }
   /** Every STATS_MS: the process's RSS, and per thread [key, memory, open WebSockets]. */
@@ -71,12 +71,3 @@ export type FromProcess =
 
 /** How often a daemon process reports its memory and sockets (the board cannot cross processes). */
 export const STATS_MS = 100;
-
-/**
- * How long a terminated thread may take to exit before it counts as stuck. Worker.terminate()
- * stops JavaScript within milliseconds, and a finite synchronous native call (a sync zlib or
- * crypto call on a big buffer, a read from a slow disk) within about a second; 5 s is well past
- * both, yet short next to what a stuck thread costs (its memory and its process's CPU for good).
- * A false alarm costs a graceful process replacement, no request.
- */
-export const THREAD_STOP_GRACE_MS = 5000;
