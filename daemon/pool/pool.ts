@@ -210,6 +210,7 @@ export class DaemonPool extends WorkerSet {
    * requests meanwhile. Successors that do not load leave the old ones serving, as a failed roll.
    */
   async renew(old: readonly PoolWorker[]): Promise<void> {
+    if (this.closing) return; // (the close ends them all)
     const live = old.filter((w) => w.state === 'ready' || w.state === 'starting');
     const fresh = live.map(() => this.spawn());
     const err = await this.loaded(fresh);
