@@ -16,6 +16,8 @@ import type { FromProcess, ProcessInit, ToProcess } from '../../shared/protocol/
 export interface ProcessEvents {
   /** Thread `w` ended inside the process (uncaught error, exit, out of memory). */
   threadDied(w: PoolWorker, err: Error): void;
+  /** Worker `key` (piscina's `threadId` in the process), told to terminate, did not exit: blocked in native code. */
+  threadStuck(p: DaemonProcess, key: number, threadId: number): void;
   /** The process is gone; `why` says how, null when hostd ended it. */
   exited(p: DaemonProcess, why: string | null): void;
   /** Its resident memory, every STATS_MS. */
@@ -55,6 +57,11 @@ export class DaemonProcess {
   dead = false;
   /** hostd is ending it (kill()): its exit is not a crash. */
   private ending = false;
+  /**
+   * A thread of it could not be stopped: no new thread goes here, the others drain, then it is
+   * killed (process-group.ts).
+   */
+  replacing = false;
   readonly startedAt = performance.now();
 
   constructor(
@@ -131,15 +138,33 @@ export class DaemonProcess {
   /**
    * Ends the process. Gracefully: hostd closes its IPC channel and the process exits by itself
    * (it runs nothing hostd still needs), SIGKILL if it has not within GRACE_MS; else SIGKILL now
-   * (over memoryLimitMb).
+   * (over memoryLimitMb, a stuck thread).
    */
   kill(graceful: boolean): void {
     this.ending = true;
     if (this.dead) return;
     if (graceful && this.child.connected) {
       this.child.disconnect();
-      setTimeout(() => this.dead || this.child.kill('SIGKILL'), GRACE_MS).unref();
-    } else this.child.kill('SIGKILL');
+      setTimeout(() => this.dead || this.killGroup(), GRACE_MS).unref();
+    } else this.killGroup();
+  }
+
+  /**
+   * SIGKILL to the process and its process group (it leads one: `detached`): the children its
+   * app started and did not detach die with it instead of outliving it, such as the `sleep` of
+   * an `execSync` a stuck thread waits on. The group cannot hold hostd (another session).
+   */
+  private killGroup(): void {
+    const pid = this.child.pid; // (never this.pid: -(-1) would be every process)
+    if (pid !== undefined) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+        return;
+      } catch {
+        // no group yet (between fork and setsid): the process alone
+      }
+    }
+    this.child.kill('SIGKILL');
   }
 
   private onMessage(m: FromProcess): void {
@@ -159,6 +184,9 @@ export class DaemonProcess {
         this.events.threadDied(w, Object.assign(new Error(m.error), { code: m.code }));
         return;
       }
+      case 'stuck':
+        this.events.threadStuck(this, m.key, m.threadId);
+        return;
       case 'stats':
         for (const [key, memory, sockets] of m.threads) {
           const w = this.threads.get(key);

@@ -200,13 +200,27 @@ export class DaemonPool extends WorkerSet {
     }
     this.spawnFailures = 0;
     this.target = n;
-    for (const w of old) {
-      if (w.state === 'ready') this.retire(w, 'roll');
-      else if (w.state === 'starting') {
-        this.restarts.roll++;
-        this.kill(w, 'roll');
-      }
+    this.replace(old, 'roll');
+  }
+
+  /**
+   * Replaces `old`, the threads of a daemon process that is being replaced (one of its threads
+   * could not be stopped: process-group.ts), as a roll does: successors first (the group places
+   * them in another process), then the old ones retire once those have loaded, and finish their
+   * requests meanwhile. Successors that do not load leave the old ones serving, as a failed roll.
+   */
+  async renew(old: readonly PoolWorker[]): Promise<void> {
+    if (this.closing) return; // (the close ends them all)
+    const live = old.filter((w) => w.state === 'ready' || w.state === 'starting');
+    const fresh = live.map(() => this.spawn());
+    const err = await this.loaded(fresh);
+    if (this.closing) return;
+    if (err) {
+      for (const w of fresh) this.kill(w, 'loadFailed');
+      this.log.error('the app does not load in the successors of a daemon process being replaced; its threads serve on', { error: err });
+      return;
     }
+    this.replace(live, null);
   }
 
   /** Stop taking requests, let queued and in-flight ones finish (up to the deadline), stop workers. */

@@ -12,6 +12,11 @@
 //   replacements, and a process that crashes soon after the previous one waits for a back-off.
 // - memoryLimitMb is the process's resident memory (RSS: native allocations included): over it,
 //   the process is replaced.
+// - A thread that does not exit when terminated (requestTimeout, blocked in native code: the
+//   process reports it `stuck`) would run in its process for good: the process is replaced as in a
+//   roll. It takes no new thread, successors of its other threads start in another process, then
+//   those retire (their requests complete), and once they have drained (or met the pool's retire
+//   deadline, sweep.ts) it is killed with its process group.
 import type { ResolvedApp } from '../../shared/config/types.js';
 import type { Logger } from '../../shared/log.js';
 import type { PoolFronts } from './fronts.js';
@@ -35,6 +40,8 @@ export interface GroupOwner {
   died(w: PoolWorker, err: unknown): void;
   /** Counts a replacement for memory (the pool's restart counters). */
   countMemoryRestart(): void;
+  /** Starts successors of `workers`, then retires them once those serve (pool.ts). */
+  renew(workers: readonly PoolWorker[]): Promise<void>;
 }
 
 export class ProcessGroup {
@@ -77,7 +84,7 @@ export class ProcessGroup {
       return;
     }
     const pool = this.owner.cfg.pool;
-    const current = this.processes.filter((p) => !p.dead && p.generation === this.generation);
+    const current = this.processes.filter((p) => !p.dead && !p.replacing && p.generation === this.generation);
     let target = current.find((p) => p.live < pool.threads);
     if (target === undefined && current.length >= pool.processes && current.length > 0) {
       target = current.reduce((a, b) => (b.live < a.live ? b : a));
@@ -111,6 +118,7 @@ export class ProcessGroup {
         this.owner.died(w, err);
         this.endIfEmpty(p);
       },
+      threadStuck: (dp, key, threadId) => this.replaceStuck(dp, key, threadId),
       exited: (dp, why) => this.exited(dp, why),
       rss: (dp, bytes) => this.checkMemory(dp, bytes),
     });
@@ -131,9 +139,27 @@ export class ProcessGroup {
     }
   }
 
-  /** A process of an older generation (or of a closing pool) with no thread left has no use. */
+  /**
+   * A process of an older generation (or of a closing pool, or being replaced) with no thread left
+   * has no use. One being replaced is killed at once: its exit would wait for its stuck thread
+   * (process.exit joins threads), and its threads have drained.
+   */
   private endIfEmpty(p: DaemonProcess): void {
-    if (p.threads.size === 0 && (p.generation !== this.generation || this.closing)) p.kill(true);
+    if (p.threads.size === 0 && (p.generation !== this.generation || this.closing || p.replacing)) p.kill(!p.replacing);
+  }
+
+  /** A thread of `p` could not be stopped: `p` is replaced (the file's header says how). */
+  private replaceStuck(p: DaemonProcess, key: number, threadId: number): void {
+    if (p.dead || p.replacing) return;
+    p.replacing = true;
+    this.owner.log.error('a daemon worker thread could not be stopped (blocked in native code?): replacing its daemon process', {
+      worker: key, // as the front's "unresponsive" line names it
+      thread: threadId,
+      pid: p.pid,
+      draining: p.live,
+    });
+    void this.owner.renew([...p.threads.values()]);
+    this.endIfEmpty(p);
   }
 
   private exited(p: DaemonProcess, why: string | null): void {

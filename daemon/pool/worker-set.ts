@@ -12,6 +12,7 @@ import { errorText } from '../../shared/errors.js';
 import { mountLabel, withFields, type Logger } from '../../shared/log.js';
 import { CLOSE_GOING_AWAY, CLOSE_SERVICE_RESTART } from '../../shared/protocol/ws.js';
 import { announceGone } from '../app/socketio/channel.js';
+import { unlessExited } from '../process/stop-thread.js';
 import type { ProcessGroup } from './process-group.js';
 import { listenToWorker } from './control-port.js';
 import type { PoolFronts } from './fronts.js';
@@ -133,11 +134,20 @@ export class WorkerSet {
       const now = new Set(this.piscina.threads);
       const gone = before.filter((t) => !now.has(t) && t.threadId !== -1);
       ended = Promise.all(gone.map((t) => once(t, 'exit')));
+      // A thread blocked in native code cannot be stopped, and hostd cannot shed it: say so.
+      if (gone.length > 0) unlessExited(ended, () => this.logStuck(w));
     }
     this.died(w, null);
     return ended.then(
       () => undefined,
       () => undefined,
+    );
+  }
+
+  private logStuck(w: PoolWorker): void {
+    this.log.error(
+      "a daemon worker thread could not be stopped (blocked in native code?): it runs on inside hostd until its call returns, and hostd's exit waits for it; isolation: process replaces such a thread's process",
+      { worker: w.key, thread: w.threadId },
     );
   }
 
@@ -156,10 +166,10 @@ export class WorkerSet {
       this.log.error(`daemon worker died (${r})`, { thread: w.threadId, error: errorText(err) });
     } else if (w.killedFor === 'timeout') reason = 'was unresponsive';
     else if (w.killedFor === 'memory') reason = 'went over memoryLimitMb';
-    // A worker a roll replaced while it was still loading (a SIGHUP right at startup) did not fail to
-    // load: its fresh replacements have loaded the app; the initial start must not read it as an error.
-    if (wasStarting)
-      w.resolveReady(w.killedFor === 'roll' ? '' : `the worker exited while loading the app: ${errorText(err ?? 'terminated')}`);
+    // A worker a roll (or its process's replacement) ended while it was still loading (a SIGHUP right
+    // at startup) did not fail to load: the initial start must not read it as an error.
+    const replaced = w.killedFor === 'roll' || w.killedFor === 'replaced';
+    if (wasStarting) w.resolveReady(replaced ? '' : `the worker exited while loading the app: ${errorText(err ?? 'terminated')}`);
     this.fronts.detach(this.id, w.key, reason);
     if (w.threadId >= 0) announceGone(w.threadId); // its socket.io peers stop waiting for it
     if (!this.closing) this.ensureWorkers();
@@ -183,6 +193,20 @@ export class WorkerSet {
       return;
     }
     for (; live < this.target; live++) this.spawn();
+  }
+
+  /**
+   * Lets `workers` go once their successors serve (a roll, pool.ts renew): one serving retires (it
+   * finishes what it has, then ends), one still loading ends at once (it holds no request).
+   */
+  protected replace(workers: readonly PoolWorker[], reason: 'roll' | null): void {
+    for (const w of workers) {
+      if (w.state === 'ready') this.retire(w, reason);
+      else if (w.state === 'starting') {
+        if (reason !== null) this.restarts[reason]++;
+        this.kill(w, reason ?? 'replaced');
+      }
+    }
   }
 
   /** Asks a worker to finish its requests and stop (it answers drained; then it is terminated). */

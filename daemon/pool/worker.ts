@@ -7,8 +7,11 @@ import { WorkerControlOutbox } from '../../shared/protocol/index.js';
 import type { WorkerAttach } from '../dispatch/types.js';
 
 export type RestartReason = 'maxRequests' | 'timeout' | 'memory' | 'oom' | 'exit' | 'error' | 'roll';
-/** Why the pool ended a worker itself (its exit is then expected). */
-export type KillReason = RestartReason | 'retired' | 'closing' | 'loadFailed';
+/**
+ * Why the pool ended a worker itself (its exit is then expected). `replaced`: its daemon process
+ * is being replaced (a thread of it could not be stopped) while it was still loading.
+ */
+export type KillReason = RestartReason | 'retired' | 'closing' | 'loadFailed' | 'replaced';
 
 export class PoolWorker {
   readonly board: Board;

@@ -13,6 +13,7 @@ import { decodeToControl, type ControlHandlers, type ServeTask } from '../../sha
 import { errorText } from '../../shared/errors.js';
 import { STATS_MS, type FromProcess, type ProcessCheck, type ProcessInit, type ToProcess } from '../../shared/protocol/process-ipc.js';
 import { AddressDesk } from './address-desk.js';
+import { stopThread } from './stop-thread.js';
 
 interface Thread {
   control: MessagePort;
@@ -104,7 +105,9 @@ function start(init: ProcessInit): void {
       }
       case 'terminate': {
         const t = forget(m.key);
-        if (t !== undefined && t.threadId >= 0) for (const w of piscina.threads) if (w.threadId === t.threadId) void w.terminate();
+        if (t === undefined || t.threadId < 0) return;
+        const stuck = () => send({ t: 'stuck', key: m.key, threadId: t.threadId });
+        for (const w of piscina.threads) if (w.threadId === t.threadId) stopThread(w, stuck);
         return;
       }
     }

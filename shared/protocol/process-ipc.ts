@@ -59,6 +59,13 @@ export type FromProcess =
   | { t: 'ctl'; key: number; batch: unknown[] }
   /** Thread `key` ended by itself (uncaught error, exit, out of memory). */
   | { t: 'died'; key: number; error: string; code?: string }
+  /**
+   * Thread `key` (piscina's `threadId`), told to `terminate`, has not exited after
+   * THREAD_STOP_GRACE_MS (daemon/process/stop-thread.ts, which says why the process, not hostd,
+   * keeps this clock): it is blocked in native code and will run on in this process, so hostd
+   * replaces the process (process-group.ts). Sent once per thread.
+   */
+  | { t: 'stuck'; key: number; threadId: number }
   /** Every STATS_MS: the process's RSS, and per thread [key, memory, open WebSockets]. */
   | { t: 'stats'; rss: number; threads: Array<[number, number, number]> };
 
