@@ -2,7 +2,10 @@
 // their own, reached over Unix sockets with the same protocol tables. The other pool in each host
 // is a thread pool: what happens to one process must not reach it.
 import { expect } from 'chai';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { quietLog, startHost, startLoad, type TestHost, waitFor } from './helpers/index.js';
 import { connect, startsWith } from './helpers/ws.js';
@@ -215,12 +218,21 @@ describe('process pools (pool.isolation: process)', function () {
 describe('process pools in hosts of their own', function () {
   this.timeout(60_000);
 
-  it('startTimeout: an app whose import never settles makes its mount answer 503; the rest serves', async () => {
+  it('startTimeout: an app whose import never settles makes its mount answer 503, its thread is ended; the rest serves', async () => {
+    // The app holds a connection to this server while its thread lives.
+    const dir = mkdtempSync(join(tmpdir(), 'hostd-hang-'));
+    const lines: Socket[] = [];
+    const server = createServer((c) => lines.push(c));
+    await new Promise<void>((r) => server.listen(join(dir, 'line'), r));
     const h = await startHost([
       {
         serverName: ['*'],
         apps: [
-          { url: '/hang', module: resolve('test/fixtures/contain/hang-at-load.mjs'), pool: { isolation: 'process', startTimeout: '1s' } },
+          {
+            url: '/hang',
+            module: resolve('test/fixtures/contain/hang-at-load-line.mjs'),
+            pool: { isolation: 'process', startTimeout: '1s', env: { HANG_LINE: join(dir, 'line') } },
+          },
           { url: '/p', module: PROBE, pool: { isolation: 'process' } },
         ],
       },
@@ -231,8 +243,12 @@ describe('process pools in hosts of their own', function () {
       expect(hang.statusCode).to.equal(503);
       expect((await h.pool('/hang')).loadError).to.match(/within 1000 ms \(pool\.startTimeout\)/);
       expect((await who(h)).ppid).to.equal(process.pid);
+      expect(lines.length, 'the loading thread connected').to.equal(1);
+      await waitFor(() => lines[0].closed, { what: 'the thread still loading to be ended (its connection closed)' });
     } finally {
       await h.close();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

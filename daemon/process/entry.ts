@@ -18,6 +18,8 @@ import { stopThread } from './stop-thread.js';
 interface Thread {
   control: MessagePort;
   socket: string;
+  /** Ends the thread's task while it has no thread id yet (still loading the app): piscina terminates it. */
+  abort: AbortController;
   board: Board;
   threadId: number;
 }
@@ -46,7 +48,7 @@ function start(init: ProcessInit): void {
     const control = new MessageChannel();
     const board = new Board(new SharedArrayBuffer(boardBytes(init.fronts)));
     const addresses = Array.from({ length: init.fronts }, () => new SharedArrayBuffer(ADDRESS_BUFFER_BYTES));
-    const t: Thread = { control: control.port1, socket, board, threadId: -1 };
+    const t: Thread = { control: control.port1, socket, abort: new AbortController(), board, threadId: -1 };
     threads.set(key, t);
     desk.addThread(key, addresses);
     // The ready report names the thread piscina runs it on (for terminate); everything goes on to hostd.
@@ -78,7 +80,9 @@ function start(init: ProcessInit): void {
       forget(key);
       send({ t: 'died', key, error: errorText(err), code: (err as { code?: string } | null)?.code });
     };
-    piscina.run(task, { transferList: [control.port2] as never }).then(() => ended(new Error('the worker serve task returned')), ended);
+    piscina
+      .run(task, { transferList: [control.port2] as never, signal: t.abort.signal })
+      .then(() => ended(new Error('the worker serve task returned')), ended);
   };
 
   const forget = (key: number): Thread | undefined => {
@@ -105,7 +109,8 @@ function start(init: ProcessInit): void {
       }
       case 'terminate': {
         const t = forget(m.key);
-        if (t === undefined || t.threadId < 0) return;
+        if (t === undefined) return;
+        if (t.threadId < 0) return t.abort.abort(); // still loading: no Worker to watch, piscina ends it
         const stuck = () => send({ t: 'stuck', key: m.key, threadId: t.threadId });
         for (const w of piscina.threads) if (w.threadId === t.threadId) stopThread(w, stuck);
         return;
