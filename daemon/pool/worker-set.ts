@@ -16,6 +16,7 @@ import type { ProcessGroup } from './process-group.js';
 import { listenToWorker } from './control-port.js';
 import type { PoolFronts } from './fronts.js';
 import { serveTask } from './serve-task.js';
+import { fullSize } from './size.js';
 import { PoolWorker, type KillReason, type RestartReason } from './worker.js';
 
 const MAX_RESPAWN_BACKOFF_MS = 30_000;
@@ -42,7 +43,7 @@ export class WorkerSet {
   readonly workers: PoolWorker[] = [];
   private nextKey = 0;
   readonly restarts: Record<RestartReason, number> = { maxRequests: 0, timeout: 0, memory: 0, oom: 0, exit: 0, error: 0, roll: 0 };
-  /** Workers we want serving: threads, minus idle-reaped ones (never below minThreads). */
+  /** Workers we want serving: threads (× processes), minus idle-reaped ones (never below minThreads). */
   target: number;
   protected respawnTimer: NodeJS.Timeout | null = null;
   protected spawnFailures = 0;
@@ -65,7 +66,7 @@ export class WorkerSet {
     protected readonly opts: PoolOptions,
   ) {
     this.log = withFields(log, { mount: mountLabel(cfg.url) });
-    this.target = Math.max(1, cfg.pool.threads);
+    this.target = Math.max(1, fullSize(cfg.pool));
   }
 
   /** How long a retiring worker's WebSockets may stay open (sweep.ts waits that long for it). */
