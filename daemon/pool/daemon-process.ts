@@ -19,6 +19,8 @@ export interface ProcessEvents {
   exited(p: DaemonProcess, why: string | null): void;
   /** Its resident memory, every STATS_MS. */
   rss(p: DaemonProcess, bytes: number): void;
+  /** A message its threads posted on the pool's socket.io channel (daemon/process/socketio-bridge.ts). */
+  socketIo(p: DaemonProcess, m: unknown): void;
 }
 
 export interface SpawnSpec {
@@ -112,6 +114,11 @@ export class DaemonProcess {
     else this.pending.push(start);
   }
 
+  /** Posts `m` on the process's socket.io channel, for its threads (a PoolMessage). */
+  socketIo(m: unknown): void {
+    this.send({ t: 'sio', m });
+  }
+
   /** Ends thread `w` (the process goes on). */
   terminate(w: PoolWorker): void {
     if (!this.threads.delete(w.key)) return;
@@ -165,6 +172,9 @@ export class DaemonProcess {
           w.board.addSockets(sockets - w.board.sockets);
         }
         this.events.rss(this, m.rss);
+        return;
+      case 'sio':
+        this.events.socketIo(this, m.m);
         return;
     }
   }

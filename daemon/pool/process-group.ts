@@ -12,10 +12,15 @@
 //   replacements, and a process that crashes soon after the previous one waits for a back-off.
 // - memoryLimitMb is the process's resident memory (RSS: native allocations included): over it,
 //   the process is replaced.
+// - socket.io: the pool's channel spans its processes. What one process's threads post there is
+//   relayed to the pool's other live processes (never back, never to another pool's: a tenant's
+//   process reaches its own pool only), and a worker's end is announced to all of them
+//   (daemon/process/socketio-bridge.ts, daemon/app/socketio/channel.ts).
 import type { ResolvedApp } from '../../shared/config/types.js';
 import type { Logger } from '../../shared/log.js';
 import type { PoolFronts } from './fronts.js';
 import type { PoolWorker } from './worker.js';
+import { goneNotice } from '../app/socketio/channel.js';
 import { DaemonProcess, type SpawnSpec } from './daemon-process.js';
 import { processSpec } from './process-spec.js';
 
@@ -111,9 +116,21 @@ export class ProcessGroup {
       },
       exited: (dp, why) => this.exited(dp, why),
       rss: (dp, bytes) => this.checkMemory(dp, bytes),
+      socketIo: (dp, m) => this.relaySocketIo(dp, m),
     });
     this.processes.push(p);
     return p;
+  }
+
+  /** A message process `from` posted on the pool's socket.io channel goes to the pool's other processes. */
+  private relaySocketIo(from: DaemonProcess, m: unknown): void {
+    for (const p of this.processes) if (p !== from && !p.dead) p.socketIo(m);
+  }
+
+  /** Worker `member` (its key) has ended: the socket.io members of every process forget it at once. */
+  announceGone(member: string): void {
+    const notice = goneNotice(member);
+    for (const p of this.processes) if (!p.dead) p.socketIo(notice);
   }
 
   /** Ends worker `w`'s thread (the pool has already counted why). */

@@ -162,7 +162,9 @@ export class WorkerSet {
     if (wasStarting)
       w.resolveReady(w.killedFor === 'roll' ? '' : `the worker exited while loading the app: ${errorText(err ?? 'terminated')}`);
     this.fronts.detach(this.id, w.key, reason);
-    if (w.threadId >= 0) announceGone(w.threadId); // its socket.io peers stop waiting for it
+    // Its socket.io peers stop waiting for it (in a process pool, those of every daemon process).
+    if (this.daemons !== undefined) this.daemons.announceGone(String(w.key));
+    else announceGone(this.group, String(w.key));
     if (!this.closing) this.ensureWorkers();
   }
 

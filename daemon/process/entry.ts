@@ -12,6 +12,7 @@ import { decodeToControl, type ControlHandlers, type ServeTask } from '../../sha
 import { errorText } from '../../shared/errors.js';
 import { STATS_MS, type FromProcess, type ProcessCheck, type ProcessInit, type ToProcess } from '../../shared/protocol/process-ipc.js';
 import { Relay } from './relay.js';
+import { bridgeSocketIo } from './socketio-bridge.js';
 
 interface Thread {
   control: MessagePort;
@@ -38,6 +39,7 @@ function start(init: ProcessInit): void {
   piscina.on('error', () => {}); // a thread's death is reported per task below
   const relay = new Relay(init.fronts);
   const threads = new Map<number, Thread>();
+  bridgeSocketIo(init.group, send); // before any thread starts: their first heartbeats must cross
 
   const spawnThread = (key: number): void => {
     const control = new MessageChannel();
@@ -75,6 +77,7 @@ function start(init: ProcessInit): void {
       entry: init.entry,
       cwd: init.cwd,
       group: init.group,
+      key,
       daemonProcess: { hostPid: init.hostPid, sameUser: init.sameUser },
     };
     const ended = (err: unknown) => {
