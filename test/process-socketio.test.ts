@@ -134,6 +134,25 @@ for (const threads of [1, 2]) {
       }
     });
 
+    it('binary data, socketsJoin, disconnectSockets and serverSideEmit reach the other process', async () => {
+      const all = await spread(workers + 2);
+      const [a, b] = perProcess(all);
+      const bytes = Promise.all(all.map((c) => ioEvent<Buffer>(c.s, 'bytes')));
+      a.s.emit('bytes');
+      for (const got of await bytes) expect([...new Uint8Array(got)]).to.deep.equal([1, 2, 3, 250]);
+      await a.s.emitWithAck('pull', b.s.id, 'green'); // b's session lives in the other process
+      const heard = ioEvent<{ room: string; text: string }>(b.s, 'said', (m) => m.room === 'green');
+      a.s.emit('say', 'green', 'pulled in');
+      expect((await heard).text).to.equal('pulled in');
+      // Every other worker answers, those of a's process and those of the other.
+      const answer = (await a.s.timeout(20_000).emitWithAck('workers')) as { error?: string; threads: number[] };
+      expect(answer.error).to.equal(undefined);
+      expect(answer.threads).to.have.length(workers - 1);
+      const gone = ioEvent<string>(b.s, 'disconnect');
+      a.s.emit('kick', b.s.id);
+      expect(await gone).to.equal('io server disconnect');
+    });
+
     if (threads === 1)
       it('another pool’s processes are not bridged: each pool counts its own clients only', async () => {
         const mine = await spread(2);

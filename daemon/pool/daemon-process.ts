@@ -19,8 +19,8 @@ export interface ProcessEvents {
   exited(p: DaemonProcess, why: string | null): void;
   /** Its resident memory, every STATS_MS. */
   rss(p: DaemonProcess, bytes: number): void;
-  /** A message its threads posted on the pool's socket.io channel (daemon/process/socketio-bridge.ts). */
-  socketIo(p: DaemonProcess, m: unknown): void;
+  /** Messages its threads posted on the pool's socket.io channel (daemon/process/socketio-bridge.ts). */
+  socketIo(p: DaemonProcess, batch: Uint8Array): void;
 }
 
 export interface SpawnSpec {
@@ -114,9 +114,9 @@ export class DaemonProcess {
     else this.pending.push(start);
   }
 
-  /** Posts `m` on the process's socket.io channel, for its threads (a PoolMessage). */
-  socketIo(m: unknown): void {
-    this.send({ t: 'sio', m });
+  /** Posts `batch` on the process's socket.io channel, for its threads (v8.serialize of PoolMessage[]). */
+  socketIo(batch: Uint8Array): void {
+    this.send({ t: 'sio', batch });
   }
 
   /** Ends thread `w` (the process goes on). */
@@ -174,7 +174,7 @@ export class DaemonProcess {
         this.events.rss(this, m.rss);
         return;
       case 'sio':
-        this.events.socketIo(this, m.m);
+        this.events.socketIo(this, m.batch);
         return;
     }
   }

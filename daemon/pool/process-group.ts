@@ -16,6 +16,7 @@
 //   relayed to the pool's other live processes (never back, never to another pool's: a tenant's
 //   process reaches its own pool only), and a worker's end is announced to all of them
 //   (daemon/process/socketio-bridge.ts, daemon/app/socketio/channel.ts).
+import { serialize } from 'node:v8';
 import type { ResolvedApp } from '../../shared/config/types.js';
 import type { Logger } from '../../shared/log.js';
 import type { PoolFronts } from './fronts.js';
@@ -116,21 +117,21 @@ export class ProcessGroup {
       },
       exited: (dp, why) => this.exited(dp, why),
       rss: (dp, bytes) => this.checkMemory(dp, bytes),
-      socketIo: (dp, m) => this.relaySocketIo(dp, m),
+      socketIo: (dp, batch) => this.relaySocketIo(dp, batch),
     });
     this.processes.push(p);
     return p;
   }
 
-  /** A message process `from` posted on the pool's socket.io channel goes to the pool's other processes. */
-  private relaySocketIo(from: DaemonProcess, m: unknown): void {
-    for (const p of this.processes) if (p !== from && !p.dead) p.socketIo(m);
+  /** What process `from` posted on the pool's socket.io channel goes to the pool's other processes. */
+  private relaySocketIo(from: DaemonProcess, batch: Uint8Array): void {
+    for (const p of this.processes) if (p !== from && !p.dead) p.socketIo(batch);
   }
 
   /** Worker `member` (its key) has ended: the socket.io members of every process forget it at once. */
   announceGone(member: string): void {
-    const notice = goneNotice(member);
-    for (const p of this.processes) if (!p.dead) p.socketIo(notice);
+    const batch = serialize([goneNotice(member)]);
+    for (const p of this.processes) if (!p.dead) p.socketIo(batch);
   }
 
   /** Ends worker `w`'s thread (the pool has already counted why). */

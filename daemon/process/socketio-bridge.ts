@@ -5,6 +5,13 @@
 // that a worker has ended, come back (ToProcess `sio`) and are posted here for this process's
 // threads. A BroadcastChannel never hands a message to the one that posted it, so what this
 // thread posts is not sent out again: no loop.
+//
+// The messages of one turn of the event loop cross as one IPC message: an io.emit loop posts one
+// message per emit, and each IPC message costs a serialization, a write and an event on both
+// sides, in this process and in hostd. They cross as the bytes of v8.serialize, which hostd
+// passes on unopened (as the relay does the fronts' batches): its control thread copies bytes
+// instead of decoding and encoding every message.
+import { deserialize, serialize } from 'node:v8';
 import { BroadcastChannel } from 'node:worker_threads';
 import type { FromProcess, ToProcess } from '../../shared/protocol/process-ipc.js';
 import { poolChannelName } from '../app/socketio/channel.js';
@@ -13,8 +20,15 @@ import { poolChannelName } from '../app/socketio/channel.js';
 export function bridgeSocketIo(group: string, send: (m: FromProcess) => void): void {
   const bc = new BroadcastChannel(poolChannelName(group));
   bc.unref(); // the process ends with hostd's IPC channel, not with this one
-  bc.onmessage = (event) => send({ t: 'sio', m: (event as { data: unknown }).data });
+  let batch: unknown[] = [];
+  const flush = () => {
+    send({ t: 'sio', batch: serialize(batch) });
+    batch = [];
+  };
+  bc.onmessage = (event) => {
+    if (batch.push((event as { data: unknown }).data) === 1) setImmediate(flush);
+  };
   process.on('message', (m: ToProcess) => {
-    if (m.t === 'sio') bc.postMessage(m.m);
+    if (m.t === 'sio') for (const one of deserialize(m.batch) as unknown[]) bc.postMessage(one);
   });
 }

@@ -52,11 +52,11 @@ export type ToProcess =
   /** End thread `key` now (request timeout, retired and drained, roll). */
   | { t: 'terminate'; key: number }
   /**
-   * For the pool's socket.io channel (a PoolMessage, daemon/app/socketio/channel.ts): what a
-   * thread of another daemon process of the same pool posted there, or hostd's notice that a
-   * worker of the pool has ended. The process's main thread posts it for its threads.
+   * For the pool's socket.io channel (`batch`: v8.serialize of PoolMessage[], daemon/app/socketio/channel.ts):
+   * what the threads of another daemon process of the same pool posted there, or hostd's notice
+   * that a worker of the pool has ended. The process's main thread posts them, in order, for its threads.
    */
-  | { t: 'sio'; m: unknown };
+  | { t: 'sio'; batch: Uint8Array };
 
 export type FromProcess =
   /** The answer to ProcessCheck; the process exits after it. */
@@ -69,10 +69,11 @@ export type FromProcess =
   /** Every STATS_MS: the process's RSS, and per thread [key, memory, open WebSockets]. */
   | { t: 'stats'; rss: number; threads: Array<[number, number, number]> }
   /**
-   * What a thread of the process posted on the pool's socket.io channel: hostd relays it, as is,
-   * to the pool's other live daemon processes and to no other pool's.
+   * What the process's threads posted on the pool's socket.io channel in one turn of its event
+   * loop (v8.serialize of PoolMessage[]): hostd relays the bytes unopened to the pool's other live
+   * daemon processes, and to no other pool's.
    */
-  | { t: 'sio'; m: unknown };
+  | { t: 'sio'; batch: Uint8Array };
 
 /** How often a daemon process reports its memory and sockets (the board cannot cross processes). */
 export const STATS_MS = 100;
