@@ -6,8 +6,8 @@
 // figure a busy machine disturbs least).
 // Compared: threads 1 and 2 with hostd's adapter, against the app's own in-memory adapter
 // (LOCAL_ADAPTER=1: broadcasts stay in the worker, what socket.io does without hostd's), and a
-// process pool of 2 daemon processes × 1 thread (each broadcast crosses to the other process
-// through hostd: daemon/process/socketio-bridge.ts).
+// process pool of 1 daemon process × 2 threads (which has no one to send its broadcasts to) and of
+// 2 × 1 (each broadcast crosses to the other process through hostd: daemon/process/socketio-bridge.ts).
 //
 //   npm run bench:socketio [-- --clients 4 --broadcasts 5000 --rounds 3 --only processes]
 import { resolve } from 'node:path';
@@ -45,6 +45,7 @@ const CASES: Case[] = [
   { name: "threads 1, hostd's adapter", threads: 1, local: false },
   { name: "threads 2, socket.io's in-memory adapter (same-worker clients only)", threads: 2, local: true },
   { name: "threads 2, hostd's adapter (every client)", threads: 2, local: false },
+  { name: "processes 1 × threads 2, hostd's adapter (every client)", threads: 2, local: false, processes: 1 },
   { name: "processes 2 × threads 1, hostd's adapter (every client)", threads: 1, local: false, processes: 2 },
 ];
 

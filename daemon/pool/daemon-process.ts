@@ -56,6 +56,8 @@ export class DaemonProcess {
   dead = false;
   /** hostd is ending it (kill()): its exit is not a crash. */
   private ending = false;
+  /** What it was last told by socketIoPeers (a new process starts alone). */
+  private sioPeers = false;
   readonly startedAt = performance.now();
 
   constructor(
@@ -112,6 +114,13 @@ export class DaemonProcess {
     };
     if (this.listening) start(this.socket);
     else this.pending.push(start);
+  }
+
+  /** Tells the process whether the pool has other live processes (its socket.io messages then go out). */
+  socketIoPeers(peers: boolean): void {
+    if (peers === this.sioPeers) return;
+    this.sioPeers = peers;
+    this.send({ t: 'sioPeers', peers });
   }
 
   /** Posts `batch` on the process's socket.io channel, for its threads (v8.serialize of PoolMessage[]). */

@@ -15,7 +15,8 @@
 // - socket.io: the pool's channel spans its processes. What one process's threads post there is
 //   relayed to the pool's other live processes (never back, never to another pool's: a tenant's
 //   process reaches its own pool only), and a worker's end is announced to all of them
-//   (daemon/process/socketio-bridge.ts, daemon/app/socketio/channel.ts).
+//   (daemon/process/socketio-bridge.ts, daemon/app/socketio/channel.ts). A process alone in the
+//   pool is told so, and sends nothing.
 import { serialize } from 'node:v8';
 import type { ResolvedApp } from '../../shared/config/types.js';
 import type { Logger } from '../../shared/log.js';
@@ -120,7 +121,14 @@ export class ProcessGroup {
       socketIo: (dp, batch) => this.relaySocketIo(dp, batch),
     });
     this.processes.push(p);
+    this.tellPeers();
     return p;
+  }
+
+  /** Each live process learns whether it has others to send its socket.io messages to. */
+  private tellPeers(): void {
+    const live = this.processes.filter((p) => !p.dead);
+    for (const p of live) p.socketIoPeers(live.length > 1);
   }
 
   /** What process `from` posted on the pool's socket.io channel goes to the pool's other processes. */
@@ -155,6 +163,7 @@ export class ProcessGroup {
   private exited(p: DaemonProcess, why: string | null): void {
     const i = this.processes.indexOf(p);
     if (i >= 0) this.processes.splice(i, 1);
+    this.tellPeers();
     if (why !== null) {
       const lived = performance.now() - p.startedAt;
       this.crashes = lived > STABLE_MS ? 1 : this.crashes + 1;

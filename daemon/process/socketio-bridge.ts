@@ -4,7 +4,9 @@
 // processes, never back here (daemon/pool/process-group.ts); what they post, and hostd's notices
 // that a worker has ended, come back (ToProcess `sio`) and are posted here for this process's
 // threads. A BroadcastChannel never hands a message to the one that posted it, so what this
-// thread posts is not sent out again: no loop.
+// thread posts is not sent out again: no loop. A process alone in its pool (processes: 1 between
+// reloads) sends nothing: hostd says when it has peers (ToProcess `sioPeers`), before any thread
+// of a new process can post.
 //
 // The messages of one turn of the event loop cross as one IPC message: an io.emit loop posts one
 // message per emit, and each IPC message costs a serialization, a write and an event on both
@@ -20,15 +22,17 @@ import { poolChannelName } from '../app/socketio/channel.js';
 export function bridgeSocketIo(group: string, send: (m: FromProcess) => void): void {
   const bc = new BroadcastChannel(poolChannelName(group));
   bc.unref(); // the process ends with hostd's IPC channel, not with this one
+  let peers = false;
   let batch: unknown[] = [];
   const flush = () => {
     send({ t: 'sio', batch: serialize(batch) });
     batch = [];
   };
   bc.onmessage = (event) => {
-    if (batch.push((event as { data: unknown }).data) === 1) setImmediate(flush);
+    if (peers && batch.push((event as { data: unknown }).data) === 1) setImmediate(flush);
   };
   process.on('message', (m: ToProcess) => {
     if (m.t === 'sio') for (const one of deserialize(m.batch) as unknown[]) bc.postMessage(one);
+    else if (m.t === 'sioPeers') peers = m.peers;
   });
 }

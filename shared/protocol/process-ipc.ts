@@ -56,7 +56,9 @@ export type ToProcess =
    * what the threads of another daemon process of the same pool posted there, or hostd's notice
    * that a worker of the pool has ended. The process's main thread posts them, in order, for its threads.
    */
-  | { t: 'sio'; batch: Uint8Array };
+  | { t: 'sio'; batch: Uint8Array }
+  /** Whether the pool has other live daemon processes: only then does the process send hostd its `sio`. */
+  | { t: 'sioPeers'; peers: boolean };
 
 export type FromProcess =
   /** The answer to ProcessCheck; the process exits after it. */
