@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import { resolve } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
-import { ioEvent, ioGreeting, startHost, type TestHost, waitFor } from './helpers/index.js';
+import { ioEvent, ioGreeting, quietLog, startHost, type TestHost, waitFor } from './helpers/index.js';
 
 const CHAT = resolve('test/fixtures/socketio/chat.mjs');
 
@@ -27,6 +27,7 @@ interface Count {
 }
 
 let h: TestHost;
+let log: ReturnType<typeof quietLog>;
 const clients: Socket[] = [];
 
 /** A client with socket.io's default transports (sticky by sid), once upgraded to its WebSocket. */
@@ -83,7 +84,8 @@ describe('socket.io in process pools (daemon/process/socketio-bridge.ts)', () =>
         const apps = [{ url: '/', module: CHAT, pool: { isolation: 'process' as const, processes: 2, threads } }];
         // A second pool of the same app: it must hear nothing of the first.
         if (threads === 1) apps.push({ url: '/other', module: CHAT, pool: { isolation: 'process', processes: 2, threads: 1 } });
-        h = await startHost([{ serverName: ['*'], apps }]);
+        log = quietLog();
+        h = await startHost([{ serverName: ['*'], apps }], { errorLog: log });
       });
       after(() => h?.close());
 
@@ -155,6 +157,28 @@ describe('socket.io in process pools (daemon/process/socketio-bridge.ts)', () =>
         a.s.emit('kick', b.s.id);
         expect(await gone).to.equal('io server disconnect');
       });
+
+      if (threads === 2)
+        it('data that cannot cross to the other process reaches this process’s clients; the warning is logged once, the process serves on', async () => {
+          const all = await spread(workers + 2, workers);
+          const [a] = perProcess(all);
+          const local = all.filter((c) => c.pid === a.pid);
+          const got = Promise.all(local.map((c) => ioEvent<{ n: number }>(c.s, 'shared')));
+          a.s.emit('shared');
+          a.s.emit('shared');
+          for (const m of await got) expect(m.n).to.equal(2);
+          // The bridge would have crashed its process: every client, both processes, still hears a shout.
+          expect(await shout(a, all)).to.have.length(all.length);
+          const warned = await waitFor(
+            () => {
+              const lines = log.lines.filter((l) => l.includes('could not be copied to the pool'));
+              return lines.length > 0 && lines;
+            },
+            { what: 'the warning' },
+          );
+          expect(warned).to.have.length(1);
+          expect(warned[0]).to.match(/^warn .*only the clients of daemon process \d+ got it/);
+        });
 
       if (threads === 1)
         it('another pool’s processes are not bridged: each pool counts its own clients only', async () => {

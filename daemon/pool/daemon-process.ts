@@ -21,6 +21,8 @@ export interface ProcessEvents {
   rss(p: DaemonProcess, bytes: number): void;
   /** Messages its threads posted on the pool's socket.io channel (daemon/process/socketio-bridge.ts). */
   socketIo(p: DaemonProcess, batch: Uint8Array): void;
+  /** A socket.io message of its threads could not cross to the other processes (told once). */
+  socketIoDropped(p: DaemonProcess, error: string): void;
 }
 
 export interface SpawnSpec {
@@ -184,6 +186,9 @@ export class DaemonProcess {
         return;
       case 'sio':
         this.events.socketIo(this, m.batch);
+        return;
+      case 'sioDropped':
+        this.events.socketIoDropped(this, m.error);
         return;
     }
   }

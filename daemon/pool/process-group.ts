@@ -119,6 +119,12 @@ export class ProcessGroup {
       exited: (dp, why) => this.exited(dp, why),
       rss: (dp, bytes) => this.checkMemory(dp, bytes),
       socketIo: (dp, batch) => this.relaySocketIo(dp, batch),
+      socketIoDropped: (dp, error) =>
+        this.owner.log.warn(
+          `socket.io: a message could not be copied to the pool's other daemon processes (${error}); ` +
+            `only the clients of daemon process ${dp.pid} got it (further ones are not logged)`,
+          { pid: dp.pid },
+        ),
     });
     this.processes.push(p);
     this.tellPeers();

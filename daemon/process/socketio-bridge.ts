@@ -18,14 +18,39 @@ import { BroadcastChannel } from 'node:worker_threads';
 import type { FromProcess, ToProcess } from '../../shared/protocol/process-ipc.js';
 import { poolChannelName } from '../app/socketio/channel.js';
 
+const serializes = (m: unknown): boolean => {
+  try {
+    serialize(m);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 /** Bridges pool `group`'s socket.io channel to hostd's IPC channel (`send`). */
 export function bridgeSocketIo(group: string, send: (m: FromProcess) => void): void {
   const bc = new BroadcastChannel(poolChannelName(group));
   bc.unref(); // the process ends with hostd's IPC channel, not with this one
   let peers = false;
+  let warned = false;
   let batch: unknown[] = [];
+  /**
+   * A BroadcastChannel copies what v8.serialize cannot (a SharedArrayBuffer): such a message
+   * reached this process's threads and stays here; hostd is told once (it logs a warning).
+   */
+  const encode = (messages: unknown[]): Uint8Array => {
+    try {
+      return serialize(messages);
+    } catch (err) {
+      if (!warned) {
+        warned = true;
+        send({ t: 'sioDropped', error: (err as Error).message });
+      }
+      return serialize(messages.filter(serializes));
+    }
+  };
   const flush = () => {
-    send({ t: 'sio', batch: serialize(batch) });
+    send({ t: 'sio', batch: encode(batch) });
     batch = [];
   };
   bc.onmessage = (event) => {

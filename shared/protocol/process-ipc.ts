@@ -75,7 +75,9 @@ export type FromProcess =
    * loop (v8.serialize of PoolMessage[]): hostd relays the bytes unopened to the pool's other live
    * daemon processes, and to no other pool's.
    */
-  | { t: 'sio'; batch: Uint8Array };
+  | { t: 'sio'; batch: Uint8Array }
+  /** Once per process: a socket.io message could not be serialized (its threads got it, the other processes not). */
+  | { t: 'sioDropped'; error: string };
 
 /** How often a daemon process reports its memory and sockets (the board cannot cross processes). */
 export const STATS_MS = 100;
