@@ -40,18 +40,24 @@ async function connect(mount = ''): Promise<Client> {
 }
 
 /**
- * At least `min` clients, with sessions on every one of `workers` workers. A daemon process
- * reports its threads' open sockets to hostd every 100 ms (STATS_MS): until it has, the front
- * sees its threads as empty and gives new sessions the same one, so this connects until the
- * sessions have spread.
+ * At least `min` clients, with sessions on `workers` workers. A daemon process reports its
+ * threads' open sockets to hostd every 100 ms (STATS_MS): until it has, the front sees its
+ * threads as empty and gives new sessions the same one, so this connects until the sessions
+ * have spread.
  */
-async function spread(min: number, workers: number, mount = ''): Promise<Client[]> {
+async function sessionsOn(min: number, workers: number, mount = ''): Promise<Client[]> {
   const out: Client[] = [];
   const covered = () => new Set(out.map((c) => c.worker)).size === workers;
   await waitFor(async () => out.push(await connect(mount)) >= min && covered(), {
     timeout: 20_000,
     what: `sessions on ${workers} workers`,
   });
+  return out;
+}
+
+/** sessionsOn, the workers being those of both daemon processes. */
+async function spread(min: number, workers: number, mount = ''): Promise<Client[]> {
+  const out = await sessionsOn(min, workers, mount);
   expect(new Set(out.map((c) => c.pid)).size, 'sessions in both daemon processes').to.equal(2);
   return out;
 }
@@ -251,6 +257,23 @@ describe('socket.io in process pools (daemon/process/socketio-bridge.ts)', () =>
       const left = await count(fresh);
       expect(left.error).to.equal(undefined);
       expect(left.ids).to.deep.equal([fresh.s.id!]);
+    });
+  });
+
+  describe('the size of a process pool: threads and minThreads count per process', function () {
+    this.timeout(60_000);
+    before(async () => {
+      const pool = { isolation: 'process' as const, processes: 2, threads: 2, minThreads: 1, idleTimeout: '300ms' };
+      h = await startHost([{ serverName: ['*'], apps: [{ url: '/', module: CHAT, pool }] }]);
+    });
+    after(() => h?.close());
+
+    it('idle reaping leaves processes × minThreads (2) threads, both serving', async () => {
+      // All 4 go idle together, so one sweep retires all it may: to 2, or to 1 were minThreads per pool.
+      await waitFor(async () => (await h.pool('/')).threads === 2, { what: 'the idle threads to be reaped' });
+      // Retiring threads take no new session: two workers holding sessions are two that were kept.
+      await sessionsOn(2, 2);
+      expect((await h.pool('/')).threads).to.equal(2);
     });
   });
 });
