@@ -27,7 +27,7 @@ const POOLS = { thread: { threads: 1 }, process: { threads: 1, isolation: 'proce
 type PoolKind = keyof typeof POOLS;
 
 /** CPU seconds of `pid` and every process below it (its daemon processes). */
-function treeCpuSeconds(pid: number): number {
+export function treeCpuSeconds(pid: number): number {
   return processTree(pid).reduce((sum, p) => sum + (processCpuSeconds(p) ?? 0), 0);
 }
 

@@ -12,7 +12,7 @@ const httpServer = createServer((_req, res) => res.end('socket.io emit\n'));
 const io = new Server(httpServer, process.env.LOCAL_ADAPTER ? { adapter: LocalAdapter } : {});
 
 io.on('connection', (socket) => {
-  socket.on('thread', (ack) => ack(threadId));
+  socket.on('thread', (ack) => ack(`${process.pid}:${threadId}`)); // thread ids are per process
   // `n` broadcasts of a small JSON payload, in one turn of the worker's event loop.
   socket.on('burst', (n) => {
     for (let i = 0; i < n; i++) io.emit('tick', { i, text: 'a chat line of some forty bytes or so' });

@@ -22,6 +22,10 @@ export interface ProcessEvents {
   exited(p: DaemonProcess, why: string | null): void;
   /** Its resident memory, every STATS_MS. */
   rss(p: DaemonProcess, bytes: number): void;
+  /** Messages its threads posted on the pool's socket.io channel (daemon/process/socketio-bridge.ts). */
+  socketIo(p: DaemonProcess, batch: Uint8Array): void;
+  /** A socket.io message of its threads could not cross to the other processes (told once). */
+  socketIoDropped(p: DaemonProcess, error: string): void;
 }
 
 export interface SpawnSpec {
@@ -62,6 +66,8 @@ export class DaemonProcess {
    * killed (process-group.ts).
    */
   replacing = false;
+  /** What it was last told by socketIoPeers (a new process starts alone). */
+  private sioPeers = false;
   readonly startedAt = performance.now();
 
   constructor(
@@ -119,6 +125,18 @@ export class DaemonProcess {
     };
     if (this.listening) start();
     else this.pending.push(start);
+  }
+
+  /** Tells the process whether the pool has other live processes (its socket.io messages then go out). */
+  socketIoPeers(peers: boolean): void {
+    if (peers === this.sioPeers) return;
+    this.sioPeers = peers;
+    this.send({ t: 'sioPeers', peers });
+  }
+
+  /** Posts `batch` on the process's socket.io channel, for its threads (v8.serialize of PoolMessage[]). */
+  socketIo(batch: Uint8Array): void {
+    this.send({ t: 'sio', batch });
   }
 
   /** Ends thread `w` (the process goes on). */
@@ -195,6 +213,12 @@ export class DaemonProcess {
           w.board.addSockets(sockets - w.board.sockets);
         }
         this.events.rss(this, m.rss);
+        return;
+      case 'sio':
+        this.events.socketIo(this, m.batch);
+        return;
+      case 'sioDropped':
+        this.events.socketIoDropped(this, m.error);
         return;
     }
   }

@@ -20,6 +20,7 @@ import type { Logger } from '../../shared/log.js';
 import { compileApp, needsCompile } from '../app/compile.js';
 import { ProcessGroup } from './process-group.js';
 import type { PoolFronts } from './fronts.js';
+import { fullSize } from './size.js';
 import { sweepPool } from './sweep.js';
 import type { PoolWorker, RestartReason } from './worker.js';
 import { workerEnv, workerFilename } from './worker-file.js';
@@ -185,7 +186,7 @@ export class DaemonPool extends WorkerSet {
     await this.daemons?.prepare(this.entry, true);
     const old = this.workers.filter((w) => w.state === 'ready' || w.state === 'starting');
     const fresh: PoolWorker[] = [];
-    const n = Math.max(1, this.loadError ? this.cfg.pool.threads : this.target);
+    const n = Math.max(1, this.loadError ? fullSize(this.cfg.pool) : this.target);
     for (let i = 0; i < n; i++) fresh.push(this.spawn());
     const err = await this.loaded(fresh);
     if (err) {

@@ -17,11 +17,18 @@
 //   roll. It takes no new thread, successors of its other threads start in another process, then
 //   those retire (their requests complete), and once they have drained (or met the pool's retire
 //   deadline, sweep.ts) it is killed with its process group.
+// - socket.io: the pool's channel spans its processes. What one process's threads post there is
+//   relayed to the pool's other live processes (never back, never to another pool's: a tenant's
+//   process reaches its own pool only), and a worker's end is announced to all of them
+//   (daemon/process/socketio-bridge.ts, daemon/app/socketio/channel.ts). A process alone in the
+//   pool is told so, and sends nothing.
+import { serialize } from 'node:v8';
 import type { ResolvedApp } from '../../shared/config/types.js';
 import type { Logger } from '../../shared/log.js';
 import type { PoolFronts } from './fronts.js';
 import type { PoolWorker } from './worker.js';
 import type { ThreadSockets } from '../dispatch/process-socket.js';
+import { goneNotice } from '../app/socketio/channel.js';
 import { DaemonProcess, type SpawnSpec } from './daemon-process.js';
 import { processSpec } from './process-spec.js';
 
@@ -121,9 +128,34 @@ export class ProcessGroup {
       threadStuck: (dp, key, threadId) => this.replaceStuck(dp, key, threadId),
       exited: (dp, why) => this.exited(dp, why),
       rss: (dp, bytes) => this.checkMemory(dp, bytes),
+      socketIo: (dp, batch) => this.relaySocketIo(dp, batch),
+      socketIoDropped: (dp, error) =>
+        this.owner.log.warn(
+          `socket.io: a message could not be copied to the pool's other daemon processes (${error}); ` +
+            `only the clients of daemon process ${dp.pid} got it (further ones are not logged)`,
+          { pid: dp.pid },
+        ),
     });
     this.processes.push(p);
+    this.tellPeers();
     return p;
+  }
+
+  /** Each live process learns whether it has others to send its socket.io messages to. */
+  private tellPeers(): void {
+    const live = this.processes.filter((p) => !p.dead);
+    for (const p of live) p.socketIoPeers(live.length > 1);
+  }
+
+  /** What process `from` posted on the pool's socket.io channel goes to the pool's other processes. */
+  private relaySocketIo(from: DaemonProcess, batch: Uint8Array): void {
+    for (const p of this.processes) if (p !== from && !p.dead) p.socketIo(batch);
+  }
+
+  /** Worker `member` (its key) has ended: the socket.io members of every process forget it at once. */
+  announceGone(member: string): void {
+    const batch = serialize([goneNotice(member)]);
+    for (const p of this.processes) if (!p.dead) p.socketIo(batch);
   }
 
   /** Ends worker `w`'s thread (the pool has already counted why). */
@@ -165,6 +197,7 @@ export class ProcessGroup {
   private exited(p: DaemonProcess, why: string | null): void {
     const i = this.processes.indexOf(p);
     if (i >= 0) this.processes.splice(i, 1);
+    this.tellPeers();
     if (why !== null) {
       const lived = performance.now() - p.startedAt;
       this.crashes = lived > STABLE_MS ? 1 : this.crashes + 1;

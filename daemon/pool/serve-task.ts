@@ -39,5 +39,6 @@ export function serveTask(
     cacheDir,
     entry,
     group,
+    key: w.key,
   };
 }

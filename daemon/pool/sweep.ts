@@ -3,6 +3,7 @@
 // not drain in time are terminated, and idle workers above minThreads are reaped.
 import type { DaemonPool } from './pool.js';
 import type { PoolWorker } from './worker.js';
+import { fullSize, minSize } from './size.js';
 
 export function sweepPool(pool: DaemonPool, now: number): void {
   const cfg = pool.cfg.pool;
@@ -42,14 +43,14 @@ export function sweepPool(pool: DaemonPool, now: number): void {
   }
   if (readyIdle !== null && !pool.closing) {
     for (const w of readyIdle) {
-      if (readyCount <= cfg.minThreads) break;
+      if (readyCount <= minSize(cfg)) break;
       readyCount--;
-      pool.target = Math.max(cfg.minThreads, pool.target - 1);
+      pool.target = Math.max(minSize(cfg), pool.target - 1);
       pool.retire(w, null);
     }
   }
   // Demand after an idle reap: grow back towards `threads` when requests wait.
-  if (pool.target < cfg.threads && Atomics.load(new Int32Array(pool.queued, 0, 1), 0) > 0) {
+  if (pool.target < fullSize(cfg) && Atomics.load(new Int32Array(pool.queued, 0, 1), 0) > 0) {
     pool.target++;
     pool.ensureWorkers();
   }

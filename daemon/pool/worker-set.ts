@@ -17,6 +17,7 @@ import type { ProcessGroup } from './process-group.js';
 import { listenToWorker } from './control-port.js';
 import type { PoolFronts } from './fronts.js';
 import { serveTask } from './serve-task.js';
+import { fullSize } from './size.js';
 import { PoolWorker, type KillReason, type RestartReason } from './worker.js';
 
 const MAX_RESPAWN_BACKOFF_MS = 30_000;
@@ -43,7 +44,7 @@ export class WorkerSet {
   readonly workers: PoolWorker[] = [];
   private nextKey = 0;
   readonly restarts: Record<RestartReason, number> = { maxRequests: 0, timeout: 0, memory: 0, oom: 0, exit: 0, error: 0, roll: 0 };
-  /** Workers we want serving: threads, minus idle-reaped ones (never below minThreads). */
+  /** Workers we want serving: threads (× processes), minus idle-reaped ones (never below minThreads). */
   target: number;
   protected respawnTimer: NodeJS.Timeout | null = null;
   protected spawnFailures = 0;
@@ -66,7 +67,7 @@ export class WorkerSet {
     protected readonly opts: PoolOptions,
   ) {
     this.log = withFields(log, { mount: mountLabel(cfg.url) });
-    this.target = Math.max(1, cfg.pool.threads);
+    this.target = Math.max(1, fullSize(cfg.pool));
   }
 
   /** How long a retiring worker's WebSockets may stay open (sweep.ts waits that long for it). */
@@ -171,7 +172,9 @@ export class WorkerSet {
     const replaced = w.killedFor === 'roll' || w.killedFor === 'replaced';
     if (wasStarting) w.resolveReady(replaced ? '' : `the worker exited while loading the app: ${errorText(err ?? 'terminated')}`);
     this.fronts.detach(this.id, w.key, reason);
-    if (w.threadId >= 0) announceGone(w.threadId); // its socket.io peers stop waiting for it
+    // Its socket.io peers stop waiting for it (in a process pool, those of every daemon process).
+    if (this.daemons !== undefined) this.daemons.announceGone(String(w.key));
+    else announceGone(this.group, String(w.key));
     if (!this.closing) this.ensureWorkers();
   }
 

@@ -13,6 +13,7 @@ import { decodeToControl, type ControlHandlers, type ServeTask } from '../../sha
 import { errorText } from '../../shared/errors.js';
 import { STATS_MS, type FromProcess, type ProcessCheck, type ProcessInit, type ToProcess } from '../../shared/protocol/process-ipc.js';
 import { AddressDesk } from './address-desk.js';
+import { bridgeSocketIo } from './socketio-bridge.js';
 import { stopThread } from './stop-thread.js';
 
 interface Thread {
@@ -43,6 +44,7 @@ function start(init: ProcessInit): void {
   piscina.on('error', () => {}); // a thread's death is reported per task below
   const desk = new AddressDesk();
   const threads = new Map<number, Thread>();
+  bridgeSocketIo(init.group, send); // before any thread starts: their first heartbeats must cross
 
   const spawnThread = (key: number, socket: string): void => {
     const control = new MessageChannel();
@@ -73,6 +75,7 @@ function start(init: ProcessInit): void {
       entry: init.entry,
       cwd: init.cwd,
       group: init.group,
+      key,
       daemonProcess: { hostPid: init.hostPid, sameUser: init.sameUser, socket, fronts: init.fronts },
     };
     const ended = (err: unknown) => {

@@ -26,6 +26,7 @@ import { WorkerServer } from './server.js';
 import { WorkerWs } from './ws/worker-ws.js';
 import { setSessionClaimer } from '../app/engine-io.js';
 import { watchSocketIo } from '../app/socketio/install.js';
+import { ThreadTransport } from '../app/socketio/channel.js';
 
 installProcessGuard(); // before any app is imported: apps cannot signal or abort the host
 
@@ -46,7 +47,10 @@ async function serve(task: ServeTask): Promise<never> {
   });
   installLightFetchGlobals(); // before the app is imported: it may keep a reference to Response
   // socket.io's broadcasts reach every worker of the pool (daemon/app/socketio).
-  watchSocketIo(task.group, { notice: (t) => control.log(LOG_INFO, t, ''), warn: (t) => control.log(LOG_WARN, t, '') });
+  watchSocketIo(new ThreadTransport(task.group, String(task.key)), {
+    notice: (t) => control.log(LOG_INFO, t, ''),
+    warn: (t) => control.log(LOG_WARN, t, ''),
+  });
   installDirectNode();
   try {
     // In a daemon process the thread takes the fronts on a socket of its own, listening before the

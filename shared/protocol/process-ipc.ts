@@ -1,6 +1,7 @@
 // What the control thread and a daemon process say to each other over the child's IPC channel
 // (child_process 'advanced' serialization). Worker control batches (TO_WORKER_CONTROL /
-// TO_CONTROL) travel inside `ctl` unchanged; the rest is the process's own lifecycle.
+// TO_CONTROL) travel inside `ctl` unchanged, the pool's socket.io messages inside `sio` (both
+// ways: daemon/process/socketio-bridge.ts); the rest is the process's own lifecycle.
 import type { ResolvedCompression } from '../config/types.js';
 import type { AppInterface, CheckResult, CheckTask } from './tasks.js';
 
@@ -49,7 +50,15 @@ export type ToProcess =
   /** A control batch for thread `key`; `served`: requests the fronts handed it so far (retire). */
   | { t: 'ctl'; key: number; batch: unknown[]; served?: number }
   /** End thread `key` now (request timeout, retired and drained, roll). */
-  | { t: 'terminate'; key: number };
+  | { t: 'terminate'; key: number }
+  /**
+   * For the pool's socket.io channel (`batch`: v8.serialize of PoolMessage[], daemon/app/socketio/channel.ts):
+   * what the threads of another daemon process of the same pool posted there, or hostd's notice
+   * that a worker of the pool has ended. The process's main thread posts them, in order, for its threads.
+   */
+  | { t: 'sio'; batch: Uint8Array }
+  /** Whether the pool has other live daemon processes: only then does the process send hostd its `sio`. */
+  | { t: 'sioPeers'; peers: boolean };
 
 export type FromProcess =
   /** The answer to ProcessCheck; the process exits after it. */
@@ -67,7 +76,15 @@ export type FromProcess =
    */
   | { t: 'stuck'; key: number; threadId: number }
   /** Every STATS_MS: the process's RSS, and per thread [key, memory, open WebSockets]. */
-  | { t: 'stats'; rss: number; threads: Array<[number, number, number]> };
+  | { t: 'stats'; rss: number; threads: Array<[number, number, number]> }
+  /**
+   * What the process's threads posted on the pool's socket.io channel in one turn of its event
+   * loop (v8.serialize of PoolMessage[]): hostd relays the bytes unopened to the pool's other live
+   * daemon processes, and to no other pool's.
+   */
+  | { t: 'sio'; batch: Uint8Array }
+  /** Once per process: a socket.io message could not be serialized (its threads got it, the other processes not). */
+  | { t: 'sioDropped'; error: string };
 
 /** How often a daemon process reports its memory and sockets (the board cannot cross processes). */
 export const STATS_MS = 100;

@@ -31,6 +31,8 @@ export interface ServeTask {
   entry?: string;
   /** Names the pool, the same for its old and new workers across a roll (daemon/app/socketio). */
   group: string;
+  /** The pool worker key: hostd's name for this worker, unique in the pool for its life (socket.io's member id). */
+  key: number;
   /** Set in a daemon process (pool.isolation: process). */
   daemonProcess?: DaemonThread;
 }

@@ -30,11 +30,8 @@ const NO_OFFSET = Promise.resolve('');
 /** Told, once per worker, of a message the structured clone cannot copy (a function in the data). */
 export type AdapterWarn = (text: string) => void;
 
-/**
- * The adapter class for one socket.io-adapter module. `group` names the pool (the same for its
- * old and new workers across a roll).
- */
-export function hostdAdapterClass(lib: SocketIoAdapterModule, transport: AdapterTransport, group: string, warn: AdapterWarn) {
+/** The adapter class for one socket.io-adapter module, its members the pool's workers (`transport`). */
+export function hostdAdapterClass(lib: SocketIoAdapterModule, transport: AdapterTransport, warn: AdapterWarn) {
   const { ClusterAdapterWithHeartbeat, MessageType } = lib;
   let warned = false;
 
@@ -46,9 +43,9 @@ export function hostdAdapterClass(lib: SocketIoAdapterModule, transport: Adapter
 
     constructor(nsp: Nsp) {
       super(nsp, {});
-      // One channel per (pool, socket.io path, namespace): heartbeats count the members of one
-      // namespace, so namespaces must not share one.
-      this.channel = transport.open(`hostd:socket.io:${group}:${nsp.server.path()}:${nsp.name}`, (body, from) => {
+      // One adapter channel per (socket.io path, namespace) in the pool's: heartbeats count the
+      // members of one namespace, so namespaces must not share one.
+      this.channel = transport.open(`${nsp.server.path()}:${nsp.name}`, (body, from) => {
         const wire = body as Wire;
         if (wire.to !== undefined && wire.to !== this.uid) return;
         if (wire.m.type === MessageType.ADAPTER_CLOSE) this.peers.delete(wire.m.uid);

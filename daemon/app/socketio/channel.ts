@@ -1,17 +1,26 @@
-// How the socket.io adapters of one pool's workers reach each other: a BroadcastChannel per
-// (pool, socket.io path, namespace). A BroadcastChannel reaches every thread of the process that
-// opened one of the same name, so a rolled pool's old workers (still draining) and its new ones
-// share it for the whole reload, whichever front carries their clients. Messages are copied with
-// the structured clone algorithm (Buffers arrive as Uint8Array, which socket.io sends as binary).
+// How the socket.io adapters of one pool's workers reach each other: one BroadcastChannel per
+// pool (poolChannelName), on which each message names the adapter channel it is for (socket.io
+// path and namespace). A BroadcastChannel reaches every thread of the process that opened one of
+// the same name, so a rolled pool's old workers (still draining) and its new ones share it for the
+// whole reload, whichever front carries their clients. Messages are copied with the structured
+// clone algorithm (Buffers arrive as Uint8Array, which socket.io sends as binary).
 //
-// A worker that ends (drained after a roll, recycled, killed) cannot say so itself: a terminated
-// thread runs no more code. So the pool, which sees every worker end, announces it on one
-// process-wide channel (announceGone), and the adapters forget it at once rather than after their
-// heartbeat timeout (fetchSockets would otherwise wait for an answer that never comes).
+// A BroadcastChannel does not cross processes: in a process pool (pool.isolation: process) the
+// main thread of each daemon process joins its pool's channel and bridges it to hostd over IPC,
+// which relays it to the pool's other daemon processes (daemon/process/socketio-bridge.ts), so
+// the members are the same whichever process they live in. One channel per pool, not per
+// namespace, is what lets that main thread join it without knowing the app's namespaces.
 //
-// The transport is this small interface so that process pools (issue 20) can carry the same
-// messages over their own channel.
-import { BroadcastChannel, threadId } from 'node:worker_threads';
+// A worker that ends (drained after a roll, recycled, killed, its process killed) cannot say so
+// itself: a terminated thread runs no more code. So the pool, which sees every worker end,
+// announces it on the pool's channel (announceGone; for a process pool through the bridge), and
+// the adapters forget it at once rather than after their heartbeat timeout (fetchSockets would
+// otherwise wait for an answer that never comes).
+//
+// Members are named by their pool worker key (ServeTask.key), unique in the pool for its life
+// across processes and rolls: thread ids are per process (two daemon processes both have a
+// thread 1), and a pid can come back.
+import { BroadcastChannel } from 'node:worker_threads';
 
 /** One named channel of a transport. */
 export interface AdapterChannel {
@@ -21,7 +30,7 @@ export interface AdapterChannel {
 }
 
 export interface AdapterTransport {
-  /** This member's id, unique in the process for its life (a thread id; a pid for process pools). */
+  /** This member's id, unique in the pool for its life. */
   readonly member: string;
   /** Opens `name`; `receive` gets each body another member publishes, and who it came from. */
   open(name: string, receive: (body: unknown, from: string) => void): AdapterChannel;
@@ -29,66 +38,93 @@ export interface AdapterTransport {
   onGone(cb: (member: string) => void): () => void;
 }
 
-const GONE = 'hostd:socket.io:gone';
+/** What travels on a pool's channel: a member's message for adapter channel `name`, or the pool's word that a member has ended. */
+export type PoolMessage = { name: string; from: string; body: unknown } | { gone: string };
 
-interface Envelope {
-  from: string;
-  body: unknown;
+/** The BroadcastChannel of pool `group` (WorkerSet.group: the same across rolls). */
+export const poolChannelName = (group: string): string => `hostd:socket.io:${group}`;
+
+/** The pool's notice that `member` (a pool worker key) has ended. */
+export const goneNotice = (member: string): PoolMessage => ({ gone: member });
+
+/** The pool's side, for a thread pool (daemon/pool/worker-set.ts): the worker `member` of pool `group` has ended. */
+export function announceGone(group: string, member: string): void {
+  const bc = new BroadcastChannel(poolChannelName(group));
+  bc.postMessage(goneNotice(member)); // (delivered even though the channel closes right after)
+  bc.close();
 }
 
-let goneOut: BroadcastChannel | null = null;
+type Receive = (body: unknown, from: string) => void;
 
-/** The pool's side: the worker thread `id` has ended (daemon/pool/worker-set.ts). */
-export function announceGone(id: number): void {
-  if (goneOut === null) {
-    goneOut = new BroadcastChannel(GONE);
-    goneOut.unref();
-  }
-  goneOut.postMessage(String(id));
-}
-
-/** The worker threads' transport (one per worker: the members are threads). */
+/** A worker thread's transport: the members are the pool's worker threads, in this process or (bridged) others. */
 export class ThreadTransport implements AdapterTransport {
-  readonly member = String(threadId);
+  /**
+   * The receivers of each adapter channel. Two adapters of one name in one thread (two socket.io
+   * servers on one path) do not hear each other, as under `node app.js`.
+   */
+  private readonly receivers = new Map<string, Set<Receive>>();
   private readonly gone = new Set<string>();
   private readonly goneWatchers = new Set<(member: string) => void>();
-  private goneIn: BroadcastChannel | null = null;
+  private bc: BroadcastChannel | null = null;
 
-  open(name: string, receive: (body: unknown, from: string) => void): AdapterChannel {
-    this.watchGone();
-    const bc = new BroadcastChannel(name);
-    bc.unref(); // the worker lives as long as its pool wants it, not as long as a channel is open
+  constructor(
+    private readonly group: string,
+    readonly member: string,
+  ) {}
+
+  open(name: string, receive: Receive): AdapterChannel {
+    const bc = this.join();
+    let set = this.receivers.get(name);
+    if (set === undefined) this.receivers.set(name, (set = new Set()));
+    set.add(receive);
     let open = true;
-    bc.onmessage = (event) => {
-      const { from, body } = (event as { data: Envelope }).data;
-      // A message a thread sent as it was being terminated must not bring it back to life.
-      if (!this.gone.has(from)) receive(body, from);
-    };
     return {
       publish: (body) => {
-        if (open) bc.postMessage({ from: this.member, body } satisfies Envelope);
+        if (open) bc.postMessage({ name, from: this.member, body } satisfies PoolMessage);
       },
       close: () => {
+        if (!open) return;
         open = false;
-        bc.close();
+        set.delete(receive);
+        if (set.size === 0) this.receivers.delete(name);
+        this.leaveIfUnused();
       },
     };
   }
 
   onGone(cb: (member: string) => void): () => void {
-    this.watchGone();
+    this.join();
     this.goneWatchers.add(cb);
-    return () => this.goneWatchers.delete(cb);
+    return () => {
+      this.goneWatchers.delete(cb);
+      this.leaveIfUnused();
+    };
   }
 
-  private watchGone(): void {
-    if (this.goneIn !== null) return;
-    this.goneIn = new BroadcastChannel(GONE);
-    this.goneIn.unref();
-    this.goneIn.onmessage = (event) => {
-      const member = (event as { data: string }).data;
-      this.gone.add(member); // thread ids are never reused in a process: a few numbers for its life
-      for (const cb of this.goneWatchers) cb(member);
+  private join(): BroadcastChannel {
+    if (this.bc !== null) return this.bc;
+    const bc = new BroadcastChannel(poolChannelName(this.group));
+    bc.unref(); // the worker lives as long as its pool wants it, not as long as a channel is open
+    bc.onmessage = (event) => {
+      const m = (event as { data: PoolMessage }).data;
+      if ('gone' in m) {
+        this.gone.add(m.gone); // keys are never reused in a pool: a few strings for the worker's life
+        for (const cb of this.goneWatchers) cb(m.gone);
+        return;
+      }
+      // A message a thread sent as it was being terminated must not bring it back to life.
+      if (this.gone.has(m.from)) return;
+      const set = this.receivers.get(m.name);
+      if (set !== undefined) for (const receive of set) receive(m.body, m.from);
     };
+    this.bc = bc;
+    return bc;
+  }
+
+  /** The app replaced hostd's adapter everywhere (io.adapter(x)): this worker leaves the pool's channel. */
+  private leaveIfUnused(): void {
+    if (this.bc === null || this.receivers.size > 0 || this.goneWatchers.size > 0) return;
+    this.bc.close();
+    this.bc = null;
   }
 }

@@ -10,7 +10,7 @@
 import Module from 'node:module';
 import { afterModuleLoad } from '../module-load.js';
 import { hostdAdapterClass, type SocketIoAdapterModule } from './adapter.js';
-import { type AdapterTransport, ThreadTransport } from './channel.js';
+import type { AdapterTransport } from './channel.js';
 
 type AdapterSetter = (this: IoServer, ...args: unknown[]) => unknown;
 
@@ -32,15 +32,16 @@ export interface SocketIoLog {
 
 /**
  * In a worker thread, before the app is imported: socket.io servers the app creates use hostd's
- * adapter, whose members are the workers of pool `group`. `log` gets one line per socket.io loaded.
+ * adapter, whose members are the pool's workers `transport` reaches (channel.ts ThreadTransport).
+ * `log` gets one line per socket.io loaded.
  */
-export function watchSocketIo(group: string, log: SocketIoLog, transport: AdapterTransport = new ThreadTransport()): void {
+export function watchSocketIo(transport: AdapterTransport, log: SocketIoLog): void {
   if (installed) return;
   installed = true;
   afterModuleLoad((request, exported, parent) => {
     if (request !== 'socket.io' && !MAIN_FILE.test(request)) return;
     try {
-      patch(exported, fileOf(request, parent), group, log, transport);
+      patch(exported, fileOf(request, parent), log, transport);
     } catch (err) {
       log.warn(`socket.io: hostd could not install its adapter (${(err as Error).message}); io.emit reaches this worker's clients only`);
     }
@@ -54,7 +55,7 @@ function fileOf(request: string, parent: unknown): string {
   return M._resolveFilename(request, parent);
 }
 
-function patch(exported: unknown, file: string, group: string, log: SocketIoLog, transport: AdapterTransport): void {
+function patch(exported: unknown, file: string, log: SocketIoLog, transport: AdapterTransport): void {
   const proto = (exported as { Server?: { prototype?: Record<PropertyKey, unknown> } } | null)?.Server?.prototype;
   if (proto === undefined || typeof proto.adapter !== 'function' || proto[PATCHED]) return;
   const lib = Module.createRequire(file)('socket.io-adapter') as SocketIoAdapterModule;
@@ -65,7 +66,7 @@ function patch(exported: unknown, file: string, group: string, log: SocketIoLog,
     );
     return;
   }
-  const Hostd = hostdAdapterClass(lib, transport, group, log.warn);
+  const Hostd = hostdAdapterClass(lib, transport, log.warn);
   const original = proto.adapter as AdapterSetter;
   proto.adapter = function adapter(this: IoServer, ...args: unknown[]): unknown {
     if (args.length === 0) return original.call(this);
