@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import { resolve } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
-import { ioEvent, ioGreeting, quietLog, startHost, type TestHost, waitFor } from './helpers/index.js';
+import { expectRoomReachesOnly, ioEvent, ioGreeting, quietLog, startHost, type TestHost, waitFor } from './helpers/index.js';
 
 const CHAT = resolve('test/fixtures/socketio/chat.mjs');
 
@@ -118,19 +118,11 @@ describe('socket.io in process pools (daemon/process/socketio-bridge.ts)', () =>
         const all = await spread(workers + 2, workers);
         const [a, b] = perProcess(all);
         const others = all.filter((c) => c !== a && c !== b);
-        await a.s.emitWithAck('join', 'red');
-        await b.s.emitWithAck('join', 'red');
-        const members = Promise.all([a, b].map((c) => ioEvent<{ room: string; text: string }>(c.s, 'said', (m) => m.room === 'red')));
-        // Non-members record what they get until a later io.emit from the same worker, which follows
-        // the room message on every path: anything said to them would have arrived first.
-        const strays: unknown[] = [];
-        for (const c of others) c.s.on('said', (m) => strays.push(m));
-        const fence = Promise.all(others.map((c) => ioEvent<{ text: string }>(c.s, 'shouted', (m) => m.text === 'fence')));
-        others[0].s.emit('say', 'red', 'for red only');
-        others[0].s.emit('shout', 'fence');
-        expect((await members).map((m) => m.text)).to.deep.equal(['for red only', 'for red only']);
-        await fence;
-        expect(strays).to.deep.equal([]);
+        await expectRoomReachesOnly(
+          a.s,
+          b.s,
+          others.map((c) => c.s),
+        );
       });
 
       it('fetchSockets() in either process counts every client, with their rooms', async () => {

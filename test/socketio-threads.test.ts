@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { resolve } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import { quietLog, startHost, type TestHost } from './helpers/host.js';
-import { ioEvent, ioGreeting, waitFor } from './helpers/index.js';
+import { expectRoomReachesOnly, ioEvent, ioGreeting, waitFor } from './helpers/index.js';
 
 const CHAT = resolve('test/fixtures/socketio/chat.mjs');
 
@@ -83,19 +83,11 @@ describe('socket.io across threads and reloads (hostd’s adapter)', function ()
     const a = all[0];
     const b = all.find((c) => c.thread !== a.thread)!;
     const others = all.filter((c) => c !== a && c !== b);
-    await a.s.emitWithAck('join', 'red');
-    await b.s.emitWithAck('join', 'red');
-    const members = Promise.all([a, b].map((c) => ioEvent<{ room: string; text: string }>(c.s, 'said', (m) => m.room === 'red')));
-    // Non-members record what they get until a later io.emit from the same worker, which follows the
-    // room message on every path: anything said to them would have arrived first.
-    const strays: unknown[] = [];
-    for (const c of others) c.s.on('said', (m) => strays.push(m));
-    const fence = Promise.all(others.map((c) => ioEvent<{ text: string }>(c.s, 'shouted', (m) => m.text === 'fence')));
-    others[0].s.emit('say', 'red', 'for red only');
-    others[0].s.emit('shout', 'fence');
-    expect((await members).map((m) => m.text)).to.deep.equal(['for red only', 'for red only']);
-    await fence;
-    expect(strays).to.deep.equal([]);
+    await expectRoomReachesOnly(
+      a.s,
+      b.s,
+      others.map((c) => c.s),
+    );
   });
 
   it('fetchSockets() on either worker counts all 4 clients, with their rooms', async () => {
