@@ -49,6 +49,19 @@ export class LogFile {
     });
   }
 
+  /**
+   * Resolves once the file is open (sonic-boom opens it asynchronously), rejects if it cannot be:
+   * a --user drop waits for it, as only root may open some files.
+   */
+  opened(): Promise<void> {
+    const boom = this.boom as unknown as { fd: number } & NodeJS.EventEmitter;
+    if (this.toFd || boom.fd >= 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      boom.once('ready', () => resolve());
+      boom.once('error', reject);
+    });
+  }
+
   /** Appends text (whole lines) to this turn's batch. */
   write(text: string): void {
     if (!this.closed) this.batch.push(text);
