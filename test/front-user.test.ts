@@ -1,0 +1,160 @@
+// `hostd --user NAME`: hostd started as root binds, then its serving process drops to that user
+// before any app loads (native-front/control/privileges.ts). The real binary, under its
+// supervisor: the serving process's credentials (/proc), a thread pool's and a process pool's
+// app, static files, a SIGHUP reload, and what the drop rules out (pool.user, ports only root
+// may bind, --user when not root). Needs root (CI runs as root; .ci/run creates the users).
+import { expect } from 'chai';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Account } from '../shared/config/resolve/accounts.js';
+import { unprivilegedPortStart } from '../native-front/control/privileges.js';
+import { canConnect, ensureTestUsers, getJson, getText, type HostdProcess, runCli, spawnHostd } from './helpers/index.js';
+
+const PROBE = resolve('test/fixtures/apps/process-probe.mjs');
+
+interface Who {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** The Uid/Gid/CapEff lines of /proc/PID/status: real, effective, saved and filesystem ids. */
+function credentials(pid: number): { uid: string; gid: string; capEff: string } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const line = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)![1].trim().split(/\s+/).join(' ');
+  return { uid: line('Uid'), gid: line('Gid'), capEff: line('CapEff') };
+}
+
+describe('hostd --user: the serving process drops from root after binding', function () {
+  this.timeout(60_000);
+  let root: string;
+  let sites: string;
+  let user: Account;
+  let secret: string;
+  let h: HostdProcess;
+
+  const url = (path: string) => `http://127.0.0.1:${h.port}${path}`;
+  const who = async (host: string) => {
+    const r = await getJson<Who>(url('/who'), { host });
+    expect(r.status, r.text).to.equal(200);
+    return r.json;
+  };
+
+  before(async function () {
+    // Switching users needs root: as anyone else there is nothing to drop from.
+    if (process.getuid?.() !== 0) return this.skip();
+    user = ensureTestUsers()['hostd-a'];
+    root = mkdtempSync(join(tmpdir(), 'hostd-front-user-'));
+    chmodSync(root, 0o755);
+    const site = join(root, 'site');
+    mkdirSync(join(site, 'public'), { recursive: true });
+    writeFileSync(join(site, 'public', 'hello.txt'), 'hello from a file hostd-a reads\n');
+    writeFileSync(join(site, 'package.json'), '{"type":"module"}\n');
+    copyFileSync(PROBE, join(site, 'app.mjs'));
+    // (plain JavaScript is TypeScript: enough to make the pool compile it)
+    copyFileSync(PROBE, join(site, 'app.ts'));
+    secret = join(root, 'root-secret.txt');
+    writeFileSync(secret, 'root only\n');
+    chmodSync(secret, 0o600);
+    // A root hostd that compiled a TypeScript app before leaves the shared compile cache root's.
+    mkdirSync(join(tmpdir(), 'hostd-apps'), { recursive: true });
+    sites = join(root, 'sites');
+    mkdirSync(sites);
+    const vhost = (name: string, body: string) => writeFileSync(join(sites, `${name}.yaml`), body);
+    vhost(
+      'a',
+      `serverName: a.test\nlisten: 127.0.0.1:0\nstatic:\n  - url: /files\n    dir: ../site/public\napps:\n  - url: /\n    module: ../site/app.mjs\n    pool: { env: { PROBE_SAY_UID: "1" } }\n`,
+    );
+    vhost(
+      'b',
+      'serverName: b.test\nlisten: 127.0.0.1:0\napps:\n  - url: /\n    module: ../site/app.mjs\n    pool: { isolation: process }\n',
+    );
+    vhost('c', 'serverName: c.test\nlisten: 127.0.0.1:0\napps:\n  - url: /\n    module: ../site/app.ts\n');
+    h = await spawnHostd(['--sites', sites, '--user', 'hostd-a', '--access-log', 'off']);
+  });
+
+  after(async () => {
+    await h?.stop();
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  it('the serving process runs as the user, with no way back to root; the supervisor stays root', async () => {
+    const { pid } = await who('a.test'); // a thread pool's app: its pid is the serving process's
+    expect(pid).to.not.equal(h.proc.pid);
+    const served = credentials(pid);
+    expect(served.uid).to.equal(`${user.uid} ${user.uid} ${user.uid} ${user.uid}`);
+    expect(served.gid).to.equal(`${user.gid} ${user.gid} ${user.gid} ${user.gid}`);
+    expect(served.capEff).to.match(/^0+$/);
+    expect(credentials(h.proc.pid!).uid).to.equal('0 0 0 0');
+    expect(h.stderr()).to.match(new RegExp(`info dropped privileges user=hostd-a uid=${user.uid} gid=${user.gid}`));
+    // The app's top-level code ran after the drop, never as root (its console reaches the error log).
+    await h.waitFor(/info loaded as uid \d+/);
+    expect(h.stderr()).to.include(`info loaded as uid ${user.uid} site=a`);
+    expect(h.stderr()).to.not.include('loaded as uid 0');
+  });
+
+  it("a thread pool's app runs as the user: it reads what the user may and gets EACCES on root's files", async () => {
+    const w = await who('a.test');
+    expect([w.uid, w.gid]).to.deep.equal([user.uid, user.gid]);
+    const read = (file: string) => getText(url(`/read?file=${encodeURIComponent(file)}`), { host: 'a.test' });
+    expect(await read(secret)).to.include({ status: 403, text: 'EACCES' });
+    expect(await read(join(root, 'site/public/hello.txt'))).to.include({ status: 200 });
+  });
+
+  it('static files the user can read are served', async () => {
+    const r = await getText(url('/files/hello.txt'), { host: 'a.test' });
+    expect(r).to.include({ status: 200, text: 'hello from a file hostd-a reads\n' });
+  });
+
+  it('a process pool without pool.user runs as the user, and a TypeScript app compiles after the drop', async () => {
+    const served = await who('a.test');
+    const daemon = await who('b.test');
+    expect(daemon.pid).to.not.equal(served.pid);
+    expect([daemon.uid, daemon.gid]).to.deep.equal([user.uid, user.gid]);
+    expect((await who('c.test')).uid).to.equal(user.uid);
+  });
+
+  it('SIGHUP reloads as the user; a new listener on a port only root may bind is refused for its site only', async () => {
+    const low = 81;
+    const checkLow = unprivilegedPortStart() > low; // (a container may let anyone bind any port)
+    writeFileSync(
+      join(sites, 'a.yaml'),
+      `serverName: a.test\nlisten: 127.0.0.1:0\nstatic:\n  - url: /files\n    dir: ../site/public\n  - url: /more\n    dir: ../site/public\napps:\n  - url: /\n    module: ../site/app.mjs\n`,
+    );
+    if (checkLow) writeFileSync(join(sites, 'd.yaml'), `serverName: d.test\nlisten: 127.0.0.1:${low}\n`);
+    h.proc.kill('SIGHUP'); // to the supervisor, which forwards it
+    await h.waitFor(/info reloaded generation=2/);
+    expect((await getText(url('/more/hello.txt'), { host: 'a.test' })).status).to.equal(200);
+    if (!checkLow) return;
+    expect(h.stderr()).to.include(
+      `d.yaml:2: listen: hostd runs as user \\"hostd-a\\" since it bound its listeners (--user) and cannot bind port ${low}`,
+    );
+    expect(h.stderr()).to.match(/reloaded generation=2 keptPrevious=1/);
+    expect(await canConnect(low)).to.equal(false);
+  });
+
+  it('pool.user with --user is refused at its line, saying why', async () => {
+    const file = join(root, 'pool-user.yaml');
+    writeFileSync(
+      file,
+      'serverName: x.test\nlisten: 127.0.0.1:0\napps:\n  - url: /\n    module: ./site/app.mjs\n    pool:\n      isolation: process\n      user: hostd-b\n',
+    );
+    for (const args of [['--no-supervisor'], ['check']]) {
+      const r = await runCli([...args, '--sites', file, '--user', 'hostd-a']);
+      expect(r.code, r.stderr).to.equal(1);
+      expect(r.stderr + r.stdout).to.include(
+        `${file}:8: apps[0].pool.user: hostd drops from root to user "hostd-a" after binding (--user), so it cannot start processes as another user`,
+      );
+    }
+  });
+
+  it('--user when not root is a usage error; an unknown user is named', async () => {
+    const asUser = await runCli(['--sites', sites, '--user', 'hostd-b'], { uid: user.uid, gid: user.gid });
+    expect(asUser.code, asUser.stderr).to.equal(2);
+    expect(asUser.stderr).to.include(`--user hostd-b: hostd is not running as root (uid ${user.uid})`);
+    const unknown = await runCli(['--sites', sites, '--user', 'no-such-user-here']);
+    expect(unknown.code, unknown.stderr).to.equal(2);
+    expect(unknown.stderr).to.include('no such user "no-such-user-here"');
+  });
+});
