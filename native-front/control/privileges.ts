@@ -9,6 +9,7 @@
 import { lchownSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { defaultCacheDir } from '../../daemon/app/compile.js';
 import { socketBase } from '../../daemon/pool/process-spec.js';
+import { lineOfVhostKey } from '../../shared/config/resolve.js';
 import { formatListen } from '../../shared/config/listen.js';
 import { lookupGroup, lookupUser } from '../../shared/config/resolve/accounts.js';
 import type { ConfigProblem, ResolvedVhost } from '../../shared/config/types.js';
@@ -115,6 +116,6 @@ export function unbindable(vhosts: readonly ResolvedVhost[], held: ReadonlySet<s
     const { port } = v.listen;
     if (port === 0 || port >= start || held.has(formatListen(v.listen))) return [];
     const message = `listen: hostd runs as user "${user}" since it bound its listeners (--user) and cannot bind port ${port} (below ${start}, root only); restart hostd to listen there`;
-    return [{ file: v.file, line: v.listenLine ?? 0, message }];
+    return [{ file: v.file, line: lineOfVhostKey(v, 'listen'), message }];
   });
 }

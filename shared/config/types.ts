@@ -230,8 +230,6 @@ export interface ResolvedVhost {
   tls?: TlsConfig; // absolute paths
   redirectHttps?: number; // port to redirect plain HTTP to, when set
   mounts: ResolvedMount[]; // static and apps together
-  /** The line of `listen` in the file (for problems found with the address later: a --user reload). */
-  listenLine?: number;
 }
 
 /** One problem found in a vhost file: printed as `file:line: message`. */

@@ -109,7 +109,6 @@ export function resolveVhostObject(
   const vhost: ResolvedVhost = { name, file, serverNames: names, isDefault: names.includes('*'), listen, mounts };
   if (tls) vhost.tls = tls;
   if (redirectHttps !== undefined) vhost.redirectHttps = redirectHttps;
-  if (obj.listen !== undefined) vhost.listenLine = P.lineOf(['listen']);
   return vhost;
 }
 
