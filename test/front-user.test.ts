@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Account } from '../shared/config/resolve/accounts.js';
 import { unprivilegedPortStart } from '../native-front/control/privileges.js';
-import { canConnect, ensureTestUsers, getJson, getText, type HostdProcess, runCli, spawnHostd } from './helpers/index.js';
+import { Agent, request } from 'undici';
+import { canConnect, ensureTestUsers, getJson, getText, type HostdProcess, runCli, selfSigned, spawnHostd } from './helpers/index.js';
 
 const PROBE = resolve('test/fixtures/apps/process-probe.mjs');
 
@@ -132,6 +133,28 @@ describe('hostd --user: the serving process drops from root after binding', func
     );
     expect(h.stderr()).to.match(/reloaded generation=2 keptPrevious=1/);
     expect(await canConnect(low)).to.equal(false);
+  });
+
+  it('a reload that must read a certificate only root reads fails with a clear error; the old one keeps serving', async () => {
+    const dir = join(root, 'tls');
+    mkdirSync(join(dir, 'sites'), { recursive: true });
+    const { cert, key } = await selfSigned(dir, 'tls.test');
+    chmodSync(key, 0o600); // root's, as certificates usually are
+    writeFileSync(join(dir, 'sites', 't.yaml'), `serverName: tls.test\nlisten: 127.0.0.1:0\ntls: { cert: ${cert}, key: ${key} }\n`);
+    const t = await spawnHostd(['--sites', join(dir, 'sites'), '--user', 'hostd-a', '--access-log', 'off']);
+    const agent = new Agent({ connect: { rejectUnauthorized: false, servername: 'tls.test' } });
+    try {
+      const get = async () =>
+        (await request(`https://127.0.0.1:${t.port}/`, { dispatcher: agent, headers: { host: 'tls.test' } })).statusCode;
+      expect(await get()).to.equal(404); // served over TLS (nothing mounted)
+      t.proc.kill('SIGHUP');
+      await t.waitFor(/reload failed; still serving the previous configuration/);
+      expect(t.stderr()).to.include(`EACCES: ${key}; hostd serves as uid ${user.uid} since it dropped root (--user)`);
+      expect(await get()).to.equal(404);
+    } finally {
+      await agent.close();
+      await t.stop();
+    }
   });
 
   it('pool.user with --user is refused at its line, saying why', async () => {

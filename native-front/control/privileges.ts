@@ -15,6 +15,7 @@ import { lookupGroup, lookupUser } from '../../shared/config/resolve/accounts.js
 import type { ConfigProblem, ResolvedVhost } from '../../shared/config/types.js';
 import { HostdError } from '../../shared/errors.js';
 import { threadFile } from '../../shared/thread-file.js';
+import { startUid } from './runtime-dir.js';
 
 /** The account the serving process drops to. */
 export interface RunAs {
@@ -93,6 +94,16 @@ export function dropTo(to: RunAs): void {
     regained = false;
   }
   if (regained) throw new HostdError('HOSTD_PRIVILEGES', `--user ${to.spec}: setuid(0) still works after the drop`);
+}
+
+/**
+ * A hint for an EACCES on a file hostd reads again after the drop (a certificate on reload):
+ * empty unless this process dropped from root.
+ */
+export function afterDrop(): string {
+  const uid = process.getuid?.();
+  if (startUid !== 0 || uid === 0) return '';
+  return `; hostd serves as uid ${uid} since it dropped root (--user): that user must be able to read it (e.g. group ssl-cert, mode 0640)`;
 }
 
 /** The first port an unprivileged process may bind (net.ipv4.ip_unprivileged_port_start; 0 in many containers). */
