@@ -4,13 +4,23 @@
 // app, static files, a SIGHUP reload, and what the drop rules out (pool.user, ports only root
 // may bind, --user when not root). Needs root (CI runs as root; .ci/run creates the users).
 import { expect } from 'chai';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Account } from '../shared/config/resolve/accounts.js';
 import { unprivilegedPortStart } from '../native-front/control/privileges.js';
 import { Agent, request } from 'undici';
-import { canConnect, ensureTestUsers, getJson, getText, type HostdProcess, runCli, selfSigned, spawnHostd } from './helpers/index.js';
+import {
+  canConnect,
+  ensureTestUsers,
+  getJson,
+  getText,
+  type HostdProcess,
+  runCli,
+  selfSigned,
+  spawnHostd,
+  waitFor,
+} from './helpers/index.js';
 
 const PROBE = resolve('test/fixtures/apps/process-probe.mjs');
 
@@ -142,6 +152,7 @@ describe('hostd --user: the serving process drops from root after binding', func
     chmodSync(key, 0o600); // root's, as certificates usually are
     writeFileSync(join(dir, 'sites', 't.yaml'), `serverName: tls.test\nlisten: 127.0.0.1:0\ntls: { cert: ${cert}, key: ${key} }\n`);
     const t = await spawnHostd(['--sites', join(dir, 'sites'), '--user', 'hostd-a', '--access-log', 'off']);
+    let exit: number | null = null;
     const agent = new Agent({ connect: { rejectUnauthorized: false, servername: 'tls.test' } });
     try {
       const get = async () =>
@@ -153,8 +164,36 @@ describe('hostd --user: the serving process drops from root after binding', func
       expect(await get()).to.equal(404);
     } finally {
       await agent.close();
-      await t.stop();
+      exit = await t.stop();
     }
+    expect(exit, 'exit code after SIGTERM').to.equal(0);
+  });
+
+  it('SIGUSR1 after logrotate: a log file the user may not create is a clear error; hostd logs on and drains', async () => {
+    const dir = join(root, 'logs-case');
+    mkdirSync(join(dir, 'sites'), { recursive: true });
+    mkdirSync(join(dir, 'logs')); // root's, 0755: hostd-a may not create files in it
+    writeFileSync(
+      join(dir, 'sites', 's.yaml'),
+      `serverName: s.test\nlisten: 127.0.0.1:0\nstatic:\n  - url: /files\n    dir: ${join(root, 'site/public')}\n`,
+    );
+    const log = join(dir, 'logs', 'access.log');
+    const t = await spawnHostd(['--sites', join(dir, 'sites'), '--user', 'hostd-a', '--access-log', log]);
+    const get = async () => (await getText(`http://127.0.0.1:${t.port}/files/hello.txt`, { host: 's.test' })).status;
+    let exit: number | null = null;
+    const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
+    try {
+      expect(await get()).to.equal(200);
+      await waitFor(() => lines(log) === 1, { what: 'the first access log line' });
+      renameSync(log, `${log}.1`); // what logrotate does before it sends SIGUSR1
+      t.proc.kill('SIGUSR1');
+      await t.waitFor(new RegExp(`log ${log}: EACCES: permission denied`));
+      expect(await get()).to.equal(200);
+      await waitFor(() => lines(`${log}.1`) === 2, { what: 'the next line, in the renamed file' });
+    } finally {
+      exit = await t.stop();
+    }
+    expect(exit, 'exit code after SIGTERM').to.equal(0);
   });
 
   it('pool.user with --user is refused at its line, saying why', async () => {
@@ -179,5 +218,8 @@ describe('hostd --user: the serving process drops from root after binding', func
     const unknown = await runCli(['--sites', sites, '--user', 'no-such-user-here']);
     expect(unknown.code, unknown.stderr).to.equal(2);
     expect(unknown.stderr).to.include('no such user "no-such-user-here"');
+    const elsewhere = await runCli(['status', '--user', 'hostd-a']);
+    expect(elsewhere.code, elsewhere.stderr).to.equal(2);
+    expect(elsewhere.stderr).to.include('--user goes with serving (or check)');
   });
 });

@@ -1,8 +1,8 @@
 // How a pool's daemon process is started: which file, as whom, where, with what. Read at every
 // spawn, so a roll after a reload starts processes with the new settings.
+import { join } from 'node:path';
 import type { ResolvedApp } from '../../shared/config/types.js';
 import { threadFile } from '../../shared/thread-file.js';
-import { join } from 'node:path';
 import { runtimeDir, startUid } from '../../native-front/control/runtime-dir.js';
 import { compressionOf } from './serve-task.js';
 import { workerEnv, workerFilename } from './worker-file.js';

@@ -49,11 +49,16 @@ export function resolveRunAs(spec: string): RunAs {
   return { spec, user: u.name, uid: u.uid, gid: g.gid, named };
 }
 
-/** A folder owned by `to` (created if missing); refuses anything but a real directory (no symlink games in /tmp). */
+/**
+ * A folder owned by `to` (created if missing). In a shared /tmp someone else may have made it
+ * first: only a real directory of root's or the user's is taken (hostd imports what it finds in
+ * the compile cache).
+ */
 function ownedDir(dir: string, to: RunAs, mode: number): void {
   mkdirSync(dir, { recursive: true, mode });
   const st = lstatSync(dir);
-  if (!st.isDirectory()) throw new HostdError('HOSTD_PRIVILEGES', `--user: ${dir} is not a directory; remove it`);
+  if (!st.isDirectory() || (st.uid !== 0 && st.uid !== to.uid))
+    throw new HostdError('HOSTD_PRIVILEGES', `--user ${to.spec}: ${dir} is not a directory of root's or ${to.user}'s; remove it`);
   lchownSync(dir, to.uid, to.gid); // (not following a symlink swapped in since the lstat)
 }
 
