@@ -4,7 +4,7 @@
 // app, static files, a SIGHUP reload, and what the drop rules out (pool.user, ports only root
 // may bind, --user when not root). Needs root (CI runs as root; .ci/run creates the users).
 import { expect } from 'chai';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Account } from '../shared/config/resolve/accounts.js';
@@ -31,7 +31,7 @@ interface Who {
 }
 
 /** The Uid/Gid/CapEff lines of /proc/PID/status: real, effective, saved and filesystem ids. */
-function credentials(pid: number): { uid: string; gid: string; capEff: string } {
+function credentials(pid: number | string): { uid: string; gid: string; capEff: string } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const line = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)![1].trim().split(/\s+/).join(' ');
   return { uid: line('Uid'), gid: line('Gid'), capEff: line('CapEff') };
@@ -44,6 +44,7 @@ describe('hostd --user: the serving process drops from root after binding', func
   let user: Account;
   let secret: string;
   let h: HostdProcess;
+  let statusSocket: string;
 
   const url = (path: string) => `http://127.0.0.1:${h.port}${path}`;
   const who = async (host: string) => {
@@ -82,7 +83,8 @@ describe('hostd --user: the serving process drops from root after binding', func
       'serverName: b.test\nlisten: 127.0.0.1:0\napps:\n  - url: /\n    module: ../site/app.mjs\n    pool: { isolation: process }\n',
     );
     vhost('c', 'serverName: c.test\nlisten: 127.0.0.1:0\napps:\n  - url: /\n    module: ../site/app.ts\n');
-    h = await spawnHostd(['--sites', sites, '--user', 'hostd-a', '--access-log', 'off']);
+    statusSocket = join(root, 'status.sock');
+    h = await spawnHostd(['--sites', sites, '--user', 'hostd-a', '--access-log', 'off', '--status', statusSocket]);
   });
 
   after(async () => {
@@ -97,6 +99,8 @@ describe('hostd --user: the serving process drops from root after binding', func
     expect(served.uid).to.equal(`${user.uid} ${user.uid} ${user.uid} ${user.uid}`);
     expect(served.gid).to.equal(`${user.gid} ${user.gid} ${user.gid} ${user.gid}`);
     expect(served.capEff).to.match(/^0+$/);
+    // Every thread of it: the fronts, the pools' workers (a drop is process-wide).
+    for (const task of readdirSync(`/proc/${pid}/task`)) expect(credentials(`${pid}/task/${task}`).uid).to.equal(served.uid);
     expect(credentials(h.proc.pid!).uid).to.equal('0 0 0 0');
     expect(h.stderr()).to.match(new RegExp(`info dropped privileges user=hostd-a uid=${user.uid} gid=${user.gid}`));
     // The app's top-level code ran after the drop, never as root (its console reaches the error log).
@@ -143,6 +147,18 @@ describe('hostd --user: the serving process drops from root after binding', func
     );
     expect(h.stderr()).to.match(/reloaded generation=2 keptPrevious=1/);
     expect(await canConnect(low)).to.equal(false);
+    expect((await who('b.test')).uid, "the process pool's new processes").to.equal(user.uid);
+  });
+
+  it('POST /reload?site=NAME moving a site to a port only root may bind fails for it; it serves on', async function () {
+    if (unprivilegedPortStart() <= 82) return this.skip(); // (a container may let anyone bind any port)
+    writeFileSync(join(sites, 'c.yaml'), 'serverName: c.test\nlisten: 127.0.0.1:82\napps:\n  - url: /\n    module: ../site/app.ts\n');
+    const r = await runCli(['reload', 'c', '--status', statusSocket]);
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.include(
+      `c.yaml:2: listen: hostd runs as user "hostd-a" since it bound its listeners (--user) and cannot bind port 82`,
+    );
+    expect((await who('c.test')).uid).to.equal(user.uid);
   });
 
   it('a reload that must read a certificate only root reads fails with a clear error; the old one keeps serving', async () => {
