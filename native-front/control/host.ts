@@ -327,10 +327,12 @@ export class Host extends EventEmitter {
 
   /**
    * --user: every listener is bound, certificates read, the status socket open; the log files
-   * must be open too. Then the drop (privileges.ts); the new pools start after it.
+   * must be open too (and become the user's, for SIGUSR1). Then the drop (privileges.ts); the new
+   * pools start after it.
    */
   private async dropPrivileges(to: RunAs): Promise<void> {
     await Promise.all([this.accessLog?.opened(), this.ownErrorLog?.opened(), prepareFor(to)]);
+    for (const file of [this.accessLog, this.ownErrorLog]) file?.chown(to.uid, to.gid);
     dropTo(to);
     this.dropped = true;
     this.errorLog.info('dropped privileges', { user: to.user, uid: to.uid, gid: to.gid });

@@ -10,6 +10,7 @@
 // A destination that cannot keep up (a slow disk, a full pipe nobody reads) must never stall or
 // bloat hostd: sonic-boom buffers up to MAX_BUFFERED bytes, then drops what does not fit, and
 // the lines dropped are counted (hostd_log_dropped_lines_total).
+import { chownSync } from 'node:fs';
 import sonicBoom from 'sonic-boom';
 import { LineBatch } from './batch.js';
 
@@ -34,7 +35,10 @@ export class LogFile {
   dropped = 0;
 
   /** `target` is a file path, or "-" for the standard stream `fd`. */
-  constructor(target: string, fd: 1 | 2) {
+  constructor(
+    private readonly target: string,
+    fd: 1 | 2,
+  ) {
     this.toFd = target === '-' || target === '';
     // Buffers, not strings: given a string, sonic-boom encodes it for the write and again, whole,
     // when the write completes (to cut off what was written): measured at a sixth of the thread.
@@ -60,6 +64,14 @@ export class LogFile {
       boom.once('ready', () => resolve());
       boom.once('error', reject);
     });
+  }
+
+  /**
+   * Gives the file to `uid`:`gid` (a --user drop, control/privileges.ts): SIGUSR1 then reopens it
+   * as that user. nginx hands its log files to its workers' user the same way.
+   */
+  chown(uid: number, gid: number): void {
+    if (!this.toFd) chownSync(this.target, uid, gid);
   }
 
   /** Appends text (whole lines) to this turn's batch. */
