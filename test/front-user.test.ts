@@ -4,6 +4,7 @@
 // app, static files, a SIGHUP reload, and what the drop rules out (pool.user, ports only root
 // may bind, --user when not root). Needs root (CI runs as root; .ci/run creates the users).
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -28,6 +29,7 @@ import {
   getJson,
   getText,
   type HostdProcess,
+  ROOT,
   runCli,
   selfSigned,
   spawnHostd,
@@ -251,6 +253,38 @@ describe('hostd --user: the serving process drops from root after binding', func
         `${file}:8: apps[0].pool.user: hostd drops from root to user "hostd-a" after binding (--user), so it cannot start processes as another user`,
       );
     }
+  });
+
+  it('createHost({ user }): the programmatic twin drops the embedding process; not root, it rejects with HOSTD_USAGE', async () => {
+    // In a process of its own: the drop would take this test runner with it.
+    const script = `
+      const { createHost } = await import(${JSON.stringify(join(ROOT, 'dist/index.js'))});
+      try {
+        const host = await createHost({
+          sites: [{ serverName: ['*'], listen: '127.0.0.1:0', apps: [{ url: '/', module: ${JSON.stringify(join(root, 'site/app.mjs'))} }] }],
+          user: 'hostd-a', accessLog: false,
+        });
+        await host.listen();
+        const app = await (await fetch('http://127.0.0.1:' + host.addresses[0].port + '/who')).json();
+        await host.close();
+        console.log(JSON.stringify({ uid: process.getuid(), app: app.uid }));
+      } catch (err) {
+        console.log(JSON.stringify({ code: err.code, message: err.message }));
+      }
+      process.exit(0);`;
+    const run = (uid?: number) =>
+      new Promise<Record<string, unknown>>((done, fail) => {
+        execFile(
+          process.execPath,
+          ['--input-type=module', '-e', script],
+          { uid, gid: uid === undefined ? undefined : user.gid, cwd: root },
+          (err, out) => (err ? fail(err) : done(JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>)),
+        );
+      });
+    expect(await run()).to.deep.equal({ uid: user.uid, app: user.uid });
+    const refused = await run(user.uid);
+    expect(refused.code).to.equal('HOSTD_USAGE');
+    expect(refused.message).to.include('hostd is not running as root');
   });
 
   it('--user when not root is a usage error; an unknown user is named', async () => {
