@@ -26,6 +26,7 @@ import { Agent, request } from 'undici';
 import {
   canConnect,
   ensureTestUsers,
+  freePort,
   getJson,
   getText,
   type HostdProcess,
@@ -59,6 +60,7 @@ describe('hostd --user: the serving process drops from root after binding', func
   let secret: string;
   let h: HostdProcess;
   let statusSocket: string;
+  let listen: string;
 
   const url = (path: string) => `http://127.0.0.1:${h.port}${path}`;
   const who = async (host: string) => {
@@ -85,18 +87,17 @@ describe('hostd --user: the serving process drops from root after binding', func
     chmodSync(secret, 0o600);
     // A root hostd that compiled a TypeScript app before leaves the shared compile cache root's.
     mkdirSync(join(tmpdir(), 'hostd-apps'), { recursive: true });
+    // A fixed port (not 0): a restarted serving process must come back on the same one.
+    listen = `127.0.0.1:${await freePort()}`;
     sites = join(root, 'sites');
     mkdirSync(sites);
     const vhost = (name: string, body: string) => writeFileSync(join(sites, `${name}.yaml`), body);
     vhost(
       'a',
-      `serverName: a.test\nlisten: 127.0.0.1:0\nstatic:\n  - url: /files\n    dir: ../site/public\napps:\n  - url: /\n    module: ../site/app.mjs\n    pool: { env: { PROBE_SAY_UID: "1" } }\n`,
+      `serverName: a.test\nlisten: ${listen}\nstatic:\n  - url: /files\n    dir: ../site/public\napps:\n  - url: /\n    module: ../site/app.mjs\n    pool: { env: { PROBE_SAY_UID: "1" } }\n`,
     );
-    vhost(
-      'b',
-      'serverName: b.test\nlisten: 127.0.0.1:0\napps:\n  - url: /\n    module: ../site/app.mjs\n    pool: { isolation: process }\n',
-    );
-    vhost('c', 'serverName: c.test\nlisten: 127.0.0.1:0\napps:\n  - url: /\n    module: ../site/app.ts\n');
+    vhost('b', `serverName: b.test\nlisten: ${listen}\napps:\n  - url: /\n    module: ../site/app.mjs\n    pool: { isolation: process }\n`);
+    vhost('c', `serverName: c.test\nlisten: ${listen}\napps:\n  - url: /\n    module: ../site/app.ts\n`);
     statusSocket = join(root, 'status.sock');
     h = await spawnHostd(['--sites', sites, '--user', 'hostd-a', '--access-log', 'off', '--status', statusSocket]);
   });
@@ -149,7 +150,7 @@ describe('hostd --user: the serving process drops from root after binding', func
     const checkLow = unprivilegedPortStart() > low; // (a container may let anyone bind any port)
     writeFileSync(
       join(sites, 'a.yaml'),
-      `serverName: a.test\nlisten: 127.0.0.1:0\nstatic:\n  - url: /files\n    dir: ../site/public\n  - url: /more\n    dir: ../site/public\napps:\n  - url: /\n    module: ../site/app.mjs\n`,
+      `serverName: a.test\nlisten: ${listen}\nstatic:\n  - url: /files\n    dir: ../site/public\n  - url: /more\n    dir: ../site/public\napps:\n  - url: /\n    module: ../site/app.mjs\n`,
     );
     if (checkLow) writeFileSync(join(sites, 'd.yaml'), `serverName: d.test\nlisten: 127.0.0.1:${low}\n`);
     h.proc.kill('SIGHUP'); // to the supervisor, which forwards it
@@ -173,6 +174,17 @@ describe('hostd --user: the serving process drops from root after binding', func
       `c.yaml:2: listen: hostd runs as user "hostd-a" since it bound its listeners (--user) and cannot bind port 82`,
     );
     expect((await who('c.test')).uid).to.equal(user.uid);
+  });
+
+  it('the supervisor restarts a killed serving process as root: it binds what reloads could not, and drops again', async () => {
+    const killed = (await who('a.test')).pid;
+    process.kill(killed, 'SIGKILL');
+    await h.waitFor(/info supervisor: serving again/);
+    const now = await who('a.test');
+    expect(now.pid).to.not.equal(killed);
+    expect(credentials(now.pid).uid).to.equal(`${user.uid} ${user.uid} ${user.uid} ${user.uid}`);
+    // d.yaml (port 81) and c.yaml (port 82), refused by the reloads above, are bound now.
+    if (unprivilegedPortStart() > 82) expect([await canConnect(81), await canConnect(82)]).to.deep.equal([true, true]);
   });
 
   it('a reload that must read a certificate only root reads fails with a clear error; the old one keeps serving', async () => {
