@@ -6,7 +6,7 @@
 // adding one fails for that site, unbindable() below), start processes as other users
 // (pool.user/pool.group are config errors, shared/config/resolve/pool.ts), open files only root
 // may (log reopen, certificates on reload: docs/operations.md).
-import { lchownSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, lchownSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { defaultCacheDir } from '../../daemon/app/compile.js';
 import { socketBase } from '../../daemon/pool/process-spec.js';
 import { lineOfVhostKey } from '../../shared/config/resolve.js';
@@ -69,7 +69,9 @@ function ownedDir(dir: string, to: RunAs, mode: number): void {
  */
 export async function prepareFor(to: RunAs): Promise<void> {
   await Promise.all([threadFile('worker'), threadFile('daemon-process')]);
-  mkdirSync(socketBase(0), { recursive: true, mode: 0o711 });
+  const base = socketBase(startUid); // root's (only root gets here)
+  mkdirSync(base, { recursive: true });
+  chmodSync(base, 0o711); // traversable by the user whatever the umask or an older hostd left
   ownedDir(socketBase(to.uid), to, 0o711);
   ownedDir(defaultCacheDir(to.uid), to, 0o700);
 }
@@ -90,7 +92,7 @@ export function dropTo(to: RunAs): void {
     throw new HostdError('HOSTD_PRIVILEGES', `--user ${to.spec}: could not drop privileges: ${(err as Error).message}`);
   }
   const ids = [process.getuid!(), process.geteuid!(), process.getgid!(), process.getegid!()];
-  if (ids.join() !== [to.uid, to.uid, to.gid, to.gid].join() || (to.gid !== 0 && process.getgroups!().includes(0)))
+  if (ids.join() !== [to.uid, to.uid, to.gid, to.gid].join())
     throw new HostdError('HOSTD_PRIVILEGES', `--user ${to.spec}: still uid/euid/gid/egid ${ids.join('/')} after the drop`);
   let regained = true;
   try {
