@@ -1,8 +1,11 @@
 // `hostd --user NAME`: hostd started as root binds, then its serving process drops to that user
 // before any app loads (native-front/control/privileges.ts). The real binary, under its
-// supervisor: the serving process's credentials (/proc), a thread pool's and a process pool's
-// app, static files, a SIGHUP reload, and what the drop rules out (pool.user, ports only root
-// may bind, --user when not root). Needs root (CI runs as root; .ci/run creates the users).
+// supervisor: the serving process's credentials (/proc, every thread), a thread pool's and a
+// process pool's app, static files, a TypeScript app compiled after the drop, SIGHUP and
+// POST /reload, a restart by the root supervisor, certificates and log files reopened as the
+// user, and what the drop rules out (pool.user, ports only root may bind, --user when not root);
+// createHost({ user }) in a process of its own. Needs root (CI runs as root; .ci/run creates the
+// users); skipped otherwise.
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import {
