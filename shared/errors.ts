@@ -14,6 +14,8 @@ export type HostdErrorCode =
   | 'HOSTD_SIGNAL_REFUSED'
   | 'HOSTD_PROCESS_REFUSED'
   | 'HOSTD_BAD_FRAME'
+  // --user: the drop from root did not happen, or did not hold (hostd exits rather than run as root).
+  | 'HOSTD_PRIVILEGES'
   // `hostd status` / `hostd reload`: no hostd answers on the status listener.
   | 'HOSTD_NOT_RUNNING';
 

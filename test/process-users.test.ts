@@ -3,24 +3,16 @@
 // hostd, and resolves relative paths from its own root. Needs root (CI runs as root; .ci/run and
 // the `before` hook create the users); skipped otherwise.
 import { expect } from 'chai';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { lookupUser } from '../shared/config/resolve/accounts.js';
-import { CLI, freePort, startHost, type TestHost } from './helpers/index.js';
+import { CLI, ensureTestUsers, freePort, startHost, TEST_USERS, type TestHost } from './helpers/index.js';
 
 const PROBE = resolve('test/fixtures/apps/process-probe.mjs');
-const USERS = ['hostd-a', 'hostd-b'] as const;
-
-function ensureUser(name: string): void {
-  try {
-    execFileSync('id', ['-u', name], { stdio: 'ignore' });
-  } catch {
-    execFileSync('useradd', ['--system', '--no-create-home', name]);
-  }
-}
+const USERS = TEST_USERS;
 
 /** A site's folder, world-traversable, with an app, a package.json (its root) and files only its user reads. */
 function makeSite(root: string, name: string, user: { uid: number; gid: number }): string {
@@ -54,16 +46,7 @@ describe('process pools under their own users (pool.user, pool.group)', function
 
   before(async function () {
     if (process.getuid?.() !== 0) this.skip();
-    for (const u of USERS) ensureUser(u);
-    // The daemon processes run hostd's own files as these users: the checkout must be traversable.
-    const a = lookupUser('hostd-a')!;
-    try {
-      execFileSync('test', ['-r', resolve('package.json')], { uid: a.uid, gid: a.gid });
-    } catch {
-      throw new Error(
-        `hostd-a cannot read ${resolve('package.json')}: make the checkout's folders traversable (chmod o+x), as .ci/run does`,
-      );
-    }
+    ensureTestUsers();
     root = mkdtempSync(join(tmpdir(), 'hostd-users-'));
     chmodSync(root, 0o755);
     hostSecret = join(root, 'hostd-secret.txt');

@@ -26,8 +26,12 @@ export function needsCompile(modulePath: string): boolean {
   return COMPILED_EXTENSIONS.has(extname(modulePath).toLowerCase());
 }
 
-export function defaultCacheDir(): string {
-  return join(tmpdir(), 'hostd-apps');
+/**
+ * One folder per user: a hostd of another user (or one that dropped to --user,
+ * native-front/control/privileges.ts, which creates it before the drop) cannot write root's.
+ */
+export function defaultCacheDir(uid = process.getuid?.() ?? 0): string {
+  return join(tmpdir(), uid === 0 ? 'hostd-apps' : `hostd-apps-${uid}`);
 }
 
 const BARE = /^[^./]|^\.[^./]|^\.\.[^/]/;

@@ -1,8 +1,9 @@
 // How a pool's daemon process is started: which file, as whom, where, with what. Read at every
 // spawn, so a roll after a reload starts processes with the new settings.
+import { join } from 'node:path';
 import type { ResolvedApp } from '../../shared/config/types.js';
 import { threadFile } from '../../shared/thread-file.js';
-import { runtimeDir } from '../../native-front/control/runtime-dir.js';
+import { runtimeDir, startUid } from '../../native-front/control/runtime-dir.js';
 import { compressionOf } from './serve-task.js';
 import { workerEnv, workerFilename } from './worker-file.js';
 import type { SpawnSpec } from './daemon-process.js';
@@ -10,9 +11,14 @@ import type { SpawnSpec } from './daemon-process.js';
 /** Files a daemon process creates are not world-readable: group-readable at most. */
 export const DAEMON_UMASK = 0o027;
 
-/** The daemon processes' socket folders: beside hostd's runtime folder (which is 0700). */
-export function socketBase(): string {
-  return `${runtimeDir()}-pools`;
+/**
+ * The daemon processes' socket folders: beside hostd's runtime folder (which is 0700). After a
+ * --user drop, a folder of that user's inside it (native-front/control/privileges.ts creates it
+ * before the drop): the base stays root's.
+ */
+export function socketBase(uid = process.getuid?.() ?? 0): string {
+  const base = `${runtimeDir()}-pools`;
+  return uid === startUid ? base : join(base, `u${uid}`);
 }
 
 export interface SpecOptions {

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { HostdError } from '../../shared/errors.js';
 import { LOG_FORMATS, type LogFormat } from '../log/access-log.js';
 import { defaultStatusSocket } from '../control/runtime-dir.js';
+import { resolveRunAs } from '../control/privileges.js';
 
 export interface CliArgs {
   command: 'serve' | 'check' | 'help' | 'version' | 'status' | 'reload';
@@ -33,6 +34,8 @@ export interface CliArgs {
   maxMemory?: string;
   /** false with --no-supervisor: serve in this process instead of under the supervisor. */
   supervisor: boolean;
+  /** --user NAME[:GROUP]: the serving process drops from root to it after binding (control/privileges.ts). */
+  user?: string;
 }
 
 export const USAGE = `Usage: hostd [check] [options]
@@ -74,6 +77,9 @@ Options:
   --trust-proxy CIDR[,CIDR]   believe X-Forwarded-For/-Proto from these peers
   --no-supervisor             serve in this process; by default a small parent process runs
                               the server as its child and restarts it if it dies
+  --user NAME[:GROUP]         started as root: bind the listeners, open the logs and the
+                              status socket, then serve as this user (and its group, or
+                              GROUP) before any app loads; the supervisor stays root
   -h, --help                  show this help
   -v, --version               print the version
 
@@ -95,6 +101,7 @@ const OPTIONS = {
   'graceful-timeout': { type: 'string' },
   'trust-proxy': { type: 'string' },
   'no-supervisor': { type: 'boolean' },
+  user: { type: 'string' },
   json: { type: 'boolean' },
   mount: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -145,6 +152,10 @@ export function parseCli(argv: string[]): CliArgs {
     if (!/^\d+$/.test(v.fronts) || fronts < 1)
       throw new HostdError('HOSTD_USAGE', `--fronts must be a whole number of threads, at least 1, not "${v.fronts}"`);
   }
+  if (v.user !== undefined) {
+    if (cmd !== 'serve' && cmd !== 'check') throw new HostdError('HOSTD_USAGE', '--user goes with serving (or check)');
+    resolveRunAs(v.user); // not root, or no such user: a usage error before anything starts
+  }
   let sites = v.sites ?? [];
   const needsSites = (cmd === 'serve' && app === undefined) || cmd === 'check';
   if (sites.length === 0 && needsSites && !v.help && !v.version) {
@@ -171,5 +182,6 @@ export function parseCli(argv: string[]): CliArgs {
     fronts,
     maxMemory: v['max-memory'],
     supervisor: !v['no-supervisor'],
+    user: v.user,
   };
 }

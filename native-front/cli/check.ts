@@ -11,6 +11,8 @@ import type { ConfigProblem, ResolvedApp } from '../../shared/config/index.js';
 import { parseSource } from '../../shared/config/source.js';
 import { checkApp } from '../../daemon/pool/check.js';
 import type { CliArgs } from './args.js';
+import { setDropTarget } from '../../shared/config/resolve/accounts.js';
+import { resolveRunAs } from '../control/privileges.js';
 
 /** An app mount to load, and where a load failure is reported. */
 interface AppToCheck {
@@ -27,7 +29,9 @@ export interface CheckStreams {
 }
 
 /** Runs `hostd check`; resolves with the exit code (0: all good, 1: problems were printed). */
-export async function check(args: Pick<CliArgs, 'sites' | 'listen'>, io: CheckStreams = process): Promise<number> {
+export async function check(args: Pick<CliArgs, 'sites' | 'listen' | 'user'>, io: CheckStreams = process): Promise<number> {
+  // `hostd check --user NAME` reports what that drop rules out (pool.user, pool.group).
+  if (args.user !== undefined) setDropTarget(resolveRunAs(args.user).user);
   const { vhosts, problems, files } = await loadSites(args.sites, { listen: args.listen });
   const apps: AppToCheck[] = [];
   for (const v of vhosts) {

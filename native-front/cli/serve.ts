@@ -81,6 +81,7 @@ export async function serve(args: CliArgs): Promise<number> {
       statusTokenFile: args.statusTokenFile,
       fronts: args.fronts,
       maxMemory: args.maxMemory,
+      user: args.user,
     });
   } catch (err) {
     if (err instanceof ConfigError) {

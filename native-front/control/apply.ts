@@ -50,6 +50,11 @@ export interface ApplyEnv {
   cancelled: Promise<never>;
   /** Pools retired by this apply, still finishing their requests. */
   retiring: Set<Promise<void>>;
+  /**
+   * New pools start their workers once this settles: at startup with --user, after the drop
+   * (privileges.ts), so that no app code ever runs as root. Otherwise already settled.
+   */
+  poolsMayStart: Promise<void>;
 }
 
 export interface ApplyOptions {
@@ -145,21 +150,23 @@ async function start(env: ApplyEnv, p: Plan, opts: ApplyOptions): Promise<void> 
     });
   }
   const starting = p.created.map((lp) =>
-    lp.pool.start().then((err) => {
-      if (!err || (lp.pool.closing && !opts.strict)) return; // stopped while loading (a failed start-up): not the app's fault
-      if (opts.strict)
-        throw new HostdError(
-          'HOSTD_APP_LOAD',
-          `apps ${mountLabel(lp.pool.cfg.url)}: ${lp.pool.cfg.module} failed to load: ${err.split('\n')[0]}`,
-        );
-      env.log.error('app failed to load; its mount answers 503', {
-        site: lp.site,
-        mount: mountLabel(lp.pool.cfg.url),
-        vhost: lp.vhostName,
-        module: lp.pool.cfg.module,
-        error: err,
-      });
-    }),
+    env.poolsMayStart
+      .then(() => lp.pool.start())
+      .then((err) => {
+        if (!err || (lp.pool.closing && !opts.strict)) return; // stopped while loading (a failed start-up): not the app's fault
+        if (opts.strict)
+          throw new HostdError(
+            'HOSTD_APP_LOAD',
+            `apps ${mountLabel(lp.pool.cfg.url)}: ${lp.pool.cfg.module} failed to load: ${err.split('\n')[0]}`,
+          );
+        env.log.error('app failed to load; its mount answers 503', {
+          site: lp.site,
+          mount: mountLabel(lp.pool.cfg.url),
+          vhost: lp.vhostName,
+          module: lp.pool.cfg.module,
+          error: err,
+        });
+      }),
   );
   // At startup nothing waits for apps to load: other vhosts and the status listener serve at once,
   // and requests for a loading app wait in its queue. A reload waits, to fail whole if one fails.

@@ -13,6 +13,7 @@ import type {
   VhostConfig,
 } from '../../shared/config/types.js';
 import { formatProblem, normalizeMountUrl } from '../../shared/config/index.js';
+import { setDropTarget } from '../../shared/config/resolve/accounts.js';
 import { errorText, HostdError } from '../../shared/errors.js';
 import { mountLabel, withFields, type Logger } from '../../shared/log.js';
 import { LogFile } from '../log/destination.js';
@@ -27,6 +28,7 @@ import { FrontSet } from './fronts.js';
 import { statusWithSites, type StatusJson } from './report.js';
 import { drain } from './shutdown.js';
 import { type HostOptions, settle } from './options.js';
+import { dropTo, prepareFor, unbindable, type RunAs } from './privileges.js';
 import { keepBroken, replaceSite } from './site-reload.js';
 import { startStatusServer, type StatusServer } from './status-server.js';
 
@@ -78,6 +80,11 @@ export class Host extends EventEmitter {
   private drainRequested = false;
   private cancel!: (err: Error) => void;
   private readonly cancelled: Promise<never>;
+  /** --user: whom the serving process drops to once listening; `dropped` once it has. */
+  private readonly runAs: RunAs | undefined;
+  private dropped = false;
+  /** New pools wait for it (apply.ts): with --user, until the drop. */
+  private poolsMayStart: Promise<void> = Promise.resolve();
   /** Serialises listen/reload/close: each waits for the one before it. */
   private queue: Promise<unknown> = Promise.resolve();
   readonly startedAt = Date.now();
@@ -94,6 +101,9 @@ export class Host extends EventEmitter {
     this.gracefulMs = settings.gracefulMs;
     this.frontCount = settings.fronts;
     this.trustProxy = settings.trustProxy;
+    this.runAs = settings.runAs;
+    // Before the configuration is read: pool.user/pool.group then say they cannot work.
+    if (this.runAs) setDropTarget(this.runAs.user);
     if (settings.maxMemory !== undefined)
       this.memoryCeiling = new MemoryCeiling(settings.maxMemory, () => this.pools.values(), this.errorLog);
     this.cancelled = new Promise<never>((_, reject) => (this.cancel = reject));
@@ -157,7 +167,12 @@ export class Host extends EventEmitter {
         },
       );
       if (this.options.status) await this.openStatus(this.options.status);
+      let poolsGo = () => {};
+      if (this.runAs) this.poolsMayStart = new Promise<void>((resolve) => (poolsGo = resolve));
       await this.apply(vhosts, { strict: false, roll: ROLL_NONE });
+      if (this.runAs) await this.dropPrivileges(this.runAs);
+      poolsGo();
+      this.poolsMayStart = Promise.resolve();
       this.memoryCeiling?.start();
       this.state = 'listening';
     });
@@ -310,6 +325,19 @@ export class Host extends EventEmitter {
     this.errorLog.info('status endpoint', { status: `${this.statusServer.origin}/status` });
   }
 
+  /**
+   * --user: every listener is bound, certificates read, the status socket open; the log files
+   * must be open too (and become the user's, for SIGUSR1). Then the drop (privileges.ts); the new
+   * pools start after it.
+   */
+  private async dropPrivileges(to: RunAs): Promise<void> {
+    await Promise.all([this.accessLog?.opened(), this.ownErrorLog?.opened(), prepareFor(to)]);
+    for (const file of [this.accessLog, this.ownErrorLog]) file?.chown(to.uid, to.gid);
+    dropTo(to);
+    this.dropped = true;
+    this.errorLog.info('dropped privileges', { user: to.user, uid: to.uid, gid: to.gid });
+  }
+
   private poolById(id: number): DaemonPool | undefined {
     return this.pools.get(id);
   }
@@ -348,13 +376,18 @@ export class Host extends EventEmitter {
     return vhosts;
   }
 
-  /** Every vhost that resolved, and every problem; conflicts across vhosts checked or not. */
-  private resolveAll(conflicts: boolean): Promise<{ vhosts: ResolvedVhost[]; problems: ConfigProblem[] }> {
-    return resolveSites(this.sites, this.extraMounts, {
+  /**
+   * Every vhost that resolved, and every problem; conflicts across vhosts checked or not. After a
+   * --user drop, a new listen address only root may bind is a problem of its vhost's file.
+   */
+  private async resolveAll(conflicts: boolean): Promise<{ vhosts: ResolvedVhost[]; problems: ConfigProblem[] }> {
+    const r = await resolveSites(this.sites, this.extraMounts, {
       baseDir: this.options.baseDir ?? process.cwd(),
       listen: this.options.listen,
       conflicts,
     });
+    if (this.dropped && this.runAs) r.problems.push(...unbindable(r.vhosts, new Set(this.live.listeners.keys()), this.runAs.user));
+    return r;
   }
 
   /** reload() with keepBroken: see there. */
@@ -392,6 +425,7 @@ export class Host extends EventEmitter {
       watch: (mount, pool) => (mount.watch || mount.touchFile ? this.watch(mount, pool) : undefined),
       cancelled: this.cancelled,
       retiring: this.retiring,
+      poolsMayStart: this.poolsMayStart,
     };
   }
 

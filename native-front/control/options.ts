@@ -8,6 +8,7 @@ import type { Logger } from '../../shared/log.js';
 import type { LogFormat } from '../log/access-log.js';
 import { TrustProxy } from '../http/trust-proxy.js';
 import { parseStatusAddress } from './status-server.js';
+import { resolveRunAs, type RunAs } from './privileges.js';
 
 export interface HostOptions {
   /** Vhost objects (as in a vhost file) and/or paths of vhost files or directories of them. */
@@ -44,6 +45,12 @@ export interface HostOptions {
    * over it, hostd replaces the largest worker of the pool using the most memory. Default none.
    */
   maxMemory?: number | string;
+  /**
+   * `NAME` or `NAME:GROUP` (names or numbers; the CLI's --user): hostd, started as root, binds its
+   * listeners, opens its logs and status socket, then drops to this user (privileges.ts) before
+   * any app loads. Not root: a usage error.
+   */
+  user?: string;
 }
 
 /** HostOptions checked, with the defaults filled in. */
@@ -53,6 +60,8 @@ export interface HostSettings {
   trustProxy: string[];
   /** --max-memory in bytes; undefined: no ceiling. */
   maxMemory: number | undefined;
+  /** --user, resolved; undefined: hostd stays as started. */
+  runAs: RunAs | undefined;
 }
 
 /** Checks `options`; throws a HOSTD_USAGE error naming the first wrong one. */
@@ -74,7 +83,8 @@ export function settle(options: HostOptions): HostSettings {
     if (maxMemory === undefined || maxMemory < 64 * 1024 * 1024)
       throw new HostdError('HOSTD_USAGE', `maxMemory: "${options.maxMemory}" is not a size of at least 64m (use 2g, 1536m)`);
   }
-  return { gracefulMs, fronts, trustProxy, maxMemory };
+  const runAs = options.user === undefined ? undefined : resolveRunAs(options.user);
+  return { gracefulMs, fronts, trustProxy, maxMemory, runAs };
 }
 
 /**

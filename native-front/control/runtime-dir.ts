@@ -10,10 +10,16 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/**
+ * The uid hostd started as (this module is loaded before a --user drop, control/privileges.ts):
+ * the runtime folder stays the one created as root, where `hostd status` run as root finds it.
+ */
+export const startUid = process.getuid?.() ?? 0;
+
 /** The folder holding hostd's runtime files. */
 export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.HOSTD_RUNTIME_DIR) return env.HOSTD_RUNTIME_DIR;
-  const uid = process.getuid?.() ?? 0;
+  const uid = startUid;
   if (uid === 0) return '/run/hostd';
   if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'hostd');
   return join(tmpdir(), `hostd-${uid}`);

@@ -158,7 +158,12 @@ export async function startStatusServer(host: Host, address: string, opts: Statu
         origin,
         close: () => {
           uws.us_listen_socket_close(socket as never);
-          if (where.kind === 'unix') rmSync(where.path, { force: true });
+          if (where.kind !== 'unix') return;
+          try {
+            rmSync(where.path, { force: true });
+          } catch {
+            // After a --user drop the socket's folder is root's: the next start removes the stale file.
+          }
         },
       });
     };

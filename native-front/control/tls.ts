@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import type { ResolvedVhost, TlsConfig } from '../../shared/config/types.js';
 import { HostdError } from '../../shared/errors.js';
+import { afterDrop } from './privileges.js';
 
 /**
  * Reads every vhost's certificate and key and checks they load and match (uWS itself would
@@ -21,7 +22,8 @@ export async function validateTls(vhosts: readonly ResolvedVhost[]): Promise<Map
         return undefined;
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
-        const why = e.code === 'ENOENT' || e.code === 'EACCES' ? `${e.code}: ${e.path ?? ''}` : e.message;
+        const why =
+          e.code === 'ENOENT' || e.code === 'EACCES' ? `${e.code}: ${e.path ?? ''}${e.code === 'EACCES' ? afterDrop() : ''}` : e.message;
         return `${v.file}: tls: certificate ${v.tls.cert} / key ${v.tls.key} do not load (${why})`;
       }
     }),

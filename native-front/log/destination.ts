@@ -10,6 +10,7 @@
 // A destination that cannot keep up (a slow disk, a full pipe nobody reads) must never stall or
 // bloat hostd: sonic-boom buffers up to MAX_BUFFERED bytes, then drops what does not fit, and
 // the lines dropped are counted (hostd_log_dropped_lines_total).
+import { chownSync } from 'node:fs';
 import sonicBoom from 'sonic-boom';
 import { LineBatch } from './batch.js';
 
@@ -34,7 +35,10 @@ export class LogFile {
   dropped = 0;
 
   /** `target` is a file path, or "-" for the standard stream `fd`. */
-  constructor(target: string, fd: 1 | 2) {
+  constructor(
+    private readonly target: string,
+    fd: 1 | 2,
+  ) {
     this.toFd = target === '-' || target === '';
     // Buffers, not strings: given a string, sonic-boom encodes it for the write and again, whole,
     // when the write completes (to cut off what was written): measured at a sixth of the thread.
@@ -47,6 +51,27 @@ export class LogFile {
     this.boom.on('drop', (data: Buffer) => {
       this.dropped += countLines(data.toString('latin1'));
     });
+  }
+
+  /**
+   * Resolves once the file is open (sonic-boom opens it asynchronously), rejects if it cannot be:
+   * a --user drop waits for it, as only root may open some files.
+   */
+  opened(): Promise<void> {
+    const boom = this.boom as unknown as { fd: number } & NodeJS.EventEmitter;
+    if (this.toFd || boom.fd >= 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      boom.once('ready', () => resolve());
+      boom.once('error', reject);
+    });
+  }
+
+  /**
+   * Gives the file to `uid`:`gid` (a --user drop, control/privileges.ts): SIGUSR1 then reopens it
+   * as that user. nginx hands its log files to its workers' user the same way.
+   */
+  chown(uid: number, gid: number): void {
+    if (!this.toFd) chownSync(this.target, uid, gid);
   }
 
   /** Appends text (whole lines) to this turn's batch. */

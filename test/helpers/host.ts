@@ -81,9 +81,9 @@ export function testRuntimeDir(): string {
  * start it in a process group of its own and kill the whole group when they must, so no serving
  * child outlives a test.
  */
-function spawnCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv }): ChildProcess {
+function spawnCli(args: string[], opts: CliOptions): ChildProcess {
   const env = { ...process.env, HOSTD_RUNTIME_DIR: testRuntimeDir(), ...opts.env };
-  return spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, env, detached: true });
+  return spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, env, detached: true, uid: opts.uid, gid: opts.gid });
 }
 
 /** SIGKILL for the process and everything in its group. */
@@ -95,8 +95,17 @@ export function killGroup(proc: ChildProcess): void {
   }
 }
 
+export interface CliOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** Run hostd as this user (the test runs as root). */
+  uid?: number;
+  gid?: number;
+}
+
 /** Runs `hostd ARGS` to completion. */
-export function runCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const proc = spawnCli(args, opts);
     let stdout = '';
@@ -132,10 +141,7 @@ export interface HostdProcess {
  * Starts `hostd ARGS` and resolves once it logs a listening address. Pass sites with
  * `listen: 0` (or `--listen 127.0.0.1:0`) to get an ephemeral port.
  */
-export function spawnHostd(
-  args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): Promise<HostdProcess> {
+export function spawnHostd(args: string[], opts: CliOptions = {}): Promise<HostdProcess> {
   return new Promise((resolve, reject) => {
     const proc = spawnCli(args, opts);
     let out = '';

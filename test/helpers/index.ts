@@ -7,6 +7,7 @@
 //   kitchen.ts        KITCHEN (the daemon tests' app) and releaseHeld for its /held route
 //   load.ts           loadLoop: bounded concurrent load that counts every answer
 //   tls.ts            selfSigned certificates (openssl)
+//   users.ts          ensureTestUsers: the system users hostd-a and hostd-b (tests run as root)
 //   prometheus.ts     a strict Prometheus text parser
 //   redis.ts          startRedis: a throwaway redis-server on a loopback ephemeral port
 //   socketio.ts       socket.io clients: ioEvent (the next matching event), ioGreeting
@@ -24,4 +25,5 @@ export * from './static-harness.js';
 export * from './static-tree.js';
 export * from './status.js';
 export * from './tls.js';
+export * from './users.js';
 export * from './wait.js';

@@ -30,6 +30,22 @@ function rows(file: string): string[][] {
 
 const isId = (s: string) => /^\d+$/.test(s);
 
+/**
+ * The user the serving process drops to after binding (`--user`, native-front/control/privileges.ts),
+ * set before the configuration is first read: from then on pool.user/pool.group cannot work
+ * (starting a process as another user needs root), and the configuration says so at the key.
+ * Process-wide, as the drop itself is.
+ */
+let dropTarget: string | undefined;
+
+export function setDropTarget(name: string | undefined): void {
+  dropTarget = name;
+}
+
+export function droppingTo(): string | undefined {
+  return dropTarget;
+}
+
 /** The user named (or numbered) `name`, or undefined when /etc/passwd has no such user. */
 export function lookupUser(name: string, passwd = '/etc/passwd'): Account | undefined {
   for (const r of rows(passwd)) {

@@ -3,7 +3,7 @@ import type { ConfigPath } from '../source.js';
 import type { ResolvedPool, ResolvedWebSocket } from '../types.js';
 import { DEFAULTS } from '../defaults.js';
 import { appCwd, readEnvFile } from './app-root.js';
-import { lookupGroup, lookupUser } from './accounts.js';
+import { droppingTo, lookupGroup, lookupUser } from './accounts.js';
 import { formatSize } from '../duration.js';
 import { bool, type Ctx, duration, isObject, size } from './context.js';
 
@@ -78,6 +78,15 @@ function resolveAccounts(o: Record<string, unknown>, p: ConfigPath, ctx: Ctx, po
     const name = String(v);
     if (pool.isolation !== 'process') {
       ctx.problems.add([...p, key], "needs isolation: process (worker threads run as hostd's own user)");
+      continue;
+    }
+    // Before the uid test: after the drop hostd is not root either, and this says why.
+    const dropTo = droppingTo();
+    if (dropTo !== undefined) {
+      ctx.problems.add(
+        [...p, key],
+        `hostd drops from root to user "${dropTo}" after binding (--user), so it cannot start processes as another ${key}; remove the key (the pool then runs as "${dropTo}") or run hostd without --user`,
+      );
       continue;
     }
     if (process.getuid?.() !== 0) {
