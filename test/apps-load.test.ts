@@ -2,7 +2,7 @@
 // Request objects through the FetchHandler they are normalised to.
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, readdir } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -55,6 +55,22 @@ describe('apps: loadApp', () => {
       expect((await readdir(cacheDir)).filter((f) => f.endsWith('.tmp'))).to.deep.equal([]);
       // Plain JavaScript is imported as it is.
       expect(await compileApp(join(NODE, 'fetch-fn.mjs'), cacheDir)).to.equal(join(NODE, 'fetch-fn.mjs'));
+    });
+
+    it('refuses a cache folder it does not own alone: writable by others, or a link (it imports from there)', async () => {
+      const open = join(cacheDir, 'open');
+      await mkdir(open);
+      await chmod(open, 0o777); // as a folder someone else made in /tmp could be
+      const linked = join(cacheDir, 'linked');
+      await symlink(cacheDir, linked);
+      for (const dir of [open, linked]) {
+        const err = await compileApp(join(TS, 'basic/app.ts'), dir).then(
+          () => null,
+          (e: Error & { code?: string }) => e,
+        );
+        expect(err?.code, dir).to.equal('HOSTD_APP_LOAD');
+        expect(err?.message).to.include("is not hostd's own");
+      }
     });
 
     it('loads a precompiled entry given by the pool', async () => {

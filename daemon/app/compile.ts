@@ -13,7 +13,7 @@
 // process import this module whether or not any app is TypeScript.
 import type { BuildResult, Message, Plugin } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { mkdir, stat, writeFile, rename } from 'node:fs/promises';
+import { lstat, mkdir, stat, writeFile, rename } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
@@ -32,6 +32,24 @@ export function needsCompile(modulePath: string): boolean {
  */
 export function defaultCacheDir(uid = process.getuid?.() ?? 0): string {
   return join(tmpdir(), uid === 0 ? 'hostd-apps' : `hostd-apps-${uid}`);
+}
+
+/**
+ * The compile cache is imported from, so it must be this process's own: in a shared /tmp anyone
+ * may create `hostd-apps` first and leave a module there under the name hostd would compute. It is
+ * taken only if it is a real directory (not a link) owned by this uid and writable by no one else;
+ * other users may read it (a process pool's user imports the compiled entry).
+ */
+async function ownCacheDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const st = await lstat(dir);
+  const uid = process.getuid?.();
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0)
+    throw new HostdError(
+      'HOSTD_APP_LOAD',
+      `the compile cache ${dir} is not hostd's own (owner uid ${st.uid}, mode ${(st.mode & 0o777).toString(8)}): ` +
+        `hostd imports what it finds there, so it refuses it; remove it, or set another cache folder`,
+    );
 }
 
 const BARE = /^[^./]|^\.[^./]|^\.\.[^/]/;
@@ -145,12 +163,12 @@ export async function compileApp(modulePath: string, cacheDir: string = defaultC
   const hash = createHash('sha256').update(out.contents).digest('hex').slice(0, 16);
   const name = basename(abs, extname(abs)).replace(/[^\w.-]/g, '_');
   const entry = join(cacheDir, `${name}-${hash}.mjs`);
+  await ownCacheDir(cacheDir);
   const exists = await stat(entry).then(
     () => true,
     () => false,
   );
   if (!exists) {
-    await mkdir(cacheDir, { recursive: true });
     // Write then rename: a worker compiling the same app never imports a half-written file.
     const tmp = `${entry}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     await writeFile(tmp, out.contents);
