@@ -60,6 +60,55 @@ describe('daemon pool: backpressure and idle reaping', function () {
     expect(((await res.body.json()) as { bytes: number }).bytes).to.equal(total);
   });
 
+  describe('through a process pool (isolation: process: the same credit windows over a Unix socket)', () => {
+    let hp: TestHost;
+    before(async () => {
+      hp = await startHost(
+        [{ serverName: ['*'], apps: [{ url: '/', module: KITCHEN, maxBodySize: 512 * MB, pool: { threads: 1, isolation: 'process' } }] }],
+        // (the held upload is never released: the close cuts it after a second)
+        { errorLog: quietLog(), gracefulTimeout: '1s' },
+      );
+    });
+    after(async () => {
+      await hp?.close();
+    });
+
+    it('a slow client slows the app stream', async () => {
+      const total = 64 * MB;
+      const res = await request(hp.url(`/pull?n=${total}`));
+      expect(res.statusCode).to.equal(200);
+      const it = res.body[Symbol.asyncIterator]();
+      let got = ((await it.next()).value as Buffer).byteLength;
+      await sleep(600); // time is the feature, as above
+      const { produced } = (await (await request(hp.url('/produced'))).body.json()) as { produced: number };
+      expect(produced).to.be.below(24 * MB);
+      for (;;) {
+        const r = await it.next();
+        if (r.done) break;
+        got += (r.value as Buffer).byteLength;
+      }
+      expect(got).to.equal(total);
+    });
+
+    it('an app that does not read holds back the upload', async () => {
+      let sent = 0;
+      const chunk = Buffer.alloc(MB, 7);
+      async function* gen() {
+        while (sent < 64 * MB) {
+          sent += chunk.byteLength;
+          yield chunk;
+        }
+      }
+      const ac = new AbortController();
+      const p = request(hp.url('/hold?key=never'), { method: 'POST', body: Readable.from(gen()), signal: ac.signal }).catch(() => null);
+      await waitFor(async () => (await hp.pool('/')).inFlight === 1, { what: 'the upload in the worker' });
+      await sleep(600); // time is the feature, as above
+      expect(sent).to.be.below(24 * MB);
+      ac.abort(); // (the kitchen's release channel does not reach a daemon process)
+      await p;
+    });
+  });
+
   it('reaps idle workers down to minThreads, and starts them again under load', async () => {
     const log = quietLog();
     const h2 = await startHost(
