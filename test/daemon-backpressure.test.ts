@@ -7,6 +7,48 @@ import { KITCHEN, quietLog, releaseHeld, sleep, startHost, type TestHost, waitFo
 
 const MB = 1024 * 1024;
 
+/** A slow reader of a 64 MiB streamed response holds the app back to the window, then gets it all. */
+async function expectResponseBackpressure(h: TestHost): Promise<void> {
+  const total = 64 * MB;
+  const res = await request(h.url(`/pull?n=${total}`));
+  expect(res.statusCode).to.equal(200);
+  const it = res.body[Symbol.asyncIterator]();
+  let got = ((await it.next()).value as Buffer).byteLength;
+  // Time is the feature: an unthrottled app would produce all 64 MiB while this reader waits.
+  await sleep(600);
+  const { produced } = (await (await request(h.url('/produced'))).body.json()) as { produced: number };
+  // Window (1 MiB) + socket buffers: far below the 64 MiB an unthrottled app would have made.
+  expect(produced).to.be.below(24 * MB);
+  for (;;) {
+    const r = await it.next();
+    if (r.done) break;
+    got += (r.value as Buffer).byteLength;
+  }
+  expect(got).to.equal(total);
+}
+
+/**
+ * Uploads up to 64 MiB to /hold?key=`key` (the app does not read): what the client could send
+ * stays far below that. Returns the request, still held (wrapped: an async function's promise
+ * would wait for it).
+ */
+async function expectUploadHeldBack(h: TestHost, key: string, signal?: AbortSignal) {
+  let sent = 0;
+  const chunk = Buffer.alloc(MB, 7);
+  async function* gen() {
+    while (sent < 64 * MB) {
+      sent += chunk.byteLength;
+      yield chunk;
+    }
+  }
+  const p = request(h.url(`/hold?key=${key}`), { method: 'POST', body: Readable.from(gen()), signal });
+  await waitFor(async () => (await h.pool('/')).inFlight === 1, { what: 'the upload in the worker' });
+  // Time is the feature: an unthrottled upload would send all 64 MiB while the app does not read.
+  await sleep(600);
+  expect(sent).to.be.below(24 * MB);
+  return { held: p };
+}
+
 describe('daemon pool: backpressure and idle reaping', function () {
   this.timeout(30000);
   let h: TestHost;
@@ -21,43 +63,15 @@ describe('daemon pool: backpressure and idle reaping', function () {
   });
 
   it('a slow client slows the app stream (response backpressure)', async () => {
-    const total = 64 * MB;
-    const res = await request(h.url(`/pull?n=${total}`));
-    expect(res.statusCode).to.equal(200);
-    const it = res.body[Symbol.asyncIterator]();
-    let got = ((await it.next()).value as Buffer).byteLength;
-    // Time is the feature: an unthrottled app would produce all 64 MiB while this reader waits.
-    await sleep(600);
-    const { produced } = (await (await request(h.url('/produced'))).body.json()) as { produced: number };
-    // Window (1 MiB) + socket buffers: far below the 64 MiB an unthrottled app would have made.
-    expect(produced).to.be.below(24 * MB);
-    for (;;) {
-      const r = await it.next();
-      if (r.done) break;
-      got += (r.value as Buffer).byteLength;
-    }
-    expect(got).to.equal(total);
+    await expectResponseBackpressure(h);
   });
 
   it('an app that does not read holds back the upload (request backpressure)', async () => {
-    const total = 64 * MB;
-    let sent = 0;
-    const chunk = Buffer.alloc(MB, 7);
-    async function* gen() {
-      while (sent < total) {
-        sent += chunk.byteLength;
-        yield chunk;
-      }
-    }
-    const p = request(h.url('/hold?key=upload'), { method: 'POST', body: Readable.from(gen()) });
-    // Time is the feature: an unthrottled upload would send all 64 MiB while the app does not read.
-    await sleep(600);
-    expect(sent).to.be.below(24 * MB);
-    await waitFor(async () => (await h.pool('/')).inFlight === 1, { what: 'the upload in the worker' });
+    const { held } = await expectUploadHeldBack(h, 'upload');
     releaseHeld('upload');
-    const res = await p;
+    const res = await held;
     expect(res.statusCode).to.equal(200);
-    expect(((await res.body.json()) as { bytes: number }).bytes).to.equal(total);
+    expect(((await res.body.json()) as { bytes: number }).bytes).to.equal(64 * MB);
   });
 
   describe('through a process pool (isolation: process: the same credit windows over a Unix socket)', () => {
@@ -74,38 +88,14 @@ describe('daemon pool: backpressure and idle reaping', function () {
     });
 
     it('a slow client slows the app stream', async () => {
-      const total = 64 * MB;
-      const res = await request(hp.url(`/pull?n=${total}`));
-      expect(res.statusCode).to.equal(200);
-      const it = res.body[Symbol.asyncIterator]();
-      let got = ((await it.next()).value as Buffer).byteLength;
-      await sleep(600); // time is the feature, as above
-      const { produced } = (await (await request(hp.url('/produced'))).body.json()) as { produced: number };
-      expect(produced).to.be.below(24 * MB);
-      for (;;) {
-        const r = await it.next();
-        if (r.done) break;
-        got += (r.value as Buffer).byteLength;
-      }
-      expect(got).to.equal(total);
+      await expectResponseBackpressure(hp);
     });
 
     it('an app that does not read holds back the upload', async () => {
-      let sent = 0;
-      const chunk = Buffer.alloc(MB, 7);
-      async function* gen() {
-        while (sent < 64 * MB) {
-          sent += chunk.byteLength;
-          yield chunk;
-        }
-      }
       const ac = new AbortController();
-      const p = request(hp.url('/hold?key=never'), { method: 'POST', body: Readable.from(gen()), signal: ac.signal }).catch(() => null);
-      await waitFor(async () => (await hp.pool('/')).inFlight === 1, { what: 'the upload in the worker' });
-      await sleep(600); // time is the feature, as above
-      expect(sent).to.be.below(24 * MB);
+      const { held } = await expectUploadHeldBack(hp, 'never', ac.signal);
       ac.abort(); // (the kitchen's release channel does not reach a daemon process)
-      await p;
+      await held.catch(() => null);
     });
   });
 
