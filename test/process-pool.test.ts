@@ -40,6 +40,7 @@ describe('process pools (pool.isolation: process)', function () {
           { url: '/t', module: HELLO, pool: { threads: 1 } },
           { url: '/tp', module: PROBE, pool: { threads: 1 } },
           { url: '/ws', module: CHAT, pool: { isolation: 'process', processes: 2, threads: 1 } },
+          { url: '/ws2', module: CHAT, pool: { isolation: 'process', threads: 2 } },
           { url: '/timeout', module: PROBE, pool: { isolation: 'process', threads: 2, requestTimeout: '500ms' } },
           { url: '/mem', module: PROBE, pool: { isolation: 'process', threads: 1, memoryLimitMb: 200 } },
           { url: '/recycle', module: PROBE, pool: { isolation: 'process', threads: 1, maxRequests: 3 } },
@@ -103,6 +104,22 @@ describe('process pools (pool.isolation: process)', function () {
       a.close();
       b.close();
     }
+  });
+
+  it('WebSockets opened in quick succession spread over the threads (the fronts count them at once)', async () => {
+    const threads: number[] = [];
+    const open: Array<Awaited<ReturnType<typeof connect>>> = [];
+    try {
+      for (let i = 0; i < 4; i++) {
+        const c = await connect(`ws://127.0.0.1:${h.port}/ws2/?user=u${i}`);
+        open.push(c);
+        threads.push((JSON.parse(String(await c.next(startsWith('{"hello"')))) as { thread: number }).thread);
+      }
+    } finally {
+      for (const c of open) c.close();
+    }
+    const counts = [...new Set(threads)].map((t) => threads.filter((x) => x === t).length);
+    expect(counts, `threads ${threads.join(',')}`).to.deep.equal([2, 2]);
   });
 
   it('under the same uid the guard still refuses signals to hostd; the app may signal its own process group', async () => {

@@ -3,7 +3,7 @@
 // working directory, a 0700 socket folder of its own, and the pool's environment; its IPC channel
 // carries the threads' control batches and its stats. The worker threads it holds are PoolWorkers
 // like a thread pool's: their boards stay in hostd (the fronts claim and count on them), and
-// what only the process knows (memory, open WebSockets) is copied in from its stats.
+// what only the process knows (memory) is copied in from its stats.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -206,11 +206,10 @@ export class DaemonProcess {
         this.events.threadStuck(this, m.key, m.threadId);
         return;
       case 'stats':
-        for (const [key, memory, sockets] of m.threads) {
+        // (open WebSockets are counted by the fronts: native-front/ws/conn.ts trackSocket)
+        for (const [key, memory] of m.threads) {
           const w = this.threads.get(key);
-          if (w === undefined) continue;
-          w.board.memory = memory;
-          w.board.addSockets(sockets - w.board.sockets);
+          if (w !== undefined) w.board.memory = memory;
         }
         this.events.rss(this, m.rss);
         return;

@@ -122,8 +122,8 @@ function start(init: ProcessInit): void {
   });
 
   setInterval(() => {
-    const list: Array<[number, number, number]> = [];
-    for (const [key, t] of threads) list.push([key, t.board.memory, t.board.sockets]);
+    const list: Array<[number, number]> = [];
+    for (const [key, t] of threads) list.push([key, t.board.memory]);
     send({ t: 'stats', rss: process.memoryUsage.rss(), threads: list });
   }, STATS_MS).unref();
 

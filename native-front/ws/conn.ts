@@ -168,7 +168,7 @@ export class WsConn implements WsSocket {
     if (this.closed) return;
     this.closed = true;
     const reason = message.byteLength > 0 ? Buffer.from(message).toString('utf8') : '';
-    this.link.sockets?.delete(this.id);
+    untrackSocket(this.link, this.id);
     this.front.closed(this, code);
     if (!this.orphaned && !this.link.gone) this.link.out.wsClosed(this.id, code, reason);
     this.ws = null;
@@ -283,7 +283,18 @@ export class WsConn implements WsSocket {
   }
 }
 
-/** The per-link socket table, created with the link's first socket. */
-export function socketsOf(link: WorkerLink): IdTable<WsSocket> {
-  return (link.sockets ??= new IdTable<WsSocket>(16));
+/**
+ * A socket the worker accepted, open on this front: in the link's table (created with its first
+ * socket). A thread of a daemon process writes its own count of open sockets in its process, and
+ * hostd's copy of its board would learn it only from the next stats (100 ms): sockets opened in
+ * quick succession would all pick the same thread (the dispatcher's tie-break). The fronts count
+ * those threads' sockets themselves, as they open and close.
+ */
+export function trackSocket(link: WorkerLink, id: number, conn: WsSocket): void {
+  (link.sockets ??= new IdTable<WsSocket>(16)).set(id, conn);
+  if (link.remote) link.board.addSockets(1);
+}
+
+export function untrackSocket(link: WorkerLink, id: number): void {
+  if (link.sockets?.delete(id) && link.remote) link.board.addSockets(-1);
 }

@@ -31,7 +31,7 @@ import { normalizePath } from '../http/path.js';
 import type { RequestContext } from '../routing/mount.js';
 import { headerBytes, MAX_HEADER_BYTES } from '../http/limits.js';
 import { acceptRequestId, newRequestId } from '../http/request-id.js';
-import { socketsOf, WsConn, type AccessBase, type ConnFront } from './conn.js';
+import { trackSocket, WsConn, type AccessBase, type ConnFront } from './conn.js';
 import type { WsFront } from './front.js';
 import { handshakeRefusal } from './handshake.js';
 import type { WsPool } from './pool.js';
@@ -158,7 +158,7 @@ class UpgradeExchange extends FrontExchange {
     const hs = this.hs;
     const mount = hs.pool.mount!;
     const conn = new WsConn(hs.front as ConnFront, hs.pool, mount, link, id, hs.listener.app, hs.limits, this.uctx.accessBase());
-    socketsOf(link).set(id, conn);
+    trackSocket(link, id, conn);
     this.uctx.accepted(); // the slot reserved for maxConnections is the socket's now
     let protocol = hs.protocol;
     const res = this.upgradeRes;

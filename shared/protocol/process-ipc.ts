@@ -75,8 +75,8 @@ export type FromProcess =
    * replaces the process (process-group.ts). Sent once per thread.
    */
   | { t: 'stuck'; key: number; threadId: number }
-  /** Every STATS_MS: the process's RSS, and per thread [key, memory, open WebSockets]. */
-  | { t: 'stats'; rss: number; threads: Array<[number, number, number]> }
+  /** Every STATS_MS: the process's RSS, and per thread [key, memory] (the fronts count open WebSockets themselves). */
+  | { t: 'stats'; rss: number; threads: Array<[number, number]> }
   /**
    * What the process's threads posted on the pool's socket.io channel in one turn of its event
    * loop (v8.serialize of PoolMessage[]): hostd relays the bytes unopened to the pool's other live
