@@ -72,6 +72,20 @@ describe('process pools (pool.isolation: process)', function () {
     expect(got.equals(body)).to.equal(true);
   });
 
+  it('bodies larger than a frame cross in pieces and arrive whole: 80 MiB of bytes both ways, 80 MiB of text (past MAX_FRAME)', async () => {
+    const body = Buffer.alloc(80 * 1024 * 1024);
+    for (let i = 0; i < body.length; i += 4096) body[i] = i & 0xff;
+    const res = await request(h.url('/p/echo'), { method: 'POST', body });
+    const got = Buffer.from(await res.body.arrayBuffer());
+    expect(res.statusCode).to.equal(200);
+    expect(got.length).to.equal(body.length);
+    expect(got.equals(body)).to.equal(true);
+    const text = await request(h.url('/p/big-text?mb=80'));
+    const t = await text.body.text();
+    expect(t.length).to.equal(40 * 1024 * 1024);
+    expect(/^é+$/.test(t)).to.equal(true);
+  });
+
   it('every string of a request and a response crosses as it does to a thread pool', async () => {
     const ask = async (mount: string) => {
       const res = await request(h.url(`${mount}/strings?q=%C3%A9t%C3%A9&empty=`), {
@@ -314,6 +328,12 @@ describe('process pools in hosts of their own', function () {
         { what: 'the pool serving again' },
       );
       expect(after.pid, 'the same daemon process: only the thread was replaced').to.equal(before.pid);
+      // A frame that claims more than MAX_FRAME is refused at its header, before anything is held.
+      const huge = await request(h.url('/p/garbage?huge'));
+      await huge.body.dump();
+      expect(huge.statusCode).to.equal(502);
+      await waitFor(() => log.lines.some((l) => l.includes('over the limit')), { what: 'the oversized frame in the error log' });
+      expect((await request(h.url('/t'))).statusCode).to.equal(200);
     } finally {
       await h.close();
     }

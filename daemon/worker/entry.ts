@@ -18,6 +18,7 @@ import {
 } from '../../shared/protocol/index.js';
 import { installLightFetchGlobals } from './globals.js';
 import { listenForFronts } from '../process/front-sockets.js';
+import { BODY_PIECE } from '../../shared/protocol/framing.js';
 import { installDirectNode } from '../app/node-direct.js';
 import { FrontLink } from './link.js';
 import { guardDaemonProcess, installProcessGuard } from './guard.js';
@@ -75,7 +76,8 @@ async function serve(task: ServeTask): Promise<never> {
       board,
     );
     s.node = app.node ?? null;
-    s.links = ports.map((port, i) => new FrontLink(i, port, s, board, new AddressQuery(task.addresses[i], port)));
+    const piece = task.daemonProcess ? BODY_PIECE : undefined;
+    s.links = ports.map((port, i) => new FrontLink(i, port, s, board, new AddressQuery(task.addresses[i], port), piece));
     s.ws = new WorkerWs(s, board, app.websocket ?? null);
     s.ws.attach(s.links);
     setSessionClaimer((key) => s.ws!.claim(key));

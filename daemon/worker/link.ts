@@ -40,6 +40,8 @@ export class FrontLink implements WorkerHandlers {
     readonly server: WorkerServer,
     private readonly board: Board,
     private readonly addresses: AddressQuery,
+    /** A body over this goes in pieces of this size (a socket to a front: framing.ts BODY_PIECE). */
+    private readonly bodyPiece = Number.POSITIVE_INFINITY,
   ) {
     this.out = new FrontOutbox(port);
     // Dirty responses are turned into messages right before the outbox posts its batch.
@@ -225,23 +227,32 @@ export class FrontLink implements WorkerHandlers {
         if (!r.exchange!.prepare()) continue;
       }
       const body = r.takeBody(this.transferBound);
+      // (a string's bytes: at most 3 per UTF-16 unit)
+      const inPieces = body !== null && (typeof body === 'string' ? body.length * 3 : body.byteLength) > this.bodyPiece;
       if (!r.headSent) {
         r.headSent = true;
         const head = responseHead(r.headers!);
-        if (r.ended) {
+        if (r.ended && !inPieces) {
           this.out.resFull(r.id, r.status, head.name, head.rest, head.contentLength, body);
           this.finish(r);
           continue;
         }
         this.out.resHead(r.id, r.status, head.name, head.rest, head.contentLength);
       }
-      // (only a whole body can be a string, and a whole body always goes out in resFull)
-      if (body !== null) this.out.resBody(r.id, body as Uint8Array);
+      if (inPieces) this.sendPieces(r.id, body);
+      // (only a whole body can be a string, and a large one went in pieces above)
+      else if (body !== null) this.out.resBody(r.id, body as Uint8Array);
       if (r.ended) {
         this.out.resEnd(r.id);
         this.finish(r);
       }
     }
+  }
+
+  /** A large body to a front over a socket: resBody pieces, so no frame outgrows MAX_FRAME. */
+  private sendPieces(id: number, body: string | Uint8Array): void {
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    for (let at = 0; at < bytes.byteLength; at += this.bodyPiece) this.out.resBody(id, bytes.subarray(at, at + this.bodyPiece));
   }
 
   /** The request failed in the worker: the front answers `status` (or cuts the connection if the head went out). */

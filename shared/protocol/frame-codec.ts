@@ -76,10 +76,14 @@ export class BatchWriter {
     this.at = head + 4;
   }
 
-  /** Appends one batch (a flat [tag, fields..., tag, fields...] array of the table). */
-  batch(b: readonly unknown[]): void {
+  /**
+   * Appends the messages of batch `b` (a flat [tag, fields..., tag, fields...] array of the
+   * table) from index `from`, until the frame holds `limit` bytes or more; returns where it
+   * stopped (b.length: all of it).
+   */
+  batch(b: readonly unknown[], from = 0, limit = Number.POSITIVE_INFINITY): number {
     const n = b.length;
-    let i = 0;
+    let i = from;
     while (i < n) {
       const tag = b[i] as number;
       const types = this.fields[tag];
@@ -88,7 +92,10 @@ export class BatchWriter {
       this.buf[this.at++] = tag;
       for (let k = 0; k < types.length; k++) this.field(types[k], b[i + 1 + k]);
       i += 1 + types.length;
+      // (strings count by their UTF-16 units: close enough to their bytes for a split point)
+      if (this.at + this.stringUnits >= limit) return i;
     }
+    return n;
   }
 
   /**

@@ -15,11 +15,17 @@ import { msg, type Table } from './table.js';
 
 const HEADER = 4;
 /**
- * The largest frame a reader accepts. A frame is one batch, and a whole response body travels in
- * one (resFull), so this is generous; it bounds what a peer that lies about a length can make the
- * reader hold (the peer may be a tenant's process).
+ * The largest frame a reader accepts: what a peer that lies about a length can make it hold (the
+ * peer may be a tenant's process). Writers keep under it: a batch is cut into frames of about
+ * FRAME_SPLIT at message boundaries, and a response body over BODY_PIECE goes in pieces
+ * (daemon/worker/link.ts), so only a single other message over 64 MiB (a WebSocket message an app
+ * sends: far past any maxBackpressure) is refused.
  */
-export const MAX_FRAME = 1024 * 1024 * 1024;
+export const MAX_FRAME = 64 * 1024 * 1024;
+/** A batch is cut into frames of about this size (at message boundaries). */
+const FRAME_SPLIT = 8 * 1024 * 1024;
+/** A response body over this crosses a socket in pieces of this size (resBody), not in one resFull. */
+export const BODY_PIECE = 16 * 1024 * 1024;
 /** A scratch buffer grown past this by a large batch is let go after it (not kept per connection). */
 const SCRATCH_KEEP = 256 * 1024;
 
@@ -48,17 +54,24 @@ export class FrameWriter {
     this.socket.write(frame);
   }
 
-  /** Sends one batch. Backpressure is the protocol's credit windows' (process-socket.ts). */
+  /**
+   * Sends one batch, as one frame or, past FRAME_SPLIT, several (the reader decodes each as a
+   * batch: the messages keep their order). Backpressure is the protocol's credit windows'
+   * (process-socket.ts).
+   */
   write(batch: readonly unknown[]): void {
     const w = this.batches;
-    w.begin(HEADER);
-    w.batch(batch);
-    const frame = w.end();
-    frame.writeUInt32LE(frame.byteLength - HEADER, 0);
-    this.socket.write(frame);
-    // The scratch is written again by the next batch: keep it only if the kernel took this frame
-    // whole, synchronously (nothing queued in the socket still points into it).
-    if (this.socket.writableLength > 0 || frame.buffer.byteLength > SCRATCH_KEEP) w.detach();
+    let at = 0;
+    do {
+      w.begin(HEADER);
+      at = w.batch(batch, at, FRAME_SPLIT);
+      const frame = w.end();
+      frame.writeUInt32LE(frame.byteLength - HEADER, 0);
+      this.socket.write(frame);
+      // The scratch is written again by the next frame: keep it only if the kernel took this one
+      // whole, synchronously (nothing queued in the socket still points into it).
+      if (this.socket.writableLength > 0 || frame.buffer.byteLength > SCRATCH_KEEP) w.detach();
+    } while (at < batch.length);
   }
 }
 
