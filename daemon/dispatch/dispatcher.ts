@@ -193,13 +193,16 @@ export class Dispatcher implements LinkOwner {
     this.log.error('daemon worker sent an unknown message', { tag });
   }
 
-  badFrame(key: number, err: unknown): void {
-    this.log.error('a daemon process thread sent a malformed frame: terminating it', { worker: key, error: errorText(err) });
-    const link = this.links.find((l) => l.key === key);
-    if (link !== undefined && !link.killAsked) {
-      link.killAsked = true;
-      this.report.kill(key); // its requests in flight get 502 when it is detached
-    }
+  badFrame(link: WorkerLink, err: unknown): void {
+    this.terminate(link, 'a daemon process thread sent a malformed frame: terminating it', { error: errorText(err) });
+  }
+
+  /** Has control terminate `link`'s worker, once, saying why; its requests in flight get 502 when it is detached. */
+  terminate(link: WorkerLink, why: string, fields: Record<string, unknown> = {}): void {
+    if (link.killAsked) return;
+    link.killAsked = true;
+    this.log.error(why, { worker: link.key, ...fields });
+    this.report.kill(link.key);
   }
 
   /** The client went away (or the front answered it itself, e.g. 413): tell the worker, free the slot. */

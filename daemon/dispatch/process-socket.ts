@@ -9,7 +9,7 @@
 // bounded by them; nothing here reads faster than the front consumes.
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { batchReader, batchWriter, readFrames, TO_DESK, type FrameWriter } from '../../shared/protocol/framing.js';
+import { batchReader, batchWriter, PendingFrames, readFrames, TO_DESK, type FrameWriter } from '../../shared/protocol/framing.js';
 import { TO_FRONT, TO_WORKER } from '../../shared/protocol/table.js';
 
 /** Where the fronts reach a thread of a daemon process. */
@@ -32,9 +32,8 @@ const RETRY_MS = 20;
 /** One thread of a daemon process, as a port of the front's WorkerLink ('message', and 'error' for a bad frame). */
 export class RemotePort extends EventEmitter {
   private socket: Socket | null = null;
-  private writer: FrameWriter | null = null;
-  /** Batches posted before the connection is up, in order. */
-  private early: unknown[][] = [];
+  /** Batches posted before the connection is up wait here, in order. */
+  private readonly out = new PendingFrames();
   private closed = false;
 
   constructor(
@@ -46,8 +45,7 @@ export class RemotePort extends EventEmitter {
   }
 
   postMessage(batch: unknown): void {
-    if (this.writer !== null) this.writer.write(batch as unknown[]);
-    else this.early.push(batch as unknown[]);
+    this.out.write(batch as unknown[]);
   }
 
   /** Answers the thread's address question `seq` (its process's desk writes it where the thread waits). */
@@ -60,7 +58,7 @@ export class RemotePort extends EventEmitter {
 
   close(): void {
     this.closed = true;
-    this.early = [];
+    this.out.clear();
     this.socket?.end();
   }
 
@@ -75,8 +73,7 @@ export class RemotePort extends EventEmitter {
     socket.on('connect', () => {
       const writer = batchWriter(socket, TO_WORKER);
       writer.hello(this.r.front);
-      for (const b of this.early.splice(0)) writer.write(b);
-      this.writer = writer;
+      this.out.attach(writer);
     });
     // A malformed frame cuts the connection and is reported ('error': the dispatcher has the
     // thread terminated).
@@ -84,7 +81,7 @@ export class RemotePort extends EventEmitter {
     // The daemon process went away: the control thread hears it over IPC and detaches its
     // threads (their requests get 502); here the socket is only forgotten.
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (this.writer === null && !this.closed && (err.code === 'ENOENT' || err.code === 'ECONNREFUSED')) {
+      if (!this.out.up && !this.closed && (err.code === 'ENOENT' || err.code === 'ECONNREFUSED')) {
         this.socket = null;
         setTimeout(() => this.closed || this.connect(), RETRY_MS).unref();
       }

@@ -46,11 +46,8 @@ export function sweep(d: Dispatcher, now: number): void {
   }
   const grace = stuckGraceMs(rt);
   for (const link of d.links) {
-    if (link.pingSentAt !== 0 && !link.killAsked && now - link.pingSentAt > grace) {
-      link.killAsked = true;
-      d.log.error('daemon worker unresponsive after a request timeout: terminating it', { worker: link.key });
-      d.report.kill(link.key);
-    }
+    if (link.pingSentAt !== 0 && now - link.pingSentAt > grace)
+      d.terminate(link, 'daemon worker unresponsive after a request timeout: terminating it');
   }
   d.pump(); // drops expired and finished entries from the queue head
 }

@@ -20,7 +20,7 @@ export interface LinkOwner {
   linkDrained(key: number): void;
   unknownMessage(tag: number): void;
   /** A thread of a daemon process sent a frame that does not decode (its connection is cut). */
-  badFrame(key: number, err: unknown): void;
+  badFrame(link: WorkerLink, err: unknown): void;
   /** The pool's WebSockets on this front (daemon/dispatch/ws-types.ts); set before workers attach. */
   readonly ws: WsPoolHub | null;
   /** The pool's session affinity on this front (daemon/dispatch/ws-sticky.ts). */
@@ -70,7 +70,7 @@ export class WorkerLink implements FrontHandlers {
       if (bad !== 0) owner.unknownMessage(bad);
       owner.pump();
     });
-    if (port instanceof RemotePort) port.on('error', (err) => owner.badFrame(this.key, err));
+    if (port instanceof RemotePort) port.on('error', (err) => owner.badFrame(this, err));
     port.unref(); // an idle pool must not keep the process alive; the listeners do that
   }
 

@@ -5,31 +5,28 @@
 // process's main thread never touches them.
 import { chmodSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { batchReader, batchWriter, readFrames, type FrameWriter } from '../../shared/protocol/framing.js';
+import { batchReader, batchWriter, PendingFrames, readFrames } from '../../shared/protocol/framing.js';
 import { TO_FRONT, TO_WORKER } from '../../shared/protocol/table.js';
 
 /** One front's connection to this thread, as the thread's data port for that front. */
 export class FrontSocket {
-  private writer: FrameWriter | null = null;
-  /** What the thread posted before this front connected, in order. */
-  private early: unknown[][] = [];
+  /** What the thread posts, waiting until this front connects. */
+  private readonly out = new PendingFrames();
   private listener: ((batch: unknown[]) => void) | null = null;
 
   /** Takes the front's connection (its hello named this front). */
   connected(socket: Socket): void {
-    this.writer = batchWriter(socket, TO_FRONT);
-    for (const b of this.early.splice(0)) this.writer.write(b);
+    this.out.attach(batchWriter(socket, TO_FRONT));
   }
 
   /** The front went away (hostd is ending): what follows has nowhere to go. */
   disconnected(): void {
-    this.writer = null;
+    this.out.detach();
   }
 
   /** Written now (an address question is posted right before the thread blocks on its answer). */
   postMessage(batch: unknown): void {
-    if (this.writer !== null) this.writer.write(batch as unknown[]);
-    else this.early.push(batch as unknown[]);
+    this.out.write(batch as unknown[]);
   }
 
   on(_event: 'message', listener: (batch: unknown[]) => void): this {

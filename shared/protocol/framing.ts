@@ -76,6 +76,39 @@ export class FrameWriter {
 }
 
 /**
+ * The batches of one side of a connection that may not be up (yet, or any more): written at once
+ * while it is, kept in order until it is.
+ */
+export class PendingFrames {
+  private writer: FrameWriter | null = null;
+  private early: unknown[][] = [];
+
+  get up(): boolean {
+    return this.writer !== null;
+  }
+
+  /** The connection is up: what waited goes first. */
+  attach(writer: FrameWriter): void {
+    for (const b of this.early.splice(0)) writer.write(b);
+    this.writer = writer;
+  }
+
+  /** The connection is gone: what follows waits again (or is dropped by clear()). */
+  detach(): void {
+    this.writer = null;
+  }
+
+  clear(): void {
+    this.early = [];
+  }
+
+  write(batch: unknown[]): void {
+    if (this.writer !== null) this.writer.write(batch);
+    else this.early.push(batch);
+  }
+}
+
+/**
  * Reassembles frames from a socket's chunks. The first frame is the hello: `onHello(front)`; the
  * others go to `onFrame(payload)`, a view into the chunk (BatchReader copies what it keeps).
  * push() throws HOSTD_BAD_FRAME for a frame over MAX_FRAME or one its decoder refuses: the
